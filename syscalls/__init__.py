@@ -1,0 +1,1 @@
+"""The guest syscall translation table: registry, dispatcher, ABI layer and handlers."""
