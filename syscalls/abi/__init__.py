@@ -1,0 +1,110 @@
+"""One guest ABI: word size, byte order, struct layouts and flag translation, built once.
+
+Handlers speak host values; they cross the boundary only through `to_guest_*` and
+`from_guest_*` here. Per-arch facts live in the data modules `syscalls/abi/<arch>.py`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from functools import cache
+
+from syscalls.abi import generic, structs
+from syscalls.abi.structs import Layout
+
+
+class Abi:
+    def __init__(self, arch: str) -> None:
+        data = importlib.import_module(f"syscalls.abi.{arch}")
+        self.arch = arch
+        self.wordsize: int = data.WORDSIZE
+        self.little_endian: bool = data.LITTLE_ENDIAN
+        self.align64: int = data.ALIGN64
+        self.mask = (1 << (8 * self.wordsize)) - 1
+        self.byteorder: str = "little" if self.little_endian else "big"
+        self.stat = Layout(data.STAT, self)
+        self.timespec = Layout(structs.TIMESPEC, self)
+        self.timeval = Layout(structs.TIMEVAL, self)
+        self.timezone = Layout(structs.TIMEZONE, self)
+        self.iovec = Layout(structs.IOVEC, self)
+        self.rlimit = Layout(structs.RLIMIT, self)
+        self.rlimit64 = Layout(structs.RLIMIT64, self)
+        self.winsize = Layout(structs.WINSIZE, self)
+        self.tms = Layout(structs.TMS, self)
+        self.sysinfo = Layout(structs.SYSINFO, self)
+        self._word = {4: "I", 8: "Q"}[self.wordsize]
+        # open flags: (guest bit, host bit) pairs for the bits that differ
+        pairs = [(data.OPEN_FLAGS[k], generic.OPEN_FLAGS[k]) for k in generic.OPEN_FLAGS]
+        self._oflag_pairs = [(g, h) for g, h in pairs if g != h]
+        self._oflag_guest_mask = sum(g for g, _ in self._oflag_pairs)
+        self._oflag_host_mask = sum(h for _, h in self._oflag_pairs)
+        self.O_DIRECTORY: int = data.OPEN_FLAGS["O_DIRECTORY"]
+
+    # ---- scalars -------------------------------------------------------------------------------
+    def s32(self, v: int) -> int:
+        v &= 0xFFFFFFFF
+        return v - (1 << 32) if v & 0x80000000 else v
+
+    def sword(self, v: int) -> int:
+        v &= self.mask
+        return v - (self.mask + 1) if v >> (8 * self.wordsize - 1) else v
+
+    def pack_word(self, v: int) -> bytes:
+        return (v & self.mask).to_bytes(self.wordsize, self.byteorder)
+
+    def unpack_words(self, data: bytes) -> list[int]:
+        n = len(data) // self.wordsize
+        import struct
+
+        return list(struct.unpack(("<" if self.little_endian else ">") + self._word * n, data))
+
+    # ---- flags ---------------------------------------------------------------------------------
+    def from_guest_open_flags(self, flags: int) -> int:
+        if not self._oflag_pairs:
+            return flags
+        out = flags & ~self._oflag_guest_mask
+        for g, h in self._oflag_pairs:
+            if flags & g:
+                out |= h
+        return out
+
+    def to_guest_open_flags(self, flags: int) -> int:
+        if not self._oflag_pairs:
+            return flags
+        out = flags & ~self._oflag_host_mask
+        for g, h in self._oflag_pairs:
+            if flags & h:
+                out |= g
+        return out
+
+    def to_guest_errno(self, err: int) -> int:
+        return err
+
+    # ---- structs ---------------------------------------------------------------------------------
+    def to_guest_stat(self, st: os.stat_result) -> bytes:
+        values = {
+            "st_dev": st.st_dev, "st_ino": st.st_ino, "st_mode": st.st_mode,
+            "st_nlink": st.st_nlink, "st_uid": st.st_uid, "st_gid": st.st_gid,
+            "st_rdev": st.st_rdev, "st_size": st.st_size, "st_blksize": st.st_blksize,
+            "st_blocks": st.st_blocks,
+            "st_atime": int(st.st_atime_ns // 1_000_000_000),
+            "st_atime_nsec": st.st_atime_ns % 1_000_000_000,
+            "st_mtime": int(st.st_mtime_ns // 1_000_000_000),
+            "st_mtime_nsec": st.st_mtime_ns % 1_000_000_000,
+            "st_ctime": int(st.st_ctime_ns // 1_000_000_000),
+            "st_ctime_nsec": st.st_ctime_ns % 1_000_000_000,
+        }
+        return self.stat.pack(*(values[n] & ((1 << 64) - 1) for n in self.stat.names))
+
+    def to_guest_timespec(self, ns: int) -> bytes:
+        return self.timespec.pack(ns // 1_000_000_000, ns % 1_000_000_000)
+
+    def from_guest_timespec(self, data: bytes | memoryview) -> tuple[int, int]:
+        sec, nsec = self.timespec.unpack(data)
+        return self.sword(int(sec)), self.sword(int(nsec))
+
+
+@cache
+def get(arch: str) -> Abi:
+    return Abi(arch)

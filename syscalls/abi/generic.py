@@ -1,0 +1,9 @@
+"""Constants shared by most ABIs (the x86_64 values; arch modules override). Data only."""
+
+# open(2) flags that differ between ABIs (abi.md §4.1); all other O_* bits are identical.
+O_DIRECT = 0x4000
+O_LARGEFILE = 0x8000
+O_DIRECTORY = 0x10000
+O_NOFOLLOW = 0x20000
+OPEN_FLAGS = {"O_DIRECT": O_DIRECT, "O_LARGEFILE": O_LARGEFILE, "O_DIRECTORY": O_DIRECTORY,
+              "O_NOFOLLOW": O_NOFOLLOW}

@@ -1,0 +1,123 @@
+"""Declare a guest struct once as a field list; compile it per ABI into a packer.
+
+Field types: u8 u16 u32 u64 s8 s16 s32 s64, `long`/`ulong`/`ptr` (the ABI's word),
+`bytes:N` (fixed char array), `pad:N` (explicit padding). Alignment is natural for the
+type, except that 8-byte scalars align to `abi.align64` (4 on i386). The struct's size is
+rounded up to its largest member alignment, as C does.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from typing import Protocol
+
+Field = tuple[str, str]
+
+
+class AbiShape(Protocol):
+    wordsize: int
+    little_endian: bool
+    align64: int
+
+
+_SCALARS = {"u8": ("B", 1), "s8": ("b", 1), "u16": ("H", 2), "s16": ("h", 2),
+            "u32": ("I", 4), "s32": ("i", 4), "u64": ("Q", 8), "s64": ("q", 8)}
+
+
+class Layout:
+    """A compiled struct: `pack(*values)` / `unpack(buf)` in declaration order (pads omitted)."""
+
+    __slots__ = ("names", "offsets", "size", "_st")
+
+    def __init__(self, fields: Sequence[Field], abi: AbiShape) -> None:
+        fmt = ["<" if abi.little_endian else ">"]
+        off = 0
+        max_align = 1
+        names: list[str] = []
+        offsets: dict[str, int] = {}
+        for name, typ in fields:
+            if typ.startswith("pad:"):
+                n = int(typ[4:])
+                fmt.append(f"{n}x")
+                off += n
+                continue
+            if typ.startswith("bytes:"):
+                n = int(typ[6:])
+                code, size, align = f"{n}s", n, 1
+            else:
+                if typ in ("long", "ulong", "ptr"):
+                    typ = ("s" if typ == "long" else "u") + str(abi.wordsize * 8)
+                code, size = _SCALARS[typ]
+                align = abi.align64 if size == 8 else size
+            pad = -off % align
+            if pad:
+                fmt.append(f"{pad}x")
+                off += pad
+            fmt.append(code)
+            offsets[name] = off
+            names.append(name)
+            off += size
+            max_align = max(max_align, align)
+        tail = -off % max_align
+        if tail:
+            fmt.append(f"{tail}x")
+            off += tail
+        self._st = struct.Struct("".join(fmt))
+        self.names = tuple(names)
+        self.offsets = offsets
+        self.size = off
+        assert self._st.size == off
+
+    def pack(self, *values: int | bytes) -> bytes:
+        return self._st.pack(*values)
+
+    def pack_into(self, buf: memoryview | bytearray, offset: int, *values: int | bytes) -> None:
+        self._st.pack_into(buf, offset, *values)
+
+    def unpack(self, buf: bytes | memoryview) -> tuple[int | bytes, ...]:
+        return self._st.unpack_from(buf)
+
+    def unpack_dict(self, buf: bytes | memoryview) -> dict[str, int | bytes]:
+        return dict(zip(self.names, self._st.unpack_from(buf), strict=True))
+
+
+# ---- field lists (kernel uapi views) ----------------------------------------------------------
+TIMESPEC: list[Field] = [("tv_sec", "long"), ("tv_nsec", "long")]
+KERNEL_TIMESPEC: list[Field] = [("tv_sec", "s64"), ("tv_nsec", "s64")]
+TIMEVAL: list[Field] = [("tv_sec", "long"), ("tv_usec", "long")]
+TIMEZONE: list[Field] = [("tz_minuteswest", "s32"), ("tz_dsttime", "s32")]
+IOVEC: list[Field] = [("iov_base", "ptr"), ("iov_len", "ulong")]
+RLIMIT64: list[Field] = [("rlim_cur", "u64"), ("rlim_max", "u64")]
+RLIMIT: list[Field] = [("rlim_cur", "ulong"), ("rlim_max", "ulong")]
+WINSIZE: list[Field] = [("ws_row", "u16"), ("ws_col", "u16"), ("ws_xpixel", "u16"),
+                        ("ws_ypixel", "u16")]
+TMS: list[Field] = [("tms_utime", "long"), ("tms_stime", "long"), ("tms_cutime", "long"),
+                    ("tms_cstime", "long")]
+SYSINFO: list[Field] = [
+    ("uptime", "long"), ("load1", "ulong"), ("load5", "ulong"), ("load15", "ulong"),
+    ("totalram", "ulong"), ("freeram", "ulong"), ("sharedram", "ulong"), ("bufferram", "ulong"),
+    ("totalswap", "ulong"), ("freeswap", "ulong"), ("procs", "u16"), ("pad", "u16"),
+    ("totalhigh", "ulong"), ("freehigh", "ulong"), ("mem_unit", "u32"),
+]
+# struct stat as the asm-generic ABI defines it (aarch64, riscv64): 128 bytes on 64-bit.
+STAT_GENERIC: list[Field] = [
+    ("st_dev", "u64"), ("st_ino", "u64"), ("st_mode", "u32"), ("st_nlink", "u32"),
+    ("st_uid", "u32"), ("st_gid", "u32"), ("st_rdev", "u64"), ("pad:8", "pad:8"),
+    ("st_size", "s64"), ("st_blksize", "s32"), ("pad:4", "pad:4"), ("st_blocks", "s64"),
+    ("st_atime", "long"), ("st_atime_nsec", "ulong"), ("st_mtime", "long"),
+    ("st_mtime_nsec", "ulong"), ("st_ctime", "long"), ("st_ctime_nsec", "ulong"),
+    ("pad:8b", "pad:8"),
+]
+# struct stat on x86_64: 144 bytes.
+STAT_X86_64: list[Field] = [
+    ("st_dev", "u64"), ("st_ino", "u64"), ("st_nlink", "u64"), ("st_mode", "u32"),
+    ("st_uid", "u32"), ("st_gid", "u32"), ("pad:4", "pad:4"), ("st_rdev", "u64"),
+    ("st_size", "s64"), ("st_blksize", "s64"), ("st_blocks", "s64"),
+    ("st_atime", "u64"), ("st_atime_nsec", "u64"), ("st_mtime", "u64"),
+    ("st_mtime_nsec", "u64"), ("st_ctime", "u64"), ("st_ctime_nsec", "u64"),
+    ("pad:24", "pad:24"),
+]
+STAT_FIELD_ORDER = ("st_dev", "st_ino", "st_mode", "st_nlink", "st_uid", "st_gid", "st_rdev",
+                    "st_size", "st_blksize", "st_blocks", "st_atime", "st_atime_nsec",
+                    "st_mtime", "st_mtime_nsec", "st_ctime", "st_ctime_nsec")

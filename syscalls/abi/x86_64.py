@@ -1,0 +1,10 @@
+"""x86_64 ABI data: identical to the host."""
+
+from syscalls.abi import generic
+from syscalls.abi.structs import STAT_X86_64
+
+WORDSIZE = 8
+LITTLE_ENDIAN = True
+ALIGN64 = 8
+STAT = STAT_X86_64
+OPEN_FLAGS = generic.OPEN_FLAGS

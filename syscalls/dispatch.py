@@ -1,0 +1,77 @@
+"""Guest syscall number -> registered handler; errors become the guest's return value here.
+
+This is the only place that turns a raised `Errno` (or host `OSError`) into the guest's
+return convention and the only place unknown numbers become -ENOSYS (with one warning
+per name when asked for).
+"""
+
+from __future__ import annotations
+
+import errno
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from syscalls import registry, tables
+from syscalls.abi import Abi
+from syscalls.errors import Errno
+
+Conv = Callable[[int], int]
+Entry = tuple[Callable[..., int], tuple[tuple[int, Conv], ...], int, str]
+
+
+class Dispatcher:
+    def __init__(self, arch: str, abi: Abi, proc: Any, *, warn_unsupported: bool = False) -> None:
+        self.abi = abi
+        self.proc = proc
+        self.names = tables.load(arch)
+        self.warn_unsupported = warn_unsupported
+        self._warned: set[str] = set()
+        rows = registry.load_all()
+        convs: dict[str, Conv] = {}
+        for k in registry.SIGNED32:
+            convs[k] = abi.s32
+        for k in registry.UNSIGNED32:
+            convs[k] = _u32
+        for k in registry.SIGNED_WORD:
+            convs[k] = abi.sword
+        self.table: dict[int, Entry] = {}
+        for nr, name in self.names.items():
+            row = rows.get(name)
+            if row is None or row.handler is None:
+                continue
+            plan = tuple((i, convs[k]) for i, k in enumerate(row.base_kinds) if k in convs)
+            self.table[nr] = (row.handler, plan, len(row.args), name)
+        self.rows = rows
+
+    def name_of(self, nr: int) -> str:
+        return self.names.get(nr, f"syscall_{nr}")
+
+    def __call__(self, nr: int, args: list[int]) -> int:
+        """Run syscall `nr`; returns the signed result (-errno on failure). May raise Park."""
+        ent = self.table.get(nr)
+        if ent is None:
+            return self.unknown(nr)
+        fn, plan, n, _name = ent
+        a = args[:n]
+        for i, conv in plan:
+            a[i] = conv(a[i])
+        try:
+            return fn(self.proc, *a)
+        except Errno as e:
+            return -self.abi.to_guest_errno(e.errno)
+        except OSError as e:
+            return -self.abi.to_guest_errno(e.errno or errno.EIO)
+
+    def unknown(self, nr: int) -> int:
+        name = self.names.get(nr)
+        label = name or str(nr)
+        if self.warn_unsupported and label not in self._warned:
+            self._warned.add(label)
+            text = f"{name} ({nr})" if name else f"{nr}"
+            sys.stderr.write(f"usermode: unsupported syscall {text}\n")
+        return -self.abi.to_guest_errno(errno.ENOSYS)
+
+
+def _u32(v: int) -> int:
+    return v & 0xFFFFFFFF

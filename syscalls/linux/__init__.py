@@ -1,0 +1,14 @@
+"""Handler families; importing this package registers every row."""
+
+from syscalls.linux import (  # noqa: F401
+    fs_fd,
+    fs_path,
+    fs_rw,
+    fs_stat,
+    ids,
+    info,
+    mm,
+    signal,
+    time,
+    x86,
+)

@@ -1,0 +1,172 @@
+"""close, close_range, dup, dup2, dup3, fcntl, pipe, pipe2, ioctl, fsync, fdatasync, ftruncate,
+fchmod, fchown: operations on open file descriptors."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+from typing import TYPE_CHECKING
+
+from syscalls.errors import Errno, Park
+from syscalls.registry import PARTIAL, syscall
+from usermode import hostsys
+from usermode.memory import PROT_R, PROT_W
+
+if TYPE_CHECKING:
+    from usermode.process import Process
+
+O_CLOEXEC = 0x80000
+F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL = 0, 1, 2, 3, 4
+F_GETLK, F_SETLK, F_SETLKW = 5, 6, 7
+F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW = 36, 37, 38
+F_DUPFD_CLOEXEC = 1030
+FLOCK_SIZE = 32  # struct flock on 64-bit guests (= host)
+
+
+@syscall("close", args=("fd",))
+def sys_close(p: Process, fd: int) -> int:
+    os.close(fd)
+    p.fds.forget(fd)
+    return 0
+
+
+@syscall("close_range", args=("uint", "uint", "uint"))
+def sys_close_range(p: Process, first: int, last: int, flags: int) -> int:
+    r = hostsys.syscall(hostsys.NR_CLOSE_RANGE, first, last, flags)
+    p.fds.forget_all()
+    return r
+
+
+@syscall("dup", args=("fd",), ret="fd")
+def sys_dup(p: Process, fd: int) -> int:
+    new = fcntl.fcntl(fd, F_DUPFD, 0)  # os.dup would set O_CLOEXEC
+    p.fds.forget(new)
+    return new
+
+
+@syscall("dup3", args=("fd", "fd", "int:open_flags"), ret="fd")
+def sys_dup3(p: Process, old: int, new: int, flags: int) -> int:
+    if old == new or flags & ~O_CLOEXEC:
+        raise Errno(errno.EINVAL)
+    r = os.dup2(old, new, inheritable=not flags & O_CLOEXEC)
+    p.fds.forget(new)
+    return r
+
+
+@syscall("dup2", args=("fd", "fd"), ret="fd")
+def sys_dup2(p: Process, old: int, new: int) -> int:
+    if old == new:
+        os.fstat(old)  # EBADF check
+        return new
+    return sys_dup3(p, old, new, 0)
+
+
+@syscall("fcntl", args=("fd", "int:fcntl_cmd", "ulong"))
+def sys_fcntl(p: Process, fd: int, cmd: int, arg: int) -> int:
+    if cmd in (F_DUPFD, F_DUPFD_CLOEXEC):
+        new = fcntl.fcntl(fd, cmd, p.abi.s32(arg))
+        p.fds.forget(new)
+        return new
+    if cmd == F_GETFL:
+        return p.abi.to_guest_open_flags(fcntl.fcntl(fd, F_GETFL))
+    if cmd == F_SETFL:
+        return fcntl.fcntl(fd, F_SETFL, p.abi.from_guest_open_flags(arg & 0xFFFFFFFF))
+    if cmd in (F_GETLK, F_SETLK, F_OFD_GETLK, F_OFD_SETLK, F_SETLKW, F_OFD_SETLKW):
+        lock = p.mem.read(arg, FLOCK_SIZE)
+        if cmd in (F_SETLKW, F_OFD_SETLKW):
+            try:
+                fcntl.fcntl(fd, F_SETLK if cmd == F_SETLKW else F_OFD_SETLK, lock)
+                return 0
+            except BlockingIOError:
+                raise Park(lambda: _set_lock_wait(fd, cmd, lock)) from None
+            except PermissionError:  # EACCES: also "would block" for F_SETLK
+                raise Park(lambda: _set_lock_wait(fd, cmd, lock)) from None
+        out = fcntl.fcntl(fd, cmd, lock)
+        if cmd in (F_GETLK, F_OFD_GETLK):
+            p.mem.write(arg, out)
+        return 0
+    # F_GETFD, F_SETFD, F_GETOWN, F_SETOWN, F_GETPIPE_SZ, F_SETPIPE_SZ, F_GET_SEALS, ...:
+    # integer-valued commands whose numbers are the same on every 64-bit guest.
+    return fcntl.fcntl(fd, cmd, arg & 0xFFFFFFFF)
+
+
+def _set_lock_wait(fd: int, cmd: int, lock: bytes) -> int:
+    fcntl.fcntl(fd, cmd, lock)
+    return 0
+
+
+def _pipe(p: Process, fds_ptr: int, flags: int) -> int:
+    p.mem.view(fds_ptr, 8, PROT_W)  # EFAULT before creating anything
+    r, w = os.pipe2(p.abi.from_guest_open_flags(flags))
+    p.fds.forget(r)
+    p.fds.forget(w)
+    p.mem.write(fds_ptr, r.to_bytes(4, p.abi.byteorder) + w.to_bytes(4, p.abi.byteorder))
+    return 0
+
+
+@syscall("pipe2", args=("ptr", "int:open_flags"))
+def sys_pipe2(p: Process, fds_ptr: int, flags: int) -> int:
+    return _pipe(p, fds_ptr, flags)
+
+
+@syscall("pipe", args=("ptr",))
+def sys_pipe(p: Process, fds_ptr: int) -> int:
+    return _pipe(p, fds_ptr, 0)
+
+
+# ioctl requests whose argument layout is identical on the host and every 64-bit guest,
+# with the size of the buffer the kernel reads or writes (0: the argument is an integer).
+TCGETS, TCSETS, TCSETSW, TCSETSF = 0x5401, 0x5402, 0x5403, 0x5404
+TIOCGPGRP, TIOCSPGRP, TIOCGWINSZ, TIOCSWINSZ = 0x540F, 0x5410, 0x5413, 0x5414
+FIONREAD, FIONBIO, FIONCLEX, FIOCLEX = 0x541B, 0x5421, 0x5450, 0x5451
+_IOCTL_BUFS = {TCGETS: (36, PROT_W), TCSETS: (36, PROT_R), TCSETSW: (36, PROT_R),
+               TCSETSF: (36, PROT_R), TIOCGWINSZ: (8, PROT_W), TIOCSWINSZ: (8, PROT_R),
+               TIOCGPGRP: (4, PROT_W), TIOCSPGRP: (4, PROT_R), FIONREAD: (4, PROT_W),
+               FIONBIO: (4, PROT_R)}
+
+
+@syscall("ioctl", args=("fd", "uint:ioctl", "ulong"), support=PARTIAL,
+         note="terminal (TCGETS/TCSETS*, TIOC[GS]WINSZ, TIOC[GS]PGRP), FIONREAD, FIONBIO, "
+              "FIOCLEX/FIONCLEX; others ENOTTY")
+def sys_ioctl(p: Process, fd: int, req: int, arg: int) -> int:
+    if req in (FIOCLEX, FIONCLEX):
+        return hostsys.syscall(hostsys.NR_IOCTL, fd, req, 0)
+    spec = _IOCTL_BUFS.get(req)
+    if spec is None:
+        os.fstat(fd)  # EBADF first, as Linux
+        raise Errno(errno.ENOTTY)
+    size, need = spec
+    return hostsys.syscall(hostsys.NR_IOCTL, fd, req, p.mem.host_ptr(arg, size, need))
+
+
+@syscall("fsync", args=("fd",))
+def sys_fsync(p: Process, fd: int) -> int:
+    os.fsync(fd)
+    return 0
+
+
+@syscall("fdatasync", args=("fd",))
+def sys_fdatasync(p: Process, fd: int) -> int:
+    os.fdatasync(fd)
+    return 0
+
+
+@syscall("ftruncate", args=("fd", "off"))
+def sys_ftruncate(p: Process, fd: int, length: int) -> int:
+    if length < 0:
+        raise Errno(errno.EINVAL)
+    os.ftruncate(fd, length)
+    return 0
+
+
+@syscall("fchmod", args=("fd", "uint:mode"))
+def sys_fchmod(p: Process, fd: int, mode: int) -> int:
+    os.fchmod(fd, mode & 0o7777)
+    return 0
+
+
+@syscall("fchown", args=("fd", "int", "int"))
+def sys_fchown(p: Process, fd: int, uid: int, gid: int) -> int:
+    os.fchown(fd, uid, gid)
+    return 0

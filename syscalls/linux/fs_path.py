@@ -1,0 +1,241 @@
+"""openat/open/creat, readlinkat, faccessat(2), mkdirat, unlinkat, renameat2, symlinkat, linkat,
+fchmodat, fchownat, utimensat, truncate, getcwd, chdir, fchdir, umask: calls that name paths.
+The x86_64 legacy forms (open, access, mkdir, ...) share these handlers with AT_FDCWD."""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import TYPE_CHECKING
+
+from syscalls.errors import Errno
+from syscalls.registry import syscall
+from usermode import hostsys
+from usermode.memory import PROT_W
+
+if TYPE_CHECKING:
+    from usermode.process import Process
+
+AT_FDCWD = -100
+AT_SYMLINK_NOFOLLOW = 0x100
+AT_REMOVEDIR = 0x200
+AT_SYMLINK_FOLLOW = 0x400
+AT_EMPTY_PATH = 0x1000
+PATH_MAX = 4096
+
+
+def dir_fd(d: int) -> int | None:
+    return None if d == AT_FDCWD else d
+
+
+def guest_path(p: Process, ptr: int) -> bytes:
+    """Read a path argument and map it to the host path the operation should use."""
+    path = p.mem.read_cstr(ptr, PATH_MAX)
+    return p.paths.to_host(path)
+
+
+def _openat(p: Process, dfd: int, path_ptr: int, flags: int, mode: int) -> int:
+    path = guest_path(p, path_ptr)
+    if not path:
+        raise Errno(errno.ENOENT)
+    fd = hostsys.syscall(hostsys.NR_OPENAT, dfd, path, p.abi.from_guest_open_flags(flags),
+                         mode & 0o7777)
+    p.fds.forget(fd)
+    return fd
+
+
+@syscall("openat", args=("fd:dirfd", "path", "int:open_flags", "uint:mode"), ret="fd")
+def sys_openat(p: Process, dfd: int, path: int, flags: int, mode: int) -> int:
+    return _openat(p, dfd, path, flags, mode)
+
+
+@syscall("open", args=("path", "int:open_flags", "uint:mode"), ret="fd")
+def sys_open(p: Process, path: int, flags: int, mode: int) -> int:
+    return _openat(p, AT_FDCWD, path, flags, mode)
+
+
+@syscall("creat", args=("path", "uint:mode"), ret="fd")
+def sys_creat(p: Process, path: int, mode: int) -> int:
+    return _openat(p, AT_FDCWD, path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, mode)
+
+
+def _readlinkat(p: Process, dfd: int, path_ptr: int, buf: int, size: int) -> int:
+    if size <= 0:
+        raise Errno(errno.EINVAL)
+    raw = p.mem.read_cstr(path_ptr, PATH_MAX)
+    special = p.paths.readlink_special(raw)
+    target = special if special is not None else os.readlink(p.paths.to_host(raw),
+                                                             dir_fd=dir_fd(dfd))
+    out = target[:size]
+    p.mem.write(buf, out)
+    return len(out)
+
+
+@syscall("readlinkat", args=("fd:dirfd", "path", "ptr", "int"))
+def sys_readlinkat(p: Process, dfd: int, path: int, buf: int, size: int) -> int:
+    return _readlinkat(p, dfd, path, buf, size)
+
+
+@syscall("readlink", args=("path", "ptr", "int"))
+def sys_readlink(p: Process, path: int, buf: int, size: int) -> int:
+    return _readlinkat(p, AT_FDCWD, path, buf, size)
+
+
+@syscall("faccessat2", args=("fd:dirfd", "path", "int:access_mode", "int:at_flags"))
+def sys_faccessat2(p: Process, dfd: int, path: int, mode: int, flags: int) -> int:
+    return hostsys.syscall(hostsys.NR_FACCESSAT2, dfd, guest_path(p, path), mode, flags)
+
+
+@syscall("faccessat", args=("fd:dirfd", "path", "int:access_mode"))
+def sys_faccessat(p: Process, dfd: int, path: int, mode: int) -> int:
+    return hostsys.syscall(hostsys.NR_FACCESSAT2, dfd, guest_path(p, path), mode, 0)
+
+
+@syscall("access", args=("path", "int:access_mode"))
+def sys_access(p: Process, path: int, mode: int) -> int:
+    return sys_faccessat(p, AT_FDCWD, path, mode)
+
+
+@syscall("mkdirat", args=("fd:dirfd", "path", "uint:mode"))
+def sys_mkdirat(p: Process, dfd: int, path: int, mode: int) -> int:
+    os.mkdir(guest_path(p, path), mode & 0o7777, dir_fd=dir_fd(dfd))
+    return 0
+
+
+@syscall("mkdir", args=("path", "uint:mode"))
+def sys_mkdir(p: Process, path: int, mode: int) -> int:
+    return sys_mkdirat(p, AT_FDCWD, path, mode)
+
+
+@syscall("unlinkat", args=("fd:dirfd", "path", "int:at_flags"))
+def sys_unlinkat(p: Process, dfd: int, path: int, flags: int) -> int:
+    if flags & ~AT_REMOVEDIR:
+        raise Errno(errno.EINVAL)
+    host = guest_path(p, path)
+    if flags & AT_REMOVEDIR:
+        os.rmdir(host, dir_fd=dir_fd(dfd))
+    else:
+        os.unlink(host, dir_fd=dir_fd(dfd))
+    return 0
+
+
+@syscall("unlink", args=("path",))
+def sys_unlink(p: Process, path: int) -> int:
+    return sys_unlinkat(p, AT_FDCWD, path, 0)
+
+
+@syscall("rmdir", args=("path",))
+def sys_rmdir(p: Process, path: int) -> int:
+    return sys_unlinkat(p, AT_FDCWD, path, AT_REMOVEDIR)
+
+
+@syscall("renameat2", args=("fd:dirfd", "path", "fd:dirfd", "path", "uint:rename_flags"))
+def sys_renameat2(p: Process, od: int, old: int, nd: int, new: int, flags: int) -> int:
+    return hostsys.syscall(hostsys.NR_RENAMEAT2, od, guest_path(p, old), nd, guest_path(p, new),
+                           flags)
+
+
+@syscall("renameat", args=("fd:dirfd", "path", "fd:dirfd", "path"))
+def sys_renameat(p: Process, od: int, old: int, nd: int, new: int) -> int:
+    return sys_renameat2(p, od, old, nd, new, 0)
+
+
+@syscall("rename", args=("path", "path"))
+def sys_rename(p: Process, old: int, new: int) -> int:
+    return sys_renameat2(p, AT_FDCWD, old, AT_FDCWD, new, 0)
+
+
+@syscall("symlinkat", args=("path", "fd:dirfd", "path"))
+def sys_symlinkat(p: Process, target: int, dfd: int, link: int) -> int:
+    os.symlink(p.mem.read_cstr(target, PATH_MAX), guest_path(p, link), dir_fd=dir_fd(dfd))
+    return 0
+
+
+@syscall("symlink", args=("path", "path"))
+def sys_symlink(p: Process, target: int, link: int) -> int:
+    return sys_symlinkat(p, target, AT_FDCWD, link)
+
+
+@syscall("linkat", args=("fd:dirfd", "path", "fd:dirfd", "path", "int:at_flags"))
+def sys_linkat(p: Process, od: int, old: int, nd: int, new: int, flags: int) -> int:
+    os.link(guest_path(p, old), guest_path(p, new), src_dir_fd=dir_fd(od),
+            dst_dir_fd=dir_fd(nd), follow_symlinks=bool(flags & AT_SYMLINK_FOLLOW))
+    return 0
+
+
+@syscall("link", args=("path", "path"))
+def sys_link(p: Process, old: int, new: int) -> int:
+    return sys_linkat(p, AT_FDCWD, old, AT_FDCWD, new, 0)
+
+
+@syscall("fchmodat", args=("fd:dirfd", "path", "uint:mode"))
+def sys_fchmodat(p: Process, dfd: int, path: int, mode: int) -> int:
+    os.chmod(guest_path(p, path), mode & 0o7777, dir_fd=dir_fd(dfd))
+    return 0
+
+
+@syscall("chmod", args=("path", "uint:mode"))
+def sys_chmod(p: Process, path: int, mode: int) -> int:
+    return sys_fchmodat(p, AT_FDCWD, path, mode)
+
+
+@syscall("fchownat", args=("fd:dirfd", "path", "int", "int", "int:at_flags"))
+def sys_fchownat(p: Process, dfd: int, path: int, uid: int, gid: int, flags: int) -> int:
+    host = guest_path(p, path)
+    if not host and flags & AT_EMPTY_PATH:
+        os.fchown(dfd, uid, gid)
+    else:
+        os.chown(host, uid, gid, dir_fd=dir_fd(dfd),
+                 follow_symlinks=not flags & AT_SYMLINK_NOFOLLOW)
+    return 0
+
+
+@syscall("chown", args=("path", "int", "int"))
+def sys_chown(p: Process, path: int, uid: int, gid: int) -> int:
+    return sys_fchownat(p, AT_FDCWD, path, uid, gid, 0)
+
+
+@syscall("lchown", args=("path", "int", "int"))
+def sys_lchown(p: Process, path: int, uid: int, gid: int) -> int:
+    return sys_fchownat(p, AT_FDCWD, path, uid, gid, AT_SYMLINK_NOFOLLOW)
+
+
+@syscall("utimensat", args=("fd:dirfd", "path", "ptr", "int:at_flags"))
+def sys_utimensat(p: Process, dfd: int, path: int, times: int, flags: int) -> int:
+    host = guest_path(p, path) if path else None
+    tptr = p.mem.host_ptr(times, 2 * p.abi.timespec.size) if times else 0
+    return hostsys.syscall(hostsys.NR_UTIMENSAT, dfd, host, tptr, flags)
+
+
+@syscall("truncate", args=("path", "off"))
+def sys_truncate(p: Process, path: int, length: int) -> int:
+    if length < 0:
+        raise Errno(errno.EINVAL)
+    os.truncate(guest_path(p, path), length)
+    return 0
+
+
+@syscall("getcwd", args=("ptr", "size"))
+def sys_getcwd(p: Process, buf: int, size: int) -> int:
+    cwd = p.paths.to_guest(os.getcwdb()) + b"\0"
+    if size < len(cwd):
+        raise Errno(errno.ERANGE)
+    p.mem.view(buf, len(cwd), PROT_W)[:] = cwd
+    return len(cwd)
+
+
+@syscall("chdir", args=("path",))
+def sys_chdir(p: Process, path: int) -> int:
+    os.chdir(guest_path(p, path))
+    return 0
+
+
+@syscall("fchdir", args=("fd",))
+def sys_fchdir(p: Process, fd: int) -> int:
+    os.fchdir(fd)
+    return 0
+
+
+@syscall("umask", args=("uint:mode",))
+def sys_umask(p: Process, mask: int) -> int:
+    return os.umask(mask & 0o777)

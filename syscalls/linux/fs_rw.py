@@ -1,0 +1,114 @@
+"""read, write, readv, writev, pread64, pwrite64, lseek: data transfer on file descriptors."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+from typing import TYPE_CHECKING
+
+from syscalls.errors import Errno, Park
+from syscalls.registry import syscall
+from usermode.hostsys import POLLIN, POLLOUT, ready_now, wait_ready
+from usermode.memory import PROT_R, PROT_W
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from usermode.process import Process
+
+_IOV_MAX = 1024
+
+
+def _stream_io(p, fd: int, events: int, op: Callable[[], int]) -> int:
+    """Run `op()` now if the fd is a file or ready; otherwise park until it is."""
+    if not p.fds.may_block(fd) or ready_now(fd, events):
+        return op()
+
+    def finish() -> int:
+        wait_ready(fd, events)
+        return op()
+
+    raise Park(finish)
+
+
+@syscall("read", args=("fd", "ptr", "size"))
+def sys_read(p: Process, fd: int, buf: int, count: int) -> int:
+    if count == 0:
+        return len(os.read(fd, 0))
+    view = p.mem.view(buf, count, PROT_W, partial=True)
+    return _stream_io(p, fd, POLLIN, lambda: os.readv(fd, [view]))
+
+
+@syscall("write", args=("fd", "ptr", "size"))
+def sys_write(p: Process, fd: int, buf: int, count: int) -> int:
+    if count == 0:
+        return os.write(fd, b"")
+    view = p.mem.view(buf, count, PROT_R, partial=True)
+    return _stream_io(p, fd, POLLOUT, lambda: os.write(fd, view))
+
+
+def _iovecs(p: Process, iov: int, cnt: int, need: int) -> list[memoryview]:
+    if cnt < 0 or cnt > _IOV_MAX:
+        raise Errno(errno.EINVAL)
+    layout = p.abi.iovec
+    raw = p.mem.read(iov, layout.size * cnt)
+    views = []
+    for i in range(cnt):
+        base, length = layout.unpack(raw[i * layout.size:])
+        if length:
+            views.append(p.mem.view(base, length, need))
+    return views
+
+
+@syscall("readv", args=("fd", "ptr", "int"))
+def sys_readv(p: Process, fd: int, iov: int, cnt: int) -> int:
+    views = _iovecs(p, iov, cnt, PROT_W)
+    if not views:
+        return 0
+    return _stream_io(p, fd, POLLIN, lambda: os.readv(fd, views))
+
+
+@syscall("writev", args=("fd", "ptr", "int"))
+def sys_writev(p: Process, fd: int, iov: int, cnt: int) -> int:
+    views = _iovecs(p, iov, cnt, PROT_R)
+    if not views:
+        return 0
+    return _stream_io(p, fd, POLLOUT, lambda: os.writev(fd, views))
+
+
+@syscall("pread64", args=("fd", "ptr", "size", "off"))
+def sys_pread64(p: Process, fd: int, buf: int, count: int, off: int) -> int:
+    if off < 0:
+        raise Errno(errno.EINVAL)
+    if count == 0:
+        return len(os.pread(fd, 0, off))
+    return os.preadv(fd, [p.mem.view(buf, count, PROT_W, partial=True)], off)
+
+
+@syscall("pwrite64", args=("fd", "ptr", "size", "off"))
+def sys_pwrite64(p: Process, fd: int, buf: int, count: int, off: int) -> int:
+    if off < 0:
+        raise Errno(errno.EINVAL)
+    if count == 0:
+        return os.pwrite(fd, b"", off)
+    return os.pwrite(fd, p.mem.view(buf, count, PROT_R, partial=True), off)
+
+
+@syscall("preadv", args=("fd", "ptr", "int", "off"))
+def sys_preadv(p: Process, fd: int, iov: int, cnt: int, off: int) -> int:
+    views = _iovecs(p, iov, cnt, PROT_W)
+    return os.preadv(fd, views, off) if views else 0
+
+
+@syscall("pwritev", args=("fd", "ptr", "int", "off"))
+def sys_pwritev(p: Process, fd: int, iov: int, cnt: int, off: int) -> int:
+    views = _iovecs(p, iov, cnt, PROT_R)
+    return os.pwritev(fd, views, off) if views else 0
+
+
+@syscall("lseek", args=("fd", "off", "int:whence"))
+def sys_lseek(p: Process, fd: int, off: int, whence: int) -> int:
+    if whence not in (0, 1, 2, 3, 4):
+        raise Errno(errno.EINVAL)
+    return os.lseek(fd, off, whence)

@@ -1,0 +1,153 @@
+"""uname, sysinfo, getrlimit/setrlimit/prlimit64, getrandom, sched_yield, sched_getaffinity,
+getcpu, prctl (names), personality: information about the system and the process."""
+
+from __future__ import annotations
+
+import errno
+import os
+import resource
+from typing import TYPE_CHECKING
+
+from syscalls.errors import Errno
+from syscalls.registry import PARTIAL, syscall
+from usermode.memory import PROT_W
+
+if TYPE_CHECKING:
+    from usermode.process import Process
+
+RLIM_INFINITY = (1 << 64) - 1
+GRND_NONBLOCK, GRND_RANDOM, GRND_INSECURE = 1, 2, 4
+
+
+@syscall("uname", args=("ptr",))
+def sys_uname(p: Process, buf: int) -> int:
+    u = os.uname()
+    fields = (u.sysname, u.nodename, u.release, u.version, p.arch.UNAME_MACHINE, "(none)")
+    out = b"".join(os.fsencode(f)[:64].ljust(65, b"\0") for f in fields)
+    p.mem.write(buf, out)
+    return 0
+
+
+@syscall("sysinfo", args=("ptr",))
+def sys_sysinfo(p: Process, buf: int) -> int:
+    with open("/proc/uptime", "rb") as f:
+        uptime = int(float(f.read().split()[0]))
+    meminfo: dict[bytes, int] = {}
+    with open("/proc/meminfo", "rb") as f:
+        for line in f:
+            k, _, rest = line.partition(b":")
+            meminfo[k] = int(rest.split()[0]) * 1024
+    l1, l5, l15 = (int(x * 65536) for x in os.getloadavg())
+    s = p.abi.sysinfo
+    p.mem.write(buf, s.pack(
+        uptime, l1, l5, l15, meminfo.get(b"MemTotal", 0), meminfo.get(b"MemFree", 0),
+        meminfo.get(b"Shmem", 0), meminfo.get(b"Buffers", 0), meminfo.get(b"SwapTotal", 0),
+        meminfo.get(b"SwapFree", 0), min(len(os.listdir("/proc")), 0xFFFF), 0, 0, 0, 1))
+    return 0
+
+
+def _to_guest_limit(v: int) -> int:
+    return RLIM_INFINITY if v == resource.RLIM_INFINITY else v
+
+
+def _from_guest_limit(v: int) -> int:
+    return resource.RLIM_INFINITY if v == RLIM_INFINITY else v
+
+
+@syscall("prlimit64", args=("int", "int:rlimit", "ptr", "ptr"))
+def sys_prlimit64(p: Process, pid: int, res: int, new: int, old: int) -> int:
+    layout = p.abi.rlimit64
+    if pid not in (0, p.pid):
+        cur = resource.prlimit(pid, res)
+    else:
+        cur = resource.getrlimit(res)
+    if old:
+        p.mem.view(old, layout.size, PROT_W)[:] = layout.pack(*map(_to_guest_limit, cur))
+    if new:
+        soft, hard = layout.unpack(p.mem.read(new, layout.size))
+        lim = (_from_guest_limit(int(soft)), _from_guest_limit(int(hard)))
+        if pid in (0, p.pid):
+            resource.setrlimit(res, lim)
+        else:
+            resource.prlimit(pid, res, lim)
+    return 0
+
+
+@syscall("getrlimit", args=("int:rlimit", "ptr"))
+def sys_getrlimit(p: Process, res: int, old: int) -> int:
+    layout = p.abi.rlimit
+    cur = resource.getrlimit(res)
+    p.mem.write(old, layout.pack(*(min(_to_guest_limit(v), p.abi.mask) for v in cur)))
+    return 0
+
+
+@syscall("setrlimit", args=("int:rlimit", "ptr"))
+def sys_setrlimit(p: Process, res: int, new: int) -> int:
+    layout = p.abi.rlimit
+    soft, hard = layout.unpack(p.mem.read(new, layout.size))
+    lim = tuple(resource.RLIM_INFINITY if v == p.abi.mask else int(v) for v in (soft, hard))
+    resource.setrlimit(res, lim)
+    return 0
+
+
+@syscall("getrandom", args=("ptr", "size", "uint:grnd_flags"))
+def sys_getrandom(p: Process, buf: int, count: int, flags: int) -> int:
+    if flags & ~(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE):
+        raise Errno(errno.EINVAL)
+    count = min(count, 1 << 25)
+    view = p.mem.view(buf, count, PROT_W, partial=True)
+    view[:] = os.getrandom(len(view), flags & GRND_NONBLOCK)
+    return len(view)
+
+
+@syscall("sched_yield")
+def sys_sched_yield(p: Process) -> int:
+    return 0
+
+
+@syscall("sched_getaffinity", args=("int", "size", "ptr"))
+def sys_sched_getaffinity(p: Process, pid: int, size: int, mask: int) -> int:
+    cpus = os.sched_getaffinity(pid)
+    nbytes = max((max(cpus) // 8 + 1) if cpus else 1, p.abi.wordsize)
+    nbytes = (nbytes + p.abi.wordsize - 1) // p.abi.wordsize * p.abi.wordsize
+    if size < nbytes or size & (p.abi.wordsize - 1):
+        raise Errno(errno.EINVAL)
+    bits = sum(1 << c for c in cpus)
+    p.mem.write(mask, bits.to_bytes(nbytes, "little"))
+    return nbytes
+
+
+@syscall("sched_setaffinity", args=("int", "size", "ptr"))
+def sys_sched_setaffinity(p: Process, pid: int, size: int, mask: int) -> int:
+    bits = int.from_bytes(p.mem.read(mask, size), "little")
+    os.sched_setaffinity(pid, [i for i in range(size * 8) if bits >> i & 1])
+    return 0
+
+
+@syscall("getcpu", args=("ptr", "ptr", "ptr"))
+def sys_getcpu(p: Process, cpu: int, node: int, _cache: int) -> int:
+    if cpu:
+        p.mem.write(cpu, (0).to_bytes(4, p.abi.byteorder))
+    if node:
+        p.mem.write(node, (0).to_bytes(4, p.abi.byteorder))
+    return 0
+
+
+PR_SET_NAME, PR_GET_NAME = 15, 16
+
+
+@syscall("prctl", args=("int:prctl", "ulong", "ulong", "ulong", "ulong"), support=PARTIAL,
+         note="PR_SET_NAME/PR_GET_NAME; others EINVAL")
+def sys_prctl(p: Process, option: int, a2: int, a3: int, a4: int, a5: int) -> int:
+    if option == PR_SET_NAME:
+        p.comm = p.mem.read_cstr(a2, 4096)[:15]
+        return 0
+    if option == PR_GET_NAME:
+        p.mem.write(a2, p.comm.ljust(16, b"\0")[:16])
+        return 0
+    raise Errno(errno.EINVAL)
+
+
+@syscall("personality", args=("uint",))
+def sys_personality(p: Process, persona: int) -> int:
+    return 0  # PER_LINUX; changing persona is accepted and ignored

@@ -1,0 +1,130 @@
+"""brk, mmap, munmap, mprotect, mremap, madvise, msync, mlock family: the address space."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from typing import TYPE_CHECKING
+
+from syscalls.errors import Errno
+from syscalls.registry import PARTIAL, syscall
+from usermode import hostmm
+from usermode.memory import PAGE, PROT_R, PROT_W, PROT_X, page_up
+
+if TYPE_CHECKING:
+    from usermode.process import Process
+
+MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE = 0x1, 0x2, 0x3
+MAP_FIXED = 0x10
+MAP_ANONYMOUS = 0x20
+MAP_FIXED_NOREPLACE = 0x100000
+PROT_VALID = PROT_R | PROT_W | PROT_X
+PROT_GROWSDOWN, PROT_GROWSUP = 0x01000000, 0x02000000
+MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP = 1, 2, 4
+MADV_DONTNEED, MADV_FREE = 4, 8
+O_ACCMODE, O_WRONLY, O_RDWR = 3, 1, 2
+
+
+@syscall("brk", args=("ptr",), ret="ptr")
+def sys_brk(p: Process, addr: int) -> int:
+    return p.mem.brk(addr)
+
+
+@syscall("mmap", args=("ptr", "size", "int:prot", "int:map_flags", "fd", "off"), ret="ptr")
+def sys_mmap(p: Process, addr: int, length: int, prot: int, flags: int, fd: int,
+             off: int) -> int:
+    kind = flags & 0x3
+    if kind not in (MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE) or length == 0:
+        raise Errno(errno.EINVAL)
+    if off & (PAGE - 1) or off < 0:
+        raise Errno(errno.EINVAL)
+    if page_up(length) == 0 or length > p.abi.mask - PAGE:
+        raise Errno(errno.ENOMEM)
+    shared = kind != MAP_PRIVATE
+    fixed = bool(flags & MAP_FIXED)
+    noreplace = bool(flags & MAP_FIXED_NOREPLACE)
+    prot &= PROT_VALID
+    if flags & MAP_ANONYMOUS:
+        return p.mem.map(addr, length, prot, fixed=fixed, noreplace=noreplace, shared=shared)
+    st = os.fstat(fd)
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)):
+        raise Errno(errno.ENODEV)
+    acc = _access_mode(fd)
+    if acc == O_WRONLY:
+        raise Errno(errno.EACCES)
+    # Private pages are copy-on-write, always writable for us; shared ones as the fd allows.
+    host_prot = 3 if not shared or acc == O_RDWR else 1
+    if shared and acc != O_RDWR and prot & PROT_W:
+        raise Errno(errno.EACCES)
+    return p.mem.map(addr, length, prot, fixed=fixed, noreplace=noreplace, shared=shared, fd=fd,
+                     offset=off, name=_fd_name(fd), dev=st.st_dev, ino=st.st_ino,
+                     host_prot=host_prot)
+
+
+def _access_mode(fd: int) -> int:
+    import fcntl
+
+    return fcntl.fcntl(fd, fcntl.F_GETFL) & O_ACCMODE
+
+
+def _fd_name(fd: int) -> str:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return ""
+
+
+@syscall("munmap", args=("ptr", "size"))
+def sys_munmap(p: Process, addr: int, length: int) -> int:
+    if addr & (PAGE - 1) or length == 0:
+        raise Errno(errno.EINVAL)
+    p.mem.unmap(addr, length)
+    return 0
+
+
+@syscall("mprotect", args=("ptr", "size", "int:prot"))
+def sys_mprotect(p: Process, addr: int, length: int, prot: int) -> int:
+    if addr & (PAGE - 1) or prot & ~(PROT_VALID | PROT_GROWSDOWN | PROT_GROWSUP):
+        raise Errno(errno.EINVAL)
+    p.mem.protect(addr, length, prot & PROT_VALID)
+    return 0
+
+
+@syscall("mremap", args=("ptr", "size", "size", "int:mremap_flags", "ptr"), ret="ptr",
+         support=PARTIAL, note="MREMAP_DONTUNMAP unsupported")
+def sys_mremap(p: Process, old: int, old_len: int, new_len: int, flags: int, new_addr: int) -> int:
+    if flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED) or (flags & MREMAP_FIXED and
+                                                    not flags & MREMAP_MAYMOVE):
+        raise Errno(errno.EINVAL)
+    fixed = new_addr if flags & MREMAP_FIXED else None
+    return p.mem.remap(old, old_len, new_len, bool(flags & MREMAP_MAYMOVE), fixed)
+
+
+@syscall("madvise", args=("ptr", "size", "int:madvise"), support=PARTIAL,
+         note="MADV_DONTNEED/MADV_FREE drop pages; other advice is accepted and ignored")
+def sys_madvise(p: Process, addr: int, length: int, advice: int) -> int:
+    if addr & (PAGE - 1):
+        raise Errno(errno.EINVAL)
+    if advice in (MADV_DONTNEED, MADV_FREE):
+        p.mem.dontneed(addr, length)
+    return 0
+
+
+@syscall("msync", args=("ptr", "size", "int"))
+def sys_msync(p: Process, addr: int, length: int, flags: int) -> int:
+    if addr & (PAGE - 1):
+        raise Errno(errno.EINVAL)
+    hostmm.msync(p.mem.host_ptr(addr, max(length, 1)), page_up(length) or PAGE, flags)
+    return 0
+
+
+@syscall("mlock", "munlock", args=("ptr", "size"))
+def sys_mlock(p: Process, addr: int, length: int) -> int:
+    return 0
+
+
+@syscall("mlockall", "munlockall", args=("int",))
+def sys_mlockall(p: Process, flags: int) -> int:
+    return 0
+

@@ -1,0 +1,86 @@
+"""clock_gettime, clock_getres, gettimeofday, time, nanosleep, clock_nanosleep: clocks and sleeps.
+Sleeps park the caller: the wait happens outside any Unicorn hook."""
+
+from __future__ import annotations
+
+import errno
+import time
+from typing import TYPE_CHECKING
+
+from syscalls.errors import Errno, Park
+from syscalls.registry import syscall
+from usermode.memory import PROT_W
+
+if TYPE_CHECKING:
+    from usermode.process import Process
+
+TIMER_ABSTIME = 1
+NSEC = 1_000_000_000
+
+
+@syscall("clock_gettime", args=("int:clockid", "ptr"))
+def sys_clock_gettime(p: Process, clk: int, tp: int) -> int:
+    ts = p.abi.timespec
+    out = p.mem.view(tp, ts.size, PROT_W)
+    ns = time.clock_gettime_ns(clk)
+    ts.pack_into(out, 0, ns // NSEC, ns % NSEC)
+    return 0
+
+
+@syscall("clock_getres", args=("int:clockid", "ptr"))
+def sys_clock_getres(p: Process, clk: int, tp: int) -> int:
+    res = time.clock_getres(clk)
+    if tp:
+        ns = round(res * NSEC)
+        p.mem.write(tp, p.abi.timespec.pack(ns // NSEC, ns % NSEC))
+    return 0
+
+
+@syscall("gettimeofday", args=("ptr", "ptr"))
+def sys_gettimeofday(p: Process, tv: int, tz: int) -> int:
+    ns = time.time_ns()
+    if tv:
+        p.mem.write(tv, p.abi.timeval.pack(ns // NSEC, ns % NSEC // 1000))
+    if tz:
+        p.mem.write(tz, p.abi.timezone.pack(0, 0))
+    return 0
+
+
+@syscall("time", args=("ptr",))
+def sys_time(p: Process, tloc: int) -> int:
+    now = time.time_ns() // NSEC
+    if tloc:
+        p.mem.write(tloc, p.abi.pack_word(now))
+    return now
+
+
+def _read_timespec(p: Process, ptr: int) -> int:
+    sec, nsec = p.abi.from_guest_timespec(p.mem.read(ptr, p.abi.timespec.size))
+    if sec < 0 or not 0 <= nsec < NSEC:
+        raise Errno(errno.EINVAL)
+    return sec * NSEC + nsec
+
+
+def _sleep_until(clk: int, deadline_ns: int) -> int:
+    while True:
+        left = deadline_ns - time.clock_gettime_ns(clk)
+        if left <= 0:
+            return 0
+        time.sleep(left / NSEC)
+
+
+@syscall("nanosleep", args=("ptr", "ptr"))
+def sys_nanosleep(p: Process, req: int, rem: int) -> int:
+    dur = _read_timespec(p, req)
+    deadline = time.monotonic_ns() + dur
+    raise Park(lambda: _sleep_until(time.CLOCK_MONOTONIC, deadline))
+
+
+@syscall("clock_nanosleep", args=("int:clockid", "int", "ptr", "ptr"))
+def sys_clock_nanosleep(p: Process, clk: int, flags: int, req: int, rem: int) -> int:
+    if clk in (2, 3):  # CPU-time clocks cannot be slept on this way
+        raise Errno(errno.EINVAL)
+    time.clock_gettime_ns(clk)  # EINVAL for unknown clocks
+    t = _read_timespec(p, req)
+    deadline = t if flags & TIMER_ABSTIME else time.clock_gettime_ns(clk) + t
+    raise Park(lambda: _sleep_until(clk, deadline))

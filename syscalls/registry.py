@@ -1,0 +1,76 @@
+"""The syscall registry: one row per syscall, registered by name with typed arguments.
+
+Arguments are described once, at registration, by kind strings; the dispatcher compiles
+them into a per-ABI decoding plan when it builds an arch's table, never per call.
+Kinds: `int`/`fd` (signed 32-bit), `uint` (unsigned 32-bit), `long`/`off` (signed word),
+`ulong`/`size`/`ptr` (unsigned word), `str`/`path` (pointer to a C string; decoded only by
+tracing). A kind may carry a detail after a colon for the tracer (`int:open_flags`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+FULL = "full"
+PARTIAL = "partial"
+UNSUPPORTED = "enosys"
+
+SIGNED32 = frozenset({"int", "fd"})
+UNSIGNED32 = frozenset({"uint"})
+SIGNED_WORD = frozenset({"long", "off", "ssize"})
+RAW = frozenset({"ulong", "size", "ptr", "str", "path"})
+
+Handler = Callable[..., int]
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    name: str
+    handler: Handler | None
+    args: tuple[str, ...]
+    support: str
+    note: str
+    ret: str
+
+    @property
+    def base_kinds(self) -> tuple[str, ...]:
+        return tuple(k.split(":", 1)[0] for k in self.args)
+
+
+ROWS: dict[str, Row] = {}
+
+
+def syscall(*names: str, args: tuple[str, ...] = (), support: str = FULL, note: str = "",
+            ret: str = "int") -> Callable[[Handler], Handler]:
+    """Register `handler(proc, *args) -> int` under one or more syscall names."""
+
+    def deco(fn: Handler) -> Handler:
+        for k in args:
+            base = k.split(":", 1)[0]
+            if base not in SIGNED32 | UNSIGNED32 | SIGNED_WORD | RAW:
+                raise ValueError(f"{names[0]}: unknown argument kind {k!r}")
+        for name in names:
+            if name in ROWS:
+                raise ValueError(f"syscall {name} registered twice")
+            ROWS[name] = Row(name, fn, args, support, note, ret)
+        return fn
+
+    return deco
+
+
+def unsupported(name: str, note: str = "") -> None:
+    """An explicit ENOSYS row: known, deliberately not implemented."""
+    ROWS[name] = Row(name, None, (), UNSUPPORTED, note, "int")
+
+
+def load_all() -> dict[str, Row]:
+    """Import every handler family so the rows are registered."""
+    from syscalls import linux  # noqa: F401  (imports register rows)
+
+    return ROWS
+
+
+def describe(row: Row) -> dict[str, Any]:
+    return {"name": row.name, "args": list(row.args), "support": row.support, "note": row.note}

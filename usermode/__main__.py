@@ -1,0 +1,7 @@
+"""`python -m usermode ...`"""
+
+import sys
+
+from usermode.cli import main
+
+sys.exit(main())

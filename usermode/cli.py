@@ -1,0 +1,168 @@
+"""Command line: `usermode run [OPTIONS] PROGRAM [ARGS...]`, with qemu-user's option names."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from usermode import __version__
+
+USAGE = """\
+usage: usermode run [OPTIONS] PROGRAM [ARGS...]
+       usermode --version
+
+Run a Linux program built for another CPU on this machine.
+
+options (qemu-user names; the QEMU_* environment variables work too):
+  -L DIR          sysroot for the guest's paths and its ELF interpreter  (QEMU_LD_PREFIX)
+  -E VAR=VALUE    set a variable in the guest's environment (repeatable)   (QEMU_SET_ENV)
+  -U VAR          remove a variable from the guest's environment           (QEMU_UNSET_ENV)
+  -0 ARGV0        use ARGV0 as the guest's argv[0]                         (QEMU_ARGV0)
+  -s SIZE         guest stack size in bytes (k/m suffixes)                 (QEMU_STACK_SIZE)
+  -cpu MODEL      CPU model (accepted; the most capable working model is used)
+  -strace         print each guest syscall on stderr (or the -D file)      (QEMU_STRACE)
+  -D FILE         write -strace and -d output to FILE                      (QEMU_LOG_FILENAME)
+  -d ITEMS        debug items, comma-separated: unimp (warn on unsupported syscalls),
+                  in_asm (disassemble each translated block), trace (tracebacks on
+                  internal errors)                                          (QEMU_LOG)
+  -h, --help      this text;  --version  the version
+"""
+
+# exit statuses for our own errors (the guest's own status is passed through unchanged)
+EXIT_USAGE = 2
+EXIT_CANNOT_EXEC = 126
+EXIT_NOT_FOUND = 127
+EXIT_INTERNAL = 70
+
+
+def _fail(msg: str, status: int) -> int:
+    sys.stderr.write(f"usermode: {msg}\n")
+    return status
+
+
+def _size(text: str) -> int:
+    mult = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}.get(text[-1:].lower(), 1)
+    return int(text[:-1] if mult != 1 else text) * mult
+
+
+def _env_list(value: str) -> list[str]:
+    return [x for x in value.split(",") if x]
+
+
+def run_command(args: list[str]) -> int:
+    from usermode.process import Options
+
+    opts = Options()
+    env = dict(os.environ)
+    set_env: list[str] = _env_list(os.environ.get("QEMU_SET_ENV", ""))
+    unset_env: list[str] = _env_list(os.environ.get("QEMU_UNSET_ENV", ""))
+    opts.sysroot = os.environ.get("QEMU_LD_PREFIX") or None
+    opts.argv0 = os.environ.get("QEMU_ARGV0") or None
+    opts.strace = bool(os.environ.get("QEMU_STRACE"))
+    opts.log_file = os.environ.get("QEMU_LOG_FILENAME") or None
+    if os.environ.get("QEMU_LOG"):
+        opts.debug |= set(_env_list(os.environ["QEMU_LOG"]))
+    try:
+        if os.environ.get("QEMU_STACK_SIZE"):
+            opts.stack_size = _size(os.environ["QEMU_STACK_SIZE"])
+        i = 0
+        with_value = {"-L", "-E", "-U", "-0", "-s", "-cpu", "-D", "-d", "-r", "-B", "-R", "-p",
+                      "-g", "-seed"}
+        while i < len(args) and args[i].startswith("-") and args[i] != "-":
+            opt = args[i]
+            if opt == "--":
+                i += 1
+                break
+            if opt.startswith("--") and opt not in ("--strace", "--help"):
+                opt = opt[1:]
+            if opt in ("-h", "-help", "--help"):
+                sys.stdout.write(USAGE)
+                return 0
+            if opt in ("-strace", "--strace"):
+                opts.strace = True
+                i += 1
+                continue
+            if opt not in with_value:
+                return _fail(f"unknown option {args[i]} (see usermode --help)", EXIT_USAGE)
+            if i + 1 >= len(args):
+                return _fail(f"option {opt} needs a value", EXIT_USAGE)
+            val = args[i + 1]
+            i += 2
+            if opt == "-L":
+                opts.sysroot = val
+            elif opt == "-E":
+                set_env += _env_list(val)
+            elif opt == "-U":
+                unset_env += _env_list(val)
+            elif opt == "-0":
+                opts.argv0 = val
+            elif opt == "-s":
+                opts.stack_size = _size(val)
+            elif opt == "-D":
+                opts.log_file = val
+            elif opt == "-d":
+                opts.debug |= set(_env_list(val))
+            # -cpu, -r, -B, -R, -p, -g, -seed: accepted for compatibility
+    except ValueError as e:
+        return _fail(f"bad option value: {e}", EXIT_USAGE)
+    if i >= len(args):
+        return _fail("no program given (usage: usermode run [OPTIONS] PROGRAM [ARGS...])",
+                     EXIT_USAGE)
+    for item in set_env:
+        k, sep, v = item.partition("=")
+        if not sep:
+            return _fail(f"-E needs VAR=VALUE, got {item!r}", EXIT_USAGE)
+        env[k] = v
+    for k in unset_env:
+        env.pop(k, None)
+    opts.warn_unsupported = "unimp" in opts.debug
+    program = args[i]
+    guest_argv = [opts.argv0 or program, *args[i + 1:]]
+    stack_rlimit = opts.stack_size
+    opts.stack_size = max(stack_rlimit, 1 << 16)
+    return _run(program, guest_argv, env, opts)
+
+
+def _run(program: str, argv: list[str], env: dict[str, str], opts: object) -> int:
+    from usermode.engine.core import GuestFault
+    from usermode.fatal import die, restore_default_dispositions
+    from usermode.process import Process, UsageError
+
+    restore_default_dispositions()
+    try:
+        proc = Process(program, argv, opts)  # type: ignore[arg-type]
+        proc.load(env)
+    except UsageError as e:
+        return _fail(str(e), e.status)
+    try:
+        status = proc.run()
+    except GuestFault as f:
+        from usermode.crash import describe
+
+        sys.stderr.write(describe(proc, f) + "\n")
+        die(f.signo)
+        return 128 + f.signo
+    except Exception as e:  # a bug of ours: one line, the traceback only on request
+        if "trace" in proc.opts.debug:
+            import traceback
+
+            traceback.print_exc()
+        return _fail(f"internal error: {type(e).__name__}: {e}", EXIT_INTERNAL)
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help", "help"):
+        sys.stdout.write(USAGE)
+        return 0 if args else EXIT_USAGE
+    if args[0] in ("--version", "-version"):
+        sys.stdout.write(f"usermode {__version__}\n")
+        return 0
+    if args[0] == "run":
+        status = run_command(args[1:])
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return _fail(f"unknown command {args[0]!r} (usage: usermode run PROGRAM [ARGS...])",
+                 EXIT_USAGE)

@@ -1,0 +1,35 @@
+"""One-line reports of fatal guest faults, with the faulting instruction disassembled."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from usermode.fatal import SIGNAMES
+
+if TYPE_CHECKING:
+    from usermode.engine.core import GuestFault
+    from usermode.process import Process
+
+_CS_ARCH = {"aarch64": (1, 0), "x86_64": (3, 8)}  # (CS_ARCH_*, CS_MODE_*) for capstone 5
+
+
+def disassemble(proc: Process, pc: int) -> str:
+    try:
+        import capstone  # imported only here: it costs start-up time
+
+        arch, mode = _CS_ARCH[proc.elf.arch]
+        code = proc.mem.read(pc, 16)
+        md = capstone.Cs(arch, mode)
+        for insn in md.disasm(code, pc):
+            return f"{insn.mnemonic} {insn.op_str}".strip()
+        return "(undecodable: " + code[:4].hex() + ")"
+    except Exception:
+        return "(code not readable)"
+
+
+def describe(proc: Process, f: GuestFault) -> str:
+    name = SIGNAMES.get(f.signo, f"signal {f.signo}")
+    where = f"pc 0x{f.pc:x}"
+    if f.addr is not None:
+        where += f", address 0x{f.addr:x}" + (f" ({f.code})" if f.code else "")
+    return f"usermode: {proc.argv[0]}: {name} at {where}: {disassemble(proc, f.pc)}"

@@ -1,0 +1,1 @@
+"""Unicorn glue: the thin C binding, the per-arch data and the engine core."""

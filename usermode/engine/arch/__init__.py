@@ -1,0 +1,14 @@
+"""Per-arch engine data. Each module holds constants only; `load` picks one by name."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+SUPPORTED = ("aarch64", "x86_64")
+
+
+def load(arch: str) -> ModuleType:
+    if arch not in SUPPORTED:
+        raise KeyError(arch)
+    return importlib.import_module(f"usermode.engine.arch.{arch}")

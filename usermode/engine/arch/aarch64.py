@@ -1,0 +1,60 @@
+"""aarch64 guest: Unicorn ids, syscall entry, start-up registers, HWCAP, layout. Data only."""
+
+UC_ARCH = 2  # UC_ARCH_ARM64
+UC_MODE = 0  # little-endian, ARM
+# UC_CPU_ARM64_MAX: the most capable model (LSE atomics, SHA3, ...). HWCAP below advertises
+# only features proven to execute by tests/unit/test_cpu_features.py.
+CPU_MODEL = 3
+PAGE_SIZE_CTL = True  # Unicorn defaults to 1 KiB pages on ARM; force 4 KiB
+
+WORDSIZE = 8
+LITTLE_ENDIAN = True
+
+# Register ids (unicorn/arm64.h)
+REG_X0 = 199
+REG_X8 = 207
+REG_X29 = 1
+REG_X30 = 2
+REG_SP = 4
+REG_PC = 260
+REG_NZCV = 3
+REG_TPIDR_EL0 = 262
+GPRS = (*range(199, 228), 1, 2)  # x0..x28, x29, x30
+
+SYSCALL_HOOK = "intr"
+SYSCALL_INTNO = 2  # EXCP_SWI; PC is already past the svc
+SYSCALL_NR_REG = REG_X8
+SYSCALL_ARG_REGS = (199, 200, 201, 202, 203, 204)  # x0..x5
+SYSCALL_RET_REG = REG_X0
+REG_PC_ID = REG_PC
+REG_SP_ID = REG_SP
+TLS_REG = REG_TPIDR_EL0
+
+# Exceptions delivered to the interrupt hook: intno -> signal
+INTR_SIGNALS = {1: 4, 7: 5}  # EXCP_UDEF -> SIGILL, EXCP_BKPT -> SIGTRAP
+
+# Registers set at the entry point besides PC and SP (abi.md §5.2): x0 = 0 (rtld_fini).
+ENTRY_REGS = ((REG_X0, 0),)
+
+# HWCAP bits (arch/arm64/include/uapi/asm/hwcap.h)
+HWCAP = (
+    (1 << 0)  # FP
+    | (1 << 1)  # ASIMD
+    | (1 << 3)  # AES
+    | (1 << 4)  # PMULL
+    | (1 << 5)  # SHA1
+    | (1 << 6)  # SHA2
+    | (1 << 7)  # CRC32
+    | (1 << 8)  # ATOMICS
+    | (1 << 11)  # CPUID
+)
+HWCAP2 = 0
+PLATFORM = b"aarch64"
+UNAME_MACHINE = "aarch64"
+MINSIGSTKSZ = 5120
+
+# Address-space layout (48-bit VA; Linux without ASLR)
+TASK_SIZE = 1 << 48
+STACK_TOP = 0xFFFFFFFFF000
+ELF_ET_DYN_BASE = 0xAAAAAAAAA000
+ARENA_SIZE = 1 << 36  # 64 GiB reserved below the stack for mmap and the stack itself

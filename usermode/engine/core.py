@@ -1,0 +1,151 @@
+"""The engine: one Unicorn instance, its hooks, and the run loop around `emu_start`.
+
+No Python runs while the guest computes: the only hooks installed in a normal run are the
+syscall entry, CPU exceptions and the virtual-TLB fill (one call per TLB miss).
+A handler that would block raises Park; the hook stops the engine and the loop finishes
+the operation outside any hook, then resumes the guest.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+from syscalls.errors import Errno, Park
+from usermode.engine import capi
+
+UNTIL = 0xFFFFFFFFFFFFFFFF  # never reached: we always stop explicitly
+
+SIGILL, SIGTRAP, SIGBUS, SIGFPE, SIGSEGV = 4, 5, 7, 8, 11
+
+_ERR_SIGNALS = {
+    capi.UC_ERR_READ_UNMAPPED: SIGSEGV, capi.UC_ERR_WRITE_UNMAPPED: SIGSEGV,
+    capi.UC_ERR_FETCH_UNMAPPED: SIGSEGV, capi.UC_ERR_READ_PROT: SIGSEGV,
+    capi.UC_ERR_WRITE_PROT: SIGSEGV, capi.UC_ERR_FETCH_PROT: SIGSEGV,
+    capi.UC_ERR_EXCEPTION: SIGSEGV, capi.UC_ERR_INSN_INVALID: SIGILL,
+    capi.UC_ERR_READ_UNALIGNED: SIGBUS, capi.UC_ERR_WRITE_UNALIGNED: SIGBUS,
+    capi.UC_ERR_FETCH_UNALIGNED: SIGBUS,
+}
+
+
+class GuestFault(Exception):
+    """The guest hit a fatal CPU fault: `signo` at `pc` (and `addr` for memory faults)."""
+
+    def __init__(self, signo: int, pc: int, addr: int | None = None, code: str = "") -> None:
+        super().__init__(signo, pc, addr)
+        self.signo, self.pc, self.addr, self.code = signo, pc, addr, code
+
+
+class Engine:
+    def __init__(self, arch: ModuleType) -> None:
+        self.arch = arch
+        self.uc = capi.Uc(arch.UC_ARCH, arch.UC_MODE, arch.CPU_MODEL)
+        if arch.PAGE_SIZE_CTL:
+            self.uc.set_page_size(4096)
+        self.uc.set_tlb_mode(capi.UC_TLB_VIRTUAL)
+        self.stop_reason: str | None = None
+        self.parked: Park | None = None
+        self.error: BaseException | None = None
+        self.pending_signal: int | None = None
+        self._ret = ctypes.c_uint64()
+        self._ret_ref = ctypes.byref(self._ret)
+
+    # ---- registers -----------------------------------------------------------------------------
+    def pc(self) -> int:
+        return self.uc.reg_read(self.arch.REG_PC_ID)
+
+    def set_reg(self, reg: int, value: int) -> None:
+        self.uc.reg_write(reg, value)
+
+    def reg(self, reg: int) -> int:
+        return self.uc.reg_read(reg)
+
+    def write_return(self, value: int, mask: int) -> None:
+        self._ret.value = value & mask
+        capi.uc_reg_write(self.uc.handle, self.arch.SYSCALL_RET_REG, self._ret_ref)
+
+    # ---- hooks -----------------------------------------------------------------------------------
+    def install(self, dispatch: Callable[[int, list[int]], int], mask: int,
+                tlb_fill: Callable[[int, int, Any], bool]) -> None:
+        a = self.arch
+        uc = self.uc
+        batch = uc.batch((a.SYSCALL_NR_REG, *a.SYSCALL_ARG_REGS))
+        ret_reg = a.SYSCALL_RET_REG
+        handle = uc.handle
+        reg_write = capi.uc_reg_write
+        ret = self._ret
+        ret_ref = self._ret_ref
+        emu_stop = uc.emu_stop
+
+        def on_syscall() -> None:
+            v = batch.read()
+            try:
+                r = dispatch(v[0], v[1:])
+            except Park as p:
+                self.parked = p
+                emu_stop()
+                return
+            except BaseException as e:  # a bug in a handler: stop cleanly, report outside
+                self.error = e
+                emu_stop()
+                return
+            ret.value = r & mask
+            reg_write(handle, ret_reg, ret_ref)
+
+        signals = a.INTR_SIGNALS
+        if a.SYSCALL_HOOK == "intr":
+            sys_intno = a.SYSCALL_INTNO
+
+            def on_intr(_h: int, intno: int, _u: int) -> None:
+                if intno == sys_intno:
+                    on_syscall()
+                else:
+                    self.pending_signal = signals.get(intno, SIGILL)
+                    emu_stop()
+
+            uc.hook_add(capi.UC_HOOK_INTR, capi.HOOK_INTR(on_intr))
+        else:
+            def on_insn(_h: int, _u: int) -> None:
+                on_syscall()
+
+            def on_intr_x86(_h: int, intno: int, _u: int) -> None:
+                self.pending_signal = signals.get(intno, SIGSEGV)
+                emu_stop()
+
+            uc.hook_add(capi.UC_HOOK_INSN, capi.HOOK_INSN_SYSCALL(on_insn), 1, 0,
+                        ctypes.c_int(a.SYSCALL_INSN))
+            uc.hook_add(capi.UC_HOOK_INTR, capi.HOOK_INTR(on_intr_x86))
+
+        def on_fill(_h: int, vaddr: int, access: int, entry: Any, _u: int) -> bool:
+            try:
+                return tlb_fill(vaddr, access, entry)
+            except BaseException as e:
+                self.error = e
+                return False
+
+        uc.hook_add(capi.UC_HOOK_TLB_FILL, capi.HOOK_TLB_FILL(on_fill))
+
+    # ---- running ---------------------------------------------------------------------------------
+    def run_slice(self, pc: int) -> int:
+        """Run the guest from `pc` until something stops it; returns the UC_ERR code."""
+        self.parked = None
+        self.pending_signal = None
+        return self.uc.emu_start(pc, UNTIL)
+
+    def finish_parked(self, mask: int, to_guest_errno: Callable[[int], int]) -> None:
+        """Complete a parked syscall outside the hook and write its result."""
+        p = self.parked
+        assert p is not None
+        self.parked = None
+        try:
+            r = p.finish()
+        except Errno as e:
+            r = -to_guest_errno(e.errno)
+        except OSError as e:
+            r = -to_guest_errno(e.errno or 5)
+        self.write_return(r, mask)
+
+    def fault_signal(self, err: int) -> int:
+        return _ERR_SIGNALS.get(err, SIGSEGV)

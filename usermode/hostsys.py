@@ -1,0 +1,72 @@
+"""Raw host (x86_64) syscalls through libc, for calls Python's os module lacks.
+
+Used only where the guest struct layout equals the host's, so the guest buffer's host
+address can be handed to the kernel directly (statx, getdents64, termios ioctls).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+NR_IOCTL = 16
+NR_OPENAT = 257
+NR_UTIMENSAT = 280
+NR_GETDENTS64 = 217
+NR_STATX = 332
+NR_CLOSE_RANGE = 436
+NR_FACCESSAT2 = 439
+NR_RENAMEAT2 = 316
+
+POLLIN = 0x1
+POLLOUT = 0x4
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_syscall = _libc.syscall
+_syscall.restype = ctypes.c_long
+
+
+class _PollFd(ctypes.Structure):
+    _fields_ = (("fd", ctypes.c_int), ("events", ctypes.c_short), ("revents", ctypes.c_short))
+
+
+_poll = _libc.poll
+_poll.restype = ctypes.c_int
+_poll.argtypes = (ctypes.POINTER(_PollFd), ctypes.c_ulong, ctypes.c_int)
+_pfd = _PollFd()
+_pfd_ref = ctypes.pointer(_pfd)
+
+
+def _arg(a: int | bytes | None) -> ctypes.c_long | ctypes.c_char_p:
+    if a is None or isinstance(a, bytes):
+        return ctypes.c_char_p(a)
+    return ctypes.c_long(a)
+
+
+def syscall(nr: int, *args: int | bytes | None) -> int:
+    """Call host syscall `nr`; ints pass as longs, bytes as C strings, None as NULL.
+
+    Raises OSError on failure."""
+    r = _syscall(ctypes.c_long(nr), *(_arg(a) for a in args))
+    if r == -1:
+        e = ctypes.get_errno()
+        if e:
+            raise OSError(e, os.strerror(e))
+    return int(r)
+
+
+def ready_now(fd: int, events: int) -> bool:
+    """True if `fd` is ready for `events` (or in error/hang-up) without waiting."""
+    _pfd.fd = fd
+    _pfd.events = events
+    _pfd.revents = 0
+    return _poll(_pfd_ref, 1, 0) > 0
+
+
+def wait_ready(fd: int, events: int) -> None:
+    """Block until `fd` is ready (called outside any Unicorn hook)."""
+    _pfd.fd = fd
+    _pfd.events = events
+    while _poll(_pfd_ref, 1, -1) < 0:
+        if ctypes.get_errno() != 4:  # EINTR
+            break

@@ -1,0 +1,428 @@
+"""The guest address space: guest mappings backed by host memory.
+
+Design (measured on Unicorn 2.1.4):
+- Host memory is reserved in a few large *backings* (PROT_NONE, MAP_NORESERVE), each
+  registered once with `uc_mem_map_ptr`. Guest mmap/munmap/mprotect never add, split or
+  remove Unicorn regions: splitting regions is slow and unmapping from inside a hook is
+  unsafe with the virtual TLB.
+- The engine runs with a virtual TLB whose fill callback (`tlb_fill`) consults our list of
+  guest mappings (`Vma`). It is the single authority on what is mapped and with which
+  permissions; a refused fill records the fault address for SIGSEGV reporting.
+- Changing a mapping = host mmap on the backing's pages + a TLB flush (+ dropping
+  translated code where executable pages changed).
+- Handlers reach guest memory through memoryview slices of the backing: zero copies.
+"""
+
+from __future__ import annotations
+
+import errno
+from bisect import bisect_right
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from syscalls.errors import Errno
+from usermode import hostmm
+from usermode.engine import capi
+
+PAGE = 4096
+PAGE_MASK = ~(PAGE - 1)
+PROT_R, PROT_W, PROT_X = 1, 2, 4
+
+_NEED = {capi.UC_MEM_READ: PROT_R, capi.UC_MEM_WRITE: PROT_W, capi.UC_MEM_FETCH: PROT_X}
+
+
+def page_up(x: int) -> int:
+    return (x + PAGE - 1) & PAGE_MASK
+
+
+def page_down(x: int) -> int:
+    return x & PAGE_MASK
+
+
+class Backing:
+    """A reserved host range registered with Unicorn as guest [lo, hi)."""
+
+    __slots__ = ("hi", "host", "lo", "mv")
+
+    def __init__(self, lo: int, hi: int, host: int) -> None:
+        self.lo, self.hi, self.host = lo, hi, host
+        self.mv = hostmm.view(host, hi - lo)
+
+
+@dataclass(slots=True)
+class Vma:
+    """One guest mapping, as /proc/self/maps would show it."""
+
+    start: int
+    end: int
+    prot: int
+    shared: bool
+    backing: Backing
+    name: str = ""  # path, "[heap]", "[stack]" or ""
+    offset: int = 0  # file offset of `start`
+    dev: int = 0
+    ino: int = 0
+
+    def host(self, addr: int) -> int:
+        return self.backing.host + (addr - self.backing.lo)
+
+
+@dataclass(slots=True)
+class Fault:
+    addr: int
+    access: int  # capi.UC_MEM_READ / WRITE / FETCH
+    mapped: bool  # True: permission fault (SEGV_ACCERR); False: SEGV_MAPERR
+
+
+class AddressSpace:
+    def __init__(self, uc: capi.Uc, *, arena_lo: int, arena_hi: int, mmap_top: int) -> None:
+        self.uc = uc
+        self.vmas: list[Vma] = []
+        self._starts: list[int] = []
+        self.backings: list[Backing] = []
+        self.mmap_top = mmap_top
+        self.arena_lo = arena_lo
+        self.brk_start = 0
+        self.brk_cur = 0
+        self.last_fault: Fault | None = None
+        self.add_backing(arena_lo, arena_hi)
+
+    # ---- backings -------------------------------------------------------------------------
+    def add_backing(self, lo: int, hi: int) -> Backing:
+        host = hostmm.reserve(hi - lo)
+        self.uc.mem_map_ptr(lo, hi - lo, capi.UC_PROT_ALL, host)
+        b = Backing(lo, hi, host)
+        self.backings.append(b)
+        self.backings.sort(key=lambda x: x.lo)
+        return b
+
+    def _backing_for(self, addr: int) -> Backing | None:
+        for b in self.backings:
+            if b.lo <= addr < b.hi:
+                return b
+        return None
+
+    def _ensure_backed(self, lo: int, hi: int) -> list[tuple[int, int, Backing]]:
+        """Split [lo, hi) into pieces each inside one backing, creating backings for gaps."""
+        pieces: list[tuple[int, int, Backing]] = []
+        a = lo
+        while a < hi:
+            b = self._backing_for(a)
+            if b is None:
+                nxt = min((x.lo for x in self.backings if x.lo > a), default=hi)
+                b = self.add_backing(a, min(hi, nxt))
+            e = min(hi, b.hi)
+            pieces.append((a, e, b))
+            a = e
+        return pieces
+
+    # ---- lookup ---------------------------------------------------------------------------
+    def find(self, addr: int) -> Vma | None:
+        i = bisect_right(self._starts, addr) - 1
+        if i >= 0:
+            v = self.vmas[i]
+            if addr < v.end:
+                return v
+        return None
+
+    def is_free(self, lo: int, hi: int) -> bool:
+        i = bisect_right(self._starts, lo) - 1
+        if i >= 0 and self.vmas[i].end > lo:
+            return False
+        j = i + 1
+        return not (j < len(self.vmas) and self.vmas[j].start < hi)
+
+    def find_free(self, length: int, hint: int = 0) -> int:
+        """Top-down search below mmap_top, as Linux's default mmap layout does."""
+        if hint:
+            hint = page_down(hint)
+            if hint >= self.arena_lo and hint + length <= self.mmap_top and \
+                    self.is_free(hint, hint + length):
+                return hint
+        top = self.mmap_top
+        i = bisect_right(self._starts, top) - 1
+        while i >= -1:
+            below = self.vmas[i].end if i >= 0 else self.arena_lo
+            below = max(below, self.arena_lo)
+            if top - below >= length:
+                return top - length
+            if i < 0 or self.vmas[i].start <= self.arena_lo:
+                break
+            top = min(top, self.vmas[i].start)
+            i -= 1
+        raise Errno(errno.ENOMEM)
+
+    def tlb_fill(self, vaddr: int, access: int, entry: Any) -> bool:
+        i = bisect_right(self._starts, vaddr) - 1
+        if i >= 0:
+            v = self.vmas[i]
+            if vaddr < v.end:
+                p = v.prot
+                if p & _NEED.get(access, PROT_R):
+                    e = entry[0]
+                    e.paddr = vaddr & PAGE_MASK
+                    e.perms = p
+                    return True
+                self.last_fault = Fault(vaddr, access, True)
+                return False
+        self.last_fault = Fault(vaddr, access, False)
+        return False
+
+    # ---- mapping changes ---------------------------------------------------------------------
+    def _reindex(self) -> None:
+        self._starts = [v.start for v in self.vmas]
+
+    def _carve(self, lo: int, hi: int) -> list[Vma]:
+        """Remove [lo, hi) from the mapping list (splitting edges); return removed pieces."""
+        removed: list[Vma] = []
+        out: list[Vma] = []
+        for v in self.vmas:
+            if v.end <= lo or v.start >= hi:
+                out.append(v)
+                continue
+            if v.start < lo:
+                out.append(Vma(v.start, lo, v.prot, v.shared, v.backing, v.name, v.offset,
+                               v.dev, v.ino))
+            mid_lo, mid_hi = max(v.start, lo), min(v.end, hi)
+            removed.append(Vma(mid_lo, mid_hi, v.prot, v.shared, v.backing, v.name,
+                               v.offset + (mid_lo - v.start), v.dev, v.ino))
+            if v.end > hi:
+                out.append(Vma(hi, v.end, v.prot, v.shared, v.backing, v.name,
+                               v.offset + (hi - v.start), v.dev, v.ino))
+        self.vmas = out
+        return removed
+
+    def _insert(self, new: list[Vma]) -> None:
+        self.vmas.extend(new)
+        self.vmas.sort(key=lambda v: v.start)
+        merged: list[Vma] = []
+        for v in self.vmas:
+            if merged:
+                p = merged[-1]
+                if p.end == v.start and p.prot == v.prot and p.backing is v.backing and \
+                        p.shared == v.shared and p.name == v.name and not p.ino and not v.ino:
+                    p.end = v.end
+                    continue
+            merged.append(v)
+        self.vmas = merged
+        self._reindex()
+
+    def _after_change(self, removed: list[Vma]) -> None:
+        self.uc.flush_tlb()
+        for v in removed:
+            if v.prot & PROT_X:
+                self.uc.remove_cache(v.start, v.end)
+
+    def map(self, addr: int, length: int, prot: int, *, fixed: bool = False,
+            noreplace: bool = False, shared: bool = False, fd: int = -1, offset: int = 0,
+            name: str = "", dev: int = 0, ino: int = 0, host_prot: int | None = None) -> int:
+        """mmap semantics. Returns the guest address. Raises Errno."""
+        length = page_up(length)
+        if length == 0:
+            raise Errno(errno.EINVAL)
+        if fixed or noreplace:
+            if addr & (PAGE - 1):
+                raise Errno(errno.EINVAL)
+            if noreplace and not self.is_free(addr, addr + length):
+                raise Errno(errno.EEXIST)
+        else:
+            addr = self.find_free(length, addr)
+        if prot & PROT_W:
+            prot |= PROT_R
+        removed = self._carve(addr, addr + length)
+        pieces = self._ensure_backed(addr, addr + length)
+        if host_prot is None:
+            host_prot = hostmm.PROT_READ | hostmm.PROT_WRITE
+        new: list[Vma] = []
+        for lo, hi, b in pieces:
+            h = b.host + (lo - b.lo)
+            if fd >= 0:
+                hostmm.map_file(h, hi - lo, host_prot, shared, fd, offset + (lo - addr))
+            elif shared:
+                hostmm.mmap(h, hi - lo, host_prot,
+                            hostmm.MAP_SHARED | hostmm.MAP_ANONYMOUS | hostmm.MAP_FIXED)
+            else:
+                hostmm.fresh_anon(h, hi - lo)
+            new.append(Vma(lo, hi, prot, shared, b, name, offset + (lo - addr), dev, ino))
+        self._insert(new)
+        if removed:
+            self._after_change(removed)
+        return addr
+
+    def unmap(self, addr: int, length: int) -> None:
+        if addr & (PAGE - 1) or length == 0:
+            raise Errno(errno.EINVAL)
+        hi = page_up(addr + length)
+        removed = self._carve(addr, hi)
+        if not removed:
+            return
+        for v in removed:
+            hostmm.release(v.host(v.start), v.end - v.start)
+        self._reindex()
+        self._after_change(removed)
+
+    def protect(self, addr: int, length: int, prot: int) -> None:
+        if addr & (PAGE - 1):
+            raise Errno(errno.EINVAL)
+        hi = page_up(addr + length)
+        if hi == addr:
+            return
+        a = addr
+        for v in self.vmas:  # the whole range must be mapped
+            if v.end <= a or v.start >= hi:
+                continue
+            if v.start > a:
+                break
+            a = v.end
+        if a < hi:
+            raise Errno(errno.ENOMEM)
+        if prot & PROT_W:
+            prot |= PROT_R
+        removed = self._carve(addr, hi)
+        for v in removed:
+            if v.shared and prot & PROT_W and v.ino and not v.prot & PROT_W:
+                pass  # writability of a shared file mapping was checked by the handler
+            if v.prot & PROT_X and not prot & PROT_X:
+                self.uc.remove_cache(v.start, v.end)
+            v.prot = prot
+        self._insert(removed)
+        self.uc.flush_tlb()
+
+    def dontneed(self, addr: int, length: int) -> None:
+        hi = page_up(addr + length)
+        for v in self.vmas:
+            lo, e = max(v.start, addr), min(v.end, hi)
+            if lo < e:
+                hostmm.madvise(v.host(lo), e - lo, hostmm.MADV_DONTNEED)
+
+    def remap(self, old: int, old_len: int, new_len: int, may_move: bool,
+              fixed_addr: int | None) -> int:
+        old_len, new_len = page_up(old_len), page_up(new_len)
+        v = self.find(old)
+        if v is None or old & (PAGE - 1) or new_len == 0:
+            raise Errno(errno.EFAULT if v is None else errno.EINVAL)
+        if old + old_len > v.end:
+            raise Errno(errno.EFAULT)
+        if fixed_addr is None and new_len <= old_len:
+            if new_len < old_len:
+                self.unmap(old + new_len, old_len - new_len)
+            return old
+        if fixed_addr is None and self.is_free(old + old_len, old + new_len) and \
+                self._backing_for(old + new_len - 1) is v.backing:
+            self.map(old + old_len, new_len - old_len, v.prot, fixed=True, name=v.name)
+            return old
+        if not may_move:
+            raise Errno(errno.ENOMEM)
+        if fixed_addr is not None:
+            dest = self.map(fixed_addr, new_len, v.prot, fixed=True, name=v.name)
+        else:
+            dest = self.map(0, new_len, v.prot, name=v.name)
+        n = min(old_len, new_len)
+        self.write(dest, self.read(old, n), force=True)
+        self.unmap(old, old_len)
+        return dest
+
+    # ---- brk ------------------------------------------------------------------------------------
+    def set_brk_start(self, addr: int) -> None:
+        self.brk_start = self.brk_cur = page_up(addr)
+
+    def brk(self, new: int) -> int:
+        if new < self.brk_start:
+            return self.brk_cur
+        old_end, new_end = page_up(self.brk_cur), page_up(new)
+        try:
+            if new_end > old_end:
+                if not self.is_free(old_end, new_end):
+                    return self.brk_cur
+                self.map(old_end, new_end - old_end, PROT_R | PROT_W, fixed=True, name="[heap]")
+            elif new_end < old_end:
+                self.unmap(new_end, old_end - new_end)
+        except (Errno, OSError):
+            return self.brk_cur
+        self.brk_cur = new
+        return new
+
+    # ---- access from handlers -------------------------------------------------------------------
+    def view(self, addr: int, n: int, need: int = PROT_R, partial: bool = False) -> memoryview:
+        """A zero-copy view of guest [addr, addr+n); Errno(EFAULT) unless all of it allows `need`.
+
+        With `partial`, a range that runs off the accessible memory is cut short instead,
+        as the kernel's copy routines do (EFAULT only if not even the first byte is usable).
+        """
+        if n <= 0:
+            return memoryview(b"")
+        i = bisect_right(self._starts, addr) - 1
+        if i >= 0:
+            v = self.vmas[i]
+            end = addr + n
+            if addr < v.end and v.prot & need:
+                b = v.backing
+                if end > v.end:  # spans several mappings: all must allow it, one backing
+                    j, a = i, v.end
+                    while a < end:
+                        j += 1
+                        w = self.vmas[j] if j < len(self.vmas) else None
+                        if w is None or w.start != a or not w.prot & need or w.backing is not b:
+                            if not partial:
+                                raise Errno(errno.EFAULT)
+                            end = a
+                            break
+                        a = w.end
+                if need & PROT_W and v.prot & PROT_X:
+                    self.uc.remove_cache(addr, end)
+                return b.mv[addr - b.lo:end - b.lo]
+        raise Errno(errno.EFAULT)
+
+    def view_for_loader(self, addr: int, n: int) -> memoryview:
+        """A view that ignores guest protections (the kernel writes read-only segments too)."""
+        b = self._backing_for(addr)
+        if b is None or addr + n > b.hi or self.find(addr) is None:
+            raise Errno(errno.EFAULT)
+        return b.mv[addr - b.lo:addr - b.lo + n]
+
+    def host_ptr(self, addr: int, n: int, need: int = PROT_R) -> int:
+        """The host address of guest [addr, addr+n) after checking access (for pass-through calls)."""
+        self.view(addr, n, need)
+        v = self.find(addr)
+        assert v is not None
+        return v.host(addr)
+
+    def read(self, addr: int, n: int) -> bytes:
+        return bytes(self.view(addr, n, PROT_R))
+
+    def write(self, addr: int, data: bytes | bytearray | memoryview, *, force: bool = False) -> None:
+        """Copy into guest memory. `force` ignores guest protections (loader, kernel-owned data)."""
+        n = len(data)
+        if not n:
+            return
+        if force:
+            v = self.find(addr)
+            if v is None:
+                raise Errno(errno.EFAULT)
+            b = v.backing
+            b.mv[addr - b.lo:addr - b.lo + n] = data
+            if v.prot & PROT_X:
+                self.uc.remove_cache(addr, addr + n)
+            return
+        self.view(addr, n, PROT_W)[:] = data
+
+    def read_cstr(self, addr: int, limit: int = 4096) -> bytes:
+        """A NUL-terminated string (without the NUL); EFAULT if unmapped, ENAMETOOLONG past limit."""
+        out = b""
+        while len(out) < limit:
+            v = self.find(addr)
+            if v is None or not v.prot & PROT_R:
+                raise Errno(errno.EFAULT)
+            chunk_end = min(v.end, addr + (limit - len(out)), page_up(addr + 1))
+            b = v.backing
+            chunk = b.mv[addr - b.lo:chunk_end - b.lo]
+            k = bytes(chunk).find(b"\0")
+            if k >= 0:
+                return out + bytes(chunk[:k])
+            out += bytes(chunk)
+            addr = chunk_end
+        raise Errno(errno.ENAMETOOLONG)
+
+    def iter_vmas(self) -> Iterator[Vma]:
+        return iter(self.vmas)

@@ -1,0 +1,169 @@
+"""One emulated process: its engine, address space, syscall table and exec/run cycle."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+
+from loaders import stack as auxv
+from loaders.elf import ElfError, ElfFile, read_elf
+from loaders.image import LoadedImage, choose_bias, load_image
+from syscalls.abi import Abi
+from syscalls.abi import get as get_abi
+from syscalls.dispatch import Dispatcher
+from usermode.engine import arch as archmod
+from usermode.engine.core import Engine, GuestFault
+from usermode.fatal import die
+from usermode.fdtable import FdTable
+from usermode.memory import PROT_R, PROT_W, PROT_X, AddressSpace, page_down
+from usermode.paths import Paths
+
+
+class UsageError(Exception):
+    """A problem with what the user asked us to run: (message, exit status)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Options:
+    argv0: str | None = None
+    env: dict[str, str] | None = None
+    stack_size: int = 8 << 20
+    sysroot: str | None = None
+    strace: bool = False
+    log_file: str | None = None
+    warn_unsupported: bool = False
+    debug: set[str] = field(default_factory=set)
+
+
+class Process:
+    def __init__(self, path: str, argv: list[str], opts: Options) -> None:
+        self.opts = opts
+        self.exe_path = os.path.abspath(path)
+        self.argv = argv
+        self.exit_status: int | None = None
+        self.pid = os.getpid()
+        self.elf = self._read(path)
+        self.fds = FdTable()
+        self.paths = Paths(self.exe_path, self.pid)
+        self.sigactions: dict[int, bytes] = {}
+        self.sigmask = 0
+        self.altstack: bytes | None = None
+        self.comm = os.fsencode(os.path.basename(argv[0] if argv else path))[:15]
+        self.clear_child_tid = 0
+        self.robust_list = 0
+        try:
+            self.arch: ModuleType = archmod.load(self.elf.arch)
+        except KeyError:
+            raise UsageError(f"{path}: guest architecture {self.elf.arch} is not supported yet",
+                             126) from None
+        self.abi: Abi = get_abi(self.elf.arch)
+        self.engine = Engine(self.arch)
+        a = self.arch
+        arena_lo = a.STACK_TOP - a.ARENA_SIZE
+        self.mem = AddressSpace(self.engine.uc, arena_lo=arena_lo, arena_hi=a.STACK_TOP,
+                                mmap_top=page_down(a.STACK_TOP - max(opts.stack_size, 128 << 20)))
+        self.dispatch: Callable[[int, list[int]], int] = Dispatcher(
+            self.elf.arch, self.abi, self, warn_unsupported=opts.warn_unsupported or opts.strace)
+        if opts.strace:
+            from usermode.strace import Tracer
+
+            self.dispatch = Tracer(self, self.dispatch, opts.log_file)  # type: ignore[arg-type]
+        self.engine.install(self.dispatch, self.abi.mask, self.mem.tlb_fill)
+        self.image: LoadedImage | None = None
+        self.entry = 0
+
+    @staticmethod
+    def _read(path: str) -> ElfFile:
+        try:
+            return read_elf(path)
+        except FileNotFoundError:
+            raise UsageError(f"{path}: No such file or directory", 127) from None
+        except IsADirectoryError:
+            raise UsageError(f"{path}: Is a directory", 126) from None
+        except PermissionError:
+            raise UsageError(f"{path}: Permission denied", 126) from None
+        except OSError as e:
+            raise UsageError(f"{path}: {e.strerror}", 126) from None
+        except ElfError as e:
+            raise UsageError(f"{path}: {e}", 126) from None
+
+    # ---- exec ------------------------------------------------------------------------------------
+    def load(self, env: dict[str, str]) -> None:
+        a, elf = self.arch, self.elf
+        if elf.interp:
+            raise UsageError(f"{self.argv[0]}: dynamically linked programs (interpreter "
+                             f"{elf.interp}) are not supported yet", 126)
+        bias = choose_bias(elf, a.ELF_ET_DYN_BASE)
+        try:
+            img = load_image(self.mem, elf, bias, reserve_brk=True)
+        except ElfError as e:
+            raise UsageError(f"{elf.path}: {e}", 126) from None
+        self.image = img
+        self.mem.set_brk_start(img.hi)
+        stack_prot = PROT_R | PROT_W | (PROT_X if elf.exec_stack else 0)
+        size = self.opts.stack_size
+        self.mem.map(a.STACK_TOP - size, size, stack_prot, fixed=True, name="[stack]")
+        vec = [
+            (auxv.AT_HWCAP, a.HWCAP), (auxv.AT_PAGESZ, 4096), (auxv.AT_CLKTCK, 100),
+            (auxv.AT_PHDR, img.phdr), (auxv.AT_PHENT, elf.phentsize), (auxv.AT_PHNUM, elf.phnum),
+            (auxv.AT_BASE, 0), (auxv.AT_FLAGS, 0), (auxv.AT_ENTRY, img.entry),
+            (auxv.AT_UID, os.getuid()), (auxv.AT_EUID, os.geteuid()), (auxv.AT_GID, os.getgid()),
+            (auxv.AT_EGID, os.getegid()), (auxv.AT_SECURE, 0), (auxv.AT_HWCAP2, a.HWCAP2),
+            (auxv.AT_MINSIGSTKSZ, a.MINSIGSTKSZ),
+        ]
+        argv = [os.fsencode(x) for x in self.argv]
+        envp = [os.fsencode(f"{k}={v}") for k, v in env.items()]
+        sp, blob = auxv.build_initial_stack(
+            a.STACK_TOP, wordsize=a.WORDSIZE, little_endian=a.LITTLE_ENDIAN, argv=argv,
+            envp=envp, auxv=vec, execfn=os.fsencode(self.exe_path), platform=a.PLATFORM,
+            random16=os.urandom(16))
+        self.mem.write(sp, blob, force=True)
+        self.auxv = vec
+        eng = self.engine
+        eng.set_reg(a.REG_SP_ID, sp)
+        for reg, val in a.ENTRY_REGS:
+            eng.set_reg(reg, val)
+        self.entry = img.entry
+
+    # ---- run ---------------------------------------------------------------------------------------
+    def exit(self, status: int) -> None:
+        """exit_group: remember the status and stop the engine after this hook returns."""
+        self.exit_status = status & 0xFF
+        self.engine.uc.emu_stop()
+
+    def die_by_signal(self, signo: int) -> None:
+        """End the emulator with the guest's fatal signal (default action of a sent signal)."""
+        die(signo)
+
+    def run(self) -> int:
+        eng = self.engine
+        pc = self.entry
+        mask = self.abi.mask
+        while True:
+            err = eng.run_slice(pc)
+            if eng.error is not None:
+                raise eng.error
+            if self.exit_status is not None:
+                return self.exit_status
+            if eng.parked is not None:
+                eng.finish_parked(mask, self.abi.to_guest_errno)
+                if self.exit_status is not None:
+                    return self.exit_status
+                pc = eng.pc()
+                continue
+            if eng.pending_signal is not None:
+                raise GuestFault(eng.pending_signal, eng.pc())
+            if err:
+                f = self.mem.last_fault
+                self.mem.last_fault = None
+                signo = eng.fault_signal(err)
+                addr = f.addr if f is not None and signo == 11 else None
+                code = ("SEGV_ACCERR" if f.mapped else "SEGV_MAPERR") if f is not None else ""
+                raise GuestFault(signo, eng.pc(), addr, code)
+            pc = eng.pc()
