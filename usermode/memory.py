@@ -88,7 +88,7 @@ class AddressSpace:
         self.last_fault: Fault | None = None
         self.add_backing(arena_lo, arena_hi)
 
-    # ---- backings -------------------------------------------------------------------------
+    # ---- backings ----------------------------------------------------------------------------
     def add_backing(self, lo: int, hi: int) -> Backing:
         host = hostmm.reserve(hi - lo)
         self.uc.mem_map_ptr(lo, hi - lo, capi.UC_PROT_ALL, host)
@@ -117,7 +117,7 @@ class AddressSpace:
             a = e
         return pieces
 
-    # ---- lookup ---------------------------------------------------------------------------
+    # ---- lookup ------------------------------------------------------------------------------
     def find(self, addr: int) -> Vma | None:
         i = bisect_right(self._starts, addr) - 1
         if i >= 0:
@@ -323,7 +323,7 @@ class AddressSpace:
         self.unmap(old, old_len)
         return dest
 
-    # ---- brk ------------------------------------------------------------------------------------
+    # ---- brk ---------------------------------------------------------------------------------
     def set_brk_start(self, addr: int) -> None:
         self.brk_start = self.brk_cur = page_up(addr)
 
@@ -343,7 +343,7 @@ class AddressSpace:
         self.brk_cur = new
         return new
 
-    # ---- access from handlers -------------------------------------------------------------------
+    # ---- access from handlers ----------------------------------------------------------------
     def view(self, addr: int, n: int, need: int = PROT_R, partial: bool = False) -> memoryview:
         """A zero-copy view of guest [addr, addr+n); Errno(EFAULT) unless all of it allows `need`.
 
@@ -382,7 +382,7 @@ class AddressSpace:
         return b.mv[addr - b.lo:addr - b.lo + n]
 
     def host_ptr(self, addr: int, n: int, need: int = PROT_R) -> int:
-        """The host address of guest [addr, addr+n) after checking access (for pass-through calls)."""
+        """Host address of guest [addr, addr+n) after an access check (pass-through calls)."""
         self.view(addr, n, need)
         v = self.find(addr)
         assert v is not None
@@ -391,7 +391,8 @@ class AddressSpace:
     def read(self, addr: int, n: int) -> bytes:
         return bytes(self.view(addr, n, PROT_R))
 
-    def write(self, addr: int, data: bytes | bytearray | memoryview, *, force: bool = False) -> None:
+    def write(self, addr: int, data: bytes | bytearray | memoryview, *,
+              force: bool = False) -> None:
         """Copy into guest memory. `force` ignores guest protections (loader, kernel-owned data)."""
         n = len(data)
         if not n:
@@ -408,7 +409,7 @@ class AddressSpace:
         self.view(addr, n, PROT_W)[:] = data
 
     def read_cstr(self, addr: int, limit: int = 4096) -> bytes:
-        """A NUL-terminated string (without the NUL); EFAULT if unmapped, ENAMETOOLONG past limit."""
+        """A NUL-terminated string without its NUL; EFAULT if unmapped, ENAMETOOLONG past limit."""
         out = b""
         while len(out) < limit:
             v = self.find(addr)

@@ -93,7 +93,7 @@ class Process:
         except ElfError as e:
             raise UsageError(f"{path}: {e}", 126) from None
 
-    # ---- exec ------------------------------------------------------------------------------------
+    # ---- exec --------------------------------------------------------------------------------
     def load(self, env: dict[str, str]) -> None:
         a, elf = self.arch, self.elf
         if elf.interp:
@@ -131,7 +131,7 @@ class Process:
             eng.set_reg(reg, val)
         self.entry = img.entry
 
-    # ---- run ---------------------------------------------------------------------------------------
+    # ---- run ---------------------------------------------------------------------------------
     def exit(self, status: int) -> None:
         """exit_group: remember the status and stop the engine after this hook returns."""
         self.exit_status = status & 0xFF

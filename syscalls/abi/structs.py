@@ -28,7 +28,7 @@ _SCALARS = {"u8": ("B", 1), "s8": ("b", 1), "u16": ("H", 2), "s16": ("h", 2),
 class Layout:
     """A compiled struct: `pack(*values)` / `unpack(buf)` in declaration order (pads omitted)."""
 
-    __slots__ = ("names", "offsets", "size", "_st")
+    __slots__ = ("_st", "names", "offsets", "size")
 
     def __init__(self, fields: Sequence[Field], abi: AbiShape) -> None:
         fmt = ["<" if abi.little_endian else ">"]

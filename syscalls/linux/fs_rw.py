@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-
 from typing import TYPE_CHECKING
 
 from syscalls.errors import Errno, Park

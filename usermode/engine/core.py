@@ -52,7 +52,7 @@ class Engine:
         self._ret = ctypes.c_uint64()
         self._ret_ref = ctypes.byref(self._ret)
 
-    # ---- registers -----------------------------------------------------------------------------
+    # ---- registers ---------------------------------------------------------------------------
     def pc(self) -> int:
         return self.uc.reg_read(self.arch.REG_PC_ID)
 
@@ -66,7 +66,7 @@ class Engine:
         self._ret.value = value & mask
         capi.uc_reg_write(self.uc.handle, self.arch.SYSCALL_RET_REG, self._ret_ref)
 
-    # ---- hooks -----------------------------------------------------------------------------------
+    # ---- hooks -------------------------------------------------------------------------------
     def install(self, dispatch: Callable[[int, list[int]], int], mask: int,
                 tlb_fill: Callable[[int, int, Any], bool]) -> None:
         a = self.arch
@@ -127,7 +127,7 @@ class Engine:
 
         uc.hook_add(capi.UC_HOOK_TLB_FILL, capi.HOOK_TLB_FILL(on_fill))
 
-    # ---- running ---------------------------------------------------------------------------------
+    # ---- running -----------------------------------------------------------------------------
     def run_slice(self, pc: int) -> int:
         """Run the guest from `pc` until something stops it; returns the UC_ERR code."""
         self.parked = None
