@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 import struct
-from dataclasses import dataclass
 from itertools import pairwise
+from typing import NamedTuple
 
 __all__ = [
     "EM_386",
@@ -138,8 +138,7 @@ class ElfError(Exception):
     """The file is not a loadable ELF executable; ``str(exc)`` is a short reason."""
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
+class Segment(NamedTuple):
     """One program header of interest (PT_LOAD or PT_TLS)."""
 
     vaddr: int
@@ -150,8 +149,7 @@ class Segment:
     align: int
 
 
-@dataclass(frozen=True, slots=True)
-class ElfFile:
+class ElfFile(NamedTuple):
     """What a loader needs to know about an ELF executable or shared object."""
 
     path: str

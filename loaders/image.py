@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from loaders.elf import ElfError, ElfFile
 from usermode.memory import PAGE, PROT_R, PROT_W, PROT_X, AddressSpace, page_down, page_up
@@ -12,8 +12,7 @@ PF_X, PF_W, PF_R = 1, 2, 4
 BRK_RESERVE = 1 << 30  # host address space reserved after the image for brk growth
 
 
-@dataclass(frozen=True, slots=True)
-class LoadedImage:
+class LoadedImage(NamedTuple):
     bias: int
     entry: int  # biased
     phdr: int  # runtime address of the program headers (0 if unknown)

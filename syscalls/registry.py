@@ -10,8 +10,7 @@ tracing). A kind may carry a detail after a colon for the tracer (`int:open_flag
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 FULL = "full"
 PARTIAL = "partial"
@@ -25,8 +24,7 @@ RAW = frozenset({"ulong", "size", "ptr", "str", "path"})
 Handler = Callable[..., int]
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):
     name: str
     handler: Handler | None
     args: tuple[str, ...]

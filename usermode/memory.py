@@ -18,7 +18,6 @@ from __future__ import annotations
 import errno
 from bisect import bisect_right
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from syscalls.errors import Errno
@@ -50,29 +49,32 @@ class Backing:
         self.mv = hostmm.view(host, hi - lo)
 
 
-@dataclass(slots=True)
 class Vma:
     """One guest mapping, as /proc/self/maps would show it."""
 
-    start: int
-    end: int
-    prot: int
-    shared: bool
-    backing: Backing
-    name: str = ""  # path, "[heap]", "[stack]" or ""
-    offset: int = 0  # file offset of `start`
-    dev: int = 0
-    ino: int = 0
+    __slots__ = ("backing", "dev", "end", "ino", "name", "offset", "prot", "shared", "start")
+
+    def __init__(self, start: int, end: int, prot: int, shared: bool, backing: Backing,
+                 name: str = "", offset: int = 0, dev: int = 0, ino: int = 0) -> None:
+        self.start, self.end, self.prot, self.shared = start, end, prot, shared
+        self.backing = backing
+        self.name = name  # path, "[heap]", "[stack]" or ""
+        self.offset = offset  # file offset of `start`
+        self.dev, self.ino = dev, ino
 
     def host(self, addr: int) -> int:
         return self.backing.host + (addr - self.backing.lo)
 
 
-@dataclass(slots=True)
 class Fault:
-    addr: int
-    access: int  # capi.UC_MEM_READ / WRITE / FETCH
-    mapped: bool  # True: permission fault (SEGV_ACCERR); False: SEGV_MAPERR
+    """The last access the TLB fill refused (for si_addr and si_code)."""
+
+    __slots__ = ("access", "addr", "mapped")
+
+    def __init__(self, addr: int, access: int, mapped: bool) -> None:
+        self.addr = addr
+        self.access = access  # capi.UC_MEM_READ / WRITE / FETCH
+        self.mapped = mapped  # True: permission fault (SEGV_ACCERR); False: SEGV_MAPERR
 
 
 class AddressSpace:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from types import ModuleType
 
 from loaders import stack as auxv
@@ -29,16 +28,17 @@ class UsageError(Exception):
         self.status = status
 
 
-@dataclass
 class Options:
-    argv0: str | None = None
-    env: dict[str, str] | None = None
-    stack_size: int = 8 << 20
-    sysroot: str | None = None
-    strace: bool = False
-    log_file: str | None = None
-    warn_unsupported: bool = False
-    debug: set[str] = field(default_factory=set)
+    """What the command line (or the API) asks of one run."""
+
+    def __init__(self) -> None:
+        self.argv0: str | None = None
+        self.stack_size = 8 << 20
+        self.sysroot: str | None = None
+        self.strace = False
+        self.log_file: str | None = None
+        self.warn_unsupported = False
+        self.debug: set[str] = set()
 
 
 class Process:
