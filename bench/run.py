@@ -485,6 +485,8 @@ def main(argv: list[str] | None = None) -> int:
     expect_from = "native" if "native" in names else ref
 
     env = dict(os.environ)
+    # Measure what a user gets: cached bytecode (some sandboxes set this variable).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     cases = {b: make_cases(b, sizes, io_file) for b in benches}
     cells: dict[str, dict[str, Cell]] = {
