@@ -569,7 +569,7 @@ static void check_cwd(void)
     close(dfd);
     EXPECT_ERRNO("cwd", chdir("missing"), ENOENT);
     EXPECT_ERRNO("cwd", chdir("../a.txt"), ENOTDIR);
-    EXPECT_ERRNO("cwd", getcwd(cwd, 2), ERANGE);
+    EXPECT_ERRNO("cwd", getcwd(cwd, 2) == NULL ? -1 : 0, ERANGE);
     CHECK_SYS("cwd", chdir(".."));
     CHECK_SYS("cwd", rmdir("cwdsub"));
     guest_ok("cwd");

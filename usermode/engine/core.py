@@ -45,6 +45,9 @@ class Engine:
         if arch.PAGE_SIZE_CTL:
             self.uc.set_page_size(4096)
         self.uc.set_tlb_mode(capi.UC_TLB_VIRTUAL)
+        # Exits mode with no exits: emu_start ignores `until`. Without it, Unicorn probes a
+        # fetch at the `until` page after every emu_stop, a spurious TLB miss and error.
+        self.uc.ctl_write(capi.UC_CTL_UC_USE_EXITS, ctypes.c_int(1))
         self.stop_reason: str | None = None
         self.parked: Park | None = None
         self.error: BaseException | None = None
