@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Fetch Debian packages for a guest arch and unpack them into a root directory.
+
+Uses its own apt state (lists, status, cache) under the cache directory, so nothing is
+installed or configured on the host: no `dpkg --add-architecture`, no packages installed.
+
+    python tools/fetch_debs.py --arch arm64 busybox-static
+    -> ~/.cache/usermode-debs/arm64/root/bin/busybox
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import shutil
+import subprocess
+import sys
+
+DEBIAN_ARCH = {"aarch64": "arm64", "x86_64": "amd64", "riscv64": "riscv64", "arm": "armhf",
+               "mipsel": "mipsel", "i386": "i386", "arm64": "arm64", "amd64": "amd64"}
+
+
+def cache_dir() -> str:
+    base = os.environ.get("USERMODE_DEB_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "usermode-debs")
+    return base
+
+
+def root_for(arch: str) -> str:
+    return os.path.join(cache_dir(), DEBIAN_ARCH[arch], "root")
+
+
+def fetch(arch: str, packages: list[str], *, quiet: bool = True) -> str:
+    """Download and unpack `packages`; returns the root directory. Raises RuntimeError."""
+    if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
+        raise RuntimeError("apt-get/dpkg-deb not available (not a Debian-based host)")
+    deb_arch = DEBIAN_ARCH[arch]
+    top = os.path.join(cache_dir(), deb_arch)
+    state, debs, root = (os.path.join(top, x) for x in ("apt", "debs", "root"))
+    for d in (f"{state}/lists/partial", f"{state}/cache/archives/partial", debs, root):
+        os.makedirs(d, exist_ok=True)
+    status = os.path.join(state, "status")
+    if not os.path.exists(status):
+        open(status, "w").close()
+    opts = ["-o", f"APT::Architecture={deb_arch}", "-o", f"APT::Architectures::={deb_arch}",
+            "-o", f"Dir::State::Lists={state}/lists", "-o", f"Dir::State::Status={status}",
+            "-o", f"Dir::Cache={state}/cache", "-o", "Debug::NoLocking=1"]
+    out = subprocess.DEVNULL if quiet else None
+    missing = [p for p in packages if not glob.glob(os.path.join(debs, f"{p}_*.deb"))]
+    if missing:
+        if not os.listdir(f"{state}/lists") or missing:
+            r = subprocess.run(["apt-get", *opts, "update", "-qq"], stdout=out, stderr=out)
+            if r.returncode:
+                raise RuntimeError("apt-get update failed")
+        r = subprocess.run(["apt-get", *opts, "download", *missing], cwd=debs, stdout=out,
+                           stderr=out)
+        if r.returncode:
+            raise RuntimeError(f"apt-get download {' '.join(missing)} failed")
+    for p in packages:
+        for deb in glob.glob(os.path.join(debs, f"{p}_*.deb")):
+            stamp = os.path.join(root, ".unpacked-" + os.path.basename(deb))
+            if not os.path.exists(stamp):
+                subprocess.run(["dpkg-deb", "-x", deb, root], check=True)
+                open(stamp, "w").close()
+    return root
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--arch", required=True, choices=sorted(DEBIAN_ARCH))
+    ap.add_argument("packages", nargs="+")
+    a = ap.parse_args()
+    try:
+        print(fetch(a.arch, a.packages, quiet=False))
+    except RuntimeError as e:
+        print(f"fetch_debs: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
