@@ -390,6 +390,10 @@ class AddressSpace:
         assert v is not None
         return v.host(addr)
 
+    def read_for_debug(self, addr: int, n: int) -> bytes:
+        """Bytes of guest memory regardless of protection (disassembly of code)."""
+        return bytes(self.view_for_loader(addr, n))
+
     def read(self, addr: int, n: int) -> bytes:
         return bytes(self.view(addr, n, PROT_R))
 

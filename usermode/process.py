@@ -75,8 +75,21 @@ class Process:
 
             self.dispatch = Tracer(self, self.dispatch, opts.log_file)  # type: ignore[arg-type]
         self.engine.install(self.dispatch, self.abi.mask, self.mem.tlb_fill)
+        if "in_asm" in opts.debug:
+            from usermode.debug import install_in_asm
+
+            install_in_asm(self, self._log_fd())
         self.image: LoadedImage | None = None
         self.entry = 0
+
+    def _log_fd(self) -> int:
+        """Where -d output goes: the -D file, else (a private dup of) stderr."""
+        if self.opts.log_file:
+            return os.open(self.opts.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND |
+                           os.O_CLOEXEC, 0o644)
+        import fcntl
+
+        return fcntl.fcntl(2, fcntl.F_DUPFD_CLOEXEC, 900)
 
     @staticmethod
     def _read(path: str) -> ElfFile:
