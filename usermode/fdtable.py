@@ -19,13 +19,16 @@ class FdTable:
     def may_block(self, fd: int) -> bool:
         r = self._blocking.get(fd)
         if r is None:
-            try:
-                mode = os.fstat(fd).st_mode
-            except OSError:
-                return False  # the operation itself will report EBADF
-            r = stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or (stat.S_ISCHR(mode) and
-                                                               os.isatty(fd))
-            self._blocking[fd] = r
+            return self._examine(fd)
+        return r
+
+    def _examine(self, fd: int) -> bool:
+        try:
+            mode = os.fstat(fd).st_mode
+        except OSError:
+            return False  # the operation itself will report EBADF
+        r = stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or (stat.S_ISCHR(mode) and os.isatty(fd))
+        self._blocking[fd] = r
         return r
 
     def forget(self, fd: int) -> None:

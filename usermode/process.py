@@ -68,12 +68,13 @@ class Process:
         arena_lo = a.STACK_TOP - a.ARENA_SIZE
         self.mem = AddressSpace(self.engine.uc, arena_lo=arena_lo, arena_hi=a.STACK_TOP,
                                 mmap_top=page_down(a.STACK_TOP - max(opts.stack_size, 128 << 20)))
-        self.dispatch: Callable[[int, list[int]], int] = Dispatcher(
+        self.dispatcher = Dispatcher(
             self.elf.arch, self.abi, self, warn_unsupported=opts.warn_unsupported or opts.strace)
+        self.dispatch: Callable[[int, list[int]], int] = self.dispatcher.call
         if opts.strace:
             from usermode.strace import Tracer
 
-            self.dispatch = Tracer(self, self.dispatch, opts.log_file)  # type: ignore[arg-type]
+            self.dispatch = Tracer(self, self.dispatcher, opts.log_file)
         self.engine.install(self.dispatch, self.abi.mask, self.mem.tlb_fill)
         if "in_asm" in opts.debug:
             from usermode.debug import install_in_asm

@@ -11,13 +11,13 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from syscalls.errors import Errno, Park
 from syscalls.registry import Row
 
 if TYPE_CHECKING:
+    from syscalls.dispatch import Dispatcher
     from usermode.process import Process
 
 STRING_LIMIT = 32
@@ -40,18 +40,18 @@ def _escape(data: bytes) -> str:
 
 
 class Tracer:
-    def __init__(self, proc: Process, dispatch: Callable[[int, list[int]], int],
+    def __init__(self, proc: Process, dispatch: Dispatcher,
                  log_file: str | None) -> None:
         self.proc = proc
-        self.inner = dispatch
+        self.inner = dispatch.call
         if log_file:
             fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
         else:
             fd = os.dup(2)
         self.fd = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, HIGH_FD)
         os.close(fd)
-        self.names: dict[int, str] = dispatch.names  # type: ignore[attr-defined]
-        self.rows: dict[str, Row] = dispatch.rows  # type: ignore[attr-defined]
+        self.names: dict[int, str] = dispatch.names
+        self.rows: dict[str, Row] = dispatch.rows
 
     def _arg(self, kind: str, v: int) -> str:
         base, _, detail = kind.partition(":")

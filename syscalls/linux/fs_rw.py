@@ -35,16 +35,28 @@ def _stream_io(p, fd: int, events: int, op: Callable[[], int]) -> int:
 def sys_read(p: Process, fd: int, buf: int, count: int) -> int:
     if count == 0:
         return len(os.read(fd, 0))
-    view = p.mem.view(buf, count, PROT_W, partial=True)
-    return _stream_io(p, fd, POLLIN, lambda: os.readv(fd, [view]))
+    view = p.mem.view(buf, count, PROT_W, True)
+    if p.fds.may_block(fd) and not ready_now(fd, POLLIN):
+        def finish() -> int:
+            wait_ready(fd, POLLIN)
+            return os.readv(fd, [p.mem.view(buf, count, PROT_W, True)])
+
+        raise Park(finish)
+    return os.readv(fd, (view,))
 
 
 @syscall("write", args=("fd", "ptr", "size"))
 def sys_write(p: Process, fd: int, buf: int, count: int) -> int:
     if count == 0:
         return os.write(fd, b"")
-    view = p.mem.view(buf, count, PROT_R, partial=True)
-    return _stream_io(p, fd, POLLOUT, lambda: os.write(fd, view))
+    view = p.mem.view(buf, count, PROT_R, True)
+    if p.fds.may_block(fd) and not ready_now(fd, POLLOUT):
+        def finish() -> int:
+            wait_ready(fd, POLLOUT)
+            return os.write(fd, p.mem.view(buf, count, PROT_R, True))
+
+        raise Park(finish)
+    return os.write(fd, view)
 
 
 def _iovecs(p: Process, iov: int, cnt: int, need: int) -> list[memoryview]:

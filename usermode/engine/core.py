@@ -72,18 +72,25 @@ class Engine:
     # ---- hooks -------------------------------------------------------------------------------
     def install(self, dispatch: Callable[[int, list[int]], int], mask: int,
                 tlb_fill: Callable[[int, int, Any], bool]) -> None:
+        """Install the syscall, exception and TLB-fill hooks. The syscall path is one closure
+        with everything it touches bound locally: this is the per-syscall hot path."""
         a = self.arch
         uc = self.uc
         batch = uc.batch((a.SYSCALL_NR_REG, *a.SYSCALL_ARG_REGS))
-        ret_reg = a.SYSCALL_RET_REG
+        read_batch = capi.uc_reg_read_batch
+        ids, ptrs, vals, count = batch._ids, batch._ptrs, batch.values, len(batch.values)
+        # uc_reg_write without argtypes checking, arguments prebuilt as ctypes objects
+        reg_write = capi.raw_function(capi.uc_reg_write)
         handle = uc.handle
-        reg_write = capi.uc_reg_write
+        handle_obj = ctypes.c_void_p(handle)
+        ret_reg = ctypes.c_int(a.SYSCALL_RET_REG)
         ret = self._ret
         ret_ref = self._ret_ref
         emu_stop = uc.emu_stop
 
         def on_syscall() -> None:
-            v = batch.read()
+            read_batch(handle, ids, ptrs, count)
+            v = vals[:]
             try:
                 r = dispatch(v[0], v[1:])
             except Park as p:
@@ -95,18 +102,31 @@ class Engine:
                 emu_stop()
                 return
             ret.value = r & mask
-            reg_write(handle, ret_reg, ret_ref)
+            reg_write(handle_obj, ret_reg, ret_ref)
 
         signals = a.INTR_SIGNALS
         if a.SYSCALL_HOOK == "intr":
             sys_intno = a.SYSCALL_INTNO
 
             def on_intr(_h: int, intno: int, _u: int) -> None:
-                if intno == sys_intno:
-                    on_syscall()
-                else:
+                if intno != sys_intno:
                     self.pending_signal = signals.get(intno, SIGILL)
                     emu_stop()
+                    return
+                read_batch(handle, ids, ptrs, count)
+                v = vals[:]
+                try:
+                    r = dispatch(v[0], v[1:])
+                except Park as p:
+                    self.parked = p
+                    emu_stop()
+                    return
+                except BaseException as e:
+                    self.error = e
+                    emu_stop()
+                    return
+                ret.value = r & mask
+                reg_write(handle_obj, ret_reg, ret_ref)
 
             uc.hook_add(capi.UC_HOOK_INTR, capi.HOOK_INTR(on_intr))
         else:
