@@ -31,6 +31,15 @@ class Dispatcher:
         convs: dict[str, Conv] = {}
         for k in registry.SIGNED32:
             convs[k] = abi.s32
+        s32 = abi.s32
+
+        def fd_conv(v: int) -> int:
+            fd = s32(v)
+            if fd < 0:  # Python's os functions would raise ValueError, Linux says EBADF
+                raise Errno(errno.EBADF)
+            return fd
+
+        convs["fd"] = fd_conv
         for k in registry.UNSIGNED32:
             convs[k] = _u32
         for k in registry.SIGNED_WORD:
@@ -40,7 +49,9 @@ class Dispatcher:
             row = rows.get(name)
             if row is None or row.handler is None:
                 continue
-            plan = tuple((i, convs[k]) for i, k in enumerate(row.base_kinds) if k in convs)
+            kinds = [k if not a.endswith(":dirfd") else "int" for k, a in zip(
+                row.base_kinds, row.args, strict=True)]
+            plan = tuple((i, convs[k]) for i, k in enumerate(kinds) if k in convs)
             self.table[nr] = (row.handler, plan, len(row.args), name)
         self.rows = rows
         self.call = self._make_call()
@@ -64,13 +75,10 @@ class Dispatcher:
             if ent is None:
                 return unknown(nr)
             fn, plan, n, _name = ent
-            if plan:
-                a = args[:n]
+            a = args[:n]
+            try:
                 for i, conv in plan:
                     a[i] = conv(a[i])
-            else:
-                a = args[:n]
-            try:
                 return fn(proc, *a)
             except Errno as e:
                 return -to_guest_errno(e.errno)

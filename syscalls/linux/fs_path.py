@@ -25,7 +25,12 @@ PATH_MAX = 4096
 
 
 def dir_fd(d: int) -> int | None:
-    return None if d == AT_FDCWD else d
+    """The dir_fd argument for Python's os functions (None for AT_FDCWD)."""
+    if d == AT_FDCWD:
+        return None
+    if d < 0:
+        raise Errno(errno.EBADF)
+    return d
 
 
 def guest_path(p: Process, ptr: int) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 from typing import TYPE_CHECKING
 
@@ -19,9 +20,16 @@ if TYPE_CHECKING:
 _IOV_MAX = 1024
 
 
-def _stream_io(p, fd: int, events: int, op: Callable[[], int]) -> int:
-    """Run `op()` now if the fd is a file or ready; otherwise park until it is."""
-    if not p.fds.may_block(fd) or ready_now(fd, events):
+def must_park(p: Process, fd: int, events: int) -> bool:
+    """True if an operation on `fd` would block: a pipe, socket or tty that is not ready and
+    not in non-blocking mode (then the host call itself reports EAGAIN, as Linux does)."""
+    return p.fds.may_block(fd) and not ready_now(fd, events) and \
+        not fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK
+
+
+def _stream_io(p: Process, fd: int, events: int, op: Callable[[], int]) -> int:
+    """Run `op()` now if it cannot block; otherwise park until the fd is ready."""
+    if not must_park(p, fd, events):
         return op()
 
     def finish() -> int:
@@ -36,7 +44,7 @@ def sys_read(p: Process, fd: int, buf: int, count: int) -> int:
     if count == 0:
         return len(os.read(fd, 0))
     view = p.mem.view(buf, count, PROT_W, True)
-    if p.fds.may_block(fd) and not ready_now(fd, POLLIN):
+    if must_park(p, fd, POLLIN):
         def finish() -> int:
             wait_ready(fd, POLLIN)
             return os.readv(fd, [p.mem.view(buf, count, PROT_W, True)])
@@ -50,7 +58,7 @@ def sys_write(p: Process, fd: int, buf: int, count: int) -> int:
     if count == 0:
         return os.write(fd, b"")
     view = p.mem.view(buf, count, PROT_R, True)
-    if p.fds.may_block(fd) and not ready_now(fd, POLLOUT):
+    if must_park(p, fd, POLLOUT):
         def finish() -> int:
             wait_ready(fd, POLLOUT)
             return os.write(fd, p.mem.view(buf, count, PROT_R, True))

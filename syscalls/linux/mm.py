@@ -31,7 +31,7 @@ def sys_brk(p: Process, addr: int) -> int:
     return p.mem.brk(addr)
 
 
-@syscall("mmap", args=("ptr", "size", "int:prot", "int:map_flags", "fd", "off"), ret="ptr")
+@syscall("mmap", args=("ptr", "size", "int:prot", "int:map_flags", "int:fd", "off"), ret="ptr")
 def sys_mmap(p: Process, addr: int, length: int, prot: int, flags: int, fd: int,
              off: int) -> int:
     kind = flags & 0x3
