@@ -1,0 +1,114 @@
+"""qemu-style options and the observable contract of `usermode run` on real guest programs."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ARCHES = ("aarch64", "x86_64")
+
+
+def um(*args: str, env: dict[str, str] | None = None,
+       input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "usermode", "run", *args], capture_output=True,
+                          env=env, input=input, timeout=120)
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_env_options_and_argv0(guest, arch: str) -> None:  # type: ignore[no-untyped-def]
+    prog = guest("args", arch)
+    import os
+
+    env = dict(os.environ, KEEP="kept", DROP="dropped")
+    p = um("-E", "NEW=1,OTHER=two", "-U", "DROP", "-0", "renamed", str(prog), "env:NEW",
+           "env:OTHER", "env:DROP", "env:KEEP", env=env)
+    out = p.stdout.decode()
+    assert p.returncode == 0, p.stderr
+    assert "argv[0]=renamed\n" in out
+    assert "env NEW=1\n" in out and "env OTHER=two\n" in out
+    assert "env DROP unset\n" in out and "env KEEP=kept\n" in out
+    # the same through qemu's environment variables
+    env = dict(os.environ, QEMU_SET_ENV="NEW=3", QEMU_UNSET_ENV="KEEP", KEEP="x",
+               QEMU_ARGV0="zero")
+    p = um(str(prog), "env:NEW", "env:KEEP", env=env)
+    out = p.stdout.decode()
+    assert "argv[0]=zero\n" in out and "env NEW=3\n" in out and "env KEEP unset\n" in out
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_exit_status_is_the_guests(guest, arch: str) -> None:  # type: ignore[no-untyped-def]
+    prog = guest("exitcode", arch)
+    for code in (0, 1, 42, 255):
+        assert um(str(prog), str(code)).returncode == code
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_abort_kills_us_with_sigabrt(guest, arch: str) -> None:  # type: ignore[no-untyped-def]
+    p = um(str(guest("exitcode", arch)), "3", "abort")
+    assert p.returncode == -signal.SIGABRT
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_segv_one_line_and_signal(guest, arch: str) -> None:  # type: ignore[no-untyped-def]
+    p = um(str(guest("faults", arch)), "segv")
+    assert p.returncode == -signal.SIGSEGV
+    err = p.stderr.decode()
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "Segmentation fault at pc 0x" in err and "SEGV_MAPERR" in err
+    # the shell's view: 128 + 11
+    sh = subprocess.run(["sh", "-c", f'"{sys.executable}" -m usermode run '
+                                     f'"{guest("faults", arch)}" segv 2>/dev/null; echo $?'],
+                        capture_output=True, timeout=120)
+    assert sh.stdout.splitlines()[-1] == b"139"
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_sigill_names_the_instruction(guest, arch: str) -> None:  # type: ignore[no-untyped-def]
+    p = um(str(guest("faults", arch)), "ill")
+    assert p.returncode == -signal.SIGILL
+    err = p.stderr.decode()
+    assert "Illegal instruction at pc 0x" in err
+    assert ("udf" in err) if arch == "aarch64" else ("ud2" in err)
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_unsupported_syscall_warns_once_only_when_asked(guest,  # type: ignore[no-untyped-def]
+                                                        arch: str) -> None:
+    prog = str(guest("faults", arch))
+    quiet = um(prog, "enosys")
+    assert quiet.returncode == 0 and b"enosys ok" in quiet.stdout
+    assert b"unsupported syscall" not in quiet.stderr
+    loud = um("-d", "unimp", prog, "enosys")
+    assert loud.returncode == 0
+    lines = [x for x in loud.stderr.decode().splitlines() if "unsupported syscall" in x]
+    assert len(lines) == len(set(lines)) and lines
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_strace_lines(guest, arch: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    prog = guest("hello", arch)
+    log = tmp_path / "trace.log"
+    p = um("-strace", "-D", str(log), str(prog))
+    assert p.returncode == 0 and p.stdout == b"hello, world\n"
+    lines = log.read_text().splitlines()
+    assert any(" writev(1, 0x" in x and x.endswith("= 13") for x in lines), lines
+    assert lines[-1].endswith("exit_group(0) = ?")
+    pid = lines[0].split()[0]
+    assert all(x.split()[0] == pid for x in lines)
+    p = um("-strace", str(guest("faults", arch)), "efault")
+    assert "-1 EFAULT (Bad address)" in p.stderr.decode()
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_in_asm_disassembles_blocks(guest, arch: str,  # type: ignore[no-untyped-def]
+                                    tmp_path: Path) -> None:
+    log = tmp_path / "asm.log"
+    p = um("-d", "in_asm", "-D", str(log), str(guest("hello", arch)))
+    assert p.returncode == 0 and p.stdout == b"hello, world\n"
+    text = log.read_text()
+    assert text.count("IN: ") > 10
+    assert ("svc" in text) if arch == "aarch64" else ("syscall" in text)
