@@ -47,6 +47,12 @@ ZIG_TARGETS: dict[str, str] = {
     "i386": "x86-linux-musl",
 }
 
+# Extra zig flags per arch for non-PIE builds.  mipsel: musl's MIPS assembly
+# (sigsetjmp, ...) is PIC code that finds its GOT through $t9, which non-PIC
+# callers do not set up, so sigsetjmp jumps to garbage; -fPIC makes every call
+# go through $t9 (as in Debian's mipsel, which is PIC by default).
+ZIG_EXTRA_FLAGS: dict[str, tuple[str, ...]] = {"mipsel": ("-fPIC",)}
+
 # Debian cross-compiler triples for the glibc builds.
 GNU_TRIPLES: dict[str, str] = {
     "aarch64": "aarch64-linux-gnu",
@@ -71,6 +77,9 @@ ELF_MACHINES: dict[str, int] = {
 # into an FMA on some arches and not others, so floating-point results (see
 # compute.c) are bit-identical everywhere.
 COMMON_FLAGS: tuple[str, ...] = ("-O2", "-std=gnu11", "-ffp-contract=off", "-Wall")
+
+# Appended after the source: glibc keeps the maths functions in libm.
+LINK_FLAGS: tuple[str, ...] = ("-lm",)
 
 PT_INTERP = 3
 ET_EXEC = 2
@@ -112,9 +121,7 @@ def _zig_version() -> str:
 
 @functools.cache
 def _gcc_version(gcc: str) -> str:
-    proc = subprocess.run(
-        [gcc, "--version"], capture_output=True, text=True, check=False
-    )
+    proc = subprocess.run([gcc, "--version"], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise ToolchainMissing(f"'{gcc} --version' failed: {proc.stderr.strip()}")
     first = proc.stdout.splitlines()[0] if proc.stdout else ""
@@ -152,13 +159,14 @@ def compiler_command(arch: str, libc: str = "musl", pie: bool = False) -> tuple[
         cmd = [sys.executable, "-m", "ziglang", "cc", "-target", ZIG_TARGETS[arch]]
         # zig ignores -static-pie; "-static -fPIE -pie" gives a static-pie ET_DYN
         # without PT_INTERP.
-        cmd += ["-static", "-fPIE", "-pie"] if pie else ["-static"]
+        cmd += ["-static", "-fPIE", "-pie"] if pie else ["-static", *ZIG_EXTRA_FLAGS.get(arch, ())]
     elif libc == "glibc":
         gcc = _glibc_compiler(arch)
         version = _gcc_version(gcc)
-        cmd = [gcc, "-static-pie"] if pie else [gcc, "-static"]
-        if pie:
-            cmd.insert(1, "-fPIE")
+        cmd = [gcc, "-fPIE", "-static-pie"] if pie else [gcc, "-static"]
+        if arch == "i386":
+            # gcc defaults to x87 maths on i686 (excess precision); zig uses SSE2.
+            cmd += ["-msse2", "-mfpmath=sse"]
     else:
         raise ValueError(f"unknown libc {libc!r}; expected one of {LIBCS}")
     cmd += [*COMMON_FLAGS, "-I", str(GUEST_DIR)]
@@ -219,6 +227,7 @@ def build_guest(name: str, arch: str, libc: str = "musl", pie: bool = False) -> 
     # checkout location.
     key_cmd = cmd[1:] if libc == "musl" else cmd
     key.update("\0".join(c.replace(str(GUEST_DIR), "<guest>") for c in key_cmd).encode())
+    key.update("\0".join(LINK_FLAGS).encode())
     key.update(version.encode())
     digest = key.hexdigest()[:20]
 
@@ -233,7 +242,7 @@ def build_guest(name: str, arch: str, libc: str = "musl", pie: bool = False) -> 
     tmp = Path(tmp_name)
     try:
         proc = subprocess.run(
-            [*cmd, str(src), "-o", str(tmp)],
+            [*cmd, str(src), "-o", str(tmp), *LINK_FLAGS],
             capture_output=True,
             text=True,
             check=False,
@@ -241,7 +250,8 @@ def build_guest(name: str, arch: str, libc: str = "musl", pie: bool = False) -> 
         if proc.returncode != 0:
             raise GuestBuildError(
                 f"building {name} for {arch}/{libc} failed ({proc.returncode}):\n"
-                f"$ {' '.join(cmd)} {src} -o {tmp}\n{proc.stdout}{proc.stderr}"
+                f"$ {' '.join(cmd)} {src} -o {tmp} {' '.join(LINK_FLAGS)}\n"
+                f"{proc.stdout}{proc.stderr}"
             )
         check_elf(tmp, arch, pie)
         tmp.chmod(0o755)

@@ -1,0 +1,68 @@
+"""Guest programs run through usermode, compared with the reference run.
+
+For every case in support.CASES and every arch in support.EMULATED_ARCHES
+(aarch64 and x86_64 unless USERMODE_TEST_ARCHES says otherwise), the program
+runs once on the reference (native x86_64 / qemu-user) and once under
+``python -m usermode run``; stdout (with scratch paths normalised) and the exit
+status must be the same.  stderr is not compared: qemu and usermode report
+fatal signals differently.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support import (
+    CASES,
+    CASES_BY_ID,
+    EMULATED_ARCHES,
+    LIBCS,
+    PIE_CASE_IDS,
+    GuestCase,
+    GuestFactory,
+    case_args,
+    describe,
+    guest_env,
+    normalise,
+    run_reference,
+    run_usermode,
+)
+
+
+def _params(cases: tuple[GuestCase, ...]) -> list[object]:
+    return [pytest.param(c, id=c.id, marks=[pytest.mark.xfail(reason=f"needs {c.needs}",
+                                                                strict=True)] if c.needs else [])
+            for c in cases]
+
+
+def compare_with_reference(case: GuestCase, arch: str, binary: Path, tmp_path: Path) -> None:
+    env = guest_env(case.env)
+    ref_args, ref_repl = case_args(case, tmp_path, "ref")
+    ref = run_reference(arch, binary, *ref_args, env=env)
+    assert ref.returncode == case.returncode, f"reference run failed:\n{describe(ref)}"
+
+    emu_args, emu_repl = case_args(case, tmp_path, "emu")
+    emu = run_usermode(binary, *emu_args, env=env)
+    assert normalise(emu.stdout, emu_repl) == normalise(ref.stdout, ref_repl), describe(emu)
+    assert emu.returncode == ref.returncode, describe(emu)
+
+
+@pytest.mark.parametrize("libc", LIBCS)
+@pytest.mark.parametrize("arch", EMULATED_ARCHES)
+@pytest.mark.parametrize("case", _params(CASES))
+def test_usermode_matches_reference(
+    case: GuestCase, arch: str, libc: str, guest: GuestFactory, tmp_path: Path
+) -> None:
+    binary = guest(case.program, arch, libc)
+    compare_with_reference(case, arch, binary, tmp_path)
+
+
+@pytest.mark.parametrize("libc", LIBCS)
+@pytest.mark.parametrize("arch", EMULATED_ARCHES)
+@pytest.mark.parametrize("case", _params(tuple(CASES_BY_ID[i] for i in PIE_CASE_IDS)))
+def test_usermode_static_pie_matches_reference(
+    case: GuestCase, arch: str, libc: str, guest: GuestFactory, tmp_path: Path
+) -> None:
+    binary = guest(case.program, arch, libc, pie=True)
+    compare_with_reference(case, arch, binary, tmp_path)
