@@ -31,13 +31,11 @@ class Dispatcher:
         convs: dict[str, Conv] = {}
         for k in registry.SIGNED32:
             convs[k] = abi.s32
-        s32 = abi.s32
-
         def fd_conv(v: int) -> int:
-            fd = s32(v)
-            if fd < 0:  # Python's os functions would raise ValueError, Linux says EBADF
+            v &= 0xFFFFFFFF
+            if v & 0x80000000:  # negative: Python's os would raise ValueError; Linux says EBADF
                 raise Errno(errno.EBADF)
-            return fd
+            return v
 
         convs["fd"] = fd_conv
         for k in registry.UNSIGNED32:

@@ -77,6 +77,10 @@ class Fault:
         self.mapped = mapped  # True: permission fault (SEGV_ACCERR); False: SEGV_MAPERR
 
 
+_NO_BACKING = Backing.__new__(Backing)
+_NO_VMA = Vma(0, 0, 0, False, _NO_BACKING)
+
+
 class AddressSpace:
     def __init__(self, uc: capi.Uc, *, arena_lo: int, arena_hi: int, mmap_top: int) -> None:
         self.uc = uc
@@ -89,6 +93,7 @@ class AddressSpace:
         self.brk_cur = 0
         self.last_fault: Fault | None = None
         self.add_backing(arena_lo, arena_hi)
+        self._last = _NO_VMA  # the mapping the previous view() hit: syscalls reuse buffers
 
     # ---- backings ----------------------------------------------------------------------------
     def add_backing(self, lo: int, hi: int) -> Backing:
@@ -174,6 +179,7 @@ class AddressSpace:
     # ---- mapping changes ---------------------------------------------------------------------
     def _reindex(self) -> None:
         self._starts = [v.start for v in self.vmas]
+        self._last = _NO_VMA
 
     def _carve(self, lo: int, hi: int) -> list[Vma]:
         """Remove [lo, hi) from the mapping list (splitting edges); return removed pieces."""
@@ -352,6 +358,11 @@ class AddressSpace:
         With `partial`, a range that runs off the accessible memory is cut short instead,
         as the kernel's copy routines do (EFAULT only if not even the first byte is usable).
         """
+        v = self._last
+        if v.start <= addr and addr + n <= v.end and v.prot & need and n > 0 and \
+                not (need & PROT_W and v.prot & PROT_X):
+            b = v.backing
+            return b.mv[addr - b.lo:addr + n - b.lo]
         if n <= 0:
             return memoryview(b"")
         i = bisect_right(self._starts, addr) - 1
@@ -373,6 +384,7 @@ class AddressSpace:
                         a = w.end
                 if need & PROT_W and v.prot & PROT_X:
                     self.uc.remove_cache(addr, end)
+                self._last = v
                 return b.mv[addr - b.lo:end - b.lo]
         raise Errno(errno.EFAULT)
 

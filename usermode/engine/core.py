@@ -109,24 +109,11 @@ class Engine:
             sys_intno = a.SYSCALL_INTNO
 
             def on_intr(_h: int, intno: int, _u: int) -> None:
-                if intno != sys_intno:
+                if intno == sys_intno:
+                    on_syscall()
+                else:
                     self.pending_signal = signals.get(intno, SIGILL)
                     emu_stop()
-                    return
-                read_batch(handle, ids, ptrs, count)
-                v = vals[:]
-                try:
-                    r = dispatch(v[0], v[1:])
-                except Park as p:
-                    self.parked = p
-                    emu_stop()
-                    return
-                except BaseException as e:
-                    self.error = e
-                    emu_stop()
-                    return
-                ret.value = r & mask
-                reg_write(handle_obj, ret_reg, ret_ref)
 
             uc.hook_add(capi.UC_HOOK_INTR, capi.HOOK_INTR(on_intr))
         else:
