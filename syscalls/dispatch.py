@@ -82,6 +82,10 @@ class Dispatcher:
                 return -to_guest_errno(e.errno)
             except OSError as e:
                 return -to_guest_errno(e.errno or errno.EIO)
+            except (ValueError, OverflowError):
+                # Python's own argument checks (a uid out of range, an invalid rlimit
+                # resource): the kernel would have said EINVAL.
+                return -to_guest_errno(errno.EINVAL)
 
         return call
 

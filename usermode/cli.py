@@ -134,6 +134,15 @@ def _run(program: str, argv: list[str], env: dict[str, str], opts: object) -> in
         proc.load(env)
     except UsageError as e:
         return _fail(str(e), e.status)
+    except OSError as e:  # e.g. the -D log file cannot be opened
+        name = f" {e.filename}" if e.filename else ""
+        return _fail(f"cannot start{name}: {e.strerror or e}", EXIT_CANNOT_EXEC)
+    except Exception as e:  # anything else while setting up: one line, never a traceback
+        if "trace" in getattr(opts, "debug", ()):
+            import traceback
+
+            traceback.print_exc()
+        return _fail(f"cannot start {program}: {type(e).__name__}: {e}", EXIT_INTERNAL)
     try:
         status = proc.run()
     except GuestFault as f:

@@ -18,7 +18,13 @@ def disassemble(proc: Process, pc: int) -> str:
         import capstone  # imported only here: it costs start-up time
 
         arch, mode = _CS_ARCH[proc.elf.arch]
-        code = proc.mem.read(pc, 16)
+        code = b""
+        for n in (16, 8, 4):  # near the end of a mapping fewer bytes are readable
+            try:
+                code = proc.mem.read_for_debug(pc, n)
+                break
+            except Exception:
+                continue
         md = capstone.Cs(arch, mode)
         for insn in md.disasm(code, pc):
             return f"{insn.mnemonic} {insn.op_str}".strip()

@@ -29,7 +29,7 @@ def install_in_asm(proc: Process, log_fd: int) -> None:
         seen.add(addr)
         try:
             code = proc.mem.read_for_debug(addr, size)
-        except OSError:
+        except Exception:  # Errno(EFAULT): not readable any more
             return
         lines = ["IN: \n"] + [f"0x{i.address:016x}:  {i.mnemonic} {i.op_str}\n"
                                for i in md.disasm(code, addr)]

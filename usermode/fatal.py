@@ -19,13 +19,28 @@ def die(signo: int) -> None:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # the emulator's core is no use
     except (ValueError, OSError):
         pass
-    signal.signal(signo, signal.SIG_DFL)
+    if signo not in (signal.SIGKILL, signal.SIGSTOP):
+        signal.signal(signo, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, [signo])
     os.kill(os.getpid(), signo)
     os._exit(128 + signo)  # the signal could not kill us (e.g. a stop signal)
 
 
+_IGNORED_AT_START: set[int] = set()
+
+
 def restore_default_dispositions() -> None:
-    """Python ignores SIGPIPE and catches SIGINT; a native program does neither."""
+    """Python ignores SIGPIPE and catches SIGINT; a native program does neither. A signal our
+    parent left ignored (SIGINT for a background job) stays ignored, as exec keeps it."""
+    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP, signal.SIGTSTP):
+        if signal.getsignal(sig) == signal.SIG_IGN:
+            _IGNORED_AT_START.add(int(sig))
     for sig in (signal.SIGPIPE, signal.SIGINT, signal.SIGXFSZ):
-        signal.signal(sig, signal.SIG_DFL)
+        if sig not in _IGNORED_AT_START:
+            signal.signal(sig, signal.SIG_DFL)
+
+
+def inherited_ignored(self_word_bytes: int) -> dict[int, bytes]:
+    """Guest sigactions for the signals that start out ignored (handler SIG_IGN = 1)."""
+    return {s: (1).to_bytes(self_word_bytes, "little").ljust(32, b"\0")
+            for s in _IGNORED_AT_START}

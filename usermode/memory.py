@@ -52,15 +52,25 @@ class Backing:
 class Vma:
     """One guest mapping, as /proc/self/maps would show it."""
 
-    __slots__ = ("backing", "dev", "end", "ino", "name", "offset", "prot", "shared", "start")
+    __slots__ = ("backing", "dev", "end", "ino", "maywrite", "name", "offset", "prot", "shared",
+                 "start")
 
     def __init__(self, start: int, end: int, prot: int, shared: bool, backing: Backing,
-                 name: str = "", offset: int = 0, dev: int = 0, ino: int = 0) -> None:
+                 name: str = "", offset: int = 0, dev: int = 0, ino: int = 0,
+                 maywrite: bool = True) -> None:
         self.start, self.end, self.prot, self.shared = start, end, prot, shared
         self.backing = backing
         self.name = name  # path, "[heap]", "[stack]" or ""
         self.offset = offset  # file offset of `start`
         self.dev, self.ino = dev, ino
+        # False for a shared mapping of a file opened read-only: the host pages are read-only
+        # and mprotect(PROT_WRITE) must fail with EACCES, as on Linux.
+        self.maywrite = maywrite
+
+    def piece(self, lo: int, hi: int) -> Vma:
+        """The part [lo, hi) of this mapping, with the same attributes."""
+        return Vma(lo, hi, self.prot, self.shared, self.backing, self.name,
+                   self.offset + (lo - self.start), self.dev, self.ino, self.maywrite)
 
     def host(self, addr: int) -> int:
         return self.backing.host + (addr - self.backing.lo)
@@ -82,8 +92,10 @@ _NO_VMA = Vma(0, 0, 0, False, _NO_BACKING)
 
 
 class AddressSpace:
-    def __init__(self, uc: capi.Uc, *, arena_lo: int, arena_hi: int, mmap_top: int) -> None:
+    def __init__(self, uc: capi.Uc, *, arena_lo: int, arena_hi: int, mmap_top: int,
+                 task_size: int = 1 << 64) -> None:
         self.uc = uc
+        self.task_size = task_size
         self.vmas: list[Vma] = []
         self._starts: list[int] = []
         self.backings: list[Backing] = []
@@ -190,14 +202,10 @@ class AddressSpace:
                 out.append(v)
                 continue
             if v.start < lo:
-                out.append(Vma(v.start, lo, v.prot, v.shared, v.backing, v.name, v.offset,
-                               v.dev, v.ino))
-            mid_lo, mid_hi = max(v.start, lo), min(v.end, hi)
-            removed.append(Vma(mid_lo, mid_hi, v.prot, v.shared, v.backing, v.name,
-                               v.offset + (mid_lo - v.start), v.dev, v.ino))
+                out.append(v.piece(v.start, lo))
+            removed.append(v.piece(max(v.start, lo), min(v.end, hi)))
             if v.end > hi:
-                out.append(Vma(hi, v.end, v.prot, v.shared, v.backing, v.name,
-                               v.offset + (hi - v.start), v.dev, v.ino))
+                out.append(v.piece(hi, v.end))
         self.vmas = out
         return removed
 
@@ -238,21 +246,34 @@ class AddressSpace:
             addr = self.find_free(length, addr)
         if prot & PROT_W:
             prot |= PROT_R
+        if addr + length > self.task_size:
+            raise Errno(errno.ENOMEM)
         removed = self._carve(addr, addr + length)
-        pieces = self._ensure_backed(addr, addr + length)
-        if host_prot is None:
-            host_prot = hostmm.PROT_READ | hostmm.PROT_WRITE
         new: list[Vma] = []
-        for lo, hi, b in pieces:
-            h = b.host + (lo - b.lo)
-            if fd >= 0:
-                hostmm.map_file(h, hi - lo, host_prot, shared, fd, offset + (lo - addr))
-            elif shared:
-                hostmm.mmap(h, hi - lo, host_prot,
-                            hostmm.MAP_SHARED | hostmm.MAP_ANONYMOUS | hostmm.MAP_FIXED)
-            else:
-                hostmm.fresh_anon(h, hi - lo)
-            new.append(Vma(lo, hi, prot, shared, b, name, offset + (lo - addr), dev, ino))
+        try:
+            pieces = self._ensure_backed(addr, addr + length)
+            if host_prot is None:
+                host_prot = hostmm.PROT_READ | hostmm.PROT_WRITE
+            maywrite = bool(host_prot & hostmm.PROT_WRITE)
+            for lo, hi, b in pieces:
+                h = b.host + (lo - b.lo)
+                if fd >= 0:
+                    hostmm.map_file(h, hi - lo, host_prot, shared, fd, offset + (lo - addr))
+                elif shared:
+                    hostmm.mmap(h, hi - lo, host_prot,
+                                hostmm.MAP_SHARED | hostmm.MAP_ANONYMOUS | hostmm.MAP_FIXED)
+                else:
+                    hostmm.fresh_anon(h, hi - lo)
+                new.append(Vma(lo, hi, prot, shared, b, name, offset + (lo - addr), dev, ino,
+                               maywrite))
+        except BaseException:
+            # Linux may leave the old mapping destroyed after a failed MAP_FIXED; we do too,
+            # but consistently: the list, the TLB and the host pages all agree.
+            for v in removed + new:
+                hostmm.release(v.host(v.start), v.end - v.start)
+            self._reindex()
+            self._after_change(removed + new)
+            raise
         self._insert(new)
         if removed:
             self._after_change(removed)
@@ -287,10 +308,10 @@ class AddressSpace:
             raise Errno(errno.ENOMEM)
         if prot & PROT_W:
             prot |= PROT_R
+            if any(not v.maywrite for v in self.vmas if v.start < hi and v.end > addr):
+                raise Errno(errno.EACCES)
         removed = self._carve(addr, hi)
         for v in removed:
-            if v.shared and prot & PROT_W and v.ino and not v.prot & PROT_W:
-                pass  # writability of a shared file mapping was checked by the handler
             if v.prot & PROT_X and not prot & PROT_X:
                 self.uc.remove_cache(v.start, v.end)
             v.prot = prot
@@ -307,15 +328,21 @@ class AddressSpace:
     def remap(self, old: int, old_len: int, new_len: int, may_move: bool,
               fixed_addr: int | None) -> int:
         old_len, new_len = page_up(old_len), page_up(new_len)
+        if old & (PAGE - 1) or new_len == 0 or old_len == 0:
+            raise Errno(errno.EINVAL)
         v = self.find(old)
-        if v is None or old & (PAGE - 1) or new_len == 0:
-            raise Errno(errno.EFAULT if v is None else errno.EINVAL)
-        if old + old_len > v.end:
+        if v is None or old + old_len > v.end:
             raise Errno(errno.EFAULT)
+        if fixed_addr is not None and fixed_addr < old + old_len and old < fixed_addr + new_len:
+            raise Errno(errno.EINVAL)  # destination overlaps the source
         if fixed_addr is None and new_len <= old_len:
             if new_len < old_len:
                 self.unmap(old + new_len, old_len - new_len)
             return old
+        if v.shared or v.ino:
+            # Growing or moving a file or shared mapping would need the file again; until the
+            # mapping keeps it, fail as Linux does when it cannot satisfy the request.
+            raise Errno(errno.ENOMEM)
         if fixed_addr is None and self.is_free(old + old_len, old + new_len) and \
                 self._backing_for(old + new_len - 1) is v.backing:
             self.map(old + old_len, new_len - old_len, v.prot, fixed=True, name=v.name)
@@ -327,7 +354,7 @@ class AddressSpace:
         else:
             dest = self.map(0, new_len, v.prot, name=v.name)
         n = min(old_len, new_len)
-        self.write(dest, self.read(old, n), force=True)
+        self.view_for_loader(dest, n)[:] = self.view_for_loader(old, n)
         self.unmap(old, old_len)
         return dest
 
@@ -382,7 +409,7 @@ class AddressSpace:
                             end = a
                             break
                         a = w.end
-                if need & PROT_W and v.prot & PROT_X:
+                if need & PROT_W and (v.prot & PROT_X or end > v.end):
                     self.uc.remove_cache(addr, end)
                 self._last = v
                 return b.mv[addr - b.lo:end - b.lo]

@@ -14,7 +14,7 @@ from syscalls.abi import get as get_abi
 from syscalls.dispatch import Dispatcher
 from usermode.engine import arch as archmod
 from usermode.engine.core import Engine, GuestFault
-from usermode.fatal import die
+from usermode.fatal import die, inherited_ignored
 from usermode.fdtable import FdTable
 from usermode.memory import PROT_R, PROT_W, PROT_X, AddressSpace, page_down
 from usermode.paths import Paths
@@ -51,7 +51,7 @@ class Process:
         self.elf = self._read(path)
         self.fds = FdTable()
         self.paths = Paths(self.exe_path, self.pid)
-        self.sigactions: dict[int, bytes] = {}
+        self.sigactions: dict[int, bytes] = inherited_ignored(self_word_bytes=8)
         self.sigmask = 0
         self.altstack: bytes | None = None
         self.comm = os.fsencode(os.path.basename(argv[0] if argv else path))[:15]
@@ -67,7 +67,8 @@ class Process:
         a = self.arch
         arena_lo = a.STACK_TOP - a.ARENA_SIZE
         self.mem = AddressSpace(self.engine.uc, arena_lo=arena_lo, arena_hi=a.STACK_TOP,
-                                mmap_top=page_down(a.STACK_TOP - max(opts.stack_size, 128 << 20)))
+                                mmap_top=page_down(a.STACK_TOP - max(opts.stack_size, 128 << 20)),
+                                task_size=a.TASK_SIZE)
         self.dispatcher = Dispatcher(
             self.elf.arch, self.abi, self, warn_unsupported=opts.warn_unsupported or opts.strace)
         self.dispatch: Callable[[int, list[int]], int] = self.dispatcher.call
@@ -137,6 +138,9 @@ class Process:
             a.STACK_TOP, wordsize=a.WORDSIZE, little_endian=a.LITTLE_ENDIAN, argv=argv,
             envp=envp, auxv=vec, execfn=os.fsencode(self.exe_path), platform=a.PLATFORM,
             random16=os.urandom(16))
+        if len(blob) > size - 4096:
+            raise UsageError(f"{self.argv[0]}: arguments and environment do not fit in the "
+                             f"{size}-byte stack (see -s)", 126)
         self.mem.write(sp, blob, force=True)
         self.auxv = vec
         eng = self.engine

@@ -108,7 +108,10 @@ class Tracer:
                                                                               strict=False)) + ")"
             kind = row.ret
         if name in ("exit_group", "exit"):
-            os.write(self.fd, f"{self.proc.pid} {head} = ?\n".encode())
+            try:
+                os.write(self.fd, f"{self.proc.pid} {head} = ?\n".encode())
+            except OSError:
+                pass  # the guest may have closed our log fd
             return self.inner(nr, args)
         try:
             ret = self.inner(nr, args)

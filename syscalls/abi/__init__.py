@@ -95,7 +95,7 @@ class Abi:
             "st_ctime": int(st.st_ctime_ns // 1_000_000_000),
             "st_ctime_nsec": st.st_ctime_ns % 1_000_000_000,
         }
-        return self.stat.pack(*(values[n] & ((1 << 64) - 1) for n in self.stat.names))
+        return self.stat.pack_wrapped(*(values[n] for n in self.stat.names))
 
     def to_guest_timespec(self, ns: int) -> bytes:
         return self.timespec.pack(ns // 1_000_000_000, ns % 1_000_000_000)

@@ -28,7 +28,7 @@ _SCALARS = {"u8": ("B", 1), "s8": ("b", 1), "u16": ("H", 2), "s16": ("h", 2),
 class Layout:
     """A compiled struct: `pack(*values)` / `unpack(buf)` in declaration order (pads omitted)."""
 
-    __slots__ = ("_st", "names", "offsets", "size")
+    __slots__ = ("_ranges", "_st", "names", "offsets", "size")
 
     def __init__(self, fields: Sequence[Field], abi: AbiShape) -> None:
         fmt = ["<" if abi.little_endian else ">"]
@@ -36,6 +36,7 @@ class Layout:
         max_align = 1
         names: list[str] = []
         offsets: dict[str, int] = {}
+        ranges: list[tuple[int, bool]] = []  # (bits, signed) per packed field
         for name, typ in fields:
             if typ.startswith("pad:"):
                 n = int(typ[4:])
@@ -55,6 +56,7 @@ class Layout:
                 fmt.append(f"{pad}x")
                 off += pad
             fmt.append(code)
+            ranges.append((size * 8, code.islower() and not code.endswith("s")))
             offsets[name] = off
             names.append(name)
             off += size
@@ -67,10 +69,22 @@ class Layout:
         self.names = tuple(names)
         self.offsets = offsets
         self.size = off
+        self._ranges = tuple(ranges)
         assert self._st.size == off
 
     def pack(self, *values: int | bytes) -> bytes:
         return self._st.pack(*values)
+
+    def pack_wrapped(self, *values: int) -> bytes:
+        """Like pack, with every integer wrapped into its field's range (two's complement),
+        as a C assignment would do: host values wider than the guest's fields never raise."""
+        out = []
+        for v, (bits, signed) in zip(values, self._ranges, strict=True):
+            v &= (1 << bits) - 1
+            if signed and v >> (bits - 1):
+                v -= 1 << bits
+            out.append(v)
+        return self._st.pack(*out)
 
     def pack_into(self, buf: memoryview | bytearray, offset: int, *values: int | bytes) -> None:
         self._st.pack_into(buf, offset, *values)

@@ -21,6 +21,10 @@ F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL = 0, 1, 2, 3, 4
 F_GETLK, F_SETLK, F_SETLKW = 5, 6, 7
 F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW = 36, 37, 38
 F_DUPFD_CLOEXEC = 1030
+# pointer-taking commands: F_SETOWN_EX, F_GETOWN_EX (struct f_owner_ex, 8 bytes),
+# F_GET/SET_RW_HINT and F_GET/SET_FILE_RW_HINT (u64)
+_FCNTL_PTR_ARGS = {15: (8, PROT_R), 16: (8, PROT_W), 1035: (8, PROT_W), 1036: (8, PROT_R),
+                   1037: (8, PROT_W), 1038: (8, PROT_R)}
 FLOCK_SIZE = 32  # struct flock on 64-bit guests (= host)
 
 
@@ -86,9 +90,18 @@ def sys_fcntl(p: Process, fd: int, cmd: int, arg: int) -> int:
         if cmd in (F_GETLK, F_OFD_GETLK):
             p.mem.write(arg, out)
         return 0
+    ptr = _FCNTL_PTR_ARGS.get(cmd)
+    if ptr is not None:  # the kernel reads or writes guest memory: hand it the host address
+        size, need = ptr
+        return hostsys.syscall(hostsys.NR_FCNTL, fd, cmd, p.mem.host_ptr(arg, size, need))
     # F_GETFD, F_SETFD, F_GETOWN, F_SETOWN, F_GETPIPE_SZ, F_SETPIPE_SZ, F_GET_SEALS, ...:
     # integer-valued commands whose numbers are the same on every 64-bit guest.
     return fcntl.fcntl(fd, cmd, arg & 0xFFFFFFFF)
+
+
+def _id(v: int) -> int:
+    """A uid/gid argument for Python's os functions ((uid_t)-1 is "leave unchanged")."""
+    return -1 if v == 0xFFFFFFFF else v
 
 
 def _set_lock_wait(fd: int, cmd: int, lock: bytes) -> int:
@@ -166,7 +179,7 @@ def sys_fchmod(p: Process, fd: int, mode: int) -> int:
     return 0
 
 
-@syscall("fchown", args=("fd", "int", "int"))
+@syscall("fchown", args=("fd", "uint:uid", "uint:gid"))
 def sys_fchown(p: Process, fd: int, uid: int, gid: int) -> int:
-    os.fchown(fd, uid, gid)
+    os.fchown(fd, _id(uid), _id(gid))
     return 0

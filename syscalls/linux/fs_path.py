@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from typing import TYPE_CHECKING
 
-from syscalls.errors import Errno
+from syscalls.errors import Errno, Park
+from syscalls.linux.fs_fd import _id
 from syscalls.registry import syscall
 from usermode import hostsys
 from usermode.memory import PROT_W
@@ -21,6 +23,7 @@ AT_SYMLINK_NOFOLLOW = 0x100
 AT_REMOVEDIR = 0x200
 AT_SYMLINK_FOLLOW = 0x400
 AT_EMPTY_PATH = 0x1000
+O_PATH = 0x200000
 PATH_MAX = 4096
 
 
@@ -43,10 +46,25 @@ def _openat(p: Process, dfd: int, path_ptr: int, flags: int, mode: int) -> int:
     path = guest_path(p, path_ptr)
     if not path:
         raise Errno(errno.ENOENT)
-    fd = hostsys.syscall(hostsys.NR_OPENAT, dfd, path, p.abi.from_guest_open_flags(flags),
-                         mode & 0o7777)
+    hflags = p.abi.from_guest_open_flags(flags)
+    if not hflags & (os.O_NONBLOCK | os.O_CREAT | O_PATH) and _is_fifo(dfd, path):
+        def finish() -> int:  # a FIFO open waits for its peer: outside the hook
+            fd = hostsys.syscall(hostsys.NR_OPENAT, dfd, path, hflags, mode & 0o7777)
+            p.fds.forget(fd)
+            return fd
+
+        raise Park(finish)
+    fd = hostsys.syscall(hostsys.NR_OPENAT, dfd, path, hflags, mode & 0o7777)
     p.fds.forget(fd)
     return fd
+
+
+def _is_fifo(dfd: int, path: bytes) -> bool:
+    try:
+        return stat.S_ISFIFO(os.stat(path, dir_fd=None if dfd == AT_FDCWD or path[:1] == b"/"
+                                     else dfd).st_mode)
+    except (OSError, ValueError):
+        return False  # the open itself reports the error
 
 
 @syscall("openat", args=("fd:dirfd", "path", "int:open_flags", "uint:mode"), ret="fd")
@@ -88,12 +106,14 @@ def sys_readlink(p: Process, path: int, buf: int, size: int) -> int:
 
 @syscall("faccessat2", args=("fd:dirfd", "path", "int:access_mode", "int:at_flags"))
 def sys_faccessat2(p: Process, dfd: int, path: int, mode: int, flags: int) -> int:
+    if not flags:
+        return hostsys.syscall(hostsys.NR_FACCESSAT, dfd, guest_path(p, path), mode)
     return hostsys.syscall(hostsys.NR_FACCESSAT2, dfd, guest_path(p, path), mode, flags)
 
 
 @syscall("faccessat", args=("fd:dirfd", "path", "int:access_mode"))
 def sys_faccessat(p: Process, dfd: int, path: int, mode: int) -> int:
-    return hostsys.syscall(hostsys.NR_FACCESSAT2, dfd, guest_path(p, path), mode, 0)
+    return hostsys.syscall(hostsys.NR_FACCESSAT, dfd, guest_path(p, path), mode)
 
 
 @syscall("access", args=("path", "int:access_mode"))
@@ -184,23 +204,23 @@ def sys_chmod(p: Process, path: int, mode: int) -> int:
     return sys_fchmodat(p, AT_FDCWD, path, mode)
 
 
-@syscall("fchownat", args=("fd:dirfd", "path", "int", "int", "int:at_flags"))
+@syscall("fchownat", args=("fd:dirfd", "path", "uint:uid", "uint:gid", "int:at_flags"))
 def sys_fchownat(p: Process, dfd: int, path: int, uid: int, gid: int, flags: int) -> int:
     host = guest_path(p, path)
     if not host and flags & AT_EMPTY_PATH:
-        os.fchown(dfd, uid, gid)
+        os.fchown(dfd, _id(uid), _id(gid))
     else:
-        os.chown(host, uid, gid, dir_fd=dir_fd(dfd),
+        os.chown(host, _id(uid), _id(gid), dir_fd=dir_fd(dfd),
                  follow_symlinks=not flags & AT_SYMLINK_NOFOLLOW)
     return 0
 
 
-@syscall("chown", args=("path", "int", "int"))
+@syscall("chown", args=("path", "uint:uid", "uint:gid"))
 def sys_chown(p: Process, path: int, uid: int, gid: int) -> int:
     return sys_fchownat(p, AT_FDCWD, path, uid, gid, 0)
 
 
-@syscall("lchown", args=("path", "int", "int"))
+@syscall("lchown", args=("path", "uint:uid", "uint:gid"))
 def sys_lchown(p: Process, path: int, uid: int, gid: int) -> int:
     return sys_fchownat(p, AT_FDCWD, path, uid, gid, AT_SYMLINK_NOFOLLOW)
 

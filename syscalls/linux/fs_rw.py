@@ -20,16 +20,20 @@ if TYPE_CHECKING:
 _IOV_MAX = 1024
 
 
-def must_park(p: Process, fd: int, events: int) -> bool:
-    """True if an operation on `fd` would block: a pipe, socket or tty that is not ready and
-    not in non-blocking mode (then the host call itself reports EAGAIN, as Linux does)."""
-    return p.fds.may_block(fd) and not ready_now(fd, events) and \
+PIPE_BUF = 4096  # a ready pipe promises room for this many bytes, no more
+
+
+def must_park(p: Process, fd: int, events: int, size: int = 0) -> bool:
+    """True if an operation on `fd` could block: a pipe, socket or tty that is not ready (or,
+    for writes, a write larger than PIPE_BUF) and not in non-blocking mode, where the host
+    call itself reports EAGAIN as Linux does."""
+    return p.fds.may_block(fd) and (size > PIPE_BUF or not ready_now(fd, events)) and \
         not fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK
 
 
-def _stream_io(p: Process, fd: int, events: int, op: Callable[[], int]) -> int:
+def _stream_io(p: Process, fd: int, events: int, op: Callable[[], int], size: int = 0) -> int:
     """Run `op()` now if it cannot block; otherwise park until the fd is ready."""
-    if not must_park(p, fd, events):
+    if not must_park(p, fd, events, size):
         return op()
 
     def finish() -> int:
@@ -58,7 +62,7 @@ def sys_write(p: Process, fd: int, buf: int, count: int) -> int:
     if count == 0:
         return os.write(fd, b"")
     view = p.mem.view(buf, count, PROT_R, True)
-    if must_park(p, fd, POLLOUT):
+    if must_park(p, fd, POLLOUT, count):
         def finish() -> int:
             wait_ready(fd, POLLOUT)
             return os.write(fd, p.mem.view(buf, count, PROT_R, True))
@@ -93,7 +97,7 @@ def sys_writev(p: Process, fd: int, iov: int, cnt: int) -> int:
     views = _iovecs(p, iov, cnt, PROT_R)
     if not views:
         return 0
-    return _stream_io(p, fd, POLLOUT, lambda: os.writev(fd, views))
+    return _stream_io(p, fd, POLLOUT, lambda: os.writev(fd, views), sum(map(len, views)))
 
 
 @syscall("pread64", args=("fd", "ptr", "size", "off"))

@@ -24,7 +24,6 @@ def _stat_at(p: Process, dfd: int, path_ptr: int, buf: int, flags: int) -> int:
     if flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | 0x800):  # 0x800: AT_NO_AUTOMOUNT
         raise Errno(errno.EINVAL)
     raw = p.mem.read_cstr(path_ptr, PATH_MAX)
-    out = p.mem.view(buf, p.abi.stat.size, PROT_W)
     if not raw:
         if not flags & AT_EMPTY_PATH:
             raise Errno(errno.ENOENT)
@@ -32,7 +31,7 @@ def _stat_at(p: Process, dfd: int, path_ptr: int, buf: int, flags: int) -> int:
     else:
         st = os.stat(p.paths.to_host(raw), dir_fd=dir_fd(dfd),
                      follow_symlinks=not flags & AT_SYMLINK_NOFOLLOW)
-    out[:] = p.abi.to_guest_stat(st)
+    p.mem.view(buf, p.abi.stat.size, PROT_W)[:] = p.abi.to_guest_stat(st)  # lookup first
     return 0
 
 

@@ -61,10 +61,11 @@ def sys_prlimit64(p: Process, pid: int, res: int, new: int, old: int) -> int:
         cur = resource.prlimit(pid, res)
     else:
         cur = resource.getrlimit(res)
+    new_vals = layout.unpack(p.mem.read(new, layout.size)) if new else None  # before old
     if old:
         p.mem.view(old, layout.size, PROT_W)[:] = layout.pack(*map(_to_guest_limit, cur))
-    if new:
-        soft, hard = layout.unpack(p.mem.read(new, layout.size))
+    if new_vals is not None:
+        soft, hard = new_vals
         lim = (_from_guest_limit(int(soft)), _from_guest_limit(int(hard)))
         if pid in (0, p.pid):
             resource.setrlimit(res, lim)

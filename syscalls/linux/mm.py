@@ -19,6 +19,8 @@ MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE = 0x1, 0x2, 0x3
 MAP_FIXED = 0x10
 MAP_ANONYMOUS = 0x20
 MAP_FIXED_NOREPLACE = 0x100000
+MAP_32BIT = 0x40  # x86_64 only (on mips 0x40 is another flag)
+MAP_32BIT_LO, MAP_32BIT_HI = 0x40000000, 0x80000000
 PROT_VALID = PROT_R | PROT_W | PROT_X
 PROT_GROWSDOWN, PROT_GROWSUP = 0x01000000, 0x02000000
 MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP = 1, 2, 4
@@ -45,6 +47,9 @@ def sys_mmap(p: Process, addr: int, length: int, prot: int, flags: int, fd: int,
     fixed = bool(flags & MAP_FIXED)
     noreplace = bool(flags & MAP_FIXED_NOREPLACE)
     prot &= PROT_VALID
+    if flags & MAP_32BIT and p.elf.arch == "x86_64" and not (fixed or noreplace):
+        addr = _low_2g(p, page_up(length))
+        fixed = True
     if flags & MAP_ANONYMOUS:
         return p.mem.map(addr, length, prot, fixed=fixed, noreplace=noreplace, shared=shared)
     st = os.fstat(fd)
@@ -60,6 +65,21 @@ def sys_mmap(p: Process, addr: int, length: int, prot: int, flags: int, fd: int,
     return p.mem.map(addr, length, prot, fixed=fixed, noreplace=noreplace, shared=shared, fd=fd,
                      offset=off, name=_fd_name(fd), dev=st.st_dev, ino=st.st_ino,
                      host_prot=host_prot)
+
+
+def _low_2g(p: Process, length: int) -> int:
+    """A free range for MAP_32BIT, searched top-down as Linux does."""
+    top = MAP_32BIT_HI
+    for v in reversed(p.mem.vmas):
+        if v.start >= top:
+            continue
+        if v.end <= top - length and top - length >= MAP_32BIT_LO and \
+                p.mem.is_free(top - length, top):
+            return top - length
+        top = min(top, v.start)
+    if top - length >= MAP_32BIT_LO and p.mem.is_free(top - length, top):
+        return top - length
+    raise Errno(errno.ENOMEM)
 
 
 def _access_mode(fd: int) -> int:

@@ -63,11 +63,12 @@ def sys_rt_sigprocmask(p: Process, how: int, set_ptr: int, oset: int, setsize: i
 @syscall("sigaltstack", args=("ptr", "ptr"), support=PARTIAL, note="recorded")
 def sys_sigaltstack(p: Process, ss: int, old: int) -> int:
     size = 3 * p.abi.wordsize
+    new = p.mem.read(ss, size) if ss else None  # read before writing: ss may equal old
     if old:
         p.mem.write(old, p.altstack or (b"\0" * p.abi.wordsize + (2).to_bytes(4, p.abi.byteorder)
                                         ).ljust(size, b"\0"))
-    if ss:
-        p.altstack = p.mem.read(ss, size)
+    if new is not None:
+        p.altstack = new
     return 0
 
 
@@ -87,7 +88,12 @@ def _send_self(p: Process, sig: int) -> int:
 
 @syscall("kill", args=("int", "int:signal"), support=PARTIAL, note="to ourselves only")
 def sys_kill(p: Process, pid: int, sig: int) -> int:
-    if pid in (p.pid, 0, -1):
+    if pid == -1:  # every process we may signal except ourselves, as Linux does
+        import os
+
+        os.kill(-1, sig)
+        return 0
+    if pid in (p.pid, 0):  # process group 0: only ourselves until processes land (issue 5)
         return _send_self(p, sig)
     import os
 

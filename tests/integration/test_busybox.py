@@ -105,6 +105,14 @@ def test_busybox_pipeline_through_stdin(busybox: tuple[str, Path], files: Path) 
     assert p.stdout == b"c\nb\na\n" and p.returncode == 0
 
 
+def test_busybox_large_output_through_a_pipe(busybox: tuple[str, Path], files: Path) -> None:
+    # 256 KB written in large chunks to a pipe the reader drains: writes bigger than PIPE_BUF
+    # must wait outside the engine, not block inside it, and lose nothing
+    got = um(busybox[1], "cat", "blob.bin", "blob.bin", cwd=files)
+    assert got.returncode == 0
+    assert got.stdout == (files / "blob.bin").read_bytes() * 2
+
+
 def test_busybox_exit_status(busybox: tuple[str, Path], files: Path) -> None:
     assert um(busybox[1], "false", cwd=files).returncode == 1
     assert um(busybox[1], "sh", "-c", "exit 42", cwd=files).returncode == 42

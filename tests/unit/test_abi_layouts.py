@@ -72,3 +72,17 @@ def test_open_flag_translation_aarch64() -> None:
         assert abi.to_guest_open_flags(abi.from_guest_open_flags(flags)) == flags
     x86 = get("x86_64")
     assert x86.from_guest_open_flags(0x10000) == 0x10000
+
+
+def test_stat_of_a_file_before_1970_packs() -> None:
+    fields = list(os.stat("/"))
+    # st_atime, st_mtime, st_ctime as floats; the *_ns fields come from the extra slots
+    st = os.stat_result((*fields[:7], -100, -100, -100),
+                        {"st_atime_ns": -100 * 10**9, "st_mtime_ns": -100 * 10**9,
+                         "st_ctime_ns": -100 * 10**9, "st_blksize": 4096, "st_blocks": 8,
+                         "st_rdev": 0})
+    for arch in ("aarch64", "x86_64"):
+        abi = get(arch)
+        vals = abi.stat.unpack_dict(abi.to_guest_stat(st))
+        got = vals["st_mtime"]
+        assert got == -100 or got == (1 << 64) - 100  # signed on aarch64, unsigned on x86_64

@@ -141,3 +141,52 @@ def test_views_partial_and_cstr(mem: AddressSpace) -> None:
     with pytest.raises(Errno) as ei:
         mem.read_cstr(a + PAGE - 3)
     assert ei.value.errno == errno.EFAULT
+
+
+def test_mprotect_write_on_readonly_shared_file_is_eacces(mem: AddressSpace,  # type: ignore[no-untyped-def]
+                                                           tmp_path) -> None:
+    f = tmp_path / "ro"
+    f.write_bytes(b"r" * PAGE)
+    fd = os.open(f, os.O_RDONLY)
+    try:
+        a = mem.map(0, PAGE, PROT_R, shared=True, fd=fd, host_prot=1)
+        with pytest.raises(Errno) as ei:
+            mem.protect(a, PAGE, PROT_R | PROT_W)
+        assert ei.value.errno == errno.EACCES
+        assert fill(mem, a, capi.UC_MEM_WRITE)[0] is False  # still read-only for the guest
+        assert mem.read(a, 2) == b"rr"
+    finally:
+        os.close(fd)
+
+
+def test_failed_fixed_map_leaves_a_consistent_address_space(mem: AddressSpace) -> None:
+    a = mem.map(0, 2 * PAGE, PROT_R | PROT_W)
+    mem.write(a, b"keep")
+    fd = os.open("/dev/null", os.O_RDONLY)  # the host refuses to mmap /dev/null (ENODEV)
+    try:
+        with pytest.raises(OSError):
+            mem.map(a + PAGE, PAGE, PROT_R, fixed=True, fd=fd)
+    finally:
+        os.close(fd)
+    assert mem.read(a, 4) == b"keep"
+    assert mem.find(a + PAGE) is None and fill(mem, a + PAGE, capi.UC_MEM_READ)[0] is False
+    assert mem.map(a + PAGE, PAGE, PROT_R, noreplace=True) == a + PAGE
+
+
+def test_map_beyond_task_size_is_enomem() -> None:
+    eng = Engine(archmod.load("aarch64"))
+    m = AddressSpace(eng.uc, arena_lo=TOP - (1 << 32), arena_hi=TOP, mmap_top=TOP - (1 << 20),
+                     task_size=TOP)
+    with pytest.raises(Errno) as ei:
+        m.map(TOP, PAGE, PROT_R, fixed=True)
+    assert ei.value.errno == errno.ENOMEM
+
+
+def test_remap_rejects_overlapping_fixed_destination(mem: AddressSpace) -> None:
+    a = mem.map(0, 2 * PAGE, PROT_R | PROT_W)
+    with pytest.raises(Errno) as ei:
+        mem.remap(a, 2 * PAGE, 3 * PAGE, True, a + PAGE)
+    assert ei.value.errno == errno.EINVAL
+    with pytest.raises(Errno) as ei:
+        mem.remap(a, 0, PAGE, True, None)
+    assert ei.value.errno == errno.EINVAL
