@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import errno
 from bisect import bisect_right
-from collections.abc import Iterator
 from typing import Any
 
 from syscalls.errors import Errno
@@ -469,6 +468,3 @@ class AddressSpace:
             out += bytes(chunk)
             addr = chunk_end
         raise Errno(errno.ENAMETOOLONG)
-
-    def iter_vmas(self) -> Iterator[Vma]:
-        return iter(self.vmas)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 # --- constants from unicorn.h (2.1.x) -------------------------------------------------------
@@ -211,11 +211,6 @@ class RegBatch:
         uc_reg_read_batch(self._handle, self._ids, self._ptrs, self._count)
         return self.values[:]
 
-    def write(self, vals: Sequence[int]) -> None:
-        for i, v in enumerate(vals):
-            self.values[i] = v
-        uc_reg_write_batch(self._handle, self._ids, self._ptrs, self._count)
-
 
 class Uc:
     """One Unicorn engine. Keeps references to every ctypes callback it installs."""
@@ -239,12 +234,6 @@ class Uc:
     def ctl_write(self, ctl: int, *args: Any) -> None:
         check(uc_ctl(_vp(self.handle), _int(_ctl_code(ctl, _UC_CTL_IO_WRITE, len(args))), *args),
               f"uc_ctl({ctl})")
-
-    def ctl_read_int(self, ctl: int) -> int:
-        out = ctypes.c_uint32()
-        check(uc_ctl(_vp(self.handle), _int(_ctl_code(ctl, _UC_CTL_IO_READ, 1)),
-                     ctypes.byref(out)), f"uc_ctl({ctl})")
-        return out.value
 
     def set_page_size(self, size: int) -> None:
         self.ctl_write(_UC_CTL_UC_PAGE_SIZE, ctypes.c_uint32(size))
@@ -271,15 +260,6 @@ class Uc:
     def reg_write(self, reg: int, value: int) -> None:
         self._scratch.value = value & 0xFFFFFFFFFFFFFFFF
         uc_reg_write(self.handle, reg, self._scratch_ref)
-
-    def reg_read_bytes(self, reg: int, size: int) -> bytes:
-        buf = ctypes.create_string_buffer(size)
-        check(uc_reg_read(self.handle, reg, buf), "uc_reg_read")
-        return buf.raw
-
-    def reg_write_bytes(self, reg: int, data: bytes) -> None:
-        buf = ctypes.create_string_buffer(data, len(data))
-        check(uc_reg_write(self.handle, reg, buf), "uc_reg_write")
 
     def batch(self, reg_ids: Sequence[int]) -> RegBatch:
         return RegBatch(self.handle, reg_ids)
@@ -323,7 +303,3 @@ def raw_function(fn: Any) -> Any:
     addr = ctypes.cast(fn, ctypes.c_void_p).value
     return ctypes.CFUNCTYPE(fn.restype)(addr)
 
-
-def make_callback(kind: Any, fn: Callable[..., Any]) -> Any:
-    """Wrap a Python function as a C callback of the given CFUNCTYPE."""
-    return kind(fn)
