@@ -112,3 +112,17 @@ def test_in_asm_disassembles_blocks(guest, arch: str,  # type: ignore[no-untyped
     text = log.read_text()
     assert text.count("IN: ") > 10
     assert ("svc" in text) if arch == "aarch64" else ("syscall" in text)
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_trace_log_survives_guest_close_range(guest, arch: str,  # type: ignore[no-untyped-def]
+                                              tmp_path: Path) -> None:
+    # fileio calls close_range(3, ~0): the emulator's own log fd must not be among them
+    log = tmp_path / "trace.log"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    p = um("-strace", "-D", str(log), str(guest("fileio", arch)), str(scratch))
+    assert p.returncode == 0, p.stdout.decode()[-500:]
+    lines = log.read_text().splitlines()
+    assert any(" close_range(" in x for x in lines)
+    assert lines[-1].endswith("exit_group(0) = ?")

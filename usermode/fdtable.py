@@ -15,6 +15,9 @@ import stat
 class FdTable:
     def __init__(self) -> None:
         self._blocking: dict[int, bool] = {}
+        # The emulator's own fds (trace log, -d log): invisible to the guest, never closed
+        # or replaced by it.
+        self.reserved: set[int] = set()
 
     def may_block(self, fd: int) -> bool:
         r = self._blocking.get(fd)

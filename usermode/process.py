@@ -86,12 +86,17 @@ class Process:
 
     def _log_fd(self) -> int:
         """Where -d output goes: the -D file, else (a private dup of) stderr."""
-        if self.opts.log_file:
-            return os.open(self.opts.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND |
-                           os.O_CLOEXEC, 0o644)
         import fcntl
 
-        return fcntl.fcntl(2, fcntl.F_DUPFD_CLOEXEC, 900)
+        if self.opts.log_file:
+            fd = os.open(self.opts.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND |
+                         os.O_CLOEXEC, 0o644)
+        else:
+            fd = os.dup(2)
+        high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 900)
+        os.close(fd)
+        self.fds.reserved.add(high)
+        return high
 
     @staticmethod
     def _read(path: str) -> ElfFile:

@@ -50,6 +50,7 @@ class Tracer:
             fd = os.dup(2)
         self.fd = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, HIGH_FD)
         os.close(fd)
+        proc.fds.reserved.add(self.fd)
         self.names: dict[int, str] = dispatch.names
         self.rows: dict[str, Row] = dispatch.rows
 

@@ -30,6 +30,8 @@ FLOCK_SIZE = 32  # struct flock on 64-bit guests (= host)
 
 @syscall("close", args=("fd",))
 def sys_close(p: Process, fd: int) -> int:
+    if fd in p.fds.reserved:
+        raise Errno(errno.EBADF)  # not one of the guest's fds
     os.close(fd)
     p.fds.forget(fd)
     return 0
@@ -37,9 +39,18 @@ def sys_close(p: Process, fd: int) -> int:
 
 @syscall("close_range", args=("uint", "uint", "uint"))
 def sys_close_range(p: Process, first: int, last: int, flags: int) -> int:
-    r = hostsys.syscall(hostsys.NR_CLOSE_RANGE, first, last, flags)
+    if first > last:
+        raise Errno(errno.EINVAL)
+    # close the guest's fds in the range, stepping around the emulator's own
+    lo = first
+    for fd in sorted(f for f in p.fds.reserved if first <= f <= last):
+        if lo < fd:
+            hostsys.syscall(hostsys.NR_CLOSE_RANGE, lo, fd - 1, flags)
+        lo = fd + 1
+    if lo <= last:
+        hostsys.syscall(hostsys.NR_CLOSE_RANGE, lo, last, flags)
     p.fds.forget_all()
-    return r
+    return 0
 
 
 @syscall("dup", args=("fd",), ret="fd")
@@ -53,6 +64,8 @@ def sys_dup(p: Process, fd: int) -> int:
 def sys_dup3(p: Process, old: int, new: int, flags: int) -> int:
     if old == new or flags & ~O_CLOEXEC:
         raise Errno(errno.EINVAL)
+    if new in p.fds.reserved:  # the guest's fd space ends where ours begins
+        raise Errno(errno.EBADF)
     r = os.dup2(old, new, inheritable=not flags & O_CLOEXEC)
     p.fds.forget(new)
     return r
