@@ -224,10 +224,16 @@ class AddressSpace:
         self._reindex()
 
     def _after_change(self, removed: list[Vma]) -> None:
-        self.uc.flush_tlb()
-        for v in removed:
-            if v.prot & PROT_X:
-                self.uc.remove_cache(v.start, v.end)
+        if removed:
+            self.uc.flush_tlb()
+
+    def _drop_code(self, lo: int, hi: int) -> None:
+        """Drop translated code for the executable pages in [lo, hi). Call it while they are
+        still mapped: Unicorn finds the code by probing each page through our TLB fill, and a
+        refused probe would leave the engine with a pending exception."""
+        for v in self.vmas:
+            if v.prot & PROT_X and v.start < hi and v.end > lo:
+                self.uc.remove_cache(max(v.start, lo), min(v.end, hi))
 
     def map(self, addr: int, length: int, prot: int, *, fixed: bool = False,
             noreplace: bool = False, shared: bool = False, fd: int = -1, offset: int = 0,
@@ -247,6 +253,7 @@ class AddressSpace:
             prot |= PROT_R
         if addr + length > self.task_size:
             raise Errno(errno.ENOMEM)
+        self._drop_code(addr, addr + length)
         removed = self._carve(addr, addr + length)
         new: list[Vma] = []
         try:
@@ -274,14 +281,14 @@ class AddressSpace:
             self._after_change(removed + new)
             raise
         self._insert(new)
-        if removed:
-            self._after_change(removed)
+        self._after_change(removed)
         return addr
 
     def unmap(self, addr: int, length: int) -> None:
         if addr & (PAGE - 1) or length == 0:
             raise Errno(errno.EINVAL)
         hi = page_up(addr + length)
+        self._drop_code(addr, hi)
         removed = self._carve(addr, hi)
         if not removed:
             return
@@ -309,10 +316,10 @@ class AddressSpace:
             prot |= PROT_R
             if any(not v.maywrite for v in self.vmas if v.start < hi and v.end > addr):
                 raise Errno(errno.EACCES)
+        if not prot & PROT_X:
+            self._drop_code(addr, hi)
         removed = self._carve(addr, hi)
         for v in removed:
-            if v.prot & PROT_X and not prot & PROT_X:
-                self.uc.remove_cache(v.start, v.end)
             v.prot = prot
         self._insert(removed)
         self.uc.flush_tlb()

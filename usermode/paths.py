@@ -1,28 +1,95 @@
-"""How guest path names map to host ones.
+"""How guest path names map to host ones: the sysroot overlay and emulated /proc entries.
 
-Issue 3 adds the sysroot overlay (qemu's -L semantics); today guest paths are host paths,
-except the /proc entries that must describe the guest rather than the emulator.
+With a sysroot (`-L DIR`, qemu's semantics), an absolute guest path names the file under the
+sysroot when it exists there, and the host's file otherwise. Unlike a plain prefix, symlinks
+met on the way are resolved inside the sysroot: an absolute link target in a Debian rootfs
+(`/etc/alternatives/awk -> /usr/bin/gawk`) means the rootfs's file, not the host's.
 """
 
 from __future__ import annotations
 
 import os
+import stat
+
+_MAX_LINKS = 40
 
 
 class Paths:
-    def __init__(self, exe_path: str, pid: int) -> None:
+    def __init__(self, exe_path: str, pid: int, sysroot: str | None = None) -> None:
         self.exe = os.fsencode(os.path.realpath(exe_path))
         self._self_exe = {b"/proc/self/exe", b"/proc/thread-self/exe",
                           f"/proc/{pid}/exe".encode()}
+        self.sysroot: bytes | None = None
+        if sysroot:
+            root = os.fsencode(os.path.realpath(sysroot)).rstrip(b"/")
+            self.sysroot = root or None
 
-    def to_host(self, path: bytes) -> bytes:
+    # ---- guest -> host -----------------------------------------------------------------------
+    def to_host(self, path: bytes, follow: bool = True) -> bytes:
+        """The host path for guest `path`. `follow=False` keeps a final symlink itself
+        (lstat, readlink, unlink, rename, ... operate on the link)."""
         if path in self._self_exe:
             return self.exe
-        return path
+        if self.sysroot is None or path[:1] != b"/":
+            return path
+        inside = self.resolve(path, follow)
+        return inside if inside is not None else path
 
+    def resolve(self, path: bytes, follow: bool = True) -> bytes | None:
+        """`path` resolved inside the sysroot, or None when it does not exist there."""
+        root = self.sysroot
+        assert root is not None
+        parts = [p for p in path.split(b"/") if p and p != b"."]
+        done: list[bytes] = []  # resolved components below the root
+        links = 0
+        while parts:
+            name = parts.pop(0)
+            if name == b"..":
+                if done:
+                    done.pop()
+                continue
+            candidate = root + b"/" + b"/".join([*done, name])
+            try:
+                mode = os.lstat(candidate).st_mode
+            except OSError:
+                return None
+            if stat.S_ISLNK(mode) and (parts or follow):
+                links += 1
+                if links > _MAX_LINKS:
+                    return None
+                target = os.readlink(candidate)
+                if target.startswith(b"/"):
+                    done = []
+                parts = [p for p in target.split(b"/") if p and p != b"."] + parts
+                continue
+            done.append(name)
+        return root + b"/" + b"/".join(done) if done else root
+
+    # ---- host -> guest -----------------------------------------------------------------------
     def to_guest(self, path: bytes) -> bytes:
+        """A host path as the guest should see it (getcwd inside the sysroot)."""
+        root = self.sysroot
+        if root and (path == root or path.startswith(root + b"/")):
+            return path[len(root):] or b"/"
         return path
 
     def readlink_special(self, path: bytes) -> bytes | None:
         """The target of a symlink we emulate, or None to ask the host."""
         return self.exe if path in self._self_exe else None
+
+
+TRIPLES = {"aarch64": "aarch64-linux-gnu", "x86_64": "x86_64-linux-gnu",
+           "riscv64": "riscv64-linux-gnu", "arm": "arm-linux-gnueabihf",
+           "mipsel": "mipsel-linux-gnu", "i386": "i686-linux-gnu"}
+
+
+def default_sysroot(arch: str, interp: str | None) -> str | None:
+    """Without -L: the host itself if it has the interpreter (x86_64 guests), else the
+    conventional places qemu users have: /etc/qemu-binfmt/<arch>, then Debian's cross
+    sysroot /usr/<triple>."""
+    if interp is None or os.path.exists(interp):
+        return None
+    for cand in (f"/etc/qemu-binfmt/{arch}", f"/usr/{TRIPLES.get(arch, arch)}"):
+        if os.path.isdir(cand) and Paths(cand, 0, cand).resolve(os.fsencode(interp)):
+            return cand
+    return None

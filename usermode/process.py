@@ -17,7 +17,7 @@ from usermode.engine.core import Engine, GuestFault
 from usermode.fatal import die, inherited_ignored
 from usermode.fdtable import FdTable
 from usermode.memory import PROT_R, PROT_W, PROT_X, AddressSpace, page_down
-from usermode.paths import Paths
+from usermode.paths import Paths, default_sysroot
 
 
 class UsageError(Exception):
@@ -50,7 +50,8 @@ class Process:
         self.pid = os.getpid()
         self.elf = self._read(path)
         self.fds = FdTable()
-        self.paths = Paths(self.exe_path, self.pid)
+        self.paths = Paths(self.exe_path, self.pid, opts.sysroot or default_sysroot(
+            self.elf.arch, self.elf.interp))
         self.sigactions: dict[int, bytes] = inherited_ignored(self_word_bytes=8)
         self.sigmask = 0
         self.altstack: bytes | None = None
@@ -116,23 +117,29 @@ class Process:
     # ---- exec --------------------------------------------------------------------------------
     def load(self, env: dict[str, str]) -> None:
         a, elf = self.arch, self.elf
-        if elf.interp:
-            raise UsageError(f"{self.argv[0]}: dynamically linked programs (interpreter "
-                             f"{elf.interp}) are not supported yet", 126)
+        interp = self._read_interp() if elf.interp else None
         bias = choose_bias(elf, a.ELF_ET_DYN_BASE)
         try:
             img = load_image(self.mem, elf, bias, reserve_brk=True)
+            self.mem.set_brk_start(img.hi)
+            base, entry = 0, img.entry
+            if interp is not None:
+                # the interpreter goes where Linux's mmap would put it: top-down in the arena
+                span = (interp.max_vaddr - interp.min_vaddr + 0xFFF) & ~0xFFF
+                ibias = choose_bias(interp, self.mem.find_free(span + 0x10000)) \
+                    if interp.is_pie else 0
+                iimg = load_image(self.mem, interp, ibias, reserve_brk=False)
+                base, entry = iimg.lo, iimg.entry
         except ElfError as e:
             raise UsageError(f"{elf.path}: {e}", 126) from None
         self.image = img
-        self.mem.set_brk_start(img.hi)
         stack_prot = PROT_R | PROT_W | (PROT_X if elf.exec_stack else 0)
         size = self.opts.stack_size
         self.mem.map(a.STACK_TOP - size, size, stack_prot, fixed=True, name="[stack]")
         vec = [
             (auxv.AT_HWCAP, a.HWCAP), (auxv.AT_PAGESZ, 4096), (auxv.AT_CLKTCK, 100),
             (auxv.AT_PHDR, img.phdr), (auxv.AT_PHENT, elf.phentsize), (auxv.AT_PHNUM, elf.phnum),
-            (auxv.AT_BASE, 0), (auxv.AT_FLAGS, 0), (auxv.AT_ENTRY, img.entry),
+            (auxv.AT_BASE, base), (auxv.AT_FLAGS, 0), (auxv.AT_ENTRY, img.entry),
             (auxv.AT_UID, os.getuid()), (auxv.AT_EUID, os.geteuid()), (auxv.AT_GID, os.getgid()),
             (auxv.AT_EGID, os.getegid()), (auxv.AT_SECURE, 0), (auxv.AT_HWCAP2, a.HWCAP2),
             (auxv.AT_MINSIGSTKSZ, a.MINSIGSTKSZ),
@@ -152,7 +159,28 @@ class Process:
         eng.set_reg(a.REG_SP_ID, sp)
         for reg, val in a.ENTRY_REGS:
             eng.set_reg(reg, val)
-        self.entry = img.entry
+        self.entry = entry
+
+    def _read_interp(self) -> ElfFile:
+        """The ELF interpreter, looked up through the sysroot (exit 127 if missing)."""
+        assert self.elf.interp is not None
+        guest = os.fsencode(self.elf.interp)
+        host = os.fsdecode(self.paths.to_host(guest))
+        where = os.fsdecode(self.paths.sysroot) if self.paths.sysroot else "the host (no -L)"
+        try:
+            interp = read_elf(host)
+        except (FileNotFoundError, NotADirectoryError):
+            raise UsageError(f"{self.argv[0]}: ELF interpreter {self.elf.interp} not found "
+                             f"(searched {where}; give a sysroot with -L)", 127) from None
+        except OSError as e:
+            raise UsageError(f"{self.argv[0]}: ELF interpreter {self.elf.interp}: "
+                             f"{e.strerror}", 126) from None
+        except ElfError as e:
+            raise UsageError(f"{self.argv[0]}: ELF interpreter {host}: {e}", 126) from None
+        if interp.arch != self.elf.arch:
+            raise UsageError(f"{self.argv[0]}: ELF interpreter {host} is {interp.arch}, "
+                             f"not {self.elf.arch} (wrong sysroot?)", 126)
+        return interp
 
     # ---- run ---------------------------------------------------------------------------------
     def exit(self, status: int) -> None:

@@ -40,6 +40,7 @@ class Abi:
         self._oflag_guest_mask = sum(g for g, _ in self._oflag_pairs)
         self._oflag_host_mask = sum(h for _, h in self._oflag_pairs)
         self.O_DIRECTORY: int = data.OPEN_FLAGS["O_DIRECTORY"]
+        self.O_NOFOLLOW: int = data.OPEN_FLAGS["O_NOFOLLOW"]
 
     # ---- scalars -------------------------------------------------------------------------------
     def s32(self, v: int) -> int:

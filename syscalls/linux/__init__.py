@@ -5,10 +5,12 @@ from syscalls.linux import (  # noqa: F401
     fs_path,
     fs_rw,
     fs_stat,
+    futex,
     ids,
     info,
     mm,
     signal,
     time,
     x86,
+    xattr,
 )

@@ -36,14 +36,15 @@ def dir_fd(d: int) -> int | None:
     return d
 
 
-def guest_path(p: Process, ptr: int) -> bytes:
-    """Read a path argument and map it to the host path the operation should use."""
+def guest_path(p: Process, ptr: int, follow: bool = True) -> bytes:
+    """Read a path argument and map it to the host path the operation should use;
+    `follow=False` for calls that act on a final symlink itself."""
     path = p.mem.read_cstr(ptr, PATH_MAX)
-    return p.paths.to_host(path)
+    return p.paths.to_host(path, follow)
 
 
 def _openat(p: Process, dfd: int, path_ptr: int, flags: int, mode: int) -> int:
-    path = guest_path(p, path_ptr)
+    path = guest_path(p, path_ptr, not flags & p.abi.O_NOFOLLOW)
     if not path:
         raise Errno(errno.ENOENT)
     hflags = p.abi.from_guest_open_flags(flags)
@@ -87,7 +88,7 @@ def _readlinkat(p: Process, dfd: int, path_ptr: int, buf: int, size: int) -> int
         raise Errno(errno.EINVAL)
     raw = p.mem.read_cstr(path_ptr, PATH_MAX)
     special = p.paths.readlink_special(raw)
-    target = special if special is not None else os.readlink(p.paths.to_host(raw),
+    target = special if special is not None else os.readlink(p.paths.to_host(raw, False),
                                                              dir_fd=dir_fd(dfd))
     out = target[:size]
     p.mem.write(buf, out)
@@ -108,7 +109,8 @@ def sys_readlink(p: Process, path: int, buf: int, size: int) -> int:
 def sys_faccessat2(p: Process, dfd: int, path: int, mode: int, flags: int) -> int:
     if not flags:
         return hostsys.syscall(hostsys.NR_FACCESSAT, dfd, guest_path(p, path), mode)
-    return hostsys.syscall(hostsys.NR_FACCESSAT2, dfd, guest_path(p, path), mode, flags)
+    return hostsys.syscall(hostsys.NR_FACCESSAT2, dfd,
+                           guest_path(p, path, not flags & AT_SYMLINK_NOFOLLOW), mode, flags)
 
 
 @syscall("faccessat", args=("fd:dirfd", "path", "int:access_mode"))
@@ -136,7 +138,7 @@ def sys_mkdir(p: Process, path: int, mode: int) -> int:
 def sys_unlinkat(p: Process, dfd: int, path: int, flags: int) -> int:
     if flags & ~AT_REMOVEDIR:
         raise Errno(errno.EINVAL)
-    host = guest_path(p, path)
+    host = guest_path(p, path, False)
     if flags & AT_REMOVEDIR:
         os.rmdir(host, dir_fd=dir_fd(dfd))
     else:
@@ -156,8 +158,8 @@ def sys_rmdir(p: Process, path: int) -> int:
 
 @syscall("renameat2", args=("fd:dirfd", "path", "fd:dirfd", "path", "uint:rename_flags"))
 def sys_renameat2(p: Process, od: int, old: int, nd: int, new: int, flags: int) -> int:
-    return hostsys.syscall(hostsys.NR_RENAMEAT2, od, guest_path(p, old), nd, guest_path(p, new),
-                           flags)
+    return hostsys.syscall(hostsys.NR_RENAMEAT2, od, guest_path(p, old, False), nd,
+                           guest_path(p, new, False), flags)
 
 
 @syscall("renameat", args=("fd:dirfd", "path", "fd:dirfd", "path"))
@@ -172,7 +174,7 @@ def sys_rename(p: Process, old: int, new: int) -> int:
 
 @syscall("symlinkat", args=("path", "fd:dirfd", "path"))
 def sys_symlinkat(p: Process, target: int, dfd: int, link: int) -> int:
-    os.symlink(p.mem.read_cstr(target, PATH_MAX), guest_path(p, link), dir_fd=dir_fd(dfd))
+    os.symlink(p.mem.read_cstr(target, PATH_MAX), guest_path(p, link, False), dir_fd=dir_fd(dfd))
     return 0
 
 
@@ -183,7 +185,8 @@ def sys_symlink(p: Process, target: int, link: int) -> int:
 
 @syscall("linkat", args=("fd:dirfd", "path", "fd:dirfd", "path", "int:at_flags"))
 def sys_linkat(p: Process, od: int, old: int, nd: int, new: int, flags: int) -> int:
-    os.link(guest_path(p, old), guest_path(p, new), src_dir_fd=dir_fd(od),
+    follow = bool(flags & AT_SYMLINK_FOLLOW)
+    os.link(guest_path(p, old, follow), guest_path(p, new, False), src_dir_fd=dir_fd(od),
             dst_dir_fd=dir_fd(nd), follow_symlinks=bool(flags & AT_SYMLINK_FOLLOW))
     return 0
 
@@ -206,7 +209,7 @@ def sys_chmod(p: Process, path: int, mode: int) -> int:
 
 @syscall("fchownat", args=("fd:dirfd", "path", "uint:uid", "uint:gid", "int:at_flags"))
 def sys_fchownat(p: Process, dfd: int, path: int, uid: int, gid: int, flags: int) -> int:
-    host = guest_path(p, path)
+    host = guest_path(p, path, not flags & AT_SYMLINK_NOFOLLOW)
     if not host and flags & AT_EMPTY_PATH:
         os.fchown(dfd, _id(uid), _id(gid))
     else:
@@ -227,7 +230,7 @@ def sys_lchown(p: Process, path: int, uid: int, gid: int) -> int:
 
 @syscall("utimensat", args=("fd:dirfd", "path", "ptr", "int:at_flags"))
 def sys_utimensat(p: Process, dfd: int, path: int, times: int, flags: int) -> int:
-    host = guest_path(p, path) if path else None
+    host = guest_path(p, path, not flags & AT_SYMLINK_NOFOLLOW) if path else None
     tptr = p.mem.host_ptr(times, 2 * p.abi.timespec.size) if times else 0
     return hostsys.syscall(hostsys.NR_UTIMENSAT, dfd, host, tptr, flags)
 

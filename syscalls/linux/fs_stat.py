@@ -29,7 +29,8 @@ def _stat_at(p: Process, dfd: int, path_ptr: int, buf: int, flags: int) -> int:
             raise Errno(errno.ENOENT)
         st = os.stat(".") if dfd == AT_FDCWD else os.fstat(dfd)
     else:
-        st = os.stat(p.paths.to_host(raw), dir_fd=dir_fd(dfd),
+        nofollow = bool(flags & AT_SYMLINK_NOFOLLOW)
+        st = os.stat(p.paths.to_host(raw, not nofollow), dir_fd=dir_fd(dfd),
                      follow_symlinks=not flags & AT_SYMLINK_NOFOLLOW)
     p.mem.view(buf, p.abi.stat.size, PROT_W)[:] = p.abi.to_guest_stat(st)  # lookup first
     return 0
@@ -60,7 +61,7 @@ def sys_fstat(p: Process, fd: int, buf: int) -> int:
 @syscall("statx", args=("fd:dirfd", "path", "int:at_flags", "uint:statx_mask", "ptr"))
 def sys_statx(p: Process, dfd: int, path: int, flags: int, mask: int, buf: int) -> int:
     raw = p.mem.read_cstr(path, PATH_MAX)
-    host = p.paths.to_host(raw) if raw else b""
+    host = p.paths.to_host(raw, not flags & AT_SYMLINK_NOFOLLOW) if raw else b""
     return hostsys.syscall(hostsys.NR_STATX, dfd, host, flags, mask,
                            p.mem.host_ptr(buf, STATX_SIZE, PROT_W))
 
