@@ -146,7 +146,8 @@ def _glibc_compiler(arch: str) -> str:
     )
 
 
-def compiler_command(arch: str, libc: str = "musl", pie: bool = False) -> tuple[list[str], str]:
+def compiler_command(arch: str, libc: str = "musl", pie: bool = False,
+                     dynamic: bool = False) -> tuple[list[str], str]:
     """Return (compiler argv prefix, compiler version) for one arch/libc/pie combination.
 
     The argv prefix still needs the source file and ``-o OUTPUT``.  Raises
@@ -163,12 +164,17 @@ def compiler_command(arch: str, libc: str = "musl", pie: bool = False) -> tuple[
     elif libc == "glibc":
         gcc = _glibc_compiler(arch)
         version = _gcc_version(gcc)
-        cmd = [gcc, "-fPIE", "-static-pie"] if pie else [gcc, "-static"]
+        if dynamic:  # linked against the cross sysroot's shared glibc, with PT_INTERP
+            cmd = [gcc, "-fPIE", "-pie"] if pie else [gcc, "-no-pie"]
+        else:
+            cmd = [gcc, "-fPIE", "-static-pie"] if pie else [gcc, "-static"]
         if arch == "i386":
             # gcc defaults to x87 maths on i686 (excess precision); zig uses SSE2.
             cmd += ["-msse2", "-mfpmath=sse"]
     else:
         raise ValueError(f"unknown libc {libc!r}; expected one of {LIBCS}")
+    if dynamic and libc != "glibc":
+        raise ValueError("dynamic builds use the Debian cross glibc (libc='glibc')")
     cmd += [*COMMON_FLAGS, "-I", str(GUEST_DIR)]
     return cmd, version
 
@@ -183,8 +189,9 @@ def _source_digest(name: str) -> bytes:
     return h.digest()
 
 
-def check_elf(path: Path, arch: str, pie: bool) -> None:
-    """Raise GuestBuildError unless path is a static ELF for arch (static-pie when pie)."""
+def check_elf(path: Path, arch: str, pie: bool, dynamic: bool = False) -> None:
+    """Raise GuestBuildError unless path is an ELF for arch: static (static-pie when pie),
+    or with an interpreter when dynamic."""
     data = path.read_bytes()
     if data[:4] != b"\x7fELF":
         raise GuestBuildError(f"{path}: not an ELF file")
@@ -204,11 +211,12 @@ def check_elf(path: Path, arch: str, pie: bool) -> None:
         e_phentsize, e_phnum = struct.unpack_from(endian + "HH", data, 42)
     for i in range(e_phnum):
         p_type = struct.unpack_from(endian + "I", data, e_phoff + i * e_phentsize)[0]
-        if p_type == PT_INTERP:
+        if p_type == PT_INTERP and not dynamic:
             raise GuestBuildError(f"{path}: has PT_INTERP, expected a static binary")
 
 
-def build_guest(name: str, arch: str, libc: str = "musl", pie: bool = False) -> Path:
+def build_guest(name: str, arch: str, libc: str = "musl", pie: bool = False,
+                dynamic: bool = False) -> Path:
     """Build tests/guest/<name>.c statically for arch/libc and return the cached binary.
 
     With ``pie=True`` the result is a static-PIE executable (ET_DYN, no PT_INTERP).
@@ -218,7 +226,7 @@ def build_guest(name: str, arch: str, libc: str = "musl", pie: bool = False) -> 
     src = GUEST_DIR / f"{name}.c"
     if not src.is_file():
         raise FileNotFoundError(f"no guest program {src}")
-    cmd, version = compiler_command(arch, libc, pie)
+    cmd, version = compiler_command(arch, libc, pie, dynamic)
 
     key = hashlib.sha256()
     key.update(_source_digest(name))
@@ -231,7 +239,7 @@ def build_guest(name: str, arch: str, libc: str = "musl", pie: bool = False) -> 
     key.update(version.encode())
     digest = key.hexdigest()[:20]
 
-    out_dir = cache_dir() / f"{arch}-{libc}{'-pie' if pie else ''}"
+    out_dir = cache_dir() / f"{arch}-{libc}{'-dyn' if dynamic else ''}{'-pie' if pie else ''}"
     out = out_dir / f"{name}-{digest}"
     if out.is_file():
         return out
@@ -253,7 +261,7 @@ def build_guest(name: str, arch: str, libc: str = "musl", pie: bool = False) -> 
                 f"$ {' '.join(cmd)} {src} -o {tmp} {' '.join(LINK_FLAGS)}\n"
                 f"{proc.stdout}{proc.stderr}"
             )
-        check_elf(tmp, arch, pie)
+        check_elf(tmp, arch, pie, dynamic)
         tmp.chmod(0o755)
         os.replace(tmp, out)
     finally:
