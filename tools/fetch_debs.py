@@ -31,8 +31,9 @@ def root_for(arch: str) -> str:
     return os.path.join(cache_dir(), DEBIAN_ARCH[arch], "root")
 
 
-def fetch(arch: str, packages: list[str], *, quiet: bool = True) -> str:
-    """Download and unpack `packages`; returns the root directory. Raises RuntimeError."""
+def fetch(arch: str, packages: list[str], *, quiet: bool = True, deps: bool = False) -> str:
+    """Download and unpack `packages` (with their dependency closure when `deps`); returns
+    the root directory. Raises RuntimeError."""
     if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
         raise RuntimeError("apt-get/dpkg-deb not available (not a Debian-based host)")
     deb_arch = DEBIAN_ARCH[arch]
@@ -49,30 +50,35 @@ def fetch(arch: str, packages: list[str], *, quiet: bool = True) -> str:
     out = subprocess.DEVNULL if quiet else None
     missing = [p for p in packages if not glob.glob(os.path.join(debs, f"{p}_*.deb"))]
     if missing:
-        if not os.listdir(f"{state}/lists") or missing:
-            r = subprocess.run(["apt-get", *opts, "update", "-qq"], stdout=out, stderr=out)
-            if r.returncode:
-                raise RuntimeError("apt-get update failed")
-        r = subprocess.run(["apt-get", *opts, "download", *missing], cwd=debs, stdout=out,
-                           stderr=out)
+        r = subprocess.run(["apt-get", *opts, "update", "-qq"], stdout=out, stderr=out)
         if r.returncode:
-            raise RuntimeError(f"apt-get download {' '.join(missing)} failed")
-    for p in packages:
-        for deb in glob.glob(os.path.join(debs, f"{p}_*.deb")):
-            stamp = os.path.join(root, ".unpacked-" + os.path.basename(deb))
-            if not os.path.exists(stamp):
-                subprocess.run(["dpkg-deb", "-x", deb, root], check=True)
-                open(stamp, "w").close()
+            raise RuntimeError("apt-get update failed")
+        if deps:  # the whole dependency closure (our status file says nothing is installed)
+            cmd = ["apt-get", *opts, "-o", f"Dir::Cache::archives={debs}", "install",
+                   "--download-only", "--no-install-recommends", "-y", "-qq", *missing]
+        else:
+            cmd = ["apt-get", *opts, "download", *missing]
+        r = subprocess.run(cmd, cwd=debs, stdout=out, stderr=out)
+        if r.returncode:
+            raise RuntimeError(f"apt-get could not fetch {' '.join(missing)}")
+    wanted = glob.glob(os.path.join(debs, "*.deb")) if deps else [
+        d for p in packages for d in glob.glob(os.path.join(debs, f"{p}_*.deb"))]
+    for deb in sorted(wanted):
+        stamp = os.path.join(root, ".unpacked-" + os.path.basename(deb))
+        if not os.path.exists(stamp):
+            subprocess.run(["dpkg-deb", "-x", deb, root], check=True)
+            open(stamp, "w").close()
     return root
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--arch", required=True, choices=sorted(DEBIAN_ARCH))
+    ap.add_argument("--deps", action="store_true", help="also fetch the dependency closure")
     ap.add_argument("packages", nargs="+")
     a = ap.parse_args()
     try:
-        print(fetch(a.arch, a.packages, quiet=False))
+        print(fetch(a.arch, a.packages, quiet=False, deps=a.deps))
     except RuntimeError as e:
         print(f"fetch_debs: {e}", file=sys.stderr)
         return 1

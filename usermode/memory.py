@@ -416,7 +416,7 @@ class AddressSpace:
                             break
                         a = w.end
                 if need & PROT_W and (v.prot & PROT_X or end > v.end):
-                    self.uc.remove_cache(addr, end)
+                    self._drop_code(addr, end)  # only executable pages: others can't be probed
                 self._last = v
                 return b.mv[addr - b.lo:end - b.lo]
         raise Errno(errno.EFAULT)
@@ -454,8 +454,7 @@ class AddressSpace:
                 raise Errno(errno.EFAULT)
             b = v.backing
             b.mv[addr - b.lo:addr - b.lo + n] = data
-            if v.prot & PROT_X:
-                self.uc.remove_cache(addr, addr + n)
+            self._drop_code(addr, addr + n)
             return
         self.view(addr, n, PROT_W)[:] = data
 

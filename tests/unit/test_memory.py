@@ -190,3 +190,18 @@ def test_remap_rejects_overlapping_fixed_destination(mem: AddressSpace) -> None:
     with pytest.raises(Errno) as ei:
         mem.remap(a, 0, PAGE, True, None)
     assert ei.value.errno == errno.EINVAL
+
+
+def test_write_spanning_two_data_mappings_probes_no_code() -> None:
+    # a read() into a buffer that crosses from one data mapping into the next must not ask
+    # Unicorn to drop code there: its probe of non-executable pages would be refused and
+    # leave the engine with a pending exception (seen with sqlite3 reading /dev/urandom)
+    eng = Engine(archmod.load("aarch64"))
+    mem = AddressSpace(eng.uc, arena_lo=TOP - (1 << 32), arena_hi=TOP, mmap_top=TOP - (1 << 20))
+    eng.install(lambda nr, args: 0, (1 << 64) - 1, mem.tlb_fill)
+    a = mem.map(0, 2 * PAGE, PROT_R | PROT_W)
+    mem.map(a + PAGE, PAGE, PROT_R | PROT_W, fixed=True, name="other")
+    mem.last_fault = None
+    mem.view(a + PAGE - 8, 16, PROT_W)[:] = b"x" * 16
+    assert mem.last_fault is None
+    assert mem.read(a + PAGE - 8, 16) == b"x" * 16
