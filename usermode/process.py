@@ -154,7 +154,17 @@ class Process:
             raise UsageError(f"{self.argv[0]}: arguments and environment do not fit in the "
                              f"{size}-byte stack (see -s)", 126)
         self.mem.write(sp, blob, force=True)
-        self.auxv = vec
+        self.envp = envp
+        self.stack_start = sp
+        # the auxv as the guest sees it (with AT_RANDOM/EXECFN/PLATFORM), for /proc/self/auxv
+        words = self.abi.unpack_words(blob[:len(blob) - len(blob) % a.WORDSIZE])
+        i = 1 + len(argv) + 1 + len(envp) + 1
+        self.auxv_final: list[tuple[int, int]] = []
+        while i + 1 < len(words):
+            self.auxv_final.append((words[i], words[i + 1]))
+            if words[i] == auxv.AT_NULL:
+                break
+            i += 2
         eng = self.engine
         eng.set_reg(a.REG_SP_ID, sp)
         for reg, val in a.ENTRY_REGS:

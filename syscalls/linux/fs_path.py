@@ -14,6 +14,7 @@ from syscalls.linux.fs_fd import _id
 from syscalls.registry import syscall
 from usermode import hostsys
 from usermode.memory import PROT_W
+from usermode.procfs import open_emulated
 
 if TYPE_CHECKING:
     from usermode.process import Process
@@ -44,10 +45,16 @@ def guest_path(p: Process, ptr: int, follow: bool = True) -> bytes:
 
 
 def _openat(p: Process, dfd: int, path_ptr: int, flags: int, mode: int) -> int:
-    path = guest_path(p, path_ptr, not flags & p.abi.O_NOFOLLOW)
-    if not path:
+    raw = p.mem.read_cstr(path_ptr, PATH_MAX)
+    if not raw:
         raise Errno(errno.ENOENT)
     hflags = p.abi.from_guest_open_flags(flags)
+    if raw.startswith(b"/proc/"):
+        fd = open_emulated(p, raw, hflags)
+        if fd is not None:
+            p.fds.forget(fd)
+            return fd
+    path = p.paths.to_host(raw, not flags & p.abi.O_NOFOLLOW)
     if not hflags & (os.O_NONBLOCK | os.O_CREAT | O_PATH) and _is_fifo(dfd, path):
         def finish() -> int:  # a FIFO open waits for its peer: outside the hook
             fd = hostsys.syscall(hostsys.NR_OPENAT, dfd, path, hflags, mode & 0o7777)

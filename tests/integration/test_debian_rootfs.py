@@ -104,3 +104,35 @@ def test_rootfs_compression_round_trip(rootfs: Path, data: Path, tool: str) -> N
     assert um.returncode == 0 and um.stdout == ref.stdout  # same compressor, same bytes
     back, _ = run_both(rootfs, data, tool, "-d", "-c", stdin=um.stdout)
     assert back.returncode == 0 and back.stdout == blob
+
+
+def um_only(rootfs: Path, data: Path, prog: str, *args: str) -> str:
+    p = subprocess.run([sys.executable, "-m", "usermode", "run", "-L", str(rootfs),
+                        str(rootfs / prog), *args], capture_output=True, cwd=data, timeout=120)
+    assert p.returncode == 0, p.stderr.decode()
+    return p.stdout.decode()
+
+
+def test_proc_self_describes_the_guest(rootfs: Path, data: Path) -> None:
+    maps = um_only(rootfs, data, "bin/cat", "/proc/self/maps").splitlines()
+    names = {line.split()[-1] for line in maps if len(line.split()) > 5}
+    assert "/bin/cat" in names and "[heap]" in names and "[stack]" in names
+    assert any(n.endswith("libc.so.6") for n in names)
+    assert any(" r-xp " in line and line.endswith("/bin/cat") for line in maps)
+    cmd = um_only(rootfs, data, "bin/cat", "/proc/self/cmdline")
+    assert cmd.split("\0")[1:] == ["/proc/self/cmdline", ""]
+    stat = um_only(rootfs, data, "bin/cat", "/proc/self/stat")
+    assert "(cat)" in stat
+    cpu = um_only(rootfs, data, "bin/cat", "/proc/cpuinfo")
+    assert "Features\t: fp asimd" in cpu and "atomics" in cpu
+    exe = um_only(rootfs, data, "bin/readlink", "/proc/self/exe")
+    assert exe.strip().endswith("/bin/readlink")
+
+
+def test_proc_self_auxv_has_the_guest_entries(rootfs: Path, data: Path) -> None:
+    out = um_only(rootfs, data, "usr/bin/od", "-An", "-v", "-tx8", "/proc/self/auxv").split()
+    pairs = dict(zip((int(x, 16) for x in out[0::2]), (int(x, 16) for x in out[1::2]),
+                     strict=True))
+    assert pairs[6] == 4096  # AT_PAGESZ
+    assert pairs[16] != 0 and pairs[25] != 0  # AT_HWCAP, AT_RANDOM
+    assert pairs[0] == 0  # AT_NULL present

@@ -1,0 +1,94 @@
+"""/proc files that must describe the guest rather than the emulator.
+
+`open_emulated` returns an fd (a memfd holding freshly generated text, seekable and
+fstat-able like the kernel's files) for the guest's own /proc/self/{maps,auxv,cmdline,
+environ,stat} and for /proc/cpuinfo on a foreign arch; every other /proc path is the
+host's. /proc/self/exe is a symlink handled by `Paths`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from usermode.process import Process
+
+_SELF = re.compile(
+    rb"^/proc/(self|thread-self|(\d+)(/task/\d+)?)/(maps|auxv|cmdline|environ|stat)$")
+O_CLOEXEC = 0x80000
+
+AARCH64_FEATURES = {0: "fp", 1: "asimd", 3: "aes", 4: "pmull", 5: "sha1", 6: "sha2",
+                    7: "crc32", 8: "atomics", 11: "cpuid"}
+
+
+def open_emulated(p: Process, path: bytes, host_flags: int) -> int | None:
+    """An fd with the guest's view of `path`, or None when the host's file is right."""
+    m = _SELF.match(path)
+    if m is not None:
+        if m.group(2) is not None and int(m.group(2)) != p.pid:
+            return None  # another process: the host's file
+        text = _GENERATORS[m.group(4).decode()](p)
+    elif path == b"/proc/cpuinfo" and p.elf.arch == "aarch64":
+        text = cpuinfo_aarch64(p)
+    else:
+        return None
+    fd = os.memfd_create("usermode-proc", 0 if not host_flags & O_CLOEXEC else
+                         os.MFD_CLOEXEC)
+    os.write(fd, text)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def maps(p: Process) -> bytes:
+    """The guest's mappings in the kernel's /proc/<pid>/maps format."""
+    width = 8 if p.abi.wordsize == 4 else 12
+    lines = []
+    for v in p.mem.vmas:
+        perms = ("r" if v.prot & 1 else "-") + ("w" if v.prot & 2 else "-") + \
+                ("x" if v.prot & 4 else "-") + ("s" if v.shared else "p")
+        dev = f"{os.major(v.dev):02x}:{os.minor(v.dev):02x}"
+        head = f"{v.start:0{width}x}-{v.end:0{width}x} {perms} {v.offset:08x} {dev} {v.ino} "
+        name = v.name
+        if name.startswith("/") and p.paths.sysroot:
+            name = os.fsdecode(p.paths.to_guest(os.fsencode(name)))
+        lines.append(head.ljust(25 + 4 * width) + name if name else head.rstrip() + " ")
+    return ("\n".join(x.rstrip() if not x.endswith(" ") else x for x in lines) + "\n").encode()
+
+
+def auxv(p: Process) -> bytes:
+    words = [w for pair in p.auxv_final for w in pair]
+    return b"".join(p.abi.pack_word(w) for w in words)
+
+
+def cmdline(p: Process) -> bytes:
+    return b"".join(os.fsencode(a) + b"\0" for a in p.argv)
+
+
+def environ(p: Process) -> bytes:
+    return b"".join(e + b"\0" for e in p.envp)
+
+
+def stat(p: Process) -> bytes:
+    """The host's line for our pid with the guest's name and start of stack (field 28)."""
+    with open(f"/proc/{p.pid}/stat", "rb") as f:
+        raw = f.read()
+    rest = raw[raw.rindex(b")") + 2:].split()
+    rest[25] = str(p.stack_start).encode()  # field 28, startstack
+    return f"{p.pid} (".encode() + p.comm + b") " + b" ".join(rest) + b"\n"
+
+
+def cpuinfo_aarch64(p: Process) -> bytes:
+    features = " ".join(name for bit, name in sorted(AARCH64_FEATURES.items())
+                        if p.arch.HWCAP >> bit & 1)
+    blocks = []
+    for i in range(os.cpu_count() or 1):
+        blocks.append(f"processor\t: {i}\nBogoMIPS\t: 100.00\nFeatures\t: {features}\n"
+                      "CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\n"
+                      "CPU part\t: 0xd08\nCPU revision\t: 3\n")
+    return ("\n".join(blocks) + "\n").encode()
+
+
+_GENERATORS = {"maps": maps, "auxv": auxv, "cmdline": cmdline, "environ": environ,
+               "stat": stat}
