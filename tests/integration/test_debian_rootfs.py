@@ -136,3 +136,14 @@ def test_proc_self_auxv_has_the_guest_entries(rootfs: Path, data: Path) -> None:
     assert pairs[6] == 4096  # AT_PAGESZ
     assert pairs[16] != 0 and pairs[25] != 0  # AT_HWCAP, AT_RANDOM
     assert pairs[0] == 0  # AT_NULL present
+
+
+def test_ls_of_a_sysroot_directory_stats_every_entry(rootfs: Path, data: Path) -> None:
+    # qemu 7.2 -L lists /usr/bin from the rootfs but cannot lstat the entries that exist only
+    # there ("cannot access '/usr/bin/gawk'"); the overlay resolves both the same way
+    p = subprocess.run([sys.executable, "-m", "usermode", "run", "-L", str(rootfs),
+                        str(rootfs / "bin/ls"), "-la", "/usr/bin"], capture_output=True,
+                       cwd=data, timeout=120)
+    assert p.returncode == 0, p.stderr.decode()[-500:]
+    out = p.stdout.decode()
+    assert " gawk\n" in out and " python3.11\n" in out and " lua5.4\n" in out
