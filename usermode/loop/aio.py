@@ -1,0 +1,311 @@
+"""The event loop: adaptive polling after QEMU's aio-posix, with 826cc324's split.
+
+A source has a cheap, side-effect-free readiness check (`poll_check`, QEMU's io_poll) and a
+handler that does the work (`poll_ready`, io_poll_ready). Only the checks fall inside the
+measured blocking time `block_ns`; ready handlers, fd handlers, bottom halves and timers run
+after the measurement, so a slow handler cannot knock the loop out of polling mode. The
+test-only `accounting="legacy"` runs `poll_ready` inside the timed region, as QEMU did before
+826cc324.
+
+Windows are kept per source key (QEMU 2025): the loop polls for the largest window among the
+armed pollable sources, and after dispatch adjusts only the sources that were ready.
+Grow/shrink: QEMU's rule, with our defaults (grow start 8 µs, x2, shrink /2 with a floor:
+below the grow start the window drops to 0); `poll_shrink=0` keeps QEMU's reset-to-0.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from usermode.loop.monitor import IN, FdMonitor, default_monitor
+
+Clock = Callable[[], int]
+
+
+class Source:
+    """Something the loop waits for: an fd, a poll check, or both."""
+
+    __slots__ = ("events", "fd", "gil_free", "key", "on_fd", "poll_check", "poll_ready")
+
+    def __init__(self, key: Any, *, fd: int | None = None, events: int = IN,
+                 on_fd: Callable[[int, int], None] | None = None,
+                 poll_check: Callable[[], bool] | None = None,
+                 poll_ready: Callable[[], None] | None = None, gil_free: bool = True) -> None:
+        self.key = key
+        self.fd, self.events, self.on_fd = fd, events, on_fd
+        # a check without a handler is dropped, as QEMU's aio_set_fd_handler does
+        self.poll_check = poll_check if poll_ready is not None else None
+        self.poll_ready = poll_ready
+        self.gil_free = gil_free
+
+    @property
+    def pollable(self) -> bool:
+        return self.poll_check is not None and self.gil_free
+
+
+class Timer:
+    __slots__ = ("callback", "cancelled", "deadline")
+
+    def __init__(self, deadline: int, callback: Callable[[], None]) -> None:
+        self.deadline, self.callback, self.cancelled = deadline, callback, False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class EventLoop:
+    def __init__(self, *, clock: Clock = time.monotonic_ns, monitor: FdMonitor | None = None,
+                 poll_max_ns: int | None = None, poll_grow: int = 2, poll_shrink: int = 2,
+                 grow_start_ns: int = 8000, accounting: str = "split") -> None:
+        self.clock = clock
+        self.monitor = monitor if monitor is not None else default_monitor()
+        if poll_max_ns is None:
+            poll_max_ns = 65536 if (os.cpu_count() or 1) >= 2 else 0
+        self.poll_max_ns = poll_max_ns
+        self.poll_grow = poll_grow or 2
+        self.poll_shrink = poll_shrink  # 0: reset to 0, as QEMU's default
+        self.grow_start_ns = grow_start_ns
+        if accounting not in ("split", "legacy"):
+            raise ValueError(accounting)
+        self.accounting = accounting
+        self.sources: dict[Any, Source] = {}
+        self.poll_ns: dict[Any, int] = {}
+        # when each source's handler last finished: a source's blocking time is measured from
+        # there, so a slow source ready in an iteration that a fast one kept short still
+        # counts as slow (QEMU 2025 keeps the window per handler for this case)
+        self._since: dict[Any, int] = {}
+        self._bh: deque[Callable[[], None]] = deque()
+        self._timers: list[tuple[int, int, Timer]] = []
+        self._seq = 0
+        self._cancelled = 0
+        self._lock = threading.Lock()
+        self.notified = False
+        self.notify_me = False
+        self._efd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self.monitor.add(self._efd, IN)  # the notifier: never a source, never progress
+        self.stats: dict[str, int] = dict.fromkeys(
+            ("iterations", "blocking_waits", "zero_timeout_waits", "poll_windows", "poll_iters",
+             "poll_hits", "poll_misses", "final_check_hits", "grows", "shrinks", "resets",
+             "notify_calls", "eventfd_writes", "timers_fired", "heap_rebuilds"), 0)
+
+    # ---- configuration -----------------------------------------------------------------------
+    def set_params(self, *, poll_max_ns: int | None = None, poll_grow: int | None = None,
+                   poll_shrink: int | None = None) -> None:
+        """Change the polling parameters; every window restarts from 0 (as in QEMU)."""
+        if poll_max_ns is not None:
+            self.poll_max_ns = poll_max_ns
+        if poll_grow is not None:
+            self.poll_grow = poll_grow or 2
+        if poll_shrink is not None:
+            self.poll_shrink = poll_shrink
+        self.poll_ns = dict.fromkeys(self.poll_ns, 0)
+
+    # ---- sources -------------------------------------------------------------------------------
+    def add(self, src: Source) -> None:
+        self.sources[src.key] = src
+        self.poll_ns.setdefault(src.key, 0)
+        if src.fd is not None:
+            self.monitor.add(src.fd, src.events)
+
+    def remove(self, key: Any) -> None:
+        src = self.sources.pop(key, None)
+        if src is not None and src.fd is not None:
+            self.monitor.remove(src.fd)
+
+    # ---- bottom halves, notifier, timers -------------------------------------------------------
+    def call_soon(self, cb: Callable[[], None]) -> None:
+        self._bh.append(cb)
+
+    def call_soon_threadsafe(self, cb: Callable[[], None]) -> None:
+        self._bh.append(cb)  # deque.append is atomic
+        self.notify()
+
+    def notify(self) -> None:
+        """Wake the loop from any thread; costs no syscall unless the loop is asleep."""
+        self.stats["notify_calls"] += 1
+        self.notified = True  # write the flag first, then read notify_me
+        if self.notify_me:
+            self.stats["eventfd_writes"] += 1
+            os.eventfd_write(self._efd, 1)
+
+    def call_at(self, deadline_ns: int, cb: Callable[[], None]) -> Timer:
+        t = Timer(deadline_ns, cb)
+        with self._lock:
+            self._seq += 1
+            first = not self._timers or deadline_ns < self._timers[0][0]
+            heapq.heappush(self._timers, (deadline_ns, self._seq, t))
+        if first and threading.current_thread() is not threading.main_thread():
+            self.notify()  # an earlier deadline from another thread: recompute the timeout
+        return t
+
+    def call_later(self, delay_ns: int, cb: Callable[[], None]) -> Timer:
+        return self.call_at(self.clock() + delay_ns, cb)
+
+    def cancel(self, t: Timer) -> None:
+        if not t.cancelled:
+            t.cancel()
+            self._cancelled += 1
+            if len(self._timers) > 100 and self._cancelled * 2 > len(self._timers):
+                with self._lock:
+                    self._timers = [e for e in self._timers if not e[2].cancelled]
+                    heapq.heapify(self._timers)
+                self._cancelled = 0
+                self.stats["heap_rebuilds"] += 1
+
+    def _next_deadline(self) -> int | None:
+        while self._timers and self._timers[0][2].cancelled:
+            heapq.heappop(self._timers)
+            self._cancelled = max(0, self._cancelled - 1)
+        return self._timers[0][0] if self._timers else None
+
+    # ---- one iteration ---------------------------------------------------------------------------
+    def run_once(self, block: bool = True) -> int:
+        """One aio_poll iteration; returns how many callbacks ran (progress)."""
+        st = self.stats
+        st["iterations"] += 1
+        clock = self.clock
+        start = clock()
+        # 1. timeout
+        if not block or self._bh:
+            timeout = 0
+        else:
+            nd = self._next_deadline()
+            timeout = -1 if nd is None else max(0, nd - start)
+        armed = list(self.sources.values())
+        pollers = [s for s in armed if s.pollable]
+        need_wait = any(not s.pollable for s in armed)
+        ready: list[Source] = []
+        dispatched_in_window: list[Source] = []
+        polled = False
+        # 2. poll mode: only the checks are timed (split accounting)
+        window = max((self.poll_ns.get(s.key, 0) for s in pollers), default=0)
+        if timeout >= 0:
+            window = min(window, timeout)
+        if self.poll_max_ns and window > 0 and not need_wait and pollers:
+            polled = True
+            st["poll_windows"] += 1
+            t0 = clock()
+            while True:
+                st["poll_iters"] += 1
+                for s in pollers:
+                    if s.poll_check():  # type: ignore[misc]
+                        ready.append(s)
+                        if self.accounting == "legacy":  # pre-826cc324: work timed too
+                            s.poll_ready()  # type: ignore[misc]
+                            dispatched_in_window.append(s)
+                if ready or self.notified:
+                    timeout = 0
+                    break
+                spent = clock() - t0
+                if spent >= window:
+                    if timeout > 0:
+                        timeout = max(0, timeout - spent)
+                    break
+            if ready:
+                st["poll_hits"] += 1
+            else:
+                st["poll_misses"] += 1
+        # 3. about to sleep: publish notify_me, then re-check the flag
+        if timeout != 0:
+            self.notify_me = True
+            if self.notified:
+                timeout = 0
+        # 4. leaving poll mode: one final check closes the race with a late producer
+        if polled and timeout != 0:
+            for s in pollers:
+                if s.poll_check():  # type: ignore[misc]
+                    ready.append(s)
+                    st["final_check_hits"] += 1
+            if ready:
+                timeout = 0
+        # 5. wait in the fd monitor only if something is left to wait for
+        events: list[tuple[int, int]] = []
+        if timeout != 0 or need_wait:
+            if timeout != 0:
+                st["blocking_waits"] += 1
+            else:
+                st["zero_timeout_waits"] += 1
+            events = self.monitor.wait(timeout)
+        self.notify_me = False
+        if self.notified:
+            self.notified = False
+            try:
+                os.eventfd_read(self._efd)
+            except BlockingIOError:
+                pass
+        # 6. the measured time ends here: everything below is dispatch
+        block_ns = clock() - start
+        progress = 0
+        while self._bh:
+            self._bh.popleft()()
+            progress += 1
+        by_fd = {s.fd: s for s in armed if s.fd is not None}
+        hit_keys = {s.key for s in ready}
+        for fd, rev in events:
+            s = by_fd.get(fd)
+            if s is None:
+                continue
+            hit_keys.add(s.key)
+            if s in ready:
+                continue  # already counted as a poll hit this iteration
+            if s.on_fd is not None:
+                s.on_fd(fd, rev)
+                progress += 1
+            elif s.poll_ready is not None:
+                s.poll_ready()
+                progress += 1
+        for s in ready:
+            if s not in dispatched_in_window:
+                s.poll_ready()  # type: ignore[misc]
+            progress += 1
+        # 7. adjust the windows of the sources that were ready (after dispatch, QEMU 2025)
+        block_end = start + block_ns
+        if self.poll_max_ns:
+            for key in hit_keys:
+                if key in self.sources and self.sources[key].pollable:
+                    self._adjust(key, block_end - self._since.get(key, start))
+        if hit_keys:
+            done = clock()
+            for key in hit_keys:
+                self._since[key] = done
+        # 8. expired timers, in deadline order (FIFO among ties)
+        now = clock()
+        while True:
+            nd = self._next_deadline()
+            if nd is None or nd > now:
+                break
+            with self._lock:
+                _, _, t = heapq.heappop(self._timers)
+            st["timers_fired"] += 1
+            t.callback()
+            progress += 1
+        return progress
+
+    def _adjust(self, key: Any, block_ns: int) -> None:
+        pns = self.poll_ns.get(key, 0)
+        mx = self.poll_max_ns
+        if block_ns <= pns:
+            return  # the sweet spot
+        if block_ns > mx:
+            if self.poll_shrink == 0 or pns // self.poll_shrink < self.grow_start_ns:
+                new = 0
+                self.stats["resets"] += 1
+            else:
+                new = pns // self.poll_shrink
+                self.stats["shrinks"] += 1
+        elif pns < mx and block_ns < mx:
+            new = min(self.grow_start_ns if pns == 0 else pns * self.poll_grow, mx)
+            self.stats["grows"] += 1
+        else:
+            return
+        self.poll_ns[key] = new
+
+    def close(self) -> None:
+        os.close(self._efd)
+        self.monitor.close()

@@ -1,0 +1,129 @@
+"""fd monitors for the event loop: level-triggered, one interface, epoll by default.
+
+`wait(timeout_ns)` returns `[(fd, revents)]`; a timeout of -1 waits for ever, 0 only peeks.
+Python's `epoll.poll(t)` rounds t up to whole milliseconds, so a positive timeout is spent in
+`select` on the epoll fd (µs resolution), followed by `epoll.poll(0)` to collect events.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import stat
+
+IN = select.POLLIN
+OUT = select.POLLOUT
+ERR = select.POLLERR
+HUP = select.POLLHUP
+
+
+class FdMonitor:
+    supports_userspace_poll = False
+
+    def add(self, fd: int, events: int) -> None:
+        raise NotImplementedError
+
+    def modify(self, fd: int, events: int) -> None:
+        raise NotImplementedError
+
+    def remove(self, fd: int) -> None:
+        raise NotImplementedError
+
+    def wait(self, timeout_ns: int) -> list[tuple[int, int]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+def _always_ready(fd: int) -> bool:
+    """Regular files and directories cannot be monitored: they are always ready."""
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return False
+    return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
+
+
+class EpollMonitor(FdMonitor):
+    def __init__(self) -> None:
+        self._ep = select.epoll()
+        if self._ep.fileno() >= 1024:  # select() below cannot take higher fds
+            raise OSError("epoll fd above FD_SETSIZE")
+        self._files: dict[int, int] = {}  # always-ready fds and their interest
+        self.waits = 0
+
+    def add(self, fd: int, events: int) -> None:
+        if _always_ready(fd):
+            self._files[fd] = events
+            return
+        self._ep.register(fd, events)
+
+    def modify(self, fd: int, events: int) -> None:
+        if fd in self._files:
+            self._files[fd] = events
+        else:
+            self._ep.modify(fd, events)
+
+    def remove(self, fd: int) -> None:
+        """Call before the fd is closed: epoll keys on the open file, not the number."""
+        if self._files.pop(fd, None) is None:
+            try:
+                self._ep.unregister(fd)
+            except (OSError, ValueError):
+                pass
+
+    def wait(self, timeout_ns: int) -> list[tuple[int, int]]:
+        files = [(fd, ev & (IN | OUT)) for fd, ev in self._files.items()]
+        if files:
+            timeout_ns = 0
+        self.waits += 1
+        if timeout_ns > 0:
+            select.select([self._ep.fileno()], [], [], timeout_ns / 1e9)
+            got = self._ep.poll(0)
+        else:
+            got = self._ep.poll(-1 if timeout_ns < 0 else 0)
+        return files + list(got)
+
+    def close(self) -> None:
+        self._ep.close()
+
+
+class PollMonitor(FdMonitor):
+    """Fallback where epoll is missing: rebuilds nothing, poll() takes the whole set."""
+
+    def __init__(self) -> None:
+        self._p = select.poll()
+        self._files: dict[int, int] = {}
+        self.waits = 0
+
+    def add(self, fd: int, events: int) -> None:
+        if _always_ready(fd):
+            self._files[fd] = events
+        else:
+            self._p.register(fd, events)
+
+    def modify(self, fd: int, events: int) -> None:
+        if fd in self._files:
+            self._files[fd] = events
+        else:
+            self._p.modify(fd, events)
+
+    def remove(self, fd: int) -> None:
+        if self._files.pop(fd, None) is None:
+            try:
+                self._p.unregister(fd)
+            except KeyError:
+                pass
+
+    def wait(self, timeout_ns: int) -> list[tuple[int, int]]:
+        files = [(fd, ev & (IN | OUT)) for fd, ev in self._files.items()]
+        if files:
+            timeout_ns = 0
+        self.waits += 1
+        ms = -1 if timeout_ns < 0 else (timeout_ns + 999_999) // 1_000_000
+        return files + self._p.poll(ms)
+
+
+def default_monitor() -> FdMonitor:
+    return EpollMonitor() if hasattr(select, "epoll") else PollMonitor()
