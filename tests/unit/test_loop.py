@@ -218,14 +218,20 @@ def test_timers_fire_in_deadline_order_fifo_ties_and_cancel() -> None:
 
 
 def test_real_short_timer_is_not_rounded_to_milliseconds() -> None:
+    # epoll.poll(t) rounds t up to whole milliseconds (a 200 us wait takes >= 1.1 ms); the
+    # monitor waits in select() instead. The best of several trials tells a systematic
+    # rounding from scheduling noise on a loaded machine.
     loop = EventLoop(monitor=EpollMonitor(), poll_max_ns=0)
     try:
-        done: list[int] = []
-        t0 = time.perf_counter_ns()
-        loop.call_later(200 * US, lambda: done.append(time.perf_counter_ns()))
-        while not done:
-            loop.run_once(True)
-        assert done[0] - t0 < 900 * US  # epoll.poll(t) alone would wait >= 1.1 ms
+        lateness = []
+        for _ in range(7):
+            done: list[int] = []
+            t0 = time.perf_counter_ns()
+            loop.call_later(200 * US, lambda d=done: d.append(time.perf_counter_ns()))
+            while not done:
+                loop.run_once(True)
+            lateness.append(done[0] - t0)
+        assert min(lateness) < 900 * US, lateness
     finally:
         loop.close()
 
