@@ -18,22 +18,51 @@ HUP = select.POLLHUP
 
 
 class FdMonitor:
+    """The shared part: regular files cannot be monitored by the kernel and are always
+    ready, so they are kept here; backends implement the `_kernel_*` calls."""
+
     supports_userspace_poll = False
 
+    def __init__(self) -> None:
+        self._files: dict[int, int] = {}  # always-ready fds and their interest
+        self.waits = 0
+
     def add(self, fd: int, events: int) -> None:
-        raise NotImplementedError
+        if _always_ready(fd):
+            self._files[fd] = events
+        else:
+            self._kernel_add(fd, events)
 
     def modify(self, fd: int, events: int) -> None:
-        raise NotImplementedError
+        if fd in self._files:
+            self._files[fd] = events
+        else:
+            self._kernel_modify(fd, events)
 
     def remove(self, fd: int) -> None:
-        raise NotImplementedError
+        """Call before the fd is closed: epoll keys on the open file, not the number."""
+        if self._files.pop(fd, None) is None:
+            self._kernel_remove(fd)
 
     def wait(self, timeout_ns: int) -> list[tuple[int, int]]:
-        raise NotImplementedError
+        files = [(fd, ev & (IN | OUT)) for fd, ev in self._files.items()]
+        self.waits += 1
+        return files + self._kernel_wait(0 if files else timeout_ns)
 
     def close(self) -> None:
         pass
+
+    def _kernel_add(self, fd: int, events: int) -> None:
+        raise NotImplementedError
+
+    def _kernel_modify(self, fd: int, events: int) -> None:
+        raise NotImplementedError
+
+    def _kernel_remove(self, fd: int) -> None:
+        raise NotImplementedError
+
+    def _kernel_wait(self, timeout_ns: int) -> list[tuple[int, int]]:
+        raise NotImplementedError
 
 
 def _always_ready(fd: int) -> bool:
@@ -47,82 +76,55 @@ def _always_ready(fd: int) -> bool:
 
 class EpollMonitor(FdMonitor):
     def __init__(self) -> None:
+        super().__init__()
         self._ep = select.epoll()
         if self._ep.fileno() >= 1024:  # select() below cannot take higher fds
             raise OSError("epoll fd above FD_SETSIZE")
-        self._files: dict[int, int] = {}  # always-ready fds and their interest
-        self.waits = 0
 
-    def add(self, fd: int, events: int) -> None:
-        if _always_ready(fd):
-            self._files[fd] = events
-            return
+    def _kernel_add(self, fd: int, events: int) -> None:
         self._ep.register(fd, events)
 
-    def modify(self, fd: int, events: int) -> None:
-        if fd in self._files:
-            self._files[fd] = events
-        else:
-            self._ep.modify(fd, events)
+    def _kernel_modify(self, fd: int, events: int) -> None:
+        self._ep.modify(fd, events)
 
-    def remove(self, fd: int) -> None:
-        """Call before the fd is closed: epoll keys on the open file, not the number."""
-        if self._files.pop(fd, None) is None:
-            try:
-                self._ep.unregister(fd)
-            except (OSError, ValueError):
-                pass
+    def _kernel_remove(self, fd: int) -> None:
+        try:
+            self._ep.unregister(fd)
+        except (OSError, ValueError):
+            pass
 
-    def wait(self, timeout_ns: int) -> list[tuple[int, int]]:
-        files = [(fd, ev & (IN | OUT)) for fd, ev in self._files.items()]
-        if files:
-            timeout_ns = 0
-        self.waits += 1
+    def _kernel_wait(self, timeout_ns: int) -> list[tuple[int, int]]:
         if timeout_ns > 0:
             select.select([self._ep.fileno()], [], [], timeout_ns / 1e9)
-            got = self._ep.poll(0)
-        else:
-            got = self._ep.poll(-1 if timeout_ns < 0 else 0)
-        return files + list(got)
+            return list(self._ep.poll(0))
+        return list(self._ep.poll(-1 if timeout_ns < 0 else 0))
 
     def close(self) -> None:
         self._ep.close()
 
 
 class PollMonitor(FdMonitor):
-    """Fallback where epoll is missing: rebuilds nothing, poll() takes the whole set."""
+    """Fallback where epoll is missing: poll() takes the whole set on every wait."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._p = select.poll()
-        self._files: dict[int, int] = {}
-        self.waits = 0
 
-    def add(self, fd: int, events: int) -> None:
-        if _always_ready(fd):
-            self._files[fd] = events
-        else:
-            self._p.register(fd, events)
+    def _kernel_add(self, fd: int, events: int) -> None:
+        self._p.register(fd, events)
 
-    def modify(self, fd: int, events: int) -> None:
-        if fd in self._files:
-            self._files[fd] = events
-        else:
-            self._p.modify(fd, events)
+    def _kernel_modify(self, fd: int, events: int) -> None:
+        self._p.modify(fd, events)
 
-    def remove(self, fd: int) -> None:
-        if self._files.pop(fd, None) is None:
-            try:
-                self._p.unregister(fd)
-            except KeyError:
-                pass
+    def _kernel_remove(self, fd: int) -> None:
+        try:
+            self._p.unregister(fd)
+        except KeyError:
+            pass
 
-    def wait(self, timeout_ns: int) -> list[tuple[int, int]]:
-        files = [(fd, ev & (IN | OUT)) for fd, ev in self._files.items()]
-        if files:
-            timeout_ns = 0
-        self.waits += 1
+    def _kernel_wait(self, timeout_ns: int) -> list[tuple[int, int]]:
         ms = -1 if timeout_ns < 0 else (timeout_ns + 999_999) // 1_000_000
-        return files + self._p.poll(ms)
+        return self._p.poll(ms)
 
 
 def default_monitor() -> FdMonitor:
