@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+# Why a parked thread was resumed: the argument its `retry` receives.
+WOKEN = 0  # a source it waited for fired (fd ready, futex wake, helper done)
+TIMEOUT = 1  # its deadline passed
+INTERRUPTED = 2  # a signal became deliverable (issue 5)
+NOW = 3  # not a wait at all: the operation only has to run outside the Unicorn hook
+
 
 class Errno(Exception):
     """Raised by a handler to fail the guest syscall with a (host-numbered) errno.
@@ -20,16 +26,61 @@ class Errno(Exception):
 
 
 class Park(Exception):
-    """Raised by a handler whose host operation would block.
+    """Raised by a handler whose operation cannot complete now.
 
-    The dispatcher stops the engine; the scheduler waits outside any Unicorn hook and
-    then calls `finish()`, which performs the (now safe) operation and returns the
-    syscall's value or raises Errno. The event-loop issue replaces the single-thread
-    wait with parked green threads; handlers keep this contract.
+    The hook stops the engine and the scheduler parks the calling guest thread on what the
+    Park names; other guest threads run meanwhile. When one of those fires (or the deadline
+    passes) the thread is resumed and `retry(reason)` runs outside any Unicorn hook. It
+    re-executes the non-blocking operation and returns the syscall's value, raises Errno,
+    or raises Park again (a spurious wake-up costs nothing more than that).
+
+    What a thread can wait for (any combination; the first to fire wins):
+    - `fds`: ((host_fd, poll_events), ...) readiness;
+    - `deadline`: CLOCK_MONOTONIC nanoseconds;
+    - `futex`: (uaddr, bitset) for FUTEX_WAKE*;
+    - `helper`: a blocking host call run on a helper thread (see `blocking`).
+    With none of these the retry runs right away (reason NOW): for work such as clone or
+    thread exit that must not happen inside the hook.
     """
 
-    __slots__ = ("finish",)
+    __slots__ = ("deadline", "fds", "futex", "helper", "interruptible", "result", "retry")
 
-    def __init__(self, finish: Callable[[], int]) -> None:
+    def __init__(self, retry: Callable[[int], int], *,
+                 fds: tuple[tuple[int, int], ...] = (), deadline: int | None = None,
+                 futex: tuple[int, int] | None = None,
+                 helper: Callable[[], int] | None = None, interruptible: bool = True) -> None:
         super().__init__()
-        self.finish = finish
+        self.retry = retry
+        self.fds = fds
+        self.deadline = deadline
+        self.futex = futex
+        self.helper = helper
+        self.interruptible = interruptible
+        self.result: int | BaseException = 0  # a helper's outcome
+
+    @property
+    def waits(self) -> bool:
+        """True if the thread really waits (False: only leave the hook, then finish)."""
+        return bool(self.fds or self.deadline is not None or self.futex or self.helper)
+
+    @classmethod
+    def outside(cls, fn: Callable[[], int]) -> Park:
+        return cls(lambda _reason: fn())
+
+    @classmethod
+    def blocking(cls, fn: Callable[[], int]) -> Park:
+        """A host call that may block for long (a FIFO open, a lock wait): a helper thread
+        makes it; the guest thread's syscall returns what it returned (or its errno)."""
+        park = cls(_unset, helper=fn)
+        park.retry = park._deliver
+        return park
+
+    def _deliver(self, _reason: int) -> int:
+        r = self.result
+        if isinstance(r, BaseException):
+            raise r
+        return r
+
+
+def _unset(_reason: int) -> int:
+    raise AssertionError("replaced in Park.blocking")

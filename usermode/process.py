@@ -13,11 +13,12 @@ from syscalls.abi import Abi
 from syscalls.abi import get as get_abi
 from syscalls.dispatch import Dispatcher
 from usermode.engine import arch as archmod
-from usermode.engine.core import Engine, GuestFault
+from usermode.engine.core import Engine
 from usermode.fatal import die, inherited_ignored
 from usermode.fdtable import FdTable
 from usermode.memory import PROT_R, PROT_W, PROT_X, AddressSpace, page_down
 from usermode.paths import Paths, default_sysroot
+from usermode.sched import Scheduler, Thread
 
 
 class UsageError(Exception):
@@ -39,6 +40,7 @@ class Options:
         self.log_file: str | None = None
         self.warn_unsupported = False
         self.debug: set[str] = set()
+        self.quantum_ns = 10_000_000  # preemption time slice while several threads compete
 
 
 class Process:
@@ -53,11 +55,7 @@ class Process:
         self.paths = Paths(self.exe_path, self.pid, opts.sysroot or default_sysroot(
             self.elf.arch, self.elf.interp))
         self.sigactions: dict[int, bytes] = inherited_ignored(self_word_bytes=8)
-        self.sigmask = 0
-        self.altstack: bytes | None = None
         self.comm = os.fsencode(os.path.basename(argv[0] if argv else path))[:15]
-        self.clear_child_tid = 0
-        self.robust_list = 0
         try:
             self.arch: ModuleType = archmod.load(self.elf.arch)
         except KeyError:
@@ -65,6 +63,7 @@ class Process:
                              126) from None
         self.abi: Abi = get_abi(self.elf.arch)
         self.engine = Engine(self.arch)
+        self.sched = Scheduler(self, quantum_ns=opts.quantum_ns)
         a = self.arch
         arena_lo = a.STACK_TOP - a.ARENA_SIZE
         self.mem = AddressSpace(self.engine.uc, arena_lo=arena_lo, arena_hi=a.STACK_TOP,
@@ -202,29 +201,10 @@ class Process:
         """End the emulator with the guest's fatal signal (default action of a sent signal)."""
         die(signo)
 
+    @property
+    def thread(self) -> Thread:
+        """The guest thread whose syscall is being handled."""
+        return self.sched.current
+
     def run(self) -> int:
-        eng = self.engine
-        pc = self.entry
-        mask = self.abi.mask
-        while True:
-            err = eng.run_slice(pc)
-            if eng.error is not None:
-                raise eng.error
-            if self.exit_status is not None:
-                return self.exit_status
-            if eng.parked is not None:
-                eng.finish_parked(mask, self.abi.to_guest_errno)
-                if self.exit_status is not None:
-                    return self.exit_status
-                pc = eng.pc()
-                continue
-            if eng.pending_signal is not None:
-                raise GuestFault(eng.pending_signal, eng.pc())
-            if err:
-                f = self.mem.last_fault
-                self.mem.last_fault = None
-                signo = eng.fault_signal(err)
-                addr = f.addr if f is not None and signo == 11 else None
-                code = ("SEGV_ACCERR" if f.mapped else "SEGV_MAPERR") if f is not None else ""
-                raise GuestFault(signo, eng.pc(), addr, code)
-            pc = eng.pc()
+        return self.sched.run(self.entry)

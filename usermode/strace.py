@@ -91,12 +91,14 @@ class Tracer:
             return hex(ret & self.proc.abi.mask)
         return str(ret)
 
-    def _emit(self, head: str, result: str) -> None:
-        line = f"{self.proc.pid} {head} = {result}\n".encode(errors="replace")
+    def _write(self, text: str) -> None:
         try:
-            os.write(self.fd, line)
+            os.write(self.fd, text.encode(errors="replace"))  # one write per line: atomic
         except OSError:
-            pass
+            pass  # the guest may have closed our log fd
+
+    def _emit(self, head: str, result: str, tid: int | None = None) -> None:
+        self._write(f"{self.proc.thread.tid if tid is None else tid} {head} = {result}\n")
 
     def __call__(self, nr: int, args: list[int]) -> int:
         name = self.names.get(nr)
@@ -109,29 +111,37 @@ class Tracer:
                                                                               strict=False)) + ")"
             kind = row.ret
         if name in ("exit_group", "exit"):
-            try:
-                os.write(self.fd, f"{self.proc.pid} {head} = ?\n".encode())
-            except OSError:
-                pass  # the guest may have closed our log fd
+            self._write(f"{self.proc.thread.tid} {head} = ?\n")
             return self.inner(nr, args)
         try:
             ret = self.inner(nr, args)
         except Park as p:
-            inner_finish = p.finish
-
-            def finish() -> int:
-                try:
-                    r = inner_finish()
-                except Errno as e:
-                    self._emit(head, self._result(-e.errno, kind))
-                    raise
-                except OSError as e:
-                    self._emit(head, self._result(-(e.errno or 5), kind))
-                    raise
-                self._emit(head, self._result(r, kind))
-                return r
-
-            p.finish = finish
+            tid = self.proc.thread.tid
+            if p.waits:  # strace's split line: the thread sleeps here
+                self._write(f"{tid} {head[:-1]} <unfinished ...>\n")
+                head = f"<... {name} resumed>)"
+            self._wrap(p, head, kind, tid)
             raise
         self._emit(head, self._result(ret, kind))
         return ret
+
+    def _wrap(self, park: Park, head: str, kind: str, tid: int) -> None:
+        """Report the parked call's result when its retry finally produces one."""
+        inner = park.retry
+
+        def retry(reason: int) -> int:
+            try:
+                r = inner(reason)
+            except Park as again:
+                self._wrap(again, head, kind, tid)
+                raise
+            except Errno as e:
+                self._emit(head, self._result(-e.errno, kind), tid)
+                raise
+            except OSError as e:
+                self._emit(head, self._result(-(e.errno or 5), kind), tid)
+                raise
+            self._emit(head, self._result(r, kind), tid)
+            return r
+
+        park.retry = retry

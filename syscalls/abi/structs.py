@@ -101,6 +101,9 @@ TIMESPEC: list[Field] = [("tv_sec", "long"), ("tv_nsec", "long")]
 KERNEL_TIMESPEC: list[Field] = [("tv_sec", "s64"), ("tv_nsec", "s64")]
 TIMEVAL: list[Field] = [("tv_sec", "long"), ("tv_usec", "long")]
 TIMEZONE: list[Field] = [("tz_minuteswest", "s32"), ("tz_dsttime", "s32")]
+CLONE_ARGS: list[Field] = [(n, "u64") for n in (
+    "flags", "pidfd", "child_tid", "parent_tid", "exit_signal", "stack", "stack_size", "tls",
+    "set_tid", "set_tid_size", "cgroup")]
 IOVEC: list[Field] = [("iov_base", "ptr"), ("iov_len", "ulong")]
 RLIMIT64: list[Field] = [("rlim_cur", "u64"), ("rlim_max", "u64")]
 RLIMIT: list[Field] = [("rlim_cur", "ulong"), ("rlim_max", "ulong")]

@@ -8,3 +8,4 @@ LITTLE_ENDIAN = True
 ALIGN64 = 8
 STAT = STAT_X86_64
 OPEN_FLAGS = generic.OPEN_FLAGS
+CLONE_BACKWARDS = False  # clone(flags, newsp, ptid, ctid, tls)

@@ -10,6 +10,7 @@ from syscalls.linux import (  # noqa: F401
     info,
     mm,
     signal,
+    thread,
     time,
     x86,
     xattr,

@@ -96,9 +96,9 @@ def sys_fcntl(p: Process, fd: int, cmd: int, arg: int) -> int:
                 fcntl.fcntl(fd, F_SETLK if cmd == F_SETLKW else F_OFD_SETLK, lock)
                 return 0
             except BlockingIOError:
-                raise Park(lambda: _set_lock_wait(fd, cmd, lock)) from None
+                raise Park.blocking(lambda: _set_lock_wait(fd, cmd, lock)) from None
             except PermissionError:  # EACCES: also "would block" for F_SETLK
-                raise Park(lambda: _set_lock_wait(fd, cmd, lock)) from None
+                raise Park.blocking(lambda: _set_lock_wait(fd, cmd, lock)) from None
         out = fcntl.fcntl(fd, cmd, lock)
         if cmd in (F_GETLK, F_OFD_GETLK):
             p.mem.write(arg, out)

@@ -56,12 +56,12 @@ def _openat(p: Process, dfd: int, path_ptr: int, flags: int, mode: int) -> int:
             return fd
     path = p.paths.to_host(raw, not flags & p.abi.O_NOFOLLOW)
     if not hflags & (os.O_NONBLOCK | os.O_CREAT | O_PATH) and _is_fifo(dfd, path):
-        def finish() -> int:  # a FIFO open waits for its peer: outside the hook
+        def open_fifo() -> int:  # waits for the peer: on a helper thread
             fd = hostsys.syscall(hostsys.NR_OPENAT, dfd, path, hflags, mode & 0o7777)
             p.fds.forget(fd)
             return fd
 
-        raise Park(finish)
+        raise Park.blocking(open_fifo)
     fd = hostsys.syscall(hostsys.NR_OPENAT, dfd, path, hflags, mode & 0o7777)
     p.fds.forget(fd)
     return fd

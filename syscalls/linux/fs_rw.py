@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from syscalls.errors import Errno, Park
 from syscalls.registry import syscall
-from usermode.hostsys import POLLIN, POLLOUT, ready_now, wait_ready
+from usermode.hostsys import POLLIN, POLLOUT, ready_now
 from usermode.memory import PROT_R, PROT_W
 
 if TYPE_CHECKING:
@@ -23,24 +23,29 @@ _IOV_MAX = 1024
 PIPE_BUF = 4096  # a ready pipe promises room for this many bytes, no more
 
 
-def must_park(p: Process, fd: int, events: int, size: int = 0) -> bool:
-    """True if an operation on `fd` could block: a pipe, socket or tty that is not ready (or,
-    for writes, a write larger than PIPE_BUF) and not in non-blocking mode, where the host
-    call itself reports EAGAIN as Linux does."""
-    return p.fds.may_block(fd) and (size > PIPE_BUF or not ready_now(fd, events)) and \
+def would_block(p: Process, fd: int, events: int) -> bool:
+    """True if an operation on `fd` could block now: a pipe, socket or tty that is not ready
+    and not in non-blocking mode (where the host call itself reports EAGAIN, as Linux does).
+    Guest threads run one at a time, so nothing can take the readiness away between this
+    check and the operation that follows it, except another process sharing the file."""
+    return p.fds.may_block(fd) and not ready_now(fd, events) and \
         not fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK
 
 
-def _stream_io(p: Process, fd: int, events: int, op: Callable[[], int], size: int = 0) -> int:
-    """Run `op()` now if it cannot block; otherwise park until the fd is ready."""
-    if not must_park(p, fd, events, size):
+def stream_io(p: Process, fd: int, events: int, op: Callable[[], int], size: int = 0) -> int:
+    """Run `op()` now if it cannot block; otherwise park the thread until `fd` is ready and
+    try again. A write larger than PIPE_BUF to a blocking pipe or tty may block part-way even
+    when the fd polls ready, so it goes to a helper thread, which blocks as Linux would."""
+    if size > PIPE_BUF and p.fds.may_block(fd) and \
+            not fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK:
+        raise Park.blocking(op)
+    if not would_block(p, fd, events):
         return op()
 
-    def finish() -> int:
-        wait_ready(fd, events)
-        return op()
+    def resumed(_reason: int) -> int:
+        return stream_io(p, fd, events, op, size)
 
-    raise Park(finish)
+    raise Park(resumed, fds=((fd, events),))
 
 
 @syscall("read", args=("fd", "ptr", "size"))
@@ -48,13 +53,7 @@ def sys_read(p: Process, fd: int, buf: int, count: int) -> int:
     if count == 0:
         return len(os.read(fd, 0))
     view = p.mem.view(buf, count, PROT_W, True)
-    if must_park(p, fd, POLLIN):
-        def finish() -> int:
-            wait_ready(fd, POLLIN)
-            return os.readv(fd, [p.mem.view(buf, count, PROT_W, True)])
-
-        raise Park(finish)
-    return os.readv(fd, (view,))
+    return stream_io(p, fd, POLLIN, lambda: os.readv(fd, (view,)))
 
 
 @syscall("write", args=("fd", "ptr", "size"))
@@ -62,13 +61,7 @@ def sys_write(p: Process, fd: int, buf: int, count: int) -> int:
     if count == 0:
         return os.write(fd, b"")
     view = p.mem.view(buf, count, PROT_R, True)
-    if must_park(p, fd, POLLOUT, count):
-        def finish() -> int:
-            wait_ready(fd, POLLOUT)
-            return os.write(fd, p.mem.view(buf, count, PROT_R, True))
-
-        raise Park(finish)
-    return os.write(fd, view)
+    return stream_io(p, fd, POLLOUT, lambda: os.write(fd, view), count)
 
 
 def _iovecs(p: Process, iov: int, cnt: int, need: int) -> list[memoryview]:
@@ -89,7 +82,7 @@ def sys_readv(p: Process, fd: int, iov: int, cnt: int) -> int:
     views = _iovecs(p, iov, cnt, PROT_W)
     if not views:
         return 0
-    return _stream_io(p, fd, POLLIN, lambda: os.readv(fd, views))
+    return stream_io(p, fd, POLLIN, lambda: os.readv(fd, views))
 
 
 @syscall("writev", args=("fd", "ptr", "int"))
@@ -97,7 +90,7 @@ def sys_writev(p: Process, fd: int, iov: int, cnt: int) -> int:
     views = _iovecs(p, iov, cnt, PROT_R)
     if not views:
         return 0
-    return _stream_io(p, fd, POLLOUT, lambda: os.writev(fd, views), sum(map(len, views)))
+    return stream_io(p, fd, POLLOUT, lambda: os.writev(fd, views), sum(map(len, views)))
 
 
 @syscall("pread64", args=("fd", "ptr", "size", "off"))

@@ -1,7 +1,10 @@
-"""futex: the single-threaded subset (issue 4 adds waiting threads and the other operations).
+"""futex: WAIT, WAKE, WAIT_BITSET, WAKE_BITSET, REQUEUE, CMP_REQUEUE, WAKE_OP, with timeouts.
 
-With one guest thread nobody else can change the word or wake us, so WAIT either fails
-with EAGAIN (the word differs), times out, or waits for good; WAKE finds no waiters.
+Waiters are parked guest threads in the scheduler's futex table, keyed by guest address
+(private and shared keys coincide: every thread of ours shares one address space; memory
+shared with another emulated process arrives with issue 5). The compare-and-park happens
+inside the syscall hook, where no other guest thread can run, so it is atomic as the
+kernel's is. A wake only marks waiters runnable.
 """
 
 from __future__ import annotations
@@ -10,57 +13,129 @@ import errno
 import time
 from typing import TYPE_CHECKING
 
-from syscalls.errors import Errno, Park
+from syscalls.errors import TIMEOUT, Errno, Park
 from syscalls.registry import PARTIAL, syscall
 
 if TYPE_CHECKING:
     from usermode.process import Process
 
-FUTEX_WAIT, FUTEX_WAKE, FUTEX_REQUEUE, FUTEX_CMP_REQUEUE = 0, 1, 3, 4
+FUTEX_WAIT, FUTEX_WAKE, FUTEX_FD, FUTEX_REQUEUE, FUTEX_CMP_REQUEUE = 0, 1, 2, 3, 4
 FUTEX_WAKE_OP, FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET = 5, 9, 10
-FUTEX_CMD_MASK = 0x7F  # without FUTEX_PRIVATE_FLAG (128) and FUTEX_CLOCK_REALTIME (256)
-FUTEX_CLOCK_REALTIME = 256
+FUTEX_PRIVATE_FLAG, FUTEX_CLOCK_REALTIME = 128, 256
+FUTEX_CMD_MASK = ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)
+BITSET_ALL = 0xFFFFFFFF
+NSEC = 1_000_000_000
+
+# FUTEX_WAKE_OP: operations on *uaddr2 and comparisons of its old value
+_OPS = (
+    lambda old, arg: arg,  # SET
+    lambda old, arg: old + arg,  # ADD
+    lambda old, arg: old | arg,  # OR
+    lambda old, arg: old & ~arg,  # ANDN
+    lambda old, arg: old ^ arg,  # XOR
+)
+_CMPS = (
+    lambda a, b: a == b, lambda a, b: a != b, lambda a, b: a < b,
+    lambda a, b: a <= b, lambda a, b: a > b, lambda a, b: a >= b,
+)
+
+
+def _word(p: Process, uaddr: int) -> int:
+    return int.from_bytes(p.mem.read(uaddr, 4), p.abi.byteorder)
+
+
+def _deadline(p: Process, cmd: int, op: int, timeout: int) -> int | None:
+    """The wait's CLOCK_MONOTONIC deadline in ns: FUTEX_WAIT's timeout is relative;
+    WAIT_BITSET's is absolute on CLOCK_MONOTONIC or (with the flag) CLOCK_REALTIME."""
+    if not timeout:
+        return None
+    sec, nsec = p.abi.from_guest_timespec(p.mem.read(timeout, p.abi.timespec.size))
+    if sec < 0 or not 0 <= nsec < NSEC:
+        raise Errno(errno.EINVAL)
+    t = sec * NSEC + nsec
+    mono = time.monotonic_ns()
+    if cmd == FUTEX_WAIT:
+        return mono + t
+    if op & FUTEX_CLOCK_REALTIME:
+        return mono + (t - time.time_ns())
+    return t
+
+
+def _wait(p: Process, uaddr: int, val: int, deadline: int | None, bitset: int) -> int:
+    if _word(p, uaddr) != val:
+        raise Errno(errno.EAGAIN)
+    if deadline is not None and deadline <= time.monotonic_ns():
+        raise Errno(errno.ETIMEDOUT)
+
+    def resumed(reason: int) -> int:
+        if reason == TIMEOUT:
+            raise Errno(errno.ETIMEDOUT)
+        if reason != 0:
+            raise Errno(errno.EINTR)
+        return 0
+
+    raise Park(resumed, futex=(uaddr, bitset), deadline=deadline)
+
+
+def _wake_op(p: Process, uaddr: int, nwake: int, uaddr2: int, nwake2: int, val3: int) -> int:
+    encoded_op = (val3 >> 28) & 0xF
+    cmp = (val3 >> 24) & 0xF
+    oparg = (val3 >> 12) & 0xFFF
+    cmparg = val3 & 0xFFF
+    if oparg & 0x800:
+        oparg -= 0x1000
+    if cmparg & 0x800:
+        cmparg -= 0x1000
+    if encoded_op & 8:  # FUTEX_OP_OPARG_SHIFT
+        if not 0 <= oparg <= 31:
+            raise Errno(errno.EINVAL)
+        oparg = 1 << oparg
+    opn = encoded_op & 7
+    if opn >= len(_OPS) or cmp >= len(_CMPS):
+        raise Errno(errno.ENOSYS)
+    bo = p.abi.byteorder
+    old = int.from_bytes(p.mem.read(uaddr2, 4), bo, signed=True)
+    new = _OPS[opn](old, oparg) & 0xFFFFFFFF
+    p.mem.write(uaddr2, new.to_bytes(4, bo))
+    sched = p.sched
+    woken = sched.futex_wake(uaddr, nwake, BITSET_ALL)
+    if _CMPS[cmp](old, cmparg):
+        woken += sched.futex_wake(uaddr2, nwake2, BITSET_ALL)
+    return woken
 
 
 @syscall("futex", args=("ptr", "int:futex_op", "uint", "ptr", "ptr", "uint"), support=PARTIAL,
-         note="single thread: WAIT/WAIT_BITSET compare and time out; WAKE* wake nobody")
+         note="WAIT/WAKE/(CMP_)REQUEUE/WAKE_OP/*_BITSET with timeouts; PI ops ENOSYS")
 def sys_futex(p: Process, uaddr: int, op: int, val: int, timeout: int, uaddr2: int,
               val3: int) -> int:
     cmd = op & FUTEX_CMD_MASK
     if uaddr & 3:
         raise Errno(errno.EINVAL)
-    if cmd in (FUTEX_WAKE, FUTEX_WAKE_BITSET, FUTEX_REQUEUE, FUTEX_CMP_REQUEUE, FUTEX_WAKE_OP):
-        if cmd == FUTEX_CMP_REQUEUE:
-            word = int.from_bytes(p.mem.read(uaddr, 4), p.abi.byteorder)
-            if word != val3:
-                raise Errno(errno.EAGAIN)
-        return 0
-    if cmd not in (FUTEX_WAIT, FUTEX_WAIT_BITSET):
+    if op & FUTEX_CLOCK_REALTIME and cmd not in (FUTEX_WAIT, FUTEX_WAIT_BITSET):
         raise Errno(errno.ENOSYS)
-    if cmd == FUTEX_WAIT_BITSET and val3 == 0:
-        raise Errno(errno.EINVAL)
-    word = int.from_bytes(p.mem.read(uaddr, 4), p.abi.byteorder)
-    if word != val:
-        raise Errno(errno.EAGAIN)
-    deadline: float | None = None
-    if timeout:
-        sec, nsec = p.abi.from_guest_timespec(p.mem.read(timeout, p.abi.timespec.size))
-        if sec < 0 or not 0 <= nsec < 1_000_000_000:
+    sched = p.sched
+    # `timeout` doubles as a count (val2) for the requeue and wake-op commands
+    val2 = timeout & 0xFFFFFFFF
+    if cmd == FUTEX_WAIT:
+        return _wait(p, uaddr, val, _deadline(p, cmd, op, timeout), BITSET_ALL)
+    if cmd == FUTEX_WAIT_BITSET:
+        if val3 == 0:
             raise Errno(errno.EINVAL)
-        t = sec + nsec / 1e9
-        if cmd == FUTEX_WAIT:  # relative, CLOCK_MONOTONIC
-            deadline = time.monotonic() + t
-        else:  # absolute, on the clock the op names
-            now = time.time() if op & FUTEX_CLOCK_REALTIME else time.monotonic()
-            deadline = time.monotonic() + (t - now)
-
-    def finish() -> int:
-        if deadline is None:
-            while True:  # nobody can wake a lone thread (signals arrive with issue 5)
-                time.sleep(3600)
-        left = deadline - time.monotonic()
-        if left > 0:
-            time.sleep(left)
-        raise Errno(errno.ETIMEDOUT)
-
-    raise Park(finish)
+        return _wait(p, uaddr, val, _deadline(p, cmd, op, timeout), val3)
+    if cmd == FUTEX_WAKE:
+        return sched.futex_wake(uaddr, val, BITSET_ALL)
+    if cmd == FUTEX_WAKE_BITSET:
+        if val3 == 0:
+            raise Errno(errno.EINVAL)
+        return sched.futex_wake(uaddr, val, val3)
+    if cmd in (FUTEX_REQUEUE, FUTEX_CMP_REQUEUE):
+        if uaddr2 & 3 or val > 0x7FFFFFFF or val2 > 0x7FFFFFFF:
+            raise Errno(errno.EINVAL)
+        if cmd == FUTEX_CMP_REQUEUE and _word(p, uaddr) != val3:
+            raise Errno(errno.EAGAIN)
+        return sched.futex_requeue(uaddr, uaddr2, val, val2)
+    if cmd == FUTEX_WAKE_OP:
+        if uaddr2 & 3:
+            raise Errno(errno.EINVAL)
+        return _wake_op(p, uaddr, val, uaddr2, val2, val3)
+    raise Errno(errno.ENOSYS)

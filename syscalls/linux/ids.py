@@ -1,36 +1,19 @@
-"""exit, exit_group, getpid, getppid, gettid, get[e]uid/get[e]gid, getgroups, getres[ug]id,
-set_tid_address, set_robust_list, getpgid/getpgrp/getsid: process identity and exit."""
+"""getpid, getppid, get[e]uid/get[e]gid, getgroups, getres[ug]id, getpgid/getpgrp/getsid:
+process identity. (Thread identity and exit live in thread.py.)"""
 
 from __future__ import annotations
 
 import os
 from typing import TYPE_CHECKING
 
-from syscalls.registry import PARTIAL, syscall
+from syscalls.registry import syscall
 
 if TYPE_CHECKING:
     from usermode.process import Process
 
 
-@syscall("exit_group", args=("int",))
-def sys_exit_group(p: Process, status: int) -> int:
-    p.exit(status)
-    return 0
-
-
-@syscall("exit", args=("int",), support=PARTIAL, note="ends the process until threads land")
-def sys_exit(p: Process, status: int) -> int:
-    p.exit(status)
-    return 0
-
-
 @syscall("getpid")
 def sys_getpid(p: Process) -> int:
-    return p.pid
-
-
-@syscall("gettid")
-def sys_gettid(p: Process) -> int:
     return p.pid
 
 
@@ -88,19 +71,6 @@ def sys_getresuid(p: Process, r: int, e: int, s: int) -> int:
 @syscall("getresgid", args=("ptr", "ptr", "ptr"))
 def sys_getresgid(p: Process, r: int, e: int, s: int) -> int:
     return _write_ids(p, (r, e, s), os.getresgid())
-
-
-@syscall("set_tid_address", args=("ptr",))
-def sys_set_tid_address(p: Process, tidptr: int) -> int:
-    p.clear_child_tid = tidptr
-    return p.pid
-
-
-@syscall("set_robust_list", args=("ptr", "size"), support=PARTIAL,
-         note="recorded; honoured at thread exit once threads land")
-def sys_set_robust_list(p: Process, head: int, length: int) -> int:
-    p.robust_list = head
-    return 0
 
 
 @syscall("getpgid", args=("int",))

@@ -1,4 +1,4 @@
-"""uname, sysinfo, getrlimit/setrlimit/prlimit64, getrandom, sched_yield, sched_getaffinity,
+"""uname, sysinfo, getrlimit/setrlimit/prlimit64, getrandom, sched_getaffinity,
 getcpu, prctl (names), personality: information about the system and the process."""
 
 from __future__ import annotations
@@ -99,11 +99,6 @@ def sys_getrandom(p: Process, buf: int, count: int, flags: int) -> int:
     view = p.mem.view(buf, count, PROT_W, partial=True)
     view[:] = os.getrandom(len(view), flags & GRND_NONBLOCK)
     return len(view)
-
-
-@syscall("sched_yield")
-def sys_sched_yield(p: Process) -> int:
-    return 0
 
 
 @syscall("sched_getaffinity", args=("int", "size", "ptr"))

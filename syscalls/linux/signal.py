@@ -48,15 +48,15 @@ def sys_rt_sigprocmask(p: Process, how: int, set_ptr: int, oset: int, setsize: i
     if new is not None and how not in (SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK):
         raise Errno(errno.EINVAL)
     if oset:
-        p.mem.write(oset, p.sigmask.to_bytes(8, p.abi.byteorder))
+        p.mem.write(oset, p.thread.sigmask.to_bytes(8, p.abi.byteorder))
     if new is not None:
         if how == SIG_BLOCK:
-            p.sigmask |= new
+            p.thread.sigmask |= new
         elif how == SIG_UNBLOCK:
-            p.sigmask &= ~new
+            p.thread.sigmask &= ~new
         else:
-            p.sigmask = new
-        p.sigmask &= ~((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)))
+            p.thread.sigmask = new
+        p.thread.sigmask &= ~((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)))
     return 0
 
 
@@ -65,10 +65,10 @@ def sys_sigaltstack(p: Process, ss: int, old: int) -> int:
     size = 3 * p.abi.wordsize
     new = p.mem.read(ss, size) if ss else None  # read before writing: ss may equal old
     if old:
-        p.mem.write(old, p.altstack or (b"\0" * p.abi.wordsize + (2).to_bytes(4, p.abi.byteorder)
-                                        ).ljust(size, b"\0"))
+        disabled = b"\0" * p.abi.wordsize + (2).to_bytes(4, p.abi.byteorder)  # SS_DISABLE
+        p.mem.write(old, p.thread.altstack or disabled.ljust(size, b"\0"))
     if new is not None:
-        p.altstack = new
+        p.thread.altstack = new
     return 0
 
 
@@ -101,15 +101,21 @@ def sys_kill(p: Process, pid: int, sig: int) -> int:
     return 0
 
 
-@syscall("tkill", args=("int", "int:signal"), support=PARTIAL, note="to ourselves only")
+@syscall("tkill", args=("int", "int:signal"), support=PARTIAL,
+         note="our own threads; handlers run with the signals issue")
 def sys_tkill(p: Process, tid: int, sig: int) -> int:
-    if tid != p.pid:
+    if tid <= 0:
+        raise Errno(errno.EINVAL)
+    if tid not in p.sched.threads:
         raise Errno(errno.ESRCH)
     return _send_self(p, sig)
 
 
-@syscall("tgkill", args=("int", "int", "int:signal"), support=PARTIAL, note="to ourselves only")
+@syscall("tgkill", args=("int", "int", "int:signal"), support=PARTIAL,
+         note="our own threads; handlers run with the signals issue")
 def sys_tgkill(p: Process, tgid: int, tid: int, sig: int) -> int:
-    if tgid != p.pid or tid != p.pid:
+    if tgid <= 0 or tid <= 0:
+        raise Errno(errno.EINVAL)
+    if tgid != p.pid or tid not in p.sched.threads:
         raise Errno(errno.ESRCH)
     return _send_self(p, sig)

@@ -7,7 +7,7 @@ import errno
 import time
 from typing import TYPE_CHECKING
 
-from syscalls.errors import Errno, Park
+from syscalls.errors import INTERRUPTED, Errno, Park
 from syscalls.registry import syscall
 from usermode.memory import PROT_W
 
@@ -61,19 +61,28 @@ def _read_timespec(p: Process, ptr: int) -> int:
     return sec * NSEC + nsec
 
 
-def _sleep_until(clk: int, deadline_ns: int) -> int:
-    while True:
-        left = deadline_ns - time.clock_gettime_ns(clk)
-        if left <= 0:
-            return 0
-        time.sleep(left / NSEC)
+def _sleep(p: Process, clk: int, deadline_ns: int, rem: int) -> int:
+    """Park until `deadline_ns` on clock `clk` (converted once to CLOCK_MONOTONIC). An
+    interrupted sleep writes the time left to `rem` and fails with EINTR."""
+    mono_deadline = time.monotonic_ns() + (deadline_ns - time.clock_gettime_ns(clk))
+    if mono_deadline <= time.monotonic_ns():
+        return 0
+
+    def resumed(reason: int) -> int:
+        if reason == INTERRUPTED:
+            if rem:
+                left = max(0, mono_deadline - time.monotonic_ns())
+                p.mem.write(rem, p.abi.timespec.pack(left // NSEC, left % NSEC))
+            raise Errno(errno.EINTR)
+        return 0
+
+    raise Park(resumed, deadline=mono_deadline)
 
 
 @syscall("nanosleep", args=("ptr", "ptr"))
 def sys_nanosleep(p: Process, req: int, rem: int) -> int:
     dur = _read_timespec(p, req)
-    deadline = time.monotonic_ns() + dur
-    raise Park(lambda: _sleep_until(time.CLOCK_MONOTONIC, deadline))
+    return _sleep(p, time.CLOCK_MONOTONIC, time.monotonic_ns() + dur, rem)
 
 
 @syscall("clock_nanosleep", args=("int:clockid", "int", "ptr", "ptr"))
@@ -82,5 +91,6 @@ def sys_clock_nanosleep(p: Process, clk: int, flags: int, req: int, rem: int) ->
         raise Errno(errno.EINVAL)
     time.clock_gettime_ns(clk)  # EINVAL for unknown clocks
     t = _read_timespec(p, req)
-    deadline = t if flags & TIMER_ABSTIME else time.clock_gettime_ns(clk) + t
-    raise Park(lambda: _sleep_until(clk, deadline))
+    absolute = bool(flags & TIMER_ABSTIME)
+    deadline = t if absolute else time.clock_gettime_ns(clk) + t
+    return _sleep(p, clk, deadline, 0 if absolute else rem)

@@ -7,6 +7,7 @@ every command here is one process, fed through stdin where a pipeline would be.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -54,10 +55,14 @@ def run_both(rootfs: Path, data: Path, prog: str, *args: str,
     if shutil.which("qemu-aarch64") is None:
         pytest.skip("qemu-aarch64 not installed: no reference")
     exe = str(rootfs / prog.lstrip("/"))
+    # Debian's bash reads ~/.bashrc when it believes ssh started it: keep both runs clear of
+    # the machine's own shell start-up files.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SSH")}
+    env["HOME"] = str(data)
     um = subprocess.run([sys.executable, "-m", "usermode", "run", "-L", str(rootfs), exe,
-                         *args], input=stdin, capture_output=True, cwd=data, timeout=180)
+                         *args], input=stdin, capture_output=True, cwd=data, timeout=180, env=env)
     ref = subprocess.run(["qemu-aarch64", "-L", str(rootfs), exe, *args], input=stdin,
-                         capture_output=True, cwd=data, timeout=180)
+                         capture_output=True, cwd=data, timeout=180, env=env)
     return um, ref
 
 

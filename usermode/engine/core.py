@@ -13,7 +13,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from syscalls.errors import Errno, Park
+from syscalls.errors import Park
 from usermode.engine import capi
 
 UNTIL = 0xFFFFFFFFFFFFFFFF  # never reached: we always stop explicitly
@@ -145,18 +145,21 @@ class Engine:
         self.pending_signal = None
         return self.uc.emu_start(pc, UNTIL)
 
-    def finish_parked(self, mask: int, to_guest_errno: Callable[[int], int]) -> None:
-        """Complete a parked syscall outside the hook and write its result."""
-        p = self.parked
-        assert p is not None
-        self.parked = None
-        try:
-            r = p.finish()
-        except Errno as e:
-            r = -to_guest_errno(e.errno)
-        except OSError as e:
-            r = -to_guest_errno(e.errno or 5)
-        self.write_return(r, mask)
+    # ---- contexts (green threads) --------------------------------------------------------------
+    def new_context(self) -> ctypes.c_void_p:
+        ctx = ctypes.c_void_p()
+        capi.check(capi.uc_context_alloc(self.uc.handle, ctypes.byref(ctx)), "uc_context_alloc")
+        return ctx
+
+    def save_context(self, ctx: ctypes.c_void_p) -> None:
+        capi.uc_context_save(self.uc.handle, ctx)
+
+    def restore_context(self, ctx: ctypes.c_void_p) -> None:
+        capi.uc_context_restore(self.uc.handle, ctx)
+
+    @staticmethod
+    def free_context(ctx: ctypes.c_void_p) -> None:
+        capi.uc_context_free(ctx)
 
     def fault_signal(self, err: int) -> int:
         return _ERR_SIGNALS.get(err, SIGSEGV)

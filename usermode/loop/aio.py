@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from usermode.loop.monitor import IN, FdMonitor, default_monitor
+from usermode.loop.monitor import IN, FdMonitor, default_monitor, move_high
 
 Clock = Callable[[], int]
 
@@ -87,7 +87,7 @@ class EventLoop:
         self._lock = threading.Lock()
         self.notified = False
         self.notify_me = False
-        self._efd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self._efd = move_high(os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC))
         self.monitor.add(self._efd, IN)  # the notifier: never a source, never progress
         self.stats: dict[str, int] = dict.fromkeys(
             ("iterations", "blocking_waits", "zero_timeout_waits", "poll_windows", "poll_iters",
@@ -112,6 +112,17 @@ class EventLoop:
         self.poll_ns.setdefault(src.key, 0)
         if src.fd is not None:
             self.monitor.add(src.fd, src.events)
+
+    def update(self, key: Any, events: int) -> None:
+        """Change the events an fd source waits for."""
+        src = self.sources[key]
+        src.events = events
+        if src.fd is not None:
+            self.monitor.modify(src.fd, events)
+
+    def internal_fds(self) -> set[int]:
+        """The loop's own fds (notifier, monitor): kept out of the guest's reach."""
+        return {self._efd, *self.monitor.internal_fds()}
 
     def remove(self, key: Any) -> None:
         src = self.sources.pop(key, None)

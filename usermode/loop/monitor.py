@@ -7,9 +7,23 @@ Python's `epoll.poll(t)` rounds t up to whole milliseconds, so a positive timeou
 
 from __future__ import annotations
 
+import fcntl
 import os
 import select
 import stat
+
+HIGH_FD = 900  # our own fds live from here up, away from the guest's numbering
+
+
+def move_high(fd: int) -> int:
+    """Renumber one of our fds to >= HIGH_FD (close-on-exec), so the guest's open() keeps
+    getting the numbers it would get natively."""
+    try:
+        high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, HIGH_FD)
+    except OSError:
+        return fd
+    os.close(fd)
+    return high
 
 IN = select.POLLIN
 OUT = select.POLLOUT
@@ -52,6 +66,9 @@ class FdMonitor:
     def close(self) -> None:
         pass
 
+    def internal_fds(self) -> set[int]:
+        return set()
+
     def _kernel_add(self, fd: int, events: int) -> None:
         raise NotImplementedError
 
@@ -77,7 +94,10 @@ def _always_ready(fd: int) -> bool:
 class EpollMonitor(FdMonitor):
     def __init__(self) -> None:
         super().__init__()
-        self._ep = select.epoll()
+        ep = select.epoll()
+        high = fcntl.fcntl(ep.fileno(), fcntl.F_DUPFD_CLOEXEC, HIGH_FD)
+        ep.close()
+        self._ep = select.epoll.fromfd(high)
         if self._ep.fileno() >= 1024:  # select() below cannot take higher fds
             raise OSError("epoll fd above FD_SETSIZE")
 
@@ -98,6 +118,9 @@ class EpollMonitor(FdMonitor):
             select.select([self._ep.fileno()], [], [], timeout_ns / 1e9)
             return list(self._ep.poll(0))
         return list(self._ep.poll(-1 if timeout_ns < 0 else 0))
+
+    def internal_fds(self) -> set[int]:
+        return {self._ep.fileno()}
 
     def close(self) -> None:
         self._ep.close()

@@ -1,0 +1,139 @@
+"""clone, clone3 (threads), exit, exit_group, gettid, set_tid_address, set/get_robust_list,
+sched_yield: guest threads' life cycle. The threads themselves are usermode.sched's."""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING
+
+from syscalls.errors import Errno, Park
+from syscalls.registry import PARTIAL, syscall
+
+if TYPE_CHECKING:
+    from usermode.process import Process
+
+CLONE_VM, CLONE_FS, CLONE_FILES, CLONE_SIGHAND = 0x100, 0x200, 0x400, 0x800
+CLONE_PIDFD, CLONE_VFORK, CLONE_THREAD = 0x1000, 0x4000, 0x10000
+CLONE_SETTLS, CLONE_PARENT_SETTID, CLONE_CHILD_CLEARTID = 0x80000, 0x100000, 0x200000
+CLONE_CHILD_SETTID = 0x1000000
+THREAD_FLAGS = CLONE_VM | CLONE_THREAD | CLONE_SIGHAND
+CLONE_ARGS_SIZE_VER0 = 64
+
+
+def _spawn(p: Process, flags: int, sp: int, ptid: int, ctid: int, tls: int) -> int:
+    """Create a thread (checks done, called outside the hook). Returns the new tid."""
+    if flags & CLONE_THREAD == 0:
+        # a new process (fork, vfork, posix_spawn's CLONE_VM|CLONE_VFORK): issue 5
+        raise Errno(errno.ENOSYS)
+    if flags & THREAD_FLAGS != THREAD_FLAGS:
+        raise Errno(errno.EINVAL)  # THREAD needs SIGHAND, SIGHAND needs VM
+    sched = p.sched
+    a = p.arch
+    tid = sched.new_tid()
+    tid_bytes = tid.to_bytes(4, p.abi.byteorder)
+    if flags & CLONE_PARENT_SETTID:
+        p.mem.write(ptid, tid_bytes)
+    if flags & CLONE_CHILD_SETTID:
+        p.mem.write(ctid, tid_bytes)
+    regs = [(a.SYSCALL_RET_REG, 0)]
+    if sp:
+        regs.append((a.REG_SP_ID, sp))
+    if flags & CLONE_SETTLS:
+        regs.append((a.TLS_REG, tls))
+    t = sched.spawn(tid, tuple(regs))
+    if flags & CLONE_CHILD_CLEARTID:
+        t.clear_child_tid = ctid
+    return tid
+
+
+@syscall("clone", args=("ulong:clone_flags", "ptr", "ptr", "ulong", "ulong"), support=PARTIAL,
+         note="threads (CLONE_VM|CLONE_THREAD|CLONE_SIGHAND, SETTLS, PARENT_SETTID, "
+              "CHILD_SETTID, CHILD_CLEARTID); new processes arrive with issue 5")
+def sys_clone(p: Process, flags: int, sp: int, ptid: int, a3: int, a4: int) -> int:
+    tls, ctid = (a3, a4) if p.abi.clone_backwards else (a4, a3)
+    flags &= 0xFFFFFFFF
+    if flags & CLONE_THREAD == 0:
+        raise Errno(errno.ENOSYS)
+    if flags & THREAD_FLAGS != THREAD_FLAGS:
+        raise Errno(errno.EINVAL)
+    raise Park.outside(lambda: _spawn(p, flags, sp, ptid, ctid, tls))
+
+
+@syscall("clone3", args=("ptr", "size"), support=PARTIAL, note="threads only (as clone)")
+def sys_clone3(p: Process, uargs: int, size: int) -> int:
+    if size < CLONE_ARGS_SIZE_VER0 or size > 4096:
+        raise Errno(errno.EINVAL)
+    layout = p.abi.clone_args
+    raw = p.mem.read(uargs, min(size, layout.size)).ljust(layout.size, b"\0")
+    if size > layout.size and any(p.mem.read(uargs + layout.size, size - layout.size)):
+        raise Errno(errno.E2BIG)
+    ca = layout.unpack_dict(raw)
+    flags, stack, stack_size = int(ca["flags"]), int(ca["stack"]), int(ca["stack_size"])
+    if ca["set_tid"] or ca["set_tid_size"] or flags >> 32:
+        raise Errno(errno.EINVAL)
+    if flags & CLONE_THREAD == 0:
+        raise Errno(errno.ENOSYS)
+    if flags & THREAD_FLAGS != THREAD_FLAGS or flags & CLONE_PIDFD or \
+            (stack == 0) != (stack_size == 0):
+        raise Errno(errno.EINVAL)
+    sp = stack + stack_size if stack else 0
+    ptid, ctid, tls = int(ca["parent_tid"]), int(ca["child_tid"]), int(ca["tls"])
+    raise Park.outside(lambda: _spawn(p, flags, sp, ptid, ctid, tls))
+
+
+@syscall("exit_group", args=("int",))
+def sys_exit_group(p: Process, status: int) -> int:
+    p.exit(status)
+    return 0
+
+
+@syscall("exit", args=("int",))
+def sys_exit(p: Process, status: int) -> int:
+    """The calling thread ends; the last one ends the process."""
+    if p.sched.live_threads() == 1:
+        p.exit(status)
+        return 0
+    t = p.thread
+
+    def leave() -> int:
+        p.sched.exit_thread(t, status & 0xFF)
+        return 0
+
+    raise Park.outside(leave)
+
+
+@syscall("gettid")
+def sys_gettid(p: Process) -> int:
+    return p.thread.tid
+
+
+@syscall("set_tid_address", args=("ptr",))
+def sys_set_tid_address(p: Process, tidptr: int) -> int:
+    t = p.thread
+    t.clear_child_tid = tidptr
+    return t.tid
+
+
+@syscall("set_robust_list", args=("ptr", "size"))
+def sys_set_robust_list(p: Process, head: int, length: int) -> int:
+    if length != 3 * p.abi.wordsize:
+        raise Errno(errno.EINVAL)
+    p.thread.robust_list = head
+    return 0
+
+
+@syscall("get_robust_list", args=("int", "ptr", "ptr"))
+def sys_get_robust_list(p: Process, tid: int, head_ptr: int, len_ptr: int) -> int:
+    t = p.thread if tid == 0 else p.sched.threads.get(tid)
+    if t is None:
+        raise Errno(errno.ESRCH)
+    p.mem.write(head_ptr, p.abi.pack_word(t.robust_list))
+    p.mem.write(len_ptr, p.abi.pack_word(3 * p.abi.wordsize))
+    return 0
+
+
+@syscall("sched_yield")
+def sys_sched_yield(p: Process) -> int:
+    if p.sched.runq or p.sched.external_waits:
+        raise Park.outside(lambda: 0)  # the run loop then hands the CPU on
+    return 0

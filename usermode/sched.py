@@ -1,0 +1,484 @@
+"""Green guest threads on the one Unicorn engine, and the scheduler that runs them.
+
+A guest thread is a saved Unicorn context plus the kernel state Linux keeps per task (tid,
+clear_child_tid, robust list, signal mask, alternate stack). One thread runs at a time. It
+leaves the CPU when its syscall parks (see `syscalls.errors.Park`), when it exits, or when
+the preemption watchdog stops the engine because others are waiting for the CPU.
+
+Parking: the handler has already tried the non-blocking operation. The thread's wait is
+registered with the event loop (fd sources, a timer) or the futex table or a helper thread;
+the first of these to fire resolves the wait exactly once, cancels the others and puts the
+thread on the run queue; resolution does nothing else, so it is cheap enough to run inside
+a syscall hook (FUTEX_WAKE) or a loop handler. The thread re-executes the operation when it
+is switched in, outside any hook.
+
+Preemption (docs/architecture.md, "Threads"): a daemon host thread wakes every quantum and,
+if the same guest thread has held the CPU for the whole quantum while another one is
+runnable or waiting on something external (fd, timer, helper), calls `uc_emu_stop` from
+outside. Unicorn honours that at the next translation-block boundary, with the CPU state
+consistent; the run loop then switches. The watchdog exists only once a second guest thread
+has been created, so a single-threaded program pays nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from syscalls.errors import INTERRUPTED, NOW, TIMEOUT, WOKEN, Errno, Park
+from usermode.engine import capi
+from usermode.engine.core import GuestFault
+from usermode.loop.aio import EventLoop, Source, Timer
+from usermode.loop.monitor import ERR, HUP
+
+if TYPE_CHECKING:
+    from usermode.process import Process
+
+RUN, PARKED, DEAD = 0, 1, 2
+NVAL = 0x20
+FUTEX_WAITERS = 0x80000000
+FUTEX_OWNER_DIED = 0x40000000
+FUTEX_TID_MASK = 0x3FFFFFFF
+ROBUST_LIST_LIMIT = 2048
+
+
+class Thread:
+    """One guest thread: its saved registers and per-task kernel state."""
+
+    __slots__ = ("altstack", "cleanups", "clear_child_tid", "ctx", "exit_code", "futex", "park",
+                 "reason", "robust_list", "sigmask", "state", "tid")
+
+    def __init__(self, tid: int) -> None:
+        self.tid = tid
+        self.ctx: ctypes.c_void_p | None = None
+        self.state = RUN
+        self.park: Park | None = None
+        self.reason = WOKEN
+        self.cleanups: list[Callable[[], None]] = []
+        self.futex: list[int] | None = None  # [uaddr, bitset] while in a futex wait
+        self.clear_child_tid = 0
+        self.robust_list = 0
+        self.sigmask = 0
+        self.altstack: bytes | None = None
+        self.exit_code = 0
+
+
+class Scheduler:
+    def __init__(self, proc: Process, *, quantum_ns: int = 10_000_000,
+                 loop_factory: Callable[[], EventLoop] | None = None) -> None:
+        self.proc = proc
+        self.engine = proc.engine
+        main = Thread(proc.pid)
+        self.threads: dict[int, Thread] = {main.tid: main}
+        self.current = main
+        self.owner = main  # whose registers are in the engine
+        self.runq: deque[Thread] = deque()
+        self.futexes: dict[int, list[Thread]] = {}
+        self._fd_waiters: dict[int, list[tuple[Thread, int]]] = {}
+        self._fd_mask: dict[int, int] = {}
+        self._loop: EventLoop | None = None
+        self._loop_factory = loop_factory or EventLoop
+        self.external_waits = 0
+        self.quantum_ns = quantum_ns
+        self.gen = 0  # bumped whenever another thread takes the CPU
+        self._next_tid = _first_tid()
+        self._watchdog: threading.Thread | None = None
+        self._last_peek = 0
+        self.stats: dict[str, int] = dict.fromkeys(
+            ("threads", "parks", "switches", "preemptions", "helpers", "peeks"), 0)
+        self.stats["threads"] = 1
+
+    # ---- the loop, created on first use ----------------------------------------------------------
+    @property
+    def loop(self) -> EventLoop:
+        if self._loop is None:
+            self._loop = self._loop_factory()
+            self.proc.fds.reserved.update(self._loop.internal_fds())
+        return self._loop
+
+    @property
+    def has_loop(self) -> bool:
+        return self._loop is not None
+
+    # ---- thread life -----------------------------------------------------------------------------
+    def new_tid(self) -> int:
+        tid = self._next_tid
+        self._next_tid += 1
+        return tid
+
+    def spawn(self, tid: int, regs: tuple[tuple[int, int], ...]) -> Thread:
+        """Create a runnable thread whose registers are the current thread's (the engine is
+        stopped right after the clone syscall) with `regs` overridden."""
+        eng = self.engine
+        t = Thread(tid)
+        t.sigmask = self.current.sigmask
+        parent = eng.new_context()
+        eng.save_context(parent)
+        for reg, val in regs:
+            eng.set_reg(reg, val)
+        t.ctx = eng.new_context()
+        eng.save_context(t.ctx)
+        eng.restore_context(parent)
+        eng.free_context(parent)
+        self.threads[tid] = t
+        self.runq.append(t)
+        self.stats["threads"] += 1
+        if self._watchdog is None:
+            self._watchdog = threading.Thread(target=self._watch, name="usermode-preempt",
+                                              daemon=True)
+            self._watchdog.start()
+        return t
+
+    def exit_thread(self, t: Thread, status: int) -> None:
+        """SYS_exit of one thread (not the last): clear_child_tid, robust futexes, gone."""
+        t.state = DEAD
+        t.exit_code = status
+        p = self.proc
+        self._robust_exit(t)
+        if t.clear_child_tid:
+            try:
+                p.mem.write(t.clear_child_tid, b"\0\0\0\0")
+                self.futex_wake(t.clear_child_tid, 1, 0xFFFFFFFF)
+            except Errno:
+                pass
+        del self.threads[t.tid]
+        if t.ctx is not None and t is not self.owner:
+            self.engine.free_context(t.ctx)
+            t.ctx = None
+
+    def live_threads(self) -> int:
+        return len(self.threads)
+
+    def _robust_exit(self, t: Thread) -> None:
+        """Mark the futexes the dying thread still owns OWNER_DIED and wake one waiter each,
+        as the kernel's exit_robust_list does."""
+        head = t.robust_list
+        if not head:
+            return
+        p = self.proc
+        w = p.abi.wordsize
+        try:
+            raw = p.mem.read(head, 3 * w)
+        except Errno:
+            return
+        first, offset, pending = (int.from_bytes(raw[i * w:(i + 1) * w], p.abi.byteorder)
+                                  for i in range(3))
+        if offset & (1 << (8 * w - 1)):
+            offset -= 1 << (8 * w)
+        entry = first & ~1
+        seen = 0
+        while entry != head and seen < ROBUST_LIST_LIMIT:
+            try:
+                nxt = int.from_bytes(p.mem.read(entry, w), p.abi.byteorder) & ~1
+            except Errno:
+                break
+            if entry != pending & ~1:
+                self._owner_died(entry + offset, t.tid)
+            entry = nxt
+            seen += 1
+        if pending:
+            self._owner_died((pending & ~1) + offset, t.tid)
+
+    def _owner_died(self, uaddr: int, tid: int) -> None:
+        p = self.proc
+        try:
+            word = int.from_bytes(p.mem.read(uaddr, 4), p.abi.byteorder)
+        except Errno:
+            return
+        if word & FUTEX_TID_MASK != tid:
+            return
+        new = (word & FUTEX_WAITERS) | FUTEX_OWNER_DIED
+        p.mem.write(uaddr, new.to_bytes(4, p.abi.byteorder))
+        if word & FUTEX_WAITERS:
+            self.futex_wake(uaddr, 1, 0xFFFFFFFF)
+
+    # ---- parking ---------------------------------------------------------------------------------
+    def park(self, t: Thread, park: Park) -> None:
+        """Register `t`'s wait (or, for a Park with nothing to wait for, finish it now)."""
+        if not park.waits:
+            self._finish(t, park, NOW)
+            return
+        self.stats["parks"] += 1
+        t.state = PARKED
+        t.park = park
+        t.reason = WOKEN
+        if park.futex is not None:
+            uaddr, bitset = park.futex
+            t.futex = [uaddr, bitset]
+            self.futexes.setdefault(uaddr, []).append(t)
+            t.cleanups.append(lambda: self._futex_forget(t))
+        external = False
+        for fd, events in park.fds:
+            self._watch_fd(t, fd, events)
+            external = True
+        if park.deadline is not None:
+            timer = self.loop.call_at(park.deadline, lambda: self.resolve(t, TIMEOUT))
+            t.cleanups.append(lambda: self._cancel_timer(timer))
+            external = True
+        if park.helper is not None:
+            self._start_helper(t, park)
+            external = True
+        if external:
+            self.external_waits += 1
+            t.cleanups.append(self._external_done)
+
+    def _external_done(self) -> None:
+        self.external_waits -= 1
+
+    def _cancel_timer(self, timer: Timer) -> None:
+        if self._loop is not None:
+            self._loop.cancel(timer)
+
+    def resolve(self, t: Thread, reason: int) -> None:
+        """The first source to fire wins: `t` becomes runnable and its other waits go."""
+        if t.state != PARKED:
+            return
+        t.state = RUN
+        t.reason = reason
+        cleanups, t.cleanups = t.cleanups, []
+        for c in cleanups:
+            c()
+        self.runq.append(t)
+
+    def interrupt(self, t: Thread) -> None:
+        """A signal for a parked thread (issue 5): its wait ends with EINTR or a restart."""
+        if t.state == PARKED and t.park is not None and t.park.interruptible:
+            self.resolve(t, INTERRUPTED)
+
+    def _finish(self, t: Thread, park: Park, reason: int) -> None:
+        """Run `t`'s retry (its registers are in the engine) and write the result, or park
+        it again."""
+        try:
+            r = park.retry(reason)
+        except Park as again:
+            self.park(t, again)
+            return
+        except Errno as e:
+            r = -self.proc.abi.to_guest_errno(e.errno)
+        except OSError as e:
+            r = -self.proc.abi.to_guest_errno(e.errno or errno.EIO)
+        if t.state == RUN:
+            self.engine.write_return(r, self.proc.abi.mask)
+
+    # ---- fds -------------------------------------------------------------------------------------
+    def _watch_fd(self, t: Thread, fd: int, events: int) -> None:
+        waiters = self._fd_waiters.get(fd)
+        entry = (t, events)
+        if waiters is None:
+            self._fd_waiters[fd] = [entry]
+            self._fd_mask[fd] = events
+            self.loop.add(Source(("fd", fd), fd=fd, events=events, on_fd=self._on_fd))
+        else:
+            waiters.append(entry)
+            mask = self._fd_mask[fd]
+            if events & ~mask:
+                self._fd_mask[fd] = mask | events
+                self.loop.update(("fd", fd), mask | events)
+        t.cleanups.append(lambda: self._unwatch_fd(fd, entry))
+
+    def _unwatch_fd(self, fd: int, entry: tuple[Thread, int]) -> None:
+        waiters = self._fd_waiters.get(fd)
+        if waiters is None:
+            return
+        try:
+            waiters.remove(entry)
+        except ValueError:
+            return
+        if not waiters:
+            del self._fd_waiters[fd]
+            del self._fd_mask[fd]
+            self.loop.remove(("fd", fd))
+
+    def _on_fd(self, fd: int, revents: int) -> None:
+        for t, events in list(self._fd_waiters.get(fd, ())):
+            if revents & (events | ERR | HUP | NVAL):
+                self.resolve(t, WOKEN)
+
+    def fd_closed(self, fd: int) -> None:
+        """The guest closed `fd`: waiters on it wake up (and see EBADF on retry)."""
+        for t, _ev in list(self._fd_waiters.get(fd, ())):
+            self.resolve(t, WOKEN)
+
+    # ---- futexes ---------------------------------------------------------------------------------
+    def _futex_forget(self, t: Thread) -> None:
+        f = t.futex
+        t.futex = None
+        if f is None:
+            return
+        q = self.futexes.get(f[0])
+        if q is not None:
+            try:
+                q.remove(t)
+            except ValueError:
+                pass
+            if not q:
+                del self.futexes[f[0]]
+
+    def futex_wake(self, uaddr: int, n: int, bitset: int) -> int:
+        q = self.futexes.get(uaddr)
+        if not q or n <= 0:
+            return 0
+        woken = 0
+        for t in list(q):
+            if woken >= n:
+                break
+            f = t.futex
+            if f is not None and f[1] & bitset:
+                self.resolve(t, WOKEN)
+                woken += 1
+        return woken
+
+    def futex_requeue(self, uaddr: int, uaddr2: int, nwake: int, nmove: int) -> int:
+        """Wake `nwake` waiters on uaddr and move up to `nmove` more to uaddr2."""
+        done = self.futex_wake(uaddr, nwake, 0xFFFFFFFF)
+        q = self.futexes.get(uaddr)
+        if not q or nmove <= 0 or uaddr2 == uaddr:
+            return done
+        moving, rest = q[:nmove], q[nmove:]
+        if rest:
+            self.futexes[uaddr] = rest
+        else:
+            del self.futexes[uaddr]
+        dest = self.futexes.setdefault(uaddr2, [])
+        for t in moving:
+            assert t.futex is not None
+            t.futex[0] = uaddr2
+            dest.append(t)
+        return done + len(moving)
+
+    # ---- helper threads --------------------------------------------------------------------------
+    def _start_helper(self, t: Thread, park: Park) -> None:
+        loop = self.loop
+        self.stats["helpers"] += 1
+        fn = park.helper
+        assert fn is not None
+
+        def work() -> None:
+            try:
+                park.result = fn()
+            except BaseException as e:  # delivered to the guest thread as its result
+                park.result = e
+            loop.call_soon_threadsafe(lambda: self.resolve(t, WOKEN))
+
+        threading.Thread(target=work, name=f"usermode-helper-{t.tid}", daemon=True).start()
+
+    # ---- switching -------------------------------------------------------------------------------
+    def _activate(self, t: Thread) -> None:
+        if self.owner is not t:
+            eng = self.engine
+            o = self.owner
+            if o.state != DEAD:
+                if o.ctx is None:
+                    o.ctx = eng.new_context()
+                eng.save_context(o.ctx)
+            elif o.ctx is not None:
+                eng.free_context(o.ctx)
+                o.ctx = None
+            assert t.ctx is not None
+            eng.restore_context(t.ctx)
+            self.owner = t
+            self.stats["switches"] += 1
+        if self.current is not t:
+            self.current = t
+            self.gen += 1
+
+    def _peek(self) -> None:
+        """Collect fd events and expired timers without waiting, at most about once per ms."""
+        if self._loop is None:
+            return
+        now = time.monotonic_ns()
+        if now - self._last_peek >= 1_000_000:
+            self._last_peek = now
+            self.stats["peeks"] += 1
+            self._loop.run_once(block=False)
+
+    def next_thread(self) -> Thread:
+        """Pick the thread to run next, switch to it and finish its parked syscall. Waits in
+        the event loop while nobody is runnable."""
+        cur = self.current
+        if cur.state == RUN:
+            if self.external_waits:
+                self._peek()
+            if not self.runq:
+                return cur
+            self.runq.append(cur)
+        p = self.proc
+        while True:
+            if not self.runq:
+                self.loop.run_once(block=True)
+                continue
+            t = self.runq.popleft()
+            if t.state != RUN:
+                continue  # died while queued
+            self._activate(t)
+            park = t.park
+            if park is not None:
+                t.park = None
+                self._finish(t, park, t.reason)
+                if p.exit_status is not None or t.state != RUN:
+                    if p.exit_status is not None:
+                        return t
+                    continue
+            return t
+
+    # ---- preemption ------------------------------------------------------------------------------
+    def _watch(self) -> None:
+        handle = ctypes.c_void_p(self.engine.uc.handle)
+        stop = capi.uc_emu_stop
+        last = -1
+        q = self.quantum_ns / 1e9
+        while True:
+            time.sleep(q)
+            g = self.gen
+            if g == last and (self.runq or self.external_waits) and len(self.threads) > 1:
+                self.stats["preemptions"] += 1
+                stop(handle)
+            last = g
+
+    # ---- the run loop ----------------------------------------------------------------------------
+    def run(self, entry: int) -> int:
+        p = self.proc
+        eng = self.engine
+        pc = entry
+        while True:
+            err = eng.run_slice(pc)
+            if eng.error is not None:
+                raise eng.error
+            if p.exit_status is not None:
+                return p.exit_status
+            t = self.current
+            park = eng.parked
+            if park is not None:
+                eng.parked = None
+                self.park(t, park)
+            elif eng.pending_signal is not None:
+                raise GuestFault(eng.pending_signal, eng.pc())
+            elif err:
+                f = p.mem.last_fault
+                p.mem.last_fault = None
+                signo = eng.fault_signal(err)
+                addr = f.addr if f is not None and signo == 11 else None
+                code = ("SEGV_ACCERR" if f.mapped else "SEGV_MAPERR") if f is not None else ""
+                raise GuestFault(signo, eng.pc(), addr, code)
+            if p.exit_status is not None:
+                return p.exit_status
+            self.next_thread()
+            if p.exit_status is not None:
+                return p.exit_status
+            pc = eng.pc()
+
+
+def _first_tid() -> int:
+    """Thread ids above pid_max: never a real process's pid, so a guest kill() aimed at one
+    of our threads cannot reach a stranger."""
+    try:
+        with open("/proc/sys/kernel/pid_max") as f:
+            return int(f.read()) + 1
+    except (OSError, ValueError):
+        return 4194305
+
