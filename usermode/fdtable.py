@@ -8,6 +8,7 @@ such as /dev/null cost no extra poll. Every handler that creates or replaces an 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import stat
 
@@ -15,6 +16,11 @@ import stat
 class FdTable:
     def __init__(self) -> None:
         self._blocking: dict[int, bool] = {}
+        self._nonblock: dict[int, bool] = {}
+        # The other end of a pipe or socketpair the guest created: a write on one end makes
+        # the other readable (and a read makes it writable), so the scheduler can wake a
+        # thread parked there directly, without asking the kernel.
+        self.peer: dict[int, int] = {}
         # The emulator's own fds (trace log, -d log): invisible to the guest, never closed
         # or replaced by it.
         self.reserved: set[int] = set()
@@ -34,8 +40,30 @@ class FdTable:
         self._blocking[fd] = r
         return r
 
+    def nonblocking(self, fd: int) -> bool:
+        """The file's O_NONBLOCK flag (cached: only F_SETFL and FIONBIO change it, and they
+        call `flags_changed`)."""
+        r = self._nonblock.get(fd)
+        if r is None:
+            r = self._nonblock[fd] = bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK)
+        return r
+
+    def flags_changed(self) -> None:
+        """Status flags changed: they belong to the open file, which other fds may share."""
+        self._nonblock.clear()
+
+    def link(self, a: int, b: int) -> None:
+        self.peer[a] = b
+        self.peer[b] = a
+
     def forget(self, fd: int) -> None:
         self._blocking.pop(fd, None)
+        self._nonblock.pop(fd, None)
+        other = self.peer.pop(fd, None)
+        if other is not None and self.peer.get(other) == fd:
+            del self.peer[other]
 
     def forget_all(self) -> None:
         self._blocking.clear()
+        self._nonblock.clear()
+        self.peer.clear()

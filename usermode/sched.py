@@ -34,7 +34,7 @@ from syscalls.errors import INTERRUPTED, NOW, TIMEOUT, WOKEN, Errno, Park
 from usermode.engine import capi
 from usermode.engine.core import GuestFault
 from usermode.loop.aio import EventLoop, Source, Timer
-from usermode.loop.monitor import ERR, HUP
+from usermode.loop.monitor import ERR, HUP, IN, OUT
 
 if TYPE_CHECKING:
     from usermode.process import Process
@@ -79,8 +79,9 @@ class Scheduler:
         self.owner = main  # whose registers are in the engine
         self.runq: deque[Thread] = deque()
         self.futexes: dict[int, list[Thread]] = {}
-        self._fd_waiters: dict[int, list[tuple[Thread, int]]] = {}
-        self._fd_mask: dict[int, int] = {}
+        self.fd_waits: dict[int, list[tuple[Thread, int]]] = {}  # parked threads per fd
+        self._fd_mask: dict[int, int] = {}  # what the loop's fd sources watch
+        self._fd_dirty: set[int] = set()
         self._loop: EventLoop | None = None
         self._loop_factory = loop_factory or EventLoop
         self.external_waits = 0
@@ -267,22 +268,19 @@ class Scheduler:
 
     # ---- fds -------------------------------------------------------------------------------------
     def _watch_fd(self, t: Thread, fd: int, events: int) -> None:
-        waiters = self._fd_waiters.get(fd)
+        """Record the waiter only; the kernel hears of it when the loop is about to run
+        (`_sync_fds`), so a wait that a guest thread ends directly costs no syscall."""
+        waiters = self.fd_waits.get(fd)
         entry = (t, events)
         if waiters is None:
-            self._fd_waiters[fd] = [entry]
-            self._fd_mask[fd] = events
-            self.loop.add(Source(("fd", fd), fd=fd, events=events, on_fd=self._on_fd))
+            self.fd_waits[fd] = [entry]
         else:
             waiters.append(entry)
-            mask = self._fd_mask[fd]
-            if events & ~mask:
-                self._fd_mask[fd] = mask | events
-                self.loop.update(("fd", fd), mask | events)
+        self._fd_dirty.add(fd)
         t.cleanups.append(lambda: self._unwatch_fd(fd, entry))
 
     def _unwatch_fd(self, fd: int, entry: tuple[Thread, int]) -> None:
-        waiters = self._fd_waiters.get(fd)
+        waiters = self.fd_waits.get(fd)
         if waiters is None:
             return
         try:
@@ -290,19 +288,66 @@ class Scheduler:
         except ValueError:
             return
         if not waiters:
-            del self._fd_waiters[fd]
-            del self._fd_mask[fd]
-            self.loop.remove(("fd", fd))
+            del self.fd_waits[fd]
+        self._fd_dirty.add(fd)
+
+    def _sync_fds(self) -> None:
+        """Bring the loop's fd sources in line with the waiters: add, widen, drop."""
+        loop = self.loop
+        dirty, self._fd_dirty = self._fd_dirty, set()
+        for fd in dirty:
+            waiters = self.fd_waits.get(fd)
+            mask = 0
+            for _t, ev in waiters or ():
+                mask |= ev
+            have = self._fd_mask.get(fd)
+            if have == mask or (have is None and not mask):
+                continue
+            key = ("fd", fd)
+            try:
+                if not mask:
+                    del self._fd_mask[fd]
+                    loop.remove(key)
+                elif have is None:
+                    loop.add(Source(key, fd=fd, events=mask, on_fd=self._on_fd,
+                                    always_ready=False))
+                    self._fd_mask[fd] = mask
+                else:
+                    loop.update(key, mask)
+                    self._fd_mask[fd] = mask
+            except OSError:  # closed under the waiters: let them retry and see EBADF
+                self._fd_mask.pop(fd, None)
+                if key in loop.sources:
+                    loop.remove(key)
+                for t, _ev in list(waiters or ()):
+                    self.resolve(t, WOKEN)
 
     def _on_fd(self, fd: int, revents: int) -> None:
-        for t, events in list(self._fd_waiters.get(fd, ())):
+        for t, events in list(self.fd_waits.get(fd, ())):
             if revents & (events | ERR | HUP | NVAL):
                 self.resolve(t, WOKEN)
 
-    def fd_closed(self, fd: int) -> None:
-        """The guest closed `fd`: waiters on it wake up (and see EBADF on retry)."""
-        for t, _ev in list(self._fd_waiters.get(fd, ())):
-            self.resolve(t, WOKEN)
+    def peer_activity(self, fd: int, events: int) -> None:
+        """The guest just read (`events` POLLIN) or wrote (POLLOUT) `fd`: threads waiting on
+        the other end of that pipe or socketpair for the opposite direction may go on."""
+        other = self.proc.fds.peer.get(fd)
+        if other is None:
+            return
+        waiters = self.fd_waits.get(other)
+        if not waiters:
+            return
+        want = OUT if events & IN else IN
+        for t, ev in list(waiters):
+            if ev & want:
+                self.resolve(t, WOKEN)
+
+    def fd_closing(self, fd: int) -> None:
+        """The guest is closing `fd`: drop it from the monitor while it is still open (the
+        waiters, if any, are re-registered at the next sync and then see EBADF)."""
+        if fd in self._fd_mask and self._loop is not None:
+            del self._fd_mask[fd]
+            self._loop.remove(("fd", fd))
+            self._fd_dirty.add(fd)
 
     # ---- futexes ---------------------------------------------------------------------------------
     def _futex_forget(self, t: Thread) -> None:
@@ -395,6 +440,8 @@ class Scheduler:
         if now - self._last_peek >= 1_000_000:
             self._last_peek = now
             self.stats["peeks"] += 1
+            if self._fd_dirty:
+                self._sync_fds()
             self._loop.run_once(block=False)
 
     def next_thread(self) -> Thread:
@@ -410,6 +457,10 @@ class Scheduler:
         p = self.proc
         while True:
             if not self.runq:
+                if self._fd_dirty:
+                    self._sync_fds()
+                    if self.runq:
+                        continue
                 self.loop.run_once(block=True)
                 continue
             t = self.runq.popleft()

@@ -32,6 +32,7 @@ FLOCK_SIZE = 32  # struct flock on 64-bit guests (= host)
 def sys_close(p: Process, fd: int) -> int:
     if fd in p.fds.reserved:
         raise Errno(errno.EBADF)  # not one of the guest's fds
+    p.sched.fd_closing(fd)
     os.close(fd)
     p.fds.forget(fd)
     return 0
@@ -88,6 +89,7 @@ def sys_fcntl(p: Process, fd: int, cmd: int, arg: int) -> int:
     if cmd == F_GETFL:
         return p.abi.to_guest_open_flags(fcntl.fcntl(fd, F_GETFL))
     if cmd == F_SETFL:
+        p.fds.flags_changed()
         return fcntl.fcntl(fd, F_SETFL, p.abi.from_guest_open_flags(arg & 0xFFFFFFFF))
     if cmd in (F_GETLK, F_SETLK, F_OFD_GETLK, F_OFD_SETLK, F_SETLKW, F_OFD_SETLKW):
         lock = p.mem.read(arg, FLOCK_SIZE)
@@ -127,6 +129,7 @@ def _pipe(p: Process, fds_ptr: int, flags: int) -> int:
     r, w = os.pipe2(p.abi.from_guest_open_flags(flags))
     p.fds.forget(r)
     p.fds.forget(w)
+    p.fds.link(r, w)
     p.mem.write(fds_ptr, r.to_bytes(4, p.abi.byteorder) + w.to_bytes(4, p.abi.byteorder))
     return 0
 
@@ -163,6 +166,8 @@ def sys_ioctl(p: Process, fd: int, req: int, arg: int) -> int:
         os.fstat(fd)  # EBADF first, as Linux
         raise Errno(errno.ENOTTY)
     size, need = spec
+    if req == FIONBIO:
+        p.fds.flags_changed()
     return hostsys.syscall(hostsys.NR_IOCTL, fd, req, p.mem.host_ptr(arg, size, need))
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 from typing import TYPE_CHECKING
 
@@ -28,19 +27,20 @@ def would_block(p: Process, fd: int, events: int) -> bool:
     and not in non-blocking mode (where the host call itself reports EAGAIN, as Linux does).
     Guest threads run one at a time, so nothing can take the readiness away between this
     check and the operation that follows it, except another process sharing the file."""
-    return p.fds.may_block(fd) and not ready_now(fd, events) and \
-        not fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK
+    return p.fds.may_block(fd) and not ready_now(fd, events) and not p.fds.nonblocking(fd)
 
 
 def stream_io(p: Process, fd: int, events: int, op: Callable[[], int], size: int = 0) -> int:
     """Run `op()` now if it cannot block; otherwise park the thread until `fd` is ready and
     try again. A write larger than PIPE_BUF to a blocking pipe or tty may block part-way even
     when the fd polls ready, so it goes to a helper thread, which blocks as Linux would."""
-    if size > PIPE_BUF and p.fds.may_block(fd) and \
-            not fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK:
+    if size > PIPE_BUF and p.fds.may_block(fd) and not p.fds.nonblocking(fd):
         raise Park.blocking(op)
     if not would_block(p, fd, events):
-        return op()
+        r = op()
+        if p.sched.fd_waits:
+            p.sched.peer_activity(fd, events)
+        return r
 
     def resumed(_reason: int) -> int:
         return stream_io(p, fd, events, op, size)

@@ -24,14 +24,19 @@
 static long futex(atomic_int *uaddr, int op, int val, const struct timespec *ts,
                   atomic_int *uaddr2, int val3)
 {
+#if defined(SYS_futex_time64) && SYS_futex_time64 != SYS_futex
+    /* 32-bit arches: libc's timespec has a 64-bit tv_sec, which only the time64 call reads */
+    return syscall(SYS_futex_time64, uaddr, op, val, ts, uaddr2, val3);
+#else
     return syscall(SYS_futex, uaddr, op, val, ts, uaddr2, val3);
+#endif
 }
 
-static long now_ns(clockid_t clk)
+static int64_t now_ns(clockid_t clk)
 {
     struct timespec ts;
     clock_gettime(clk, &ts);
-    return ts.tv_sec * 1000000000L + ts.tv_nsec;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* ---- create, join, ids, TLS ------------------------------------------------ */
@@ -134,7 +139,7 @@ static void check_futex_ops(void)
     atomic_store(&fw, 5);
     errno = 0;
     CHECK("futex_ops", futex(&fw, FUTEX_WAIT_PRIVATE, 4, NULL, NULL, 0) == -1 && errno == EAGAIN);
-    long t0 = now_ns(CLOCK_MONOTONIC);
+    int64_t t0 = now_ns(CLOCK_MONOTONIC);
     errno = 0;
     CHECK("futex_ops", futex(&fw, FUTEX_WAIT_PRIVATE, 5, &rel, NULL, 0) == -1 && errno == ETIMEDOUT);
     CHECK("futex_ops", now_ns(CLOCK_MONOTONIC) - t0 >= 20 * 1000 * 1000);
@@ -242,6 +247,49 @@ static void check_spin(void)
     atomic_store(&flag_seen, 1);
     CHECK("spin", pthread_join(th, NULL) == 0);
     guest_ok("spin");
+}
+
+/* ---- a token ring passed by spinning: every hand-off needs a preemption ------------- */
+
+enum { RING = 4, LAPS = 15 };
+static atomic_long token;
+
+struct ringer { int index; long sum; };
+
+static void *ring_main(void *arg)
+{
+    struct ringer *r = arg;
+    for (int lap = 0; lap < LAPS; lap++) {
+        long want = (long)lap * RING + r->index;
+        long spins = 0;
+        while (atomic_load(&token) != want)
+            spins++; /* registers live across preemptions: the sum below checks them */
+        r->sum += want * 3 + (spins >= 0);
+        atomic_store(&token, want + 1);
+    }
+    return NULL;
+}
+
+static void check_ring(void)
+{
+    pthread_t th[RING];
+    struct ringer rs[RING];
+    atomic_store(&token, 0);
+    for (int i = 0; i < RING; i++) {
+        rs[i].index = i;
+        rs[i].sum = 0;
+        CHECK("ring", pthread_create(&th[i], NULL, ring_main, &rs[i]) == 0);
+    }
+    for (int i = 0; i < RING; i++)
+        CHECK("ring", pthread_join(th[i], NULL) == 0);
+    CHECK("ring", atomic_load(&token) == (long)RING * LAPS);
+    for (int i = 0; i < RING; i++) {
+        long expect = 0;
+        for (int lap = 0; lap < LAPS; lap++)
+            expect += ((long)lap * RING + i) * 3 + 1;
+        CHECK("ring", rs[i].sum == expect);
+    }
+    guest_ok("ring");
 }
 
 /* ---- pipe ping-pong between threads -------------------------------------------------- */
@@ -408,7 +456,7 @@ static void *sleeper_main(void *arg)
 static void check_sleep(void)
 {
     struct timespec ts = {0, 200 * 1000};
-    long t0 = now_ns(CLOCK_MONOTONIC);
+    int64_t t0 = now_ns(CLOCK_MONOTONIC);
     CHECK("sleep", nanosleep(&ts, NULL) == 0);
     CHECK("sleep", now_ns(CLOCK_MONOTONIC) - t0 >= 200 * 1000);
     /* four threads sleeping 50 ms each take about 50 ms together, not 200 */
@@ -418,7 +466,7 @@ static void check_sleep(void)
         CHECK("sleep", pthread_create(&th[i], NULL, sleeper_main, NULL) == 0);
     for (int i = 0; i < 4; i++)
         CHECK("sleep", pthread_join(th[i], NULL) == 0);
-    long took = now_ns(CLOCK_MONOTONIC) - t0;
+    int64_t took = now_ns(CLOCK_MONOTONIC) - t0;
     CHECK("sleep", took >= 50 * 1000 * 1000 && took < 190 * 1000 * 1000);
     guest_ok("sleep");
 }
@@ -426,7 +474,8 @@ static void check_sleep(void)
 static const struct { const char *name; void (*fn)(void); } checks[] = {
     {"create", check_create},       {"futex_pingpong", check_futex_pingpong},
     {"futex_ops", check_futex_ops}, {"atomics", check_atomics},
-    {"spin", check_spin},           {"pipe_pingpong", check_pipe_pingpong},
+    {"spin", check_spin},           {"ring", check_ring},
+    {"pipe_pingpong", check_pipe_pingpong},
     {"big_write", check_big_write}, {"condvar", check_condvar},
     {"robust", check_robust},       {"sleep", check_sleep},
 };

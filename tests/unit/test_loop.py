@@ -50,7 +50,7 @@ class FakeMonitor(FdMonitor):
         self.producers: dict[int, Producer] = {}
         self.blocking = 0
 
-    def add(self, fd: int, events: int) -> None:
+    def add(self, fd: int, events: int, always_ready: bool | None = None) -> None:
         pass
 
     def remove(self, fd: int) -> None:

@@ -31,14 +31,17 @@ Clock = Callable[[], int]
 class Source:
     """Something the loop waits for: an fd, a poll check, or both."""
 
-    __slots__ = ("events", "fd", "gil_free", "key", "on_fd", "poll_check", "poll_ready")
+    __slots__ = ("always_ready", "events", "fd", "gil_free", "key", "on_fd", "poll_check",
+                 "poll_ready")
 
     def __init__(self, key: Any, *, fd: int | None = None, events: int = IN,
                  on_fd: Callable[[int, int], None] | None = None,
                  poll_check: Callable[[], bool] | None = None,
-                 poll_ready: Callable[[], None] | None = None, gil_free: bool = True) -> None:
+                 poll_ready: Callable[[], None] | None = None, gil_free: bool = True,
+                 always_ready: bool | None = None) -> None:
         self.key = key
         self.fd, self.events, self.on_fd = fd, events, on_fd
+        self.always_ready = always_ready  # None: the monitor finds out (one fstat)
         # a check without a handler is dropped, as QEMU's aio_set_fd_handler does
         self.poll_check = poll_check if poll_ready is not None else None
         self.poll_ready = poll_ready
@@ -75,6 +78,9 @@ class EventLoop:
             raise ValueError(accounting)
         self.accounting = accounting
         self.sources: dict[Any, Source] = {}
+        self._by_fd: dict[int, Source] = {}
+        self._pollers: dict[Any, Source] = {}
+        self._unpollable = 0  # armed sources without a usable poll check
         self.poll_ns: dict[Any, int] = {}
         # when each source's handler last finished: a source's blocking time is measured from
         # there, so a slow source ready in an iteration that a fast one kept short still
@@ -108,10 +114,17 @@ class EventLoop:
 
     # ---- sources -------------------------------------------------------------------------------
     def add(self, src: Source) -> None:
+        if src.key in self.sources:
+            self.remove(src.key)
         self.sources[src.key] = src
         self.poll_ns.setdefault(src.key, 0)
         if src.fd is not None:
-            self.monitor.add(src.fd, src.events)
+            self.monitor.add(src.fd, src.events, src.always_ready)
+            self._by_fd[src.fd] = src
+        if src.pollable:
+            self._pollers[src.key] = src
+        else:
+            self._unpollable += 1
 
     def update(self, key: Any, events: int) -> None:
         """Change the events an fd source waits for."""
@@ -126,8 +139,15 @@ class EventLoop:
 
     def remove(self, key: Any) -> None:
         src = self.sources.pop(key, None)
-        if src is not None and src.fd is not None:
+        if src is None:
+            return
+        if src.fd is not None:
             self.monitor.remove(src.fd)
+            self._by_fd.pop(src.fd, None)
+        if src.pollable:
+            self._pollers.pop(src.key, None)
+        else:
+            self._unpollable -= 1
 
     # ---- bottom halves, notifier, timers -------------------------------------------------------
     def call_soon(self, cb: Callable[[], None]) -> None:
@@ -188,17 +208,17 @@ class EventLoop:
         else:
             nd = self._next_deadline()
             timeout = -1 if nd is None else max(0, nd - start)
-        armed = list(self.sources.values())
-        pollers = [s for s in armed if s.pollable]
-        need_wait = any(not s.pollable for s in armed)
+        pollers = list(self._pollers.values()) if self._pollers else []
+        need_wait = self._unpollable > 0
         ready: list[Source] = []
         dispatched_in_window: list[Source] = []
         polled = False
         # 2. poll mode: only the checks are timed (split accounting)
-        window = max((self.poll_ns.get(s.key, 0) for s in pollers), default=0)
+        window = max((self.poll_ns.get(s.key, 0) for s in pollers), default=0) \
+            if pollers and not need_wait else 0
         if timeout >= 0:
             window = min(window, timeout)
-        if self.poll_max_ns and window > 0 and not need_wait and pollers:
+        if self.poll_max_ns and window > 0:
             polled = True
             st["poll_windows"] += 1
             t0 = clock()
@@ -256,8 +276,9 @@ class EventLoop:
         while self._bh:
             self._bh.popleft()()
             progress += 1
-        by_fd = {s.fd: s for s in armed if s.fd is not None}
+        by_fd = self._by_fd
         hit_keys = {s.key for s in ready}
+        # handlers may remove sources: look each one up before dispatching it
         for fd, rev in events:
             s = by_fd.get(fd)
             if s is None:
@@ -276,16 +297,18 @@ class EventLoop:
                 s.poll_ready()  # type: ignore[misc]
             progress += 1
         # 7. adjust the windows of the sources that were ready (after dispatch, QEMU 2025)
-        block_end = start + block_ns
-        if self.poll_max_ns:
+        if self.poll_max_ns and hit_keys:
+            block_end = start + block_ns
             for key in hit_keys:
-                if key in self.sources and self.sources[key].pollable:
+                if key in self._pollers:
                     self._adjust(key, block_end - self._since.get(key, start))
-        if hit_keys:
             done = clock()
             for key in hit_keys:
-                self._since[key] = done
+                if key in self._pollers:
+                    self._since[key] = done
         # 8. expired timers, in deadline order (FIFO among ties)
+        if not self._timers:
+            return progress
         now = clock()
         while True:
             nd = self._next_deadline()

@@ -41,8 +41,10 @@ class FdMonitor:
         self._files: dict[int, int] = {}  # always-ready fds and their interest
         self.waits = 0
 
-    def add(self, fd: int, events: int) -> None:
-        if _always_ready(fd):
+    def add(self, fd: int, events: int, always_ready: bool | None = None) -> None:
+        """Watch `fd`; `always_ready=False` vouches that it is a pipe, socket or tty (so no
+        fstat is needed to tell)."""
+        if always_ready if always_ready is not None else _always_ready(fd):
             self._files[fd] = events
         else:
             self._kernel_add(fd, events)
