@@ -36,7 +36,10 @@ class FdTable:
             mode = os.fstat(fd).st_mode
         except OSError:
             return False  # the operation itself will report EBADF
-        r = stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or (stat.S_ISCHR(mode) and os.isatty(fd))
+        # pipes, sockets, terminals, and anonymous inodes (no file type: eventfd, timerfd,
+        # signalfd, epoll, inotify), whose reads wait for an event
+        r = stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_IFMT(mode) == 0 or \
+            (stat.S_ISCHR(mode) and os.isatty(fd))
         self._blocking[fd] = r
         return r
 

@@ -36,6 +36,7 @@ class Abi:
         self.clone_args = Layout(structs.CLONE_ARGS, self)
         # clone's argument order: tls before child_tid (CONFIG_CLONE_BACKWARDS) or after
         self.clone_backwards: bool = data.CLONE_BACKWARDS
+        self.epoll_packed: bool = data.EPOLL_PACKED
         self._word = {4: "I", 8: "Q"}[self.wordsize]
         # open flags: (guest bit, host bit) pairs for the bits that differ
         pairs = [(data.OPEN_FLAGS[k], generic.OPEN_FLAGS[k]) for k in generic.OPEN_FLAGS]

@@ -9,3 +9,4 @@ ALIGN64 = 8
 STAT = STAT_X86_64
 OPEN_FLAGS = generic.OPEN_FLAGS
 CLONE_BACKWARDS = False  # clone(flags, newsp, ptid, ctid, tls)
+EPOLL_PACKED = True  # struct epoll_event is __attribute__((packed)) (12 bytes)

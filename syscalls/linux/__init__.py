@@ -1,6 +1,7 @@
 """Handler families; importing this package registers every row."""
 
 from syscalls.linux import (  # noqa: F401
+    epoll,
     fs_fd,
     fs_path,
     fs_rw,
@@ -9,7 +10,9 @@ from syscalls.linux import (  # noqa: F401
     ids,
     info,
     mm,
+    poll,
     signal,
+    socket,
     thread,
     time,
     x86,

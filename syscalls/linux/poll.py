@@ -1,0 +1,202 @@
+"""poll, ppoll, select, pselect6: readiness of many fds, parking the thread until one is ready.
+
+The fast path hands the guest's own pollfd array or fd_sets to the host kernel with a zero
+timeout (their layouts equal the host's on 64-bit little-endian guests), so revents and the
+result sets are written in place. If nothing is ready the thread parks on every fd it named,
+plus a timer; on resume it repeats the zero-timeout call, so the kernel decides exactly what
+is reported (level semantics, POLLNVAL for bad fds). Timeouts left over are written back
+as Linux does for ppoll, select and pselect6.
+"""
+
+from __future__ import annotations
+
+import errno
+import time
+from typing import TYPE_CHECKING
+
+from syscalls.errors import INTERRUPTED, TIMEOUT, Errno, Park
+from syscalls.registry import syscall
+from usermode import hostsys
+from usermode.memory import PROT_R, PROT_W
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from usermode.process import Process
+
+NSEC = 1_000_000_000
+POLLIN, POLLPRI, POLLOUT = 0x1, 0x2, 0x4
+POLLFD_SIZE = 8
+FD_SETSIZE_MAX = 1 << 20  # RLIMIT_NOFILE's hard ceiling: nfds beyond it is EINVAL
+_SELECT_EVENTS = (POLLIN, POLLOUT, POLLPRI)  # readfds, writefds, exceptfds
+
+
+def deadline_from_timespec(p: Process, ptr: int) -> int | None:
+    """CLOCK_MONOTONIC deadline for a relative guest timespec (NULL: wait for ever)."""
+    if not ptr:
+        return None
+    sec, nsec = p.abi.from_guest_timespec(p.mem.read(ptr, p.abi.timespec.size))
+    if sec < 0 or not 0 <= nsec < NSEC:
+        raise Errno(errno.EINVAL)
+    return time.monotonic_ns() + sec * NSEC + nsec
+
+
+def write_remaining(p: Process, ptr: int, deadline: int | None, timeval: bool = False) -> None:
+    if not ptr or deadline is None:
+        return
+    left = max(0, deadline - time.monotonic_ns())
+    if timeval:
+        p.mem.write(ptr, p.abi.timeval.pack(left // NSEC, left % NSEC // 1000))
+    else:
+        p.mem.write(ptr, p.abi.timespec.pack(left // NSEC, left % NSEC))
+
+
+def park_until_ready(p: Process, check: Callable[[], int], fds: tuple[tuple[int, int], ...],
+                     deadline: int | None, done: Callable[[int], None] | None = None) -> int:
+    """Return check() if it finds something ready (or the wait is over); else park on
+    `fds` and the deadline and check again on resume. `done(result)` runs once at the end
+    (restoring a temporary signal mask, writing back the time left)."""
+    r = check()
+    if r or (deadline is not None and deadline <= time.monotonic_ns()):
+        if done is not None:
+            done(r)
+        return r
+
+    def resumed(reason: int) -> int:
+        if reason == INTERRUPTED:
+            if done is not None:
+                done(0)
+            raise Errno(errno.EINTR)
+        if reason == TIMEOUT:
+            r = check()
+            if done is not None:
+                done(r)
+            return r
+        return park_until_ready(p, check, fds, deadline, done)
+
+    raise Park(resumed, fds=fds, deadline=deadline)
+
+
+def _with_sigmask(p: Process, sigmask: int, size: int) -> Callable[[int], None] | None:
+    """Install a temporary signal mask (ppoll, pselect6, epoll_pwait); returns the restorer."""
+    if not sigmask:
+        return None
+    if size != 8:
+        raise Errno(errno.EINVAL)
+    t = p.thread
+    old = t.sigmask
+    t.sigmask = int.from_bytes(p.mem.read(sigmask, 8), p.abi.byteorder) & ~((1 << 8) | (1 << 18))
+
+    def restore(_r: int) -> None:
+        t.sigmask = old
+
+    return restore
+
+
+def _chain(*fns: Callable[[int], None] | None) -> Callable[[int], None] | None:
+    live = [f for f in fns if f is not None]
+    if not live:
+        return None
+
+    def run(r: int) -> None:
+        for f in live:
+            f(r)
+
+    return run
+
+
+# ---- poll ------------------------------------------------------------------------------------
+def _poll(p: Process, ufds: int, nfds: int, deadline: int | None,
+          done: Callable[[int], None] | None) -> int:
+    if nfds > FD_SETSIZE_MAX:
+        raise Errno(errno.EINVAL)
+    if nfds == 0:
+        return park_until_ready(p, lambda: 0, (), deadline, done)
+    raw = p.mem.read(ufds, nfds * POLLFD_SIZE)
+    ptr = p.mem.host_ptr(ufds, nfds * POLLFD_SIZE, PROT_R | PROT_W)
+    bo = p.abi.byteorder
+    wait: list[tuple[int, int]] = []
+    for i in range(0, len(raw), POLLFD_SIZE):
+        fd = int.from_bytes(raw[i:i + 4], bo, signed=True)
+        if fd >= 0:
+            ev = int.from_bytes(raw[i + 4:i + 6], bo)
+            wait.append((fd, ev | 0x18))  # POLLERR|POLLHUP are always reported
+
+    def check() -> int:
+        return hostsys.syscall(hostsys.NR_POLL, ptr, nfds, 0)
+
+    return park_until_ready(p, check, tuple(wait), deadline, done)
+
+
+@syscall("poll", args=("ptr", "uint", "int"))
+def sys_poll(p: Process, ufds: int, nfds: int, timeout_ms: int) -> int:
+    deadline = None if timeout_ms < 0 else time.monotonic_ns() + timeout_ms * 1_000_000
+    return _poll(p, ufds, nfds, deadline, None)
+
+
+@syscall("ppoll", args=("ptr", "uint", "ptr", "ptr", "size"))
+def sys_ppoll(p: Process, ufds: int, nfds: int, tsp: int, sigmask: int, size: int) -> int:
+    deadline = deadline_from_timespec(p, tsp)
+    restore = _with_sigmask(p, sigmask, size)
+    return _poll(p, ufds, nfds, deadline,
+                 _chain(restore, lambda _r: write_remaining(p, tsp, deadline)))
+
+
+# ---- select ------------------------------------------------------------------------------------
+def _select(p: Process, nfds: int, sets: tuple[int, int, int], deadline: int | None,
+            done: Callable[[int], None] | None) -> int:
+    if nfds < 0 or nfds > FD_SETSIZE_MAX:
+        raise Errno(errno.EINVAL)
+    word = p.abi.wordsize
+    nbytes = (nfds + 8 * word - 1) // (8 * word) * word
+    saved: list[bytes | None] = []
+    ptrs: list[int] = []
+    wait: dict[int, int] = {}
+    for ptr, ev in zip(sets, _SELECT_EVENTS, strict=True):
+        if not ptr or not nbytes:
+            saved.append(None)
+            ptrs.append(0)
+            continue
+        bits = p.mem.read(ptr, nbytes)
+        saved.append(bits)
+        ptrs.append(p.mem.host_ptr(ptr, nbytes, PROT_R | PROT_W))
+        value = int.from_bytes(bits, "little")  # fd_set: bit n of the little-endian words
+        while value:
+            low = value & -value
+            fd = low.bit_length() - 1
+            wait[fd] = wait.get(fd, 0) | ev
+            value ^= low
+
+    def check() -> int:
+        for ptr, bits in zip(sets, saved, strict=True):
+            if bits is not None:  # the host call clears what is not ready: start afresh
+                p.mem.write(ptr, bits)
+        return hostsys.syscall(hostsys.NR_PSELECT6, nfds, *ptrs, hostsys.ZERO_TIMESPEC_PTR, 0)
+
+    return park_until_ready(p, check, tuple(wait.items()), deadline, done)
+
+
+@syscall("select", args=("int", "ptr", "ptr", "ptr", "ptr"))
+def sys_select(p: Process, nfds: int, rd: int, wr: int, ex: int, tvp: int) -> int:
+    deadline = None
+    if tvp:
+        sec, usec = p.abi.timeval.unpack(p.mem.read(tvp, p.abi.timeval.size))
+        assert isinstance(sec, int) and isinstance(usec, int)
+        if sec < 0 or usec < 0:
+            raise Errno(errno.EINVAL)
+        deadline = time.monotonic_ns() + sec * NSEC + usec * 1000
+    return _select(p, nfds, (rd, wr, ex), deadline,
+                   lambda _r: write_remaining(p, tvp, deadline, timeval=True))
+
+
+@syscall("pselect6", args=("int", "ptr", "ptr", "ptr", "ptr", "ptr"))
+def sys_pselect6(p: Process, nfds: int, rd: int, wr: int, ex: int, tsp: int, sig: int) -> int:
+    deadline = deadline_from_timespec(p, tsp)
+    restore = None
+    if sig:  # struct { const sigset_t *ss; size_t ss_len; }
+        w = p.abi.wordsize
+        raw = p.mem.read(sig, 2 * w)
+        ss, ss_len = (int.from_bytes(raw[i * w:(i + 1) * w], p.abi.byteorder) for i in (0, 1))
+        restore = _with_sigmask(p, ss, ss_len)
+    return _select(p, nfds, (rd, wr, ex), deadline,
+                   _chain(restore, lambda _r: write_remaining(p, tsp, deadline)))
