@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from usermode import __version__
+
+if TYPE_CHECKING:
+    from usermode.process import Process
 
 USAGE = """\
 usage: usermode run [OPTIONS] PROGRAM [ARGS...]
@@ -25,6 +29,14 @@ options (qemu-user names; the QEMU_* environment variables work too):
   -d ITEMS        debug items, comma-separated: unimp (warn on unsupported syscalls),
                   in_asm (disassemble each translated block), trace (tracebacks on
                   internal errors)                                          (QEMU_LOG)
+
+event loop and threads (usermode's own):
+  --poll-max-ns N   longest adaptive polling window before a blocking wait (0: never poll)
+  --poll-grow N     window growth factor (default 2)
+  --poll-shrink N   window shrink divisor (default 2; 0 resets to 0 as QEMU does)
+  --poll-fds        also poll fd readiness inside the window (one poll(0) per check)
+  --quantum-ms N    time slice of a guest thread that others are waiting for (default 10)
+  --stats           print thread and event-loop counters and histograms at exit
   -h, --help      this text;  --version  the version
 """
 
@@ -43,6 +55,13 @@ def _fail(msg: str, status: int) -> int:
 def _size(text: str) -> int:
     mult = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}.get(text[-1:].lower(), 1)
     return int(text[:-1] if mult != 1 else text) * mult
+
+
+def _count(opt: str, text: str) -> int:
+    n = int(text)
+    if n < 0:
+        raise ValueError(f"--{opt[1:]} must not be negative")
+    return n
 
 
 def _env_list(value: str) -> list[str]:
@@ -67,7 +86,7 @@ def run_command(args: list[str]) -> int:
             opts.stack_size = _size(os.environ["QEMU_STACK_SIZE"])
         i = 0
         with_value = {"-L", "-E", "-U", "-0", "-s", "-cpu", "-D", "-d", "-r", "-B", "-R", "-p",
-                      "-g", "-seed"}
+                      "-g", "-seed", "-poll-max-ns", "-poll-grow", "-poll-shrink", "-quantum-ms"}
         while i < len(args) and args[i].startswith("-") and args[i] != "-":
             opt = args[i]
             if opt == "--":
@@ -80,6 +99,10 @@ def run_command(args: list[str]) -> int:
                 return 0
             if opt in ("-strace", "--strace"):
                 opts.strace = True
+                i += 1
+                continue
+            if opt in ("-poll-fds", "-stats"):
+                setattr(opts, opt[1:].replace("-", "_"), True)
                 i += 1
                 continue
             if opt not in with_value:
@@ -102,6 +125,14 @@ def run_command(args: list[str]) -> int:
                 opts.log_file = val
             elif opt == "-d":
                 opts.debug |= set(_env_list(val))
+            elif opt == "-poll-max-ns":
+                opts.poll_max_ns = _count(opt, val)
+            elif opt == "-poll-grow":
+                opts.poll_grow = _count(opt, val)
+            elif opt == "-poll-shrink":
+                opts.poll_shrink = _count(opt, val)
+            elif opt == "-quantum-ms":
+                opts.quantum_ns = max(1, _count(opt, val)) * 1_000_000
             # -cpu, -r, -B, -R, -p, -g, -seed: accepted for compatibility
     except ValueError as e:
         return _fail(f"bad option value: {e}", EXIT_USAGE)
@@ -149,6 +180,7 @@ def _run(program: str, argv: list[str], env: dict[str, str], opts: object) -> in
         from usermode.crash import describe
 
         sys.stderr.write(describe(proc, f) + "\n")
+        _print_stats(proc)
         die(f.signo)
         return 128 + f.signo
     except Exception as e:  # a bug of ours: one line, the traceback only on request
@@ -157,7 +189,21 @@ def _run(program: str, argv: list[str], env: dict[str, str], opts: object) -> in
 
             traceback.print_exc()
         return _fail(f"internal error: {type(e).__name__}: {e}", EXIT_INTERNAL)
+    _print_stats(proc)
     return status
+
+
+def _print_stats(proc: Process) -> None:
+    if not proc.opts.stats:
+        return
+    from usermode.stats import report
+
+    text = report(proc)
+    if proc.opts.log_file:
+        with open(proc.opts.log_file, "a") as f:
+            f.write(text)
+    else:
+        sys.stderr.write(text)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ from usermode.engine import arch as archmod
 from usermode.engine.core import Engine
 from usermode.fatal import die, inherited_ignored
 from usermode.fdtable import FdTable
+from usermode.loop.aio import EventLoop
 from usermode.memory import PROT_R, PROT_W, PROT_X, AddressSpace, page_down
 from usermode.paths import Paths, default_sysroot
 from usermode.sched import Scheduler, Thread
@@ -41,6 +42,11 @@ class Options:
         self.warn_unsupported = False
         self.debug: set[str] = set()
         self.quantum_ns = 10_000_000  # preemption time slice while several threads compete
+        self.poll_max_ns: int | None = None  # None: the loop's default (0 on one CPU)
+        self.poll_grow = 2
+        self.poll_shrink = 2  # 0: QEMU's reset-to-0
+        self.poll_fds = False  # poll fd readiness in the polling window too
+        self.stats = False  # print the scheduler's and the loop's counters at exit
 
 
 class Process:
@@ -63,7 +69,8 @@ class Process:
                              126) from None
         self.abi: Abi = get_abi(self.elf.arch)
         self.engine = Engine(self.arch)
-        self.sched = Scheduler(self, quantum_ns=opts.quantum_ns)
+        self.sched = Scheduler(self, quantum_ns=opts.quantum_ns, loop_factory=self._new_loop,
+                               poll_fds=opts.poll_fds)
         a = self.arch
         arena_lo = a.STACK_TOP - a.ARENA_SIZE
         self.mem = AddressSpace(self.engine.uc, arena_lo=arena_lo, arena_hi=a.STACK_TOP,
@@ -83,6 +90,14 @@ class Process:
             install_in_asm(self, self._log_fd())
         self.image: LoadedImage | None = None
         self.entry = 0
+
+    def _new_loop(self) -> EventLoop:
+        o = self.opts
+        loop = EventLoop(poll_max_ns=o.poll_max_ns, poll_grow=o.poll_grow,
+                         poll_shrink=o.poll_shrink)
+        if o.stats:
+            loop.keep_histograms()
+        return loop
 
     def _log_fd(self) -> int:
         """Where -d output goes: the -D file, else (a private dup of) stderr."""

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from syscalls.errors import INTERRUPTED, NOW, TIMEOUT, WOKEN, Errno, Park
 from usermode.engine import capi
 from usermode.engine.core import GuestFault
+from usermode.hostsys import ready_now
 from usermode.loop.aio import EventLoop, Source, Timer
 from usermode.loop.monitor import ERR, HUP, IN, OUT
 
@@ -70,7 +71,8 @@ class Thread:
 
 class Scheduler:
     def __init__(self, proc: Process, *, quantum_ns: int = 10_000_000,
-                 loop_factory: Callable[[], EventLoop] | None = None) -> None:
+                 loop_factory: Callable[[], EventLoop] | None = None,
+                 poll_fds: bool = False) -> None:
         self.proc = proc
         self.engine = proc.engine
         main = Thread(proc.pid)
@@ -86,6 +88,7 @@ class Scheduler:
         self._loop_factory = loop_factory or EventLoop
         self.external_waits = 0
         self.quantum_ns = quantum_ns
+        self.poll_fds = poll_fds
         self.gen = 0  # bumped whenever another thread takes the CPU
         self._next_tid = _first_tid()
         self._watchdog: threading.Thread | None = None
@@ -308,9 +311,8 @@ class Scheduler:
                 if not mask:
                     del self._fd_mask[fd]
                     loop.remove(key)
-                elif have is None:
-                    loop.add(Source(key, fd=fd, events=mask, on_fd=self._on_fd,
-                                    always_ready=False))
+                elif have is None or self.poll_fds:
+                    loop.add(self._fd_source(fd, mask))
                     self._fd_mask[fd] = mask
                 else:
                     loop.update(key, mask)
@@ -321,6 +323,14 @@ class Scheduler:
                     loop.remove(key)
                 for t, _ev in list(waiters or ()):
                     self.resolve(t, WOKEN)
+
+    def _fd_source(self, fd: int, mask: int) -> Source:
+        src = Source(("fd", fd), fd=fd, events=mask, on_fd=self._on_fd, always_ready=False)
+        if self.poll_fds:  # --poll-fds: a one-fd poll(0) is the cheap readiness check
+            src = Source(("fd", fd), fd=fd, events=mask, on_fd=self._on_fd, always_ready=False,
+                         poll_check=lambda: ready_now(fd, mask),
+                         poll_ready=lambda: self._on_fd(fd, mask | ERR))
+        return src
 
     def _on_fd(self, fd: int, revents: int) -> None:
         for t, events in list(self.fd_waits.get(fd, ())):

@@ -85,7 +85,9 @@ class EventLoop:
         # when each source's handler last finished: a source's blocking time is measured from
         # there, so a slow source ready in an iteration that a fast one kept short still
         # counts as slow (QEMU 2025 keeps the window per handler for this case)
-        self._since: dict[Any, int] = {}
+        self._since: dict[Any, int] = {}  # on the loop's own clock (outside time skipped)
+        self._outside = 0
+        self._left_at: int | None = None
         self._bh: deque[Callable[[], None]] = deque()
         self._timers: list[tuple[int, int, Timer]] = []
         self._seq = 0
@@ -99,6 +101,11 @@ class EventLoop:
             ("iterations", "blocking_waits", "zero_timeout_waits", "poll_windows", "poll_iters",
              "poll_hits", "poll_misses", "final_check_hits", "grows", "shrinks", "resets",
              "notify_calls", "eventfd_writes", "timers_fired", "heap_rebuilds"), 0)
+        # log2 histograms (bucket b counts values in [2**(b-1), 2**b) ns), kept on request
+        self.histograms: dict[str, list[int]] | None = None
+
+    def keep_histograms(self) -> None:
+        self.histograms = {k: [0] * 64 for k in ("poll_window", "block", "dispatch")}
 
     # ---- configuration -----------------------------------------------------------------------
     def set_params(self, *, poll_max_ns: int | None = None, poll_grow: int | None = None,
@@ -198,10 +205,20 @@ class EventLoop:
     # ---- one iteration ---------------------------------------------------------------------------
     def run_once(self, block: bool = True) -> int:
         """One aio_poll iteration; returns how many callbacks ran (progress)."""
+        try:
+            return self._iteration(block)
+        finally:
+            self._left_at = self.clock()
+
+    def _iteration(self, block: bool) -> int:
         st = self.stats
         st["iterations"] += 1
         clock = self.clock
         start = clock()
+        # Time between iterations is the guest's (it ran after the last wake-up): it is no
+        # part of any source's blocking time, so source clocks skip it.
+        if self._left_at is not None:
+            self._outside += start - self._left_at
         # 1. timeout
         if not block or self._bh:
             timeout = 0
@@ -221,6 +238,8 @@ class EventLoop:
         if self.poll_max_ns and window > 0:
             polled = True
             st["poll_windows"] += 1
+            if self.histograms is not None:
+                self.histograms["poll_window"][min(window.bit_length(), 63)] += 1
             t0 = clock()
             while True:
                 st["poll_iters"] += 1
@@ -272,6 +291,9 @@ class EventLoop:
                 pass
         # 6. the measured time ends here: everything below is dispatch
         block_ns = clock() - start
+        hist = self.histograms
+        if hist is not None:
+            hist["block"][min(block_ns.bit_length(), 63)] += 1
         progress = 0
         while self._bh:
             self._bh.popleft()()
@@ -298,14 +320,17 @@ class EventLoop:
             progress += 1
         # 7. adjust the windows of the sources that were ready (after dispatch, QEMU 2025)
         if self.poll_max_ns and hit_keys:
-            block_end = start + block_ns
+            block_end = start + block_ns - self._outside
             for key in hit_keys:
                 if key in self._pollers:
-                    self._adjust(key, block_end - self._since.get(key, start))
-            done = clock()
+                    self._adjust(key, block_end - self._since.get(key, start - self._outside))
+            done = clock() - self._outside
             for key in hit_keys:
                 if key in self._pollers:
                     self._since[key] = done
+        if hist is not None:
+            took = clock() - start - block_ns
+            hist["dispatch"][min(took.bit_length(), 63)] += 1
         # 8. expired timers, in deadline order (FIFO among ties)
         if not self._timers:
             return progress
