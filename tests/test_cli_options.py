@@ -126,3 +126,37 @@ def test_trace_log_survives_guest_close_range(guest, arch: str,  # type: ignore[
     lines = log.read_text().splitlines()
     assert any(" close_range(" in x for x in lines)
     assert lines[-1].endswith("exit_group(0) = ?")
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_stats_report_counts_the_threads_waits(guest, arch: str) -> None:  # type: ignore[no-untyped-def]
+    prog = guest("netio", arch)
+    p = um("--stats", str(prog), "poll", "tcp")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.decode().splitlines() == ["poll ok", "tcp ok", "netio done"]
+    err = p.stderr.decode()
+    threads = dict(kv.split("=") for kv in err.split("  threads: ")[1].splitlines()[0].split())
+    assert int(threads["threads"]) == 3  # main, the poll writer, the echo server
+    assert int(threads["parks"]) >= 1000  # every echo round trip parks a thread
+    assert "block: " in err and "dispatch: " in err
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_poll_fds_switches_the_loop_into_polling(guest, arch: str) -> None:  # type: ignore[no-untyped-def]
+    prog = guest("netio", arch)
+    p = um("--poll-fds", "--poll-max-ns", "200000", "--stats", str(prog))
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.decode().endswith("unix ok\nnetio done\n")
+    err = p.stderr.decode()
+    loop = dict(kv.split("=") for kv in err.split("  loop: ")[1].splitlines()[0].split())
+    # 1000 TCP round trips between two guest threads: the peer's data is there within
+    # the window, so nearly every wait is a poll hit rather than a blocking wait
+    assert int(loop["poll_hits"]) > 900, err
+    assert int(loop["blocking_waits"]) < int(loop["poll_hits"]) // 4, err
+
+
+def test_loop_option_values_are_checked(tmp_path: Path) -> None:
+    p = um("--poll-max-ns", "-5", "/bin/true")
+    assert p.returncode == 2 and b"must not be negative" in p.stderr
+    p = um("--poll-grow", "x", "/bin/true")
+    assert p.returncode == 2 and b"bad option value" in p.stderr
