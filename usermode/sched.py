@@ -31,13 +31,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from syscalls.errors import INTERRUPTED, NOW, TIMEOUT, WOKEN, Errno, Park
-from usermode.engine import capi
 from usermode.engine.core import GuestFault
 from usermode.hostsys import ready_now
 from usermode.loop.aio import EventLoop, Source, Timer
 from usermode.loop.monitor import ERR, HUP, IN, OUT
 
 if TYPE_CHECKING:
+    from usermode.engine.preempt import BlockStopper
     from usermode.process import Process
 
 RUN, PARKED, DEAD = 0, 1, 2
@@ -92,6 +92,7 @@ class Scheduler:
         self.gen = 0  # bumped whenever another thread takes the CPU
         self._next_tid = _first_tid()
         self._watchdog: threading.Thread | None = None
+        self._stopper: BlockStopper | None = None
         self._last_peek = 0
         self.stats: dict[str, int] = dict.fromkeys(
             ("threads", "parks", "switches", "preemptions", "helpers", "peeks"), 0)
@@ -133,6 +134,7 @@ class Scheduler:
         self.runq.append(t)
         self.stats["threads"] += 1
         if self._watchdog is None:
+            self._stopper = eng.enable_preemption()  # before the watchdog can ask for a stop
             self._watchdog = threading.Thread(target=self._watch, name="usermode-preempt",
                                               daemon=True)
             self._watchdog.start()
@@ -489,21 +491,19 @@ class Scheduler:
 
     # ---- preemption ------------------------------------------------------------------------------
     def _watch(self) -> None:
-        handle = ctypes.c_void_p(self.engine.uc.handle)
-        stop = capi.uc_emu_stop
+        stopper = self._stopper
+        assert stopper is not None
         last = -1
         q = self.quantum_ns / 1e9
         while True:
             time.sleep(q)
             g = self.gen
-            # Only for a runnable thread: stopping the engine from outside is exact in the
-            # spin and token-ring stress tests, but a stop while a thread waits on an fd
-            # with nothing else runnable corrupted a large guest (CPython) in 1-ms slices;
-            # until that is understood, waits on fds and timers are collected at the
-            # running thread's next syscall or park instead.
-            if g == last and self.runq and len(self.threads) > 1:
+            # the same thread held the CPU for a whole quantum while another could use it:
+            # a runnable thread, or one waiting on an fd, a timer or a helper (the loop
+            # looks at those when the engine stops)
+            if g == last and (self.runq or self.external_waits) and len(self.threads) > 1:
                 self.stats["preemptions"] += 1
-                stop(handle)
+                stopper.request()
             last = g
 
     # ---- the run loop ----------------------------------------------------------------------------

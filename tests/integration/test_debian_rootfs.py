@@ -176,3 +176,36 @@ def test_ls_of_a_sysroot_directory_stats_every_entry(rootfs: Path, data: Path) -
     assert p.returncode == 0, p.stderr.decode()[-500:]
     out = p.stdout.decode()
     assert " gawk\n" in out and " python3.11\n" in out and " lua5.4\n" in out
+
+
+PREEMPTED_PYTHON = """\
+import threading, os
+r, w = os.pipe()
+threading.Thread(target=os.read, args=(r, 1), daemon=True).start()
+def work(n, out, i):
+    s = 0
+    for k in range(n):
+        s += k * k % 7
+    out[i] = s
+out = [0] * 4
+ts = [threading.Thread(target=work, args=(60000, out, i)) for i in range(4)]
+for t in ts: t.start()
+for t in ts: t.join()
+d = {str(i): i for i in range(50000)}
+print(out, len(d))
+"""
+
+
+def test_cpython_threads_survive_frequent_preemption(rootfs: Path, data: Path) -> None:
+    """CPython threads that compute (and one parked on a pipe) with 1-ms slices: thousands
+    of preemptions, and the result must be exact. Stopping the engine from the watchdog
+    thread itself corrupted this program; the native stop-on-request block hook must not."""
+    exe = str(rootfs / "usr/bin/python3.11")
+    for _ in range(2):
+        p = subprocess.run([sys.executable, "-m", "usermode", "run", "--stats", "--quantum-ms",
+                            "1", "-L", str(rootfs), exe, "-c", PREEMPTED_PYTHON],
+                           capture_output=True, cwd=data, timeout=300)
+        assert p.returncode == 0, p.stderr.decode()[-2000:]
+        assert p.stdout == b"[119999, 119999, 119999, 119999] 50000\n", p.stderr.decode()[-2000:]
+        stats = p.stderr.decode().split("  threads: ")[1].splitlines()[0]
+        assert int(dict(kv.split("=") for kv in stats.split())["preemptions"]) > 20, stats

@@ -278,10 +278,10 @@ class Uc:
 
     # hooks -------------------------------------------------------------------------------------
     def hook_add(self, htype: int, cfunc: Any, begin: int = 1, end: int = 0,
-                 *extra: Any) -> int:
+                 *extra: Any, user_data: int = 0) -> int:
         hh = ctypes.c_size_t()
-        check(uc_hook_add(_vp(self.handle), ctypes.byref(hh), _int(htype), cfunc, _vp(0),
-                          _u64(begin), _u64(end), *extra), "uc_hook_add")
+        check(uc_hook_add(_vp(self.handle), ctypes.byref(hh), _int(htype), cfunc,
+                          _vp(user_data), _u64(begin), _u64(end), *extra), "uc_hook_add")
         self._callbacks.append(cfunc)
         return hh.value
 

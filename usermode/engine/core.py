@@ -11,10 +11,13 @@ from __future__ import annotations
 import ctypes
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from syscalls.errors import Park
 from usermode.engine import capi
+
+if TYPE_CHECKING:
+    from usermode.engine.preempt import BlockStopper
 
 UNTIL = 0xFFFFFFFFFFFFFFFF  # never reached: we always stop explicitly
 
@@ -52,6 +55,7 @@ class Engine:
         self.parked: Park | None = None
         self.error: BaseException | None = None
         self.pending_signal: int | None = None
+        self.stopper: BlockStopper | None = None
         self._ret = ctypes.c_uint64()
         self._ret_ref = ctypes.byref(self._ret)
 
@@ -144,6 +148,18 @@ class Engine:
         self.parked = None
         self.pending_signal = None
         return self.uc.emu_start(pc, UNTIL)
+
+    # ---- preemption ------------------------------------------------------------------------------
+    def enable_preemption(self) -> BlockStopper:
+        """Install the native stop-on-request block hook (see engine/preempt.py)."""
+        if self.stopper is None:
+            from usermode.engine.preempt import BlockStopper
+
+            self.stopper = BlockStopper()
+            self.uc.hook_add(capi.UC_HOOK_BLOCK, self.stopper.callback,
+                             user_data=self.stopper.flag_ptr)
+            self.uc.flush_tb()  # code translated so far lacks the hook call
+        return self.stopper
 
     # ---- contexts (green threads) --------------------------------------------------------------
     def new_context(self) -> ctypes.c_void_p:
