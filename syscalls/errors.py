@@ -84,3 +84,13 @@ class Park(Exception):
 
 def _unset(_reason: int) -> int:
     raise AssertionError("replaced in Park.blocking")
+
+
+class ExecRequest(Exception):
+    """Raised (outside any hook) by execve: replace the running guest program in this host
+    process with `path` (a host path), `argv` and `envp`. The run loop hands it up to the
+    code that created the Process, which builds the new one."""
+
+    def __init__(self, path: str, argv: list[bytes], envp: list[bytes]) -> None:
+        super().__init__(path)
+        self.path, self.argv, self.envp = path, argv, envp

@@ -6,6 +6,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from syscalls.errors import ExecRequest
 from usermode import __version__
 
 if TYPE_CHECKING:
@@ -155,11 +156,29 @@ def run_command(args: list[str]) -> int:
 
 
 def _run(program: str, argv: list[str], env: dict[str, str], opts: object) -> int:
-    from usermode.engine.core import GuestFault
-    from usermode.fatal import die, restore_default_dispositions
-    from usermode.process import Process, UsageError
+    from usermode.fatal import restore_default_dispositions
 
     restore_default_dispositions()
+    while True:
+        status = _run_one(program, argv, env, opts)
+        if not isinstance(status, ExecRequest):
+            return status
+        # execve of a foreign program: the same host process runs the new image
+        program, argv = status.path, [os.fsdecode(a) for a in status.argv] or [status.path]
+        env = {}
+        for item in status.envp:
+            k, sep, v = item.partition(b"=")
+            if sep:
+                env[os.fsdecode(k)] = os.fsdecode(v)
+        opts.argv0 = None  # type: ignore[attr-defined]
+
+
+def _run_one(program: str, argv: list[str], env: dict[str, str],
+             opts: object) -> int | ExecRequest:
+    from usermode.engine.core import GuestFault
+    from usermode.fatal import die
+    from usermode.process import Process, UsageError
+
     try:
         proc = Process(program, argv, opts)  # type: ignore[arg-type]
         proc.load(env)
@@ -176,6 +195,13 @@ def _run(program: str, argv: list[str], env: dict[str, str], opts: object) -> in
         return _fail(f"cannot start {program}: {type(e).__name__}: {e}", EXIT_INTERNAL)
     try:
         status = proc.run()
+    except ExecRequest as x:
+        from syscalls.linux.process import close_on_exec
+
+        reserved = set(proc.fds.reserved)
+        proc.close()
+        close_on_exec(reserved)
+        return x
     except GuestFault as f:
         from usermode.crash import describe
 

@@ -60,6 +60,11 @@ def fresh_anon(addr: int, length: int) -> None:
     mmap(addr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED)
 
 
+def munmap(addr: int, length: int) -> None:
+    if _libc.munmap(ctypes.c_void_p(addr), ctypes.c_size_t(length)) != 0:
+        _raise()
+
+
 def release(addr: int, length: int) -> None:
     """Give [addr, addr+length) back: inaccessible again, memory freed."""
     mmap(addr, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED)

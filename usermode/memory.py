@@ -115,6 +115,14 @@ class AddressSpace:
         self.backings.sort(key=lambda x: x.lo)
         return b
 
+    def release(self) -> None:
+        """Give every backing back to the host (execve: the old image goes away)."""
+        for b in self.backings:
+            hostmm.munmap(b.host, b.hi - b.lo)
+        self.backings.clear()
+        self.vmas.clear()
+        self._starts.clear()
+
     def _backing_for(self, addr: int) -> Backing | None:
         for b in self.backings:
             if b.lo <= addr < b.hi:

@@ -216,6 +216,12 @@ class Process:
         """End the emulator with the guest's fatal signal (default action of a sent signal)."""
         die(signo)
 
+    def close(self) -> None:
+        """Tear the guest image down (execve): engine, memory, scheduler."""
+        self.sched.closed = True
+        self.mem.release()
+        self.engine.uc.close()
+
     @property
     def thread(self) -> Thread:
         """The guest thread whose syscall is being handled."""

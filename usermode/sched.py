@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import os
 import threading
 import time
 from collections import deque
@@ -93,6 +94,7 @@ class Scheduler:
         self._next_tid = _first_tid()
         self._watchdog: threading.Thread | None = None
         self._stopper: BlockStopper | None = None
+        self.closed = False
         self._last_peek = 0
         self.stats: dict[str, int] = dict.fromkeys(
             ("threads", "parks", "switches", "preemptions", "helpers", "peeks"), 0)
@@ -134,11 +136,38 @@ class Scheduler:
         self.runq.append(t)
         self.stats["threads"] += 1
         if self._watchdog is None:
-            self._stopper = eng.enable_preemption()  # before the watchdog can ask for a stop
+            self._stopper = eng.enable_preemption()  # before any stop is asked for
             self._watchdog = threading.Thread(target=self._watch, name="usermode-preempt",
                                               daemon=True)
             self._watchdog.start()
         return t
+
+    def after_fork(self) -> None:
+        """In the child of a host fork: only the calling thread goes on (as in Linux), with
+        the new pid as its tid; the loop, the watchdog and helpers stay with the parent."""
+        p = self.proc
+        t = self.current
+        for other in list(self.threads.values()):
+            if other is not t and other.ctx is not None and other is not self.owner:
+                self.engine.free_context(other.ctx)
+                other.ctx = None
+        t.tid = p.pid
+        self.threads = {t.tid: t}
+        self.runq.clear()
+        self.futexes.clear()
+        self.fd_waits.clear()
+        self._fd_mask.clear()
+        self._fd_dirty.clear()
+        self.external_waits = 0
+        if self._loop is not None:  # its epoll set is shared with the parent's: leave it
+            for fd in self._loop.internal_fds():
+                p.fds.reserved.discard(fd)
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            self._loop = None
+        self._watchdog = None  # host threads do not survive fork
 
     def exit_thread(self, t: Thread, status: int) -> None:
         """SYS_exit of one thread (not the last): clear_child_tid, robust futexes, gone."""
@@ -495,7 +524,7 @@ class Scheduler:
         assert stopper is not None
         last = -1
         q = self.quantum_ns / 1e9
-        while True:
+        while not self.closed:
             time.sleep(q)
             g = self.gen
             # the same thread held the CPU for a whole quantum while another could use it:

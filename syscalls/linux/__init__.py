@@ -11,6 +11,7 @@ from syscalls.linux import (  # noqa: F401
     info,
     mm,
     poll,
+    process,
     signal,
     socket,
     thread,

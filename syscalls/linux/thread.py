@@ -1,5 +1,6 @@
-"""clone, clone3 (threads), exit, exit_group, gettid, set_tid_address, set/get_robust_list,
-sched_yield: guest threads' life cycle. The threads themselves are usermode.sched's."""
+"""clone, clone3 (threads; new processes go to process.py), exit, exit_group, gettid,
+set_tid_address, set/get_robust_list, sched_yield: guest threads' life cycle. The threads
+themselves are usermode.sched's."""
 
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ CLONE_ARGS_SIZE_VER0 = 64
 
 def _spawn(p: Process, flags: int, sp: int, ptid: int, ctid: int, tls: int) -> int:
     """Create a thread (checks done, called outside the hook). Returns the new tid."""
-    if flags & CLONE_THREAD == 0:
-        # a new process (fork, vfork, posix_spawn's CLONE_VM|CLONE_VFORK): issue 5
-        raise Errno(errno.ENOSYS)
+    if flags & CLONE_THREAD == 0:  # a new process (fork, vfork, posix_spawn's VM|VFORK)
+        from syscalls.linux.process import fork_process
+
+        return fork_process(p, flags, sp, ptid, ctid, tls)
     if flags & THREAD_FLAGS != THREAD_FLAGS:
         raise Errno(errno.EINVAL)  # THREAD needs SIGHAND, SIGHAND needs VM
     sched = p.sched
@@ -48,18 +50,16 @@ def _spawn(p: Process, flags: int, sp: int, ptid: int, ctid: int, tls: int) -> i
 
 @syscall("clone", args=("ulong:clone_flags", "ptr", "ptr", "ulong", "ulong"), support=PARTIAL,
          note="threads (CLONE_VM|CLONE_THREAD|CLONE_SIGHAND, SETTLS, PARENT_SETTID, "
-              "CHILD_SETTID, CHILD_CLEARTID); new processes arrive with issue 5")
+              "CHILD_SETTID, CHILD_CLEARTID); new processes by host fork")
 def sys_clone(p: Process, flags: int, sp: int, ptid: int, a3: int, a4: int) -> int:
     tls, ctid = (a3, a4) if p.abi.clone_backwards else (a4, a3)
     flags &= 0xFFFFFFFF
-    if flags & CLONE_THREAD == 0:
-        raise Errno(errno.ENOSYS)
-    if flags & THREAD_FLAGS != THREAD_FLAGS:
+    if flags & CLONE_THREAD and flags & THREAD_FLAGS != THREAD_FLAGS:
         raise Errno(errno.EINVAL)
     raise Park.outside(lambda: _spawn(p, flags, sp, ptid, ctid, tls))
 
 
-@syscall("clone3", args=("ptr", "size"), support=PARTIAL, note="threads only (as clone)")
+@syscall("clone3", args=("ptr", "size"), support=PARTIAL, note="as clone; no pidfd/set_tid")
 def sys_clone3(p: Process, uargs: int, size: int) -> int:
     if size < CLONE_ARGS_SIZE_VER0 or size > 4096:
         raise Errno(errno.EINVAL)
@@ -71,10 +71,8 @@ def sys_clone3(p: Process, uargs: int, size: int) -> int:
     flags, stack, stack_size = int(ca["flags"]), int(ca["stack"]), int(ca["stack_size"])
     if ca["set_tid"] or ca["set_tid_size"] or flags >> 32:
         raise Errno(errno.EINVAL)
-    if flags & CLONE_THREAD == 0:
-        raise Errno(errno.ENOSYS)
-    if flags & THREAD_FLAGS != THREAD_FLAGS or flags & CLONE_PIDFD or \
-            (stack == 0) != (stack_size == 0):
+    if (flags & CLONE_THREAD and flags & THREAD_FLAGS != THREAD_FLAGS) or flags & CLONE_PIDFD \
+            or (stack == 0) != (stack_size == 0):
         raise Errno(errno.EINVAL)
     sp = stack + stack_size if stack else 0
     ptid, ctid, tls = int(ca["parent_tid"]), int(ca["child_tid"]), int(ca["tls"])

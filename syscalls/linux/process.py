@@ -1,0 +1,244 @@
+"""fork, vfork, clone/clone3 without CLONE_THREAD (new processes), wait4, waitid, execve,
+execveat: processes.
+
+A new guest process is a host fork of the emulator: the engine and guest memory are copied
+with it (private guest memory copy-on-write, MAP_SHARED guest memory stays shared). Only the
+calling thread goes on in the child. vfork and CLONE_VM|CLONE_VFORK (posix_spawn) are
+treated as fork (the child gets a copy, and its own stack if one is given).
+
+execve runs a foreign program (any ELF of a supported guest arch, or a #! script whose
+interpreter is one) in this same host process: the old image goes, close-on-exec fds are
+closed, and the run loop starts the new program; no new Python interpreter, no binfmt_misc.
+An ELF the host runs natively is exec'd on the host, as Linux would.
+
+Waiting never blocks the host thread that runs guest code: a wait that would block runs on
+a helper thread while other guest threads go on.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from typing import TYPE_CHECKING
+
+from loaders.elf import ElfError, read_elf
+from syscalls.errors import Errno, ExecRequest, Park
+from syscalls.registry import PARTIAL, syscall
+from usermode.memory import PROT_W
+
+if TYPE_CHECKING:
+    from usermode.process import Process
+
+CLONE_VM, CLONE_VFORK, CLONE_THREAD = 0x100, 0x4000, 0x10000
+CLONE_SETTLS, CLONE_PARENT_SETTID, CLONE_CHILD_CLEARTID = 0x80000, 0x100000, 0x200000
+CLONE_CHILD_SETTID = 0x1000000
+WNOHANG = 1
+P_ALL, P_PID, P_PGID, P_PIDFD = 0, 1, 2, 3
+MAX_ARG_STRINGS = 0x7FFFFFFF
+SHEBANG_DEPTH = 4
+HOST_ARCH = "x86_64"
+
+
+# ---- fork ------------------------------------------------------------------------------------
+def fork_process(p: Process, flags: int, sp: int, ptid: int, ctid: int, tls: int) -> int:
+    """The host fork (called outside the hook). Returns the child's pid, or 0 in the child."""
+    pid = os.fork()
+    if pid:
+        if flags & CLONE_PARENT_SETTID:
+            p.mem.write(ptid, pid.to_bytes(4, p.abi.byteorder))
+        return pid
+    p.pid = os.getpid()
+    p.sched.after_fork()
+    a = p.arch
+    if sp:
+        p.engine.set_reg(a.REG_SP_ID, sp)
+    if flags & CLONE_SETTLS:
+        p.engine.set_reg(a.TLS_REG, tls)
+    t = p.thread
+    if flags & CLONE_CHILD_SETTID:
+        p.mem.write(ctid, p.pid.to_bytes(4, p.abi.byteorder))
+    if flags & CLONE_CHILD_CLEARTID:
+        t.clear_child_tid = ctid
+    return 0
+
+
+@syscall("fork", support=PARTIAL, note="a host fork of the emulator")
+def sys_fork(p: Process) -> int:
+    raise Park.outside(lambda: fork_process(p, 0, 0, 0, 0, 0))
+
+
+@syscall("vfork", support=PARTIAL, note="as fork: the parent does not wait")
+def sys_vfork(p: Process) -> int:
+    raise Park.outside(lambda: fork_process(p, 0, 0, 0, 0, 0))
+
+
+# ---- wait --------------------------------------------------------------------------------------
+def _rusage_bytes(p: Process, ru: object) -> bytes:
+    w = p.abi.wordsize
+    bo = p.abi.byteorder
+
+    def tv(sec: float) -> bytes:
+        us = round(sec * 1e6)
+        return (us // 1_000_000).to_bytes(w, bo) + (us % 1_000_000).to_bytes(w, bo)
+
+    rest = ("ru_maxrss", "ru_ixrss", "ru_idrss", "ru_isrss", "ru_minflt", "ru_majflt",
+            "ru_nswap", "ru_inblock", "ru_oublock", "ru_msgsnd", "ru_msgrcv", "ru_nsignals",
+            "ru_nvcsw", "ru_nivcsw")
+    return tv(ru.ru_utime) + tv(ru.ru_stime) + b"".join(  # type: ignore[attr-defined]
+        int(getattr(ru, n)).to_bytes(w, bo, signed=True) for n in rest)
+
+
+def _wait4_now(p: Process, pid: int, status: int, options: int, rusage: int) -> int:
+    r, st, ru = os.wait4(pid, options)
+    if r and status:
+        p.mem.write(status, (st & 0xFFFFFFFF).to_bytes(4, p.abi.byteorder))
+    if r and rusage:
+        p.mem.write(rusage, _rusage_bytes(p, ru))
+    return r
+
+
+@syscall("wait4", args=("int", "ptr", "int:wait_options", "ptr"))
+def sys_wait4(p: Process, pid: int, status: int, options: int, rusage: int) -> int:
+    if status:
+        p.mem.view(status, 4, PROT_W)
+    r = _wait4_now(p, pid, status, options | WNOHANG, rusage)
+    if r or options & WNOHANG:
+        return r
+    raise Park.blocking(lambda: _wait4_now(p, pid, status, options, rusage))
+
+
+def _waitid_now(p: Process, idtype: int, ident: int, infop: int, options: int) -> int:
+    res = os.waitid(idtype, ident, options)
+    if infop:
+        bo = p.abi.byteorder
+        info = bytearray(128)
+        if res is not None:
+            info[0:4] = res.si_signo.to_bytes(4, bo)
+            info[8:12] = res.si_code.to_bytes(4, bo, signed=True)
+            off = 16 if p.abi.wordsize == 8 else 12
+            info[off:off + 4] = res.si_pid.to_bytes(4, bo)
+            info[off + 4:off + 8] = res.si_uid.to_bytes(4, bo)
+            info[off + 8:off + 12] = (res.si_status & 0xFFFFFFFF).to_bytes(4, bo)
+        p.mem.write(infop, bytes(info))
+    return 0
+
+
+@syscall("waitid", args=("int", "int", "ptr", "int:wait_options", "ptr"), support=PARTIAL,
+         note="rusage not filled")
+def sys_waitid(p: Process, idtype: int, ident: int, infop: int, options: int,
+               rusage: int) -> int:
+    if idtype not in (P_ALL, P_PID, P_PGID, P_PIDFD):
+        raise Errno(errno.EINVAL)
+    if options & WNOHANG:
+        return _waitid_now(p, idtype, ident, infop, options)
+    res = os.waitid(idtype, ident, options | WNOHANG | os.WNOWAIT)
+    if res is not None:
+        return _waitid_now(p, idtype, ident, infop, options)
+    raise Park.blocking(lambda: _waitid_now(p, idtype, ident, infop, options))
+
+
+# ---- execve ------------------------------------------------------------------------------------
+def _strings(p: Process, ptr: int) -> list[bytes]:
+    """A NULL-terminated array of guest C strings (argv, envp)."""
+    out: list[bytes] = []
+    if not ptr:
+        return out
+    w = p.abi.wordsize
+    while True:
+        a = int.from_bytes(p.mem.read(ptr + len(out) * w, w), p.abi.byteorder)
+        if not a:
+            return out
+        out.append(p.mem.read_cstr(a, 128 * 1024))
+        if len(out) > MAX_ARG_STRINGS:
+            raise Errno(errno.E2BIG)
+
+
+def _resolve(p: Process, guest: bytes, argv: list[bytes], depth: int = 0
+             ) -> tuple[bytes, bytes, list[bytes]]:
+    """Follow #! lines: (host path, guest path, argv) of the binary to run."""
+    host = p.paths.to_host(guest)
+    try:
+        st = os.stat(host)
+    except FileNotFoundError:
+        raise Errno(errno.ENOENT) from None
+    if stat.S_ISDIR(st.st_mode) or not stat.S_ISREG(st.st_mode):
+        raise Errno(errno.EACCES)
+    if not os.access(host, os.X_OK):
+        raise Errno(errno.EACCES)
+    with open(host, "rb") as f:
+        head = f.read(256)
+    if head.startswith(b"#!"):
+        if depth >= SHEBANG_DEPTH:
+            raise Errno(errno.ELOOP)
+        line = head[2:].split(b"\n", 1)[0].strip()
+        if not line:
+            raise Errno(errno.ENOEXEC)
+        interp, _, arg = line.replace(b"\t", b" ").partition(b" ")
+        arg = arg.strip()
+        new_argv = [interp, *([arg] if arg else []), guest, *argv[1:]]
+        return _resolve(p, interp, new_argv, depth + 1)
+    if not head.startswith(b"\x7fELF"):
+        raise Errno(errno.ENOEXEC)
+    return host, guest, argv
+
+
+def _execve(p: Process, path_ptr: int, argv_ptr: int, envp_ptr: int) -> int:
+    guest = p.mem.read_cstr(path_ptr, 4096)
+    if not guest:
+        raise Errno(errno.ENOENT)
+    argv = _strings(p, argv_ptr)
+    envp = _strings(p, envp_ptr)
+    if guest in (b"/proc/self/exe",):
+        guest = p.paths.exe
+    host, guest, argv = _resolve(p, guest, argv)
+    try:
+        elf = read_elf(os.fsdecode(host))
+    except (ElfError, OSError):
+        raise Errno(errno.ENOEXEC) from None
+
+    def run() -> int:
+        if elf.arch == HOST_ARCH and p.arch.UNAME_MACHINE != HOST_ARCH:
+            os.execve(host, argv or [guest], dict(_env_pairs(envp)))  # native: the host runs it
+        raise ExecRequest(os.fsdecode(host), argv, envp)
+
+    raise Park.outside(run)
+
+
+def _env_pairs(envp: list[bytes]) -> list[tuple[bytes, bytes]]:
+    pairs = []
+    for item in envp:
+        k, sep, v = item.partition(b"=")
+        if sep:
+            pairs.append((k, v))
+    return pairs
+
+
+@syscall("execve", args=("path", "ptr", "ptr"), support=PARTIAL,
+         note="foreign ELF and #! scripts run in this process; native ELF via host execve")
+def sys_execve(p: Process, path: int, argv: int, envp: int) -> int:
+    return _execve(p, path, argv, envp)
+
+
+@syscall("execveat", args=("fd:dirfd", "path", "ptr", "ptr", "int:at_flags"), support=PARTIAL,
+         note="AT_FDCWD or an absolute path only")
+def sys_execveat(p: Process, dfd: int, path: int, argv: int, envp: int, flags: int) -> int:
+    name = p.mem.read_cstr(path, 4096)
+    if not name.startswith(b"/") and dfd != -100:
+        raise Errno(errno.ENOSYS)
+    return _execve(p, path, argv, envp)
+
+
+def close_on_exec(reserved: set[int]) -> None:
+    """Close the fds marked close-on-exec, as the kernel does during execve."""
+    import fcntl
+
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd < 3 and fd not in reserved:
+            continue
+        try:
+            if fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC or fd in reserved:
+                os.close(fd)
+        except OSError:
+            pass

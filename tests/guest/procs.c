@@ -1,0 +1,198 @@
+/*
+ * Processes: fork and wait statuses, a pipe between parent and child, posix_spawn, execve
+ * of ourselves (via /proc/self/exe) and of a #! script, close-on-exec across execve.
+ *
+ * usage: procs [check ...]   (no argument: every check)
+ *        procs exec-child FD   (internal: the program execve'd by the "exec" check)
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "guestcheck.h"
+
+extern char **environ;
+
+static void check_fork_status(void)
+{
+    for (int code = 0; code < 3; code++) {
+        pid_t pid = fork();
+        CHECK("fork_status", pid >= 0);
+        if (pid == 0)
+            _exit(code * 40 + 1);
+        int st;
+        CHECK("fork_status", waitpid(pid, &st, 0) == pid);
+        CHECK("fork_status", WIFEXITED(st) && WEXITSTATUS(st) == code * 40 + 1);
+    }
+    /* a child killed by a signal */
+    pid_t pid = fork();
+    if (pid == 0) {
+        kill(getpid(), SIGTERM);
+        _exit(99);
+    }
+    int st;
+    struct rusage ru;
+    CHECK("fork_status", wait4(pid, &st, 0, &ru) == pid);
+    CHECK("fork_status", WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
+    /* WNOHANG with a child still running, then ECHILD once all are reaped */
+    int p[2];
+    CHECK("fork_status", pipe(p) == 0);
+    pid = fork();
+    if (pid == 0) {
+        char c;
+        close(p[1]);
+        read(p[0], &c, 1);
+        _exit(5);
+    }
+    close(p[0]);
+    CHECK("fork_status", waitpid(pid, &st, WNOHANG) == 0);
+    close(p[1]); /* EOF lets the child go */
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    CHECK("fork_status", waitid(P_PID, pid, &si, WEXITED) == 0);
+    CHECK("fork_status", si.si_pid == pid && si.si_code == CLD_EXITED && si.si_status == 5);
+    errno = 0;
+    CHECK("fork_status", waitpid(-1, &st, 0) == -1 && errno == ECHILD);
+    guest_ok("fork_status");
+}
+
+static void check_fork_memory(void)
+{
+    static int shared_value = 1;
+    int p[2];
+    CHECK("fork_memory", pipe(p) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        shared_value = 2; /* the child's copy only */
+        char msg[32];
+        int n = snprintf(msg, sizeof msg, "child sees %d", shared_value);
+        write(p[1], msg, n);
+        _exit(0);
+    }
+    close(p[1]);
+    char buf[32] = {0};
+    CHECK("fork_memory", read(p[0], buf, sizeof buf - 1) > 0);
+    CHECK("fork_memory", strcmp(buf, "child sees 2") == 0);
+    int st;
+    CHECK("fork_memory", waitpid(pid, &st, 0) == pid && WIFEXITED(st));
+    CHECK("fork_memory", shared_value == 1);
+    close(p[0]);
+    guest_ok("fork_memory");
+}
+
+static void check_exec(const char *self)
+{
+    /* an fd without CLOEXEC survives execve, one with it does not */
+    int keep = open("/dev/null", O_RDONLY);
+    int gone = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    CHECK("exec", keep >= 0 && gone >= 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char a[16], b[16];
+        snprintf(a, sizeof a, "%d", keep);
+        snprintf(b, sizeof b, "%d", gone);
+        char *argv[] = {(char *)"procs", (char *)"exec-child", a, b, NULL};
+        char *envp[] = {(char *)"PROCS_MARK=exec'd", NULL};
+        execve("/proc/self/exe", argv, envp);
+        _exit(127);
+    }
+    int st;
+    CHECK("exec", waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 42);
+    /* errors */
+    char *argv[] = {(char *)"x", NULL};
+    errno = 0;
+    CHECK("exec", execve("/nonexistent/program", argv, environ) == -1 && errno == ENOENT);
+    errno = 0;
+    CHECK("exec", execve("/", argv, environ) == -1 && errno == EACCES);
+    (void)self;
+    guest_ok("exec");
+}
+
+static int exec_child(int argc, char **argv)
+{
+    if (argc < 4)
+        return 1;
+    int keep = atoi(argv[2]), gone = atoi(argv[3]);
+    const char *mark = getenv("PROCS_MARK");
+    int ok = fcntl(keep, F_GETFD) >= 0 && fcntl(gone, F_GETFD) == -1 && errno == EBADF &&
+             mark && strcmp(mark, "exec'd") == 0 && strcmp(argv[0], "procs") == 0;
+    return ok ? 42 : 3;
+}
+
+static void check_script(void)
+{
+    char dir[] = "/tmp/usermode-procs-XXXXXX";
+    CHECK("script", mkdtemp(dir) != NULL);
+    char path[64];
+    snprintf(path, sizeof path, "%s/s.sh", dir);
+    FILE *f = fopen(path, "w");
+    CHECK("script", f != NULL);
+    fprintf(f, "#!/bin/sh\necho \"script got $1\"\nexit 7\n");
+    fclose(f);
+    CHECK("script", chmod(path, 0755) == 0);
+    int p[2];
+    CHECK("script", pipe(p) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 1);
+        char *argv[] = {path, (char *)"arg1", NULL};
+        execve(path, argv, environ);
+        _exit(127);
+    }
+    close(p[1]);
+    char buf[64] = {0};
+    int n = 0, r;
+    while ((r = read(p[0], buf + n, sizeof buf - 1 - n)) > 0)
+        n += r;
+    int st;
+    CHECK("script", waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 7);
+    CHECK("script", strcmp(buf, "script got arg1\n") == 0);
+    unlink(path);
+    rmdir(dir);
+    guest_ok("script");
+}
+
+static void check_spawn(const char *self)
+{
+    pid_t pid;
+    char *argv[] = {(char *)"procs", (char *)"exec-child", (char *)"0", (char *)"99", NULL};
+    char *envp[] = {(char *)"PROCS_MARK=exec'd", NULL};
+    CHECK("spawn", posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, envp) == 0);
+    int st;
+    CHECK("spawn", waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 42);
+    (void)self;
+    guest_ok("spawn");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "exec-child") == 0)
+        return exec_child(argc, argv);
+    setvbuf(stdout, NULL, _IONBF, 0);
+    static const char *names[] = {"fork_status", "fork_memory", "exec", "script", "spawn"};
+    for (int i = 0; i < 5; i++) {
+        int run = argc < 2;
+        for (int j = 1; j < argc; j++)
+            run |= strcmp(argv[j], names[i]) == 0;
+        if (!run)
+            continue;
+        switch (i) {
+        case 0: check_fork_status(); break;
+        case 1: check_fork_memory(); break;
+        case 2: check_exec(argv[0]); break;
+        case 3: check_script(); break;
+        case 4: check_spawn(argv[0]); break;
+        }
+    }
+    printf("procs done\n");
+    return 0;
+}
