@@ -209,3 +209,35 @@ def test_cpython_threads_survive_frequent_preemption(rootfs: Path, data: Path) -
         assert p.stdout == b"[119999, 119999, 119999, 119999] 50000\n", p.stderr.decode()[-2000:]
         stats = p.stderr.decode().split("  threads: ")[1].splitlines()[0]
         assert int(dict(kv.split("=") for kv in stats.split())["preemptions"]) > 20, stats
+
+
+SHELL_SCRIPT = """\
+set -e
+x=$(echo hello | tr a-z A-Z)
+echo "$x"
+for i in 1 2 3; do /bin/true; done
+(exit 3) || echo "subshell said $?"
+printf 'pear\\napple\\nfig\\n' | sort | head -2 | tr '\\n' ' '; echo
+sleep 0.1 & pid=$!
+wait $pid; echo "background done $?"
+ls / | grep -c . > /dev/null
+sh -c 'echo "dash says $0"' child
+if /bin/false; then echo no; else echo "false is $?"; fi
+echo "$BASH_VERSION" | cut -d. -f1 | grep -q 5 && echo bash5
+"""
+
+
+def test_bash_forks_pipes_and_execs_foreign_coreutils(rootfs: Path, data: Path) -> None:
+    """No binfmt_misc: every child (tr, sort, head, sleep, ls, grep, sh, cut) is an arm64
+    binary that usermode itself runs after bash forks and execs it."""
+    if not (rootfs / "usr/bin/sort").exists():
+        pytest.skip("coreutils missing from the rootfs")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SSH")}
+    env["HOME"] = str(data)
+    p = subprocess.run([sys.executable, "-m", "usermode", "run", "-L", str(rootfs),
+                        str(rootfs / "bin/bash"), "-c", SHELL_SCRIPT],
+                       capture_output=True, cwd=data, timeout=300, env=env)
+    assert p.returncode == 0, p.stderr.decode()[-2000:]
+    assert p.stdout.decode().splitlines() == [
+        "HELLO", "subshell said 3", "apple fig ", "background done 0", "dash says child",
+        "false is 1", "bash5"], p.stderr.decode()[-2000:]
