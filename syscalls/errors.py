@@ -43,12 +43,14 @@ class Park(Exception):
     thread exit that must not happen inside the hook.
     """
 
-    __slots__ = ("deadline", "fds", "futex", "helper", "interruptible", "result", "retry")
+    __slots__ = ("deadline", "fds", "forever", "futex", "helper", "interruptible", "result",
+                 "retry")
 
     def __init__(self, retry: Callable[[int], int], *,
                  fds: tuple[tuple[int, int], ...] = (), deadline: int | None = None,
                  futex: tuple[int, int] | None = None,
-                 helper: Callable[[], int] | None = None, interruptible: bool = True) -> None:
+                 helper: Callable[[], int] | None = None, interruptible: bool = True,
+                 forever: bool = False) -> None:
         super().__init__()
         self.retry = retry
         self.fds = fds
@@ -56,12 +58,14 @@ class Park(Exception):
         self.futex = futex
         self.helper = helper
         self.interruptible = interruptible
+        self.forever = forever  # wait for nothing but a signal (pause, sigsuspend)
         self.result: int | BaseException = 0  # a helper's outcome
 
     @property
     def waits(self) -> bool:
         """True if the thread really waits (False: only leave the hook, then finish)."""
-        return bool(self.fds or self.deadline is not None or self.futex or self.helper)
+        return bool(self.fds or self.deadline is not None or self.futex or self.helper or
+                    self.forever)
 
     @classmethod
     def outside(cls, fn: Callable[[], int]) -> Park:

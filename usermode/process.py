@@ -89,6 +89,7 @@ class Process:
 
             install_in_asm(self, self._log_fd())
         self.image: LoadedImage | None = None
+        self._sigpage: int | None = None
         self.entry = 0
 
     def _new_loop(self) -> EventLoop:
@@ -221,6 +222,13 @@ class Process:
         self.sched.closed = True
         self.mem.release()
         self.engine.uc.close()
+
+    def signal_trampoline(self, code: bytes) -> int:
+        """A page of ours holding `code` (the rt_sigreturn call), mapped on first use."""
+        if self._sigpage is None:
+            self._sigpage = self.mem.map(0, 4096, PROT_R | PROT_X, name="[sigpage]")
+            self.mem.write(self._sigpage, code, force=True)
+        return self._sigpage
 
     @property
     def thread(self) -> Thread:

@@ -32,7 +32,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from syscalls.errors import INTERRUPTED, NOW, TIMEOUT, WOKEN, Errno, Park
+from usermode import signals
 from usermode.engine.core import GuestFault
+from usermode.faultaddr import fault_address
 from usermode.hostsys import ready_now
 from usermode.loop.aio import EventLoop, Source, Timer
 from usermode.loop.monitor import ERR, HUP, IN, OUT
@@ -53,7 +55,8 @@ class Thread:
     """One guest thread: its saved registers and per-task kernel state."""
 
     __slots__ = ("altstack", "cleanups", "clear_child_tid", "ctx", "exit_code", "futex", "park",
-                 "reason", "robust_list", "sigmask", "state", "tid")
+                 "pending", "reason", "restore_mask", "robust_list", "sigmask", "sigsnapshots",
+                 "state", "tid")
 
     def __init__(self, tid: int) -> None:
         self.tid = tid
@@ -68,6 +71,9 @@ class Thread:
         self.sigmask = 0
         self.altstack: bytes | None = None
         self.exit_code = 0
+        self.pending: dict[int, bytes] = {}  # signo -> siginfo
+        self.restore_mask: int | None = None  # the mask to put back after sigsuspend & co
+        self.sigsnapshots: dict[int, ctypes.c_void_p] = {}  # frame -> registers at delivery
 
 
 class Scheduler:
@@ -552,19 +558,27 @@ class Scheduler:
                 eng.parked = None
                 self.park(t, park)
             elif eng.pending_signal is not None:
-                raise GuestFault(eng.pending_signal, eng.pc())
+                signo = eng.pending_signal
+                if not signals.fault(p, t, signo, 1, eng.pc()):
+                    raise GuestFault(signo, eng.pc())
             elif err:
                 f = p.mem.last_fault
                 p.mem.last_fault = None
                 signo = eng.fault_signal(err)
                 addr = f.addr if f is not None and signo == 11 else None
+                if addr is not None:
+                    addr = fault_address(p, eng.pc(), addr)
                 code = ("SEGV_ACCERR" if f.mapped else "SEGV_MAPERR") if f is not None else ""
-                raise GuestFault(signo, eng.pc(), addr, code)
+                si_code = 2 if code == "SEGV_ACCERR" else 1
+                if not signals.fault(p, t, signo, si_code, addr if addr is not None else 0):
+                    raise GuestFault(signo, eng.pc(), addr, code)
             if p.exit_status is not None:
                 return p.exit_status
-            self.next_thread()
+            t = self.next_thread()
             if p.exit_status is not None:
                 return p.exit_status
+            if t.pending:
+                signals.deliver(p, t)
             pc = eng.pc()
 
 

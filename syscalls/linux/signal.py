@@ -1,31 +1,27 @@
-"""rt_sigaction, rt_sigprocmask, sigaltstack, kill, tkill, tgkill: signal bookkeeping.
-
-Until the signals issue lands, handlers are recorded but never run; a signal sent to
-ourselves whose disposition is the default ends the process with that signal, as Linux
-does, and an ignored one is dropped.
-"""
+"""rt_sigaction, rt_sigprocmask, rt_sigpending, rt_sigsuspend, pause, rt_sigreturn,
+sigaltstack, kill, tkill, tgkill: signals. Delivery and frames are usermode/signals.py's."""
 
 from __future__ import annotations
 
 import errno
+import os
 from typing import TYPE_CHECKING
 
-from syscalls.errors import Errno
+from syscalls.errors import Errno, Park
 from syscalls.registry import PARTIAL, syscall
+from usermode import signals
 
 if TYPE_CHECKING:
     from usermode.process import Process
+    from usermode.sched import Thread
 
 SIGKILL, SIGSTOP = 9, 19
-SIG_DFL, SIG_IGN = 0, 1
 SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2
 SIGACTION_SIZE = 32  # kernel struct sigaction on x86_64/aarch64: handler, flags, restorer, mask
-# Signals whose default action is to ignore (SIGCHLD, SIGCONT, SIGURG, SIGWINCH).
-DEFAULT_IGNORE = frozenset({17, 18, 23, 28})
 
 
 @syscall("rt_sigaction", args=("int:signal", "ptr", "ptr", "size"), support=PARTIAL,
-         note="recorded; delivery arrives with the signals issue")
+         note="handlers run on aarch64 and x86_64")
 def sys_rt_sigaction(p: Process, sig: int, act: int, oact: int, setsize: int) -> int:
     if setsize != 8 or not 1 <= sig <= 64:
         raise Errno(errno.EINVAL)
@@ -57,6 +53,7 @@ def sys_rt_sigprocmask(p: Process, how: int, set_ptr: int, oset: int, setsize: i
         else:
             p.thread.sigmask = new
         p.thread.sigmask &= ~((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)))
+        return _check_delivery(p)
     return 0
 
 
@@ -72,50 +69,117 @@ def sys_sigaltstack(p: Process, ss: int, old: int) -> int:
     return 0
 
 
-def _send_self(p: Process, sig: int) -> int:
+def _check_delivery(p: Process) -> int:
+    """Return 0, but first leave the hook if a signal became deliverable to the caller, so
+    the run loop delivers it before the next guest instruction (as Linux does on return
+    from the syscall)."""
+    if signals.deliverable(p.thread):
+        raise Park.outside(lambda: 0)
+    return 0
+
+
+def _send(p: Process, t: Thread, sig: int, code: int) -> int:
     if sig == 0:
         return 0
     if not 1 <= sig <= 64:
         raise Errno(errno.EINVAL)
-    act = p.sigactions.get(sig)
-    handler = int.from_bytes(act[:8], p.abi.byteorder) if act else SIG_DFL
-    if handler == SIG_IGN or (handler == SIG_DFL and sig in DEFAULT_IGNORE):
-        return 0
-    if handler == SIG_DFL and sig not in (SIGSTOP, 20, 21, 22):
-        p.die_by_signal(sig)
-    return 0  # a guest handler or a stop signal: delivery comes with the signals issue
+    signals.queue(p, t, sig, signals.siginfo(p, sig, code, pid=p.pid, uid=os.getuid()))
+    return _check_delivery(p) if t is p.thread else 0
 
 
-@syscall("kill", args=("int", "int:signal"), support=PARTIAL, note="to ourselves only")
+def _target_for_process(p: Process, sig: int) -> Thread:
+    """A process-directed signal goes to a thread that does not block it (the caller if
+    it can take it), as Linux picks one."""
+    cur = p.thread
+    if not cur.sigmask & signals.bit(sig):
+        return cur
+    for t in p.sched.threads.values():
+        if not t.sigmask & signals.bit(sig):
+            return t
+    return cur
+
+
+@syscall("kill", args=("int", "int:signal"), support=PARTIAL,
+         note="our process (queued, delivered to a handler); others through the host")
 def sys_kill(p: Process, pid: int, sig: int) -> int:
-    if pid == -1:  # every process we may signal except ourselves, as Linux does
-        import os
-
-        os.kill(-1, sig)
-        return 0
-    if pid in (p.pid, 0):  # process group 0: only ourselves until processes land (issue 5)
-        return _send_self(p, sig)
-    import os
-
+    if pid in (p.pid, 0):  # process group 0: the others of the group get it from the host
+        if pid == 0 and sig:
+            _signal_group_others(p, sig)
+        return _send(p, _target_for_process(p, sig), sig, signals.SI_USER)
+    if not 0 <= sig <= 64:
+        raise Errno(errno.EINVAL)
     os.kill(pid, sig)
     return 0
 
 
-@syscall("tkill", args=("int", "int:signal"), support=PARTIAL,
-         note="our own threads; handlers run with the signals issue")
+def _signal_group_others(p: Process, sig: int) -> None:
+    """kill(0, sig): every other process of our group, through the host."""
+    import signal as host_signal
+
+    old = host_signal.pthread_sigmask(host_signal.SIG_BLOCK, [sig])
+    try:
+        os.killpg(os.getpgrp(), sig)
+        host_signal.sigtimedwait([sig], 0)  # our own copy: delivered as a guest signal above
+    finally:
+        host_signal.pthread_sigmask(host_signal.SIG_SETMASK, old)
+
+
+@syscall("tkill", args=("int", "int:signal"), support=PARTIAL, note="our own threads")
 def sys_tkill(p: Process, tid: int, sig: int) -> int:
     if tid <= 0:
         raise Errno(errno.EINVAL)
-    if tid not in p.sched.threads:
+    t = p.sched.threads.get(tid)
+    if t is None:
         raise Errno(errno.ESRCH)
-    return _send_self(p, sig)
+    return _send(p, t, sig, signals.SI_TKILL)
 
 
-@syscall("tgkill", args=("int", "int", "int:signal"), support=PARTIAL,
-         note="our own threads; handlers run with the signals issue")
+@syscall("tgkill", args=("int", "int", "int:signal"), support=PARTIAL, note="our own threads")
 def sys_tgkill(p: Process, tgid: int, tid: int, sig: int) -> int:
     if tgid <= 0 or tid <= 0:
         raise Errno(errno.EINVAL)
-    if tgid != p.pid or tid not in p.sched.threads:
+    t = p.sched.threads.get(tid)
+    if tgid != p.pid or t is None:
         raise Errno(errno.ESRCH)
-    return _send_self(p, sig)
+    return _send(p, t, sig, signals.SI_TKILL)
+
+
+@syscall("rt_sigreturn", support=PARTIAL, note="aarch64 and x86_64 frames")
+def sys_rt_sigreturn(p: Process) -> int:
+    raise Park.outside(lambda: signals.sigreturn(p))
+
+
+@syscall("rt_sigpending", args=("ptr", "size"))
+def sys_rt_sigpending(p: Process, set_ptr: int, size: int) -> int:
+    if size > 8:
+        raise Errno(errno.EINVAL)
+    p.mem.write(set_ptr, signals.pending_mask(p.thread).to_bytes(8, p.abi.byteorder)[:size])
+    return 0
+
+
+def _wait_for_signal(p: Process, temp_mask: int | None) -> int:
+    t = p.thread
+    old = t.sigmask
+    if temp_mask is not None:
+        t.sigmask = temp_mask & ~signals.UNBLOCKABLE
+
+    def resumed(_reason: int) -> int:
+        if temp_mask is not None:
+            t.restore_mask = old  # the handler's frame keeps the caller's own mask
+        raise Errno(errno.EINTR)
+
+    if signals.deliverable(t):
+        return resumed(0)
+    raise Park(resumed, forever=True)
+
+
+@syscall("rt_sigsuspend", args=("ptr", "size"))
+def sys_rt_sigsuspend(p: Process, mask_ptr: int, size: int) -> int:
+    if size != 8:
+        raise Errno(errno.EINVAL)
+    return _wait_for_signal(p, int.from_bytes(p.mem.read(mask_ptr, 8), p.abi.byteorder))
+
+
+@syscall("pause")
+def sys_pause(p: Process) -> int:
+    return _wait_for_signal(p, None)

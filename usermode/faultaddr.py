@@ -1,0 +1,87 @@
+"""The exact address a faulting load or store touched (for si_addr and crash reports).
+
+With the virtual TLB, Unicorn hands our fill callback only the page of a missing access,
+and its invalid-memory hooks are not called. Only a fault needs the exact address, so it is
+recomputed from the faulting instruction: capstone gives the memory operand (base, index,
+shift or scale, displacement), the registers give the values. A post-indexed access uses
+the base alone. If the result is not on the faulting page, the page address is kept.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from usermode.process import Process
+
+_CS = {"aarch64": (1, 0), "x86_64": (3, 8)}  # (CS_ARCH_*, CS_MODE_*) for capstone 5
+_X86_REGS = {"rax": 35, "rbx": 37, "rcx": 38, "rdx": 40, "rsi": 43, "rdi": 39, "rbp": 36,
+             "rsp": 44, "rip": 41, "r8": 106, "r9": 107, "r10": 108, "r11": 109, "r12": 110,
+             "r13": 111, "r14": 112, "r15": 113}
+_MASK64 = (1 << 64) - 1
+
+
+def _a64_reg(name: str) -> int | None:
+    if name == "sp":
+        return 4
+    if name in ("x29", "fp"):
+        return 1
+    if name in ("x30", "lr"):
+        return 2
+    if name[0] in "xw" and name[1:].isdigit() and int(name[1:]) <= 28:
+        return 199 + int(name[1:])
+    return None
+
+
+def fault_address(p: Process, pc: int, page_addr: int) -> int:
+    try:
+        return _compute(p, pc, page_addr)
+    except Exception:
+        return page_addr
+
+
+def _compute(p: Process, pc: int, page_addr: int) -> int:
+    import capstone
+
+    arch = p.elf.arch
+    cs = capstone.Cs(*_CS[arch])
+    cs.detail = True
+    code = p.mem.read_for_debug(pc, 16 if arch == "x86_64" else 4)
+    insn = next(cs.disasm(code, pc), None)
+    if insn is None:
+        return page_addr
+    eng = p.engine
+    for op in insn.operands:
+        if op.type != 3:  # CS_OP_MEM (same value for ARM64 and X86 in capstone 5)
+            continue
+        m = op.mem
+        if arch == "x86_64":
+            base = _x86(eng, insn.reg_name(m.base), pc + insn.size) if m.base else 0
+            index = _x86(eng, insn.reg_name(m.index), pc + insn.size) if m.index else 0
+            addr = base + index * (m.scale or 1) + m.disp
+        else:
+            reg = _a64_reg(insn.reg_name(m.base)) if m.base else None
+            base = eng.reg(reg) if reg is not None else 0
+            index = 0
+            if m.index:
+                ireg = _a64_reg(insn.reg_name(m.index))
+                index = eng.reg(ireg) if ireg is not None else 0
+                if insn.reg_name(m.index).startswith("w"):
+                    index &= 0xFFFFFFFF
+                    if "sxtw" in insn.op_str and index & 0x80000000:
+                        index -= 1 << 32
+                if op.shift.type and op.shift.value:
+                    index <<= op.shift.value
+            post_indexed = "]," in insn.op_str
+            addr = base if post_indexed else base + index + m.disp
+        addr &= _MASK64
+        if addr >> 12 == page_addr >> 12:
+            return addr
+    return page_addr
+
+
+def _x86(eng: object, name: str, next_pc: int) -> int:
+    if name == "rip":
+        return next_pc
+    reg = _X86_REGS.get(name)
+    return eng.reg(reg) if reg is not None else 0  # type: ignore[attr-defined]

@@ -1,0 +1,284 @@
+"""Guest signal delivery: pending sets, default actions, and the per-arch signal frames.
+
+A signal is queued on a guest thread (`queue`) and delivered by the scheduler just before
+that thread's registers go back to the CPU (`deliver`): after a syscall that stopped the
+engine, a park, a preemption or a fault. Delivery builds the frame the guest's libc
+expects (siginfo + ucontext with the arch's mcontext, so handlers can read and change
+registers) and enters the handler, which returns through the guest's sa_restorer or, on
+aarch64 without one, our own trampoline. rt_sigreturn restores the registers from the frame
+(honouring changes the handler made) and the FP/SIMD state from a snapshot taken at
+delivery (the frame's FP record is present but zero).
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING
+
+from syscalls.errors import Errno
+from usermode.fatal import die
+
+if TYPE_CHECKING:
+    from usermode.process import Process
+    from usermode.sched import Thread
+
+SIG_DFL, SIG_IGN = 0, 1
+SA_SIGINFO, SA_ONSTACK, SA_RESTART = 0x4, 0x08000000, 0x10000000
+SA_NODEFER, SA_RESETHAND, SA_RESTORER = 0x40000000, 0x80000000, 0x04000000
+SIGKILL, SIGSEGV, SIGSTOP, SIGCHLD = 9, 11, 19, 17
+DEFAULT_IGNORE = frozenset({17, 18, 23, 28})  # SIGCHLD SIGCONT SIGURG SIGWINCH
+DEFAULT_STOP = frozenset({19, 20, 21, 22})  # SIGSTOP SIGTSTP SIGTTIN SIGTTOU
+SI_USER, SI_TKILL = 0, -6
+UNBLOCKABLE = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1))
+MAX_SNAPSHOTS = 64
+SS_ONSTACK, SS_DISABLE = 1, 2
+
+
+def bit(signo: int) -> int:
+    return 1 << (signo - 1)
+
+
+def siginfo(p: Process, signo: int, code: int, *, pid: int = 0, uid: int = 0,
+            addr: int | None = None) -> bytes:
+    bo = p.abi.byteorder
+    info = bytearray(128)
+    info[0:4] = signo.to_bytes(4, bo)
+    info[8:12] = code.to_bytes(4, bo, signed=True)
+    if addr is not None:
+        info[16:16 + p.abi.wordsize] = addr.to_bytes(p.abi.wordsize, bo)
+    else:
+        info[16:20] = pid.to_bytes(4, bo)
+        info[20:24] = uid.to_bytes(4, bo)
+    return bytes(info)
+
+
+class Action:
+    """A guest struct sigaction (kernel layout: handler, flags, restorer, mask)."""
+
+    __slots__ = ("flags", "handler", "mask", "restorer")
+
+    def __init__(self, p: Process, raw: bytes | None) -> None:
+        if not raw:
+            self.handler = self.flags = self.restorer = self.mask = 0
+            return
+        w, bo = p.abi.wordsize, p.abi.byteorder
+        self.handler = int.from_bytes(raw[0:w], bo)
+        self.flags = int.from_bytes(raw[w:2 * w], bo)
+        self.restorer = int.from_bytes(raw[2 * w:3 * w], bo)
+        self.mask = int.from_bytes(raw[3 * w:3 * w + 8], bo)
+
+
+# ---- queueing ---------------------------------------------------------------------------------
+def queue(p: Process, t: Thread, signo: int, info: bytes) -> None:
+    """Make `signo` pending on `t` (one instance per standard signal, as Linux)."""
+    act = Action(p, p.sigactions.get(signo))
+    if act.handler == SIG_IGN or (act.handler == SIG_DFL and signo in DEFAULT_IGNORE):
+        return  # discarded at generation time, even while blocked
+    if signo in t.pending and signo < 32:
+        return
+    t.pending[signo] = info
+    if not t.sigmask & bit(signo):
+        p.sched.interrupt(t)
+
+
+def pending_mask(t: Thread) -> int:
+    m = 0
+    for s in t.pending:
+        m |= bit(s)
+    return m
+
+
+def deliverable(t: Thread) -> bool:
+    return bool(t.pending) and bool(pending_mask(t) & ~t.sigmask)
+
+
+def deliver(p: Process, t: Thread) -> None:
+    """Deliver one unblocked pending signal to `t`, whose registers are in the engine."""
+    ready = pending_mask(t) & ~t.sigmask
+    if not ready:
+        return
+    signo = (ready & -ready).bit_length()
+    info = t.pending.pop(signo)
+    act = Action(p, p.sigactions.get(signo))
+    if act.handler == SIG_IGN:
+        return
+    if act.handler == SIG_DFL:
+        if signo in DEFAULT_IGNORE or signo in DEFAULT_STOP:
+            return  # job-control stops arrive with the terminals part of issue 5
+        die(signo)
+    if t.restore_mask is not None:  # sigsuspend/ppoll: the frame keeps the caller's mask
+        temp, t.sigmask = t.sigmask, t.restore_mask
+        t.restore_mask = None
+    else:
+        temp = t.sigmask
+    FRAMES[p.arch.UNAME_MACHINE][0](p, t, signo, info, act)
+    t.sigmask = temp | act.mask | (0 if act.flags & SA_NODEFER else bit(signo))
+    t.sigmask &= ~UNBLOCKABLE
+    if act.flags & SA_RESETHAND:
+        p.sigactions.pop(signo, None)
+
+
+def fault(p: Process, t: Thread, signo: int, code: int, addr: int | None) -> bool:
+    """A CPU fault in `t`: deliver it to a handler if there is one (True), else False
+    (the caller ends the process). A blocked or ignored fault signal kills, as in Linux."""
+    act = Action(p, p.sigactions.get(signo))
+    if act.handler in (SIG_DFL, SIG_IGN) or t.sigmask & bit(signo):
+        return False
+    t.pending[signo] = siginfo(p, signo, code, addr=addr or 0)
+    deliver(p, t)
+    return True
+
+
+# ---- helpers for frames --------------------------------------------------------------------------
+def _stack_for(p: Process, t: Thread, act: Action, sp: int) -> int:
+    """The stack the handler runs on: the alternate one with SA_ONSTACK, unless already on it."""
+    if act.flags & SA_ONSTACK and t.altstack:
+        w, bo = p.abi.wordsize, p.abi.byteorder
+        ss_sp = int.from_bytes(t.altstack[0:w], bo)
+        flags = int.from_bytes(t.altstack[w:w + 4], bo)
+        size = int.from_bytes(t.altstack[2 * w:3 * w], bo)
+        if not flags & SS_DISABLE and not ss_sp <= sp < ss_sp + size:
+            return ss_sp + size
+    return sp
+
+
+def _stack_t(p: Process, t: Thread) -> bytes:
+    w = p.abi.wordsize
+    if t.altstack:
+        return t.altstack[:3 * w].ljust(3 * w, b"\0")
+    return (b"\0" * w + SS_DISABLE.to_bytes(4, p.abi.byteorder)).ljust(3 * w, b"\0")
+
+
+def _snapshot(p: Process, t: Thread, frame: int) -> None:
+    eng = p.engine
+    ctx = eng.new_context()
+    eng.save_context(ctx)
+    t.sigsnapshots[frame] = ctx
+    while len(t.sigsnapshots) > MAX_SNAPSHOTS:  # handlers that siglongjmp never return
+        old = next(iter(t.sigsnapshots))
+        eng.free_context(t.sigsnapshots.pop(old))
+
+
+def _restore_snapshot(p: Process, t: Thread, frame: int) -> None:
+    ctx = t.sigsnapshots.pop(frame, None)
+    if ctx is not None:
+        p.engine.restore_context(ctx)
+        p.engine.free_context(ctx)
+
+
+def _u64s(data: bytes, n: int) -> list[int]:
+    return [int.from_bytes(data[i * 8:i * 8 + 8], "little") for i in range(n)]
+
+
+def _pack64(values: list[int]) -> bytes:
+    return b"".join((v & 0xFFFFFFFFFFFFFFFF).to_bytes(8, "little") for v in values)
+
+
+# ---- aarch64 ------------------------------------------------------------------------------------
+A64_UC_MCONTEXT = 176
+A64_MCONTEXT_SIZE = 288 + 4096
+A64_UC_SIZE = A64_UC_MCONTEXT + A64_MCONTEXT_SIZE
+A64_FRAME = 128 + A64_UC_SIZE + 16  # siginfo, ucontext, frame record {fp, lr}
+FPSIMD_MAGIC, FPSIMD_SIZE = 0x46508001, 528
+A64_TRAMPOLINE = bytes.fromhex("681180d2" "010000d4")  # mov x8, #139; svc #0
+
+
+def _a64_frame(p: Process, t: Thread, signo: int, info: bytes, act: Action) -> None:
+    a, eng = p.arch, p.engine
+    regs = [eng.reg(r) for r in a.GPRS]  # x0..x30
+    sp, pc, nzcv = eng.reg(a.REG_SP), eng.reg(a.REG_PC), eng.reg(a.REG_NZCV)
+    top = _stack_for(p, t, act, sp)
+    frame = (top - A64_FRAME) & ~15
+    _snapshot(p, t, frame)
+    uc = bytearray(A64_UC_SIZE)
+    uc[16:40] = _stack_t(p, t)
+    uc[40:48] = t.sigmask.to_bytes(8, "little")
+    m = A64_UC_MCONTEXT
+    fault_addr = int.from_bytes(info[16:24], "little") if signo in (4, 5, 7, 8, 11) else 0
+    uc[m:m + 8] = fault_addr.to_bytes(8, "little")
+    uc[m + 8:m + 256] = _pack64(regs)
+    uc[m + 256:m + 280] = _pack64([sp, pc, nzcv])
+    r = m + 288
+    uc[r:r + 8] = FPSIMD_MAGIC.to_bytes(4, "little") + FPSIMD_SIZE.to_bytes(4, "little")
+    record = frame + 128 + A64_UC_SIZE
+    p.mem.write(frame, info + bytes(uc) + _pack64([regs[29], regs[30]]))
+    restorer = act.restorer if act.flags & SA_RESTORER and act.restorer else \
+        p.signal_trampoline(A64_TRAMPOLINE)
+    for reg, val in ((a.REG_X0, signo), (a.REG_X0 + 1, frame), (a.REG_X0 + 2, frame + 128),
+                     (a.REG_SP, frame), (a.REG_X29, record), (a.REG_X30, restorer),
+                     (a.REG_PC, act.handler)):
+        eng.set_reg(reg, val)
+
+
+def _a64_sigreturn(p: Process, t: Thread) -> int:
+    a, eng = p.arch, p.engine
+    frame = eng.reg(a.REG_SP)
+    raw = p.mem.read(frame + 128, A64_UC_MCONTEXT + 288)
+    mask = int.from_bytes(raw[40:48], "little")
+    m = A64_UC_MCONTEXT
+    regs = _u64s(raw[m + 8:m + 256], 31)
+    sp, pc, pstate = _u64s(raw[m + 256:m + 280], 3)
+    _restore_snapshot(p, t, frame)
+    for reg, val in zip(a.GPRS, regs, strict=True):
+        eng.set_reg(reg, val)
+    eng.set_reg(a.REG_SP, sp)
+    eng.set_reg(a.REG_PC, pc)
+    eng.set_reg(a.REG_NZCV, pstate & 0xF0000000)
+    t.sigmask = mask & ~UNBLOCKABLE
+    return regs[0]
+
+
+# ---- x86_64 -------------------------------------------------------------------------------------
+# sigcontext order: r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags
+X64_ORDER = ("R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15", "RDI", "RSI", "RBP", "RBX",
+             "RDX", "RAX", "RCX", "RSP", "RIP", "EFLAGS")
+X64_IDS = {"R8": 106, "R9": 107, "R10": 108, "R11": 109, "R12": 110, "R13": 111, "R14": 112,
+           "R15": 113, "RDI": 39, "RSI": 43, "RBP": 36, "RBX": 37, "RDX": 40, "RAX": 35,
+           "RCX": 38, "RSP": 44, "RIP": 41, "EFLAGS": 25}
+X64_UC_MCONTEXT, X64_UC_SIGMASK, X64_UC_SIZE = 40, 296, 304
+
+
+def _x64_frame(p: Process, t: Thread, signo: int, info: bytes, act: Action) -> None:
+    eng = p.engine
+    if not act.flags & SA_RESTORER or not act.restorer:
+        raise Errno(errno.EFAULT)  # x86_64 has no kernel trampoline: libc always sets one
+    vals = [eng.reg(X64_IDS[n]) for n in X64_ORDER]
+    sp = vals[15]
+    top = _stack_for(p, t, act, sp - 128)  # skip the red zone
+    frame = ((top - (8 + X64_UC_SIZE + 128)) & ~15) - 8  # (rsp + 8) % 16 == 0 at entry
+    _snapshot(p, t, frame + 8)
+    uc = bytearray(X64_UC_SIZE)
+    uc[16:40] = _stack_t(p, t)
+    m = X64_UC_MCONTEXT
+    uc[m:m + 8 * 18] = _pack64(vals)
+    uc[m + 144:m + 146] = (0x33).to_bytes(2, "little")  # cs
+    if signo in (4, 5, 7, 8, 11):
+        uc[m + 176:m + 184] = info[16:24]  # cr2: the fault address
+    uc[X64_UC_SIGMASK:X64_UC_SIGMASK + 8] = t.sigmask.to_bytes(8, "little")
+    p.mem.write(frame, act.restorer.to_bytes(8, "little") + bytes(uc) + info)
+    for name, val in (("RDI", signo), ("RSI", frame + 8 + X64_UC_SIZE), ("RDX", frame + 8),
+                      ("RAX", 0), ("RSP", frame), ("RIP", act.handler)):
+        eng.set_reg(X64_IDS[name], val)
+
+
+def _x64_sigreturn(p: Process, t: Thread) -> int:
+    eng = p.engine
+    uc_addr = eng.reg(X64_IDS["RSP"])  # the handler's ret popped the restorer address
+    raw = p.mem.read(uc_addr, X64_UC_SIZE)
+    vals = _u64s(raw[X64_UC_MCONTEXT:X64_UC_MCONTEXT + 8 * 18], 18)
+    mask = int.from_bytes(raw[X64_UC_SIGMASK:X64_UC_SIGMASK + 8], "little")
+    _restore_snapshot(p, t, uc_addr)
+    for name, val in zip(X64_ORDER, vals, strict=True):
+        if name == "EFLAGS":
+            val = (eng.reg(X64_IDS[name]) & ~0x40DD5) | (val & 0x40DD5)
+        eng.set_reg(X64_IDS[name], val)
+    t.sigmask = mask & ~UNBLOCKABLE
+    return vals[13]  # rax
+
+
+FRAMES = {"aarch64": (_a64_frame, _a64_sigreturn), "x86_64": (_x64_frame, _x64_sigreturn)}
+
+
+def sigreturn(p: Process) -> int:
+    return FRAMES[p.arch.UNAME_MACHINE][1](p, p.thread)
+
