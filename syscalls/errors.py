@@ -43,14 +43,14 @@ class Park(Exception):
     thread exit that must not happen inside the hook.
     """
 
-    __slots__ = ("deadline", "fds", "forever", "futex", "helper", "interruptible", "result",
-                 "retry")
+    __slots__ = ("deadline", "fds", "forever", "futex", "helper", "interruptible", "own_eintr",
+                 "result", "retry")
 
     def __init__(self, retry: Callable[[int], int], *,
                  fds: tuple[tuple[int, int], ...] = (), deadline: int | None = None,
                  futex: tuple[int, int] | None = None,
                  helper: Callable[[], int] | None = None, interruptible: bool = True,
-                 forever: bool = False) -> None:
+                 forever: bool = False, own_eintr: bool = False) -> None:
         super().__init__()
         self.retry = retry
         self.fds = fds
@@ -59,6 +59,9 @@ class Park(Exception):
         self.helper = helper
         self.interruptible = interruptible
         self.forever = forever  # wait for nothing but a signal (pause, sigsuspend)
+        # True: retry(INTERRUPTED) decides (sleeps, poll & co, futex); False: the call is
+        # restarted under SA_RESTART and fails with EINTR otherwise, as ERESTARTSYS does
+        self.own_eintr = own_eintr
         self.result: int | BaseException = 0  # a helper's outcome
 
     @property

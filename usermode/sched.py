@@ -25,6 +25,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import select
 import threading
 import time
 from collections import deque
@@ -37,7 +38,7 @@ from usermode.engine.core import GuestFault
 from usermode.faultaddr import fault_address
 from usermode.hostsys import ready_now
 from usermode.loop.aio import EventLoop, Source, Timer
-from usermode.loop.monitor import ERR, HUP, IN, OUT
+from usermode.loop.monitor import ERR, HUP, IN, OUT, move_high
 
 if TYPE_CHECKING:
     from usermode.engine.preempt import BlockStopper
@@ -100,6 +101,7 @@ class Scheduler:
         self._next_tid = _first_tid()
         self._watchdog: threading.Thread | None = None
         self._stopper: BlockStopper | None = None
+        self._wakeup_r: int | None = None
         self.closed = False
         self._last_peek = 0
         self.stats: dict[str, int] = dict.fromkeys(
@@ -141,12 +143,15 @@ class Scheduler:
         self.threads[tid] = t
         self.runq.append(t)
         self.stats["threads"] += 1
+        self.ensure_watchdog()
+        return t
+
+    def ensure_watchdog(self) -> None:
         if self._watchdog is None:
-            self._stopper = eng.enable_preemption()  # before any stop is asked for
+            self._stopper = self.engine.enable_preemption()  # before any stop is asked for
             self._watchdog = threading.Thread(target=self._watch, name="usermode-preempt",
                                               daemon=True)
             self._watchdog.start()
-        return t
 
     def after_fork(self) -> None:
         """In the child of a host fork: only the calling thread goes on (as in Linux), with
@@ -174,6 +179,8 @@ class Scheduler:
                     pass
             self._loop = None
         self._watchdog = None  # host threads do not survive fork
+        if self._wakeup_r is not None:
+            self.ensure_watchdog()  # host signals must still stop the engine promptly
 
     def exit_thread(self, t: Thread, status: int) -> None:
         """SYS_exit of one thread (not the last): clear_child_tid, robust futexes, gone."""
@@ -294,6 +301,15 @@ class Scheduler:
     def _finish(self, t: Thread, park: Park, reason: int) -> None:
         """Run `t`'s retry (its registers are in the engine) and write the result, or park
         it again."""
+        if reason == INTERRUPTED and not park.own_eintr:
+            if signals.restarts(self.proc, t):  # SA_RESTART: the syscall runs again after
+                eng = self.engine  # the handler (its arguments are still in the registers)
+                eng.set_reg(self.proc.arch.REG_PC_ID,
+                            eng.pc() - self.proc.arch.SYSCALL_INSN_SIZE)
+                return
+            self.engine.write_return(-self.proc.abi.to_guest_errno(errno.EINTR),
+                                     self.proc.abi.mask)
+            return
         try:
             r = park.retry(reason)
         except Park as again:
@@ -524,6 +540,29 @@ class Scheduler:
                     continue
             return t
 
+    # ---- host signals ----------------------------------------------------------------------------
+    def watch_host_signals(self) -> None:
+        """Deliver host signals promptly: CPython's C-level handler writes to a wakeup fd at
+        once, the watchdog thread sees it and asks the engine to stop at the next block, and
+        the Python-level handler then runs on the main thread."""
+        if self._wakeup_r is not None:
+            return
+        import signal as host
+
+        r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        r, w = move_high(r), move_high(w)
+        self.proc.fds.reserved.update((r, w))
+        host.set_wakeup_fd(w, warn_on_full_buffer=False)
+        self._wakeup_r = r
+        self.ensure_watchdog()
+
+    def wake(self) -> None:
+        """Something for a guest thread arrived from outside (a host signal)."""
+        if self._loop is not None:
+            self._loop.notify()
+        if self._stopper is not None:
+            self._stopper.request()
+
     # ---- preemption ------------------------------------------------------------------------------
     def _watch(self) -> None:
         stopper = self._stopper
@@ -531,7 +570,16 @@ class Scheduler:
         last = -1
         q = self.quantum_ns / 1e9
         while not self.closed:
-            time.sleep(q)
+            r = self._wakeup_r
+            if r is None:
+                time.sleep(q)
+            elif select.select([r], [], [], q)[0]:
+                try:
+                    os.read(r, 512)
+                except OSError:
+                    pass
+                stopper.request()  # a host signal: let the main thread run its handler
+                continue
             g = self.gen
             # the same thread held the CPU for a whole quantum while another could use it:
             # a runnable thread, or one waiting on an fd, a timer or a helper (the loop

@@ -68,6 +68,47 @@ class Action:
         self.mask = int.from_bytes(raw[3 * w:3 * w + 8], bo)
 
 
+# ---- host signals -------------------------------------------------------------------------------
+# Raised by the CPU, never sent to us as host signals that the guest should see as such.
+SYNCHRONOUS = frozenset({4, 5, 7, 8, 11})
+HOST_UNCATCHABLE = frozenset({SIGKILL, SIGSTOP})
+
+
+def mirror_disposition(p: Process, signo: int) -> None:
+    """Make the host disposition of `signo` follow the guest's: ignored stays ignored (so a
+    write to a closed pipe fails with EPIPE instead of killing us), default stays default
+    (the host kills us exactly as it would kill the guest), and a guest handler gets a host
+    handler that queues the signal for the guest and gets the engine to stop promptly."""
+    import signal as host
+
+    if signo in SYNCHRONOUS or signo in HOST_UNCATCHABLE or signo >= host.NSIG:
+        return
+    act = Action(p, p.sigactions.get(signo))
+    try:
+        if act.handler == SIG_IGN:
+            host.signal(signo, host.SIG_IGN)
+        elif act.handler == SIG_DFL:
+            host.signal(signo, host.SIG_DFL)
+        else:
+            p.sched.watch_host_signals()
+            host.signal(signo, lambda s, _f: _on_host_signal(p, s))
+    except (OSError, ValueError):  # not the main thread, or a signal Python cannot handle
+        pass
+
+
+def _on_host_signal(p: Process, signo: int) -> None:
+    """A host signal for which the guest has a handler (runs on the main thread)."""
+    sched = p.sched
+    target = sched.current
+    if target.sigmask & bit(signo):
+        for t in sched.threads.values():
+            if not t.sigmask & bit(signo):
+                target = t
+                break
+    queue(p, target, signo, siginfo(p, signo, SI_USER))
+    sched.wake()
+
+
 # ---- queueing ---------------------------------------------------------------------------------
 def queue(p: Process, t: Thread, signo: int, info: bytes) -> None:
     """Make `signo` pending on `t` (one instance per standard signal, as Linux)."""
@@ -86,6 +127,15 @@ def pending_mask(t: Thread) -> int:
     for s in t.pending:
         m |= bit(s)
     return m
+
+
+def restarts(p: Process, t: Thread) -> bool:
+    """Whether the signal about to be delivered to `t` restarts an interrupted syscall."""
+    ready = pending_mask(t) & ~t.sigmask
+    if not ready:
+        return True  # nothing to deliver after all: just wait again
+    act = Action(p, p.sigactions.get((ready & -ready).bit_length()))
+    return act.handler not in (SIG_DFL, SIG_IGN) and bool(act.flags & SA_RESTART)
 
 
 def deliverable(t: Thread) -> bool:

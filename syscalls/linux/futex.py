@@ -74,7 +74,7 @@ def _wait(p: Process, uaddr: int, val: int, deadline: int | None, bitset: int) -
             raise Errno(errno.EINTR)
         return 0
 
-    raise Park(resumed, futex=(uaddr, bitset), deadline=deadline)
+    raise Park(resumed, futex=(uaddr, bitset), deadline=deadline, own_eintr=True)
 
 
 def _wake_op(p: Process, uaddr: int, nwake: int, uaddr2: int, nwake2: int, val3: int) -> int:

@@ -74,7 +74,7 @@ def park_until_ready(p: Process, check: Callable[[], int], fds: tuple[tuple[int,
             return r
         return park_until_ready(p, check, fds, deadline, done)
 
-    raise Park(resumed, fds=fds, deadline=deadline)
+    raise Park(resumed, fds=fds, deadline=deadline, own_eintr=True)
 
 
 def _with_sigmask(p: Process, sigmask: int, size: int) -> Callable[[int], None] | None:

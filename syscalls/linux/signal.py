@@ -32,6 +32,7 @@ def sys_rt_sigaction(p: Process, sig: int, act: int, oact: int, setsize: int) ->
         p.mem.write(oact, p.sigactions.get(sig, bytes(SIGACTION_SIZE)))
     if new is not None:
         p.sigactions[sig] = new
+        signals.mirror_disposition(p, sig)
     return 0
 
 
@@ -170,7 +171,7 @@ def _wait_for_signal(p: Process, temp_mask: int | None) -> int:
 
     if signals.deliverable(t):
         return resumed(0)
-    raise Park(resumed, forever=True)
+    raise Park(resumed, forever=True, own_eintr=True)
 
 
 @syscall("rt_sigsuspend", args=("ptr", "size"))
@@ -183,3 +184,51 @@ def sys_rt_sigsuspend(p: Process, mask_ptr: int, size: int) -> int:
 @syscall("pause")
 def sys_pause(p: Process) -> int:
     return _wait_for_signal(p, None)
+
+
+# ---- timers that send signals: the host's own, so the host signal reaches us as the guest's
+def _itimerval(p: Process, interval: float, value: float) -> bytes:
+    def tv(sec: float) -> tuple[int, int]:
+        us = round(sec * 1_000_000)
+        return us // 1_000_000, us % 1_000_000
+
+    return p.abi.timeval.pack(*tv(interval)) + p.abi.timeval.pack(*tv(value))
+
+
+@syscall("setitimer", args=("int", "ptr", "ptr"), support=PARTIAL,
+         note="the host's ITIMER_REAL/VIRTUAL/PROF (virtual and prof count our CPU time)")
+def sys_setitimer(p: Process, which: int, new: int, old: int) -> int:
+    import signal as host
+
+    if which not in (0, 1, 2):
+        raise Errno(errno.EINVAL)
+    tv = p.abi.timeval
+    raw = p.mem.read(new, 2 * tv.size) if new else bytes(2 * tv.size)
+    isec, iusec = tv.unpack(raw[:tv.size])
+    vsec, vusec = tv.unpack(raw[tv.size:])
+    assert all(isinstance(x, int) for x in (isec, iusec, vsec, vusec))
+    if not 0 <= iusec < 1_000_000 or not 0 <= vusec < 1_000_000:  # type: ignore[operator]
+        raise Errno(errno.EINVAL)
+    prev = host.setitimer(which, vsec + vusec / 1e6, isec + iusec / 1e6)  # type: ignore[operator]
+    if old:
+        p.mem.write(old, _itimerval(p, prev[1], prev[0]))
+    return 0
+
+
+@syscall("getitimer", args=("int", "ptr"))
+def sys_getitimer(p: Process, which: int, cur: int) -> int:
+    import signal as host
+
+    if which not in (0, 1, 2):
+        raise Errno(errno.EINVAL)
+    value, interval = host.getitimer(which)
+    p.mem.write(cur, _itimerval(p, interval, value))
+    return 0
+
+
+@syscall("alarm", args=("uint",))
+def sys_alarm(p: Process, seconds: int) -> int:
+    import signal as host
+
+    prev = host.setitimer(host.ITIMER_REAL, float(seconds), 0.0)[0]
+    return int(prev + 0.999999) if prev else 0

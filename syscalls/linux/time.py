@@ -76,7 +76,7 @@ def _sleep(p: Process, clk: int, deadline_ns: int, rem: int) -> int:
             raise Errno(errno.EINTR)
         return 0
 
-    raise Park(resumed, deadline=mono_deadline)
+    raise Park(resumed, deadline=mono_deadline, own_eintr=True)
 
 
 @syscall("nanosleep", args=("ptr", "ptr"))

@@ -25,6 +25,7 @@ SYSCALL_HOOK = "intr"
 SYSCALL_INTNO = 2  # EXCP_SWI; PC is already past the svc
 SYSCALL_NR_REG = REG_X8
 SYSCALL_ARG_REGS = (199, 200, 201, 202, 203, 204)  # x0..x5
+SYSCALL_INSN_SIZE = 4  # a restarted syscall re-runs from PC - this
 SYSCALL_RET_REG = REG_X0
 REG_PC_ID = REG_PC
 REG_SP_ID = REG_SP

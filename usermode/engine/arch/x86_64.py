@@ -35,6 +35,7 @@ SYSCALL_HOOK = "insn"
 SYSCALL_INSN = 699  # UC_X86_INS_SYSCALL; RIP is AT the insn and Unicorn adds 2 afterwards
 SYSCALL_NR_REG = REG_RAX
 SYSCALL_ARG_REGS = (REG_RDI, REG_RSI, REG_RDX, REG_R10, REG_R8, REG_R9)
+SYSCALL_INSN_SIZE = 2  # a restarted syscall re-runs from PC - this
 SYSCALL_RET_REG = REG_RAX
 REG_PC_ID = REG_RIP
 REG_SP_ID = REG_RSP
