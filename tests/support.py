@@ -229,6 +229,7 @@ SYSINFO_CHECKS = (
 # ENOSYS there), so its run of that check hangs; tests/test_threads.py covers it.
 THREAD_CHECKS = ("create", "futex_pingpong", "futex_ops", "atomics", "spin", "ring",
                  "pipe_pingpong", "big_write", "condvar", "sleep")
+SIGS_CHECKS = ("eintr", "spin", "ucontext", "altstack", "sigsuspend", "pipe_ignored")
 NETIO_CHECKS = ("poll", "select", "epoll", "eventfd", "timerfd", "tcp", "udp", "unix")
 COMPUTE_CHECKS = ("sha256", "int", "float", "simd", "qsort", "strtod")
 
@@ -309,6 +310,9 @@ CASES: tuple[GuestCase, ...] = (
     GuestCase("compute", "compute", lines=(*_ok(COMPUTE_CHECKS), "compute done")),
     GuestCase("threads", "threads", THREAD_CHECKS, lines=(*_ok(THREAD_CHECKS), "threads done")),
     GuestCase("netio", "netio", lines=(*_ok(NETIO_CHECKS), "netio done")),
+    GuestCase("sigs", "sigs", lines=(*_ok(SIGS_CHECKS), "sigs done")),
+    GuestCase("sigpipe", "sigs", ("pipe_dies",), returncode=-signal.SIGPIPE,
+              lines=("writing to a closed pipe",)),
     GuestCase("efault", "faults", ("efault",), lines=("efault ok",)),
     GuestCase("enosys", "faults", ("enosys",), lines=("enosys ok",)),
     GuestCase("segv", "faults", ("segv",), returncode=-signal.SIGSEGV, lines=("storing to NULL",)),
