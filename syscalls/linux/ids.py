@@ -1,5 +1,5 @@
-"""getpid, getppid, get[e]uid/get[e]gid, getgroups, getres[ug]id, getpgid/getpgrp/getsid:
-process identity. (Thread identity and exit live in thread.py.)"""
+"""getpid, getppid, get[e]uid/get[e]gid, getgroups, getres[ug]id, getpgid/getpgrp/getsid,
+setpgid/setsid: process identity. (Thread identity and exit live in thread.py.)"""
 
 from __future__ import annotations
 
@@ -86,3 +86,14 @@ def sys_getpgrp(p: Process) -> int:
 @syscall("getsid", args=("int",))
 def sys_getsid(p: Process, pid: int) -> int:
     return os.getsid(pid)
+
+
+@syscall("setpgid", args=("int", "int"))
+def sys_setpgid(p: Process, pid: int, pgid: int) -> int:
+    os.setpgid(pid, pgid)
+    return 0
+
+
+@syscall("setsid")
+def sys_setsid(p: Process) -> int:
+    return os.setsid()

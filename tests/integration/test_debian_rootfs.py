@@ -241,3 +241,33 @@ def test_bash_forks_pipes_and_execs_foreign_coreutils(rootfs: Path, data: Path) 
     assert p.stdout.decode().splitlines() == [
         "HELLO", "subshell said 3", "apple fig ", "background done 0", "dash says child",
         "false is 1", "bash5"], p.stderr.decode()[-2000:]
+
+
+TRAP_SCRIPT = """\
+trap 'echo got USR1' USR1
+trap 'echo bye' EXIT
+kill -USR1 $$
+sleep 0.2 & wait
+echo "after wait"
+(kill -SEGV $BASHPID)
+echo "subshell status $?"
+timeout 0.3 sleep 5
+echo "timeout status $?"
+trap 'echo term; exit 5' TERM
+kill -TERM $$
+echo unreachable
+"""
+
+
+def test_bash_traps_signals_and_timeouts(rootfs: Path, data: Path) -> None:
+    """Guest handlers for host-delivered signals (trap), a subshell dying of SIGSEGV, and
+    coreutils timeout killing its own process group: the same as bash run natively."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SSH")}
+    env["HOME"] = str(data)
+    p = subprocess.run([sys.executable, "-m", "usermode", "run", "-L", str(rootfs),
+                        str(rootfs / "bin/bash"), "-c", TRAP_SCRIPT],
+                       capture_output=True, cwd=data, timeout=300, env=env)
+    assert p.stdout.decode().splitlines() == [
+        "got USR1", "after wait", "subshell status 139", "timeout status 124", "term",
+        "bye"], p.stderr.decode()[-2000:]
+    assert p.returncode == 5, p.stderr.decode()[-2000:]
