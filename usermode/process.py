@@ -219,7 +219,7 @@ class Process:
 
     def close(self) -> None:
         """Tear the guest image down (execve): engine, memory, scheduler."""
-        self.sched.closed = True
+        self.sched.close()
         self.mem.release()
         self.engine.uc.close()
 

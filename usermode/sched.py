@@ -102,6 +102,7 @@ class Scheduler:
         self._watchdog: threading.Thread | None = None
         self._stopper: BlockStopper | None = None
         self._wakeup_r: int | None = None
+        self._wakeup_w: int | None = None
         self.closed = False
         self._last_peek = 0
         self.stats: dict[str, int] = dict.fromkeys(
@@ -179,8 +180,15 @@ class Scheduler:
                     pass
             self._loop = None
         self._watchdog = None  # host threads do not survive fork
-        if self._wakeup_r is not None:
-            self.ensure_watchdog()  # host signals must still stop the engine promptly
+        if self._wakeup_r is not None:  # the pipe is shared with the parent: a new one
+            for fd in (self._wakeup_r, self._wakeup_w):
+                p.fds.reserved.discard(fd)
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            self._wakeup_r = None
+            self.watch_host_signals()  # host signals must still stop the engine promptly
 
     def exit_thread(self, t: Thread, status: int) -> None:
         """SYS_exit of one thread (not the last): clear_child_tid, robust futexes, gone."""
@@ -553,8 +561,16 @@ class Scheduler:
         r, w = move_high(r), move_high(w)
         self.proc.fds.reserved.update((r, w))
         host.set_wakeup_fd(w, warn_on_full_buffer=False)
-        self._wakeup_r = r
+        self._wakeup_r, self._wakeup_w = r, w
         self.ensure_watchdog()
+
+    def close(self) -> None:
+        """The image is going away (execve): the watchdog ends, host signals stop here."""
+        self.closed = True
+        if self._wakeup_r is not None:
+            import signal as host
+
+            host.set_wakeup_fd(-1)
 
     def wake(self) -> None:
         """Something for a guest thread arrived from outside (a host signal)."""
@@ -573,13 +589,19 @@ class Scheduler:
             r = self._wakeup_r
             if r is None:
                 time.sleep(q)
-            elif select.select([r], [], [], q)[0]:
+            else:
                 try:
-                    os.read(r, 512)
-                except OSError:
-                    pass
-                stopper.request()  # a host signal: let the main thread run its handler
-                continue
+                    ready = select.select([r], [], [], q)[0]
+                    if ready:
+                        os.read(r, 512)
+                except OSError:  # closed under us: this image is going away (execve)
+                    if self.closed:
+                        return
+                    time.sleep(q)
+                    continue
+                if ready:
+                    stopper.request()  # a host signal: let the main thread run its handler
+                    continue
             g = self.gen
             # the same thread held the CPU for a whole quantum while another could use it:
             # a runnable thread, or one waiting on an fd, a timer or a helper (the loop

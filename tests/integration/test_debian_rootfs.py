@@ -271,3 +271,4 @@ def test_bash_traps_signals_and_timeouts(rootfs: Path, data: Path) -> None:
         "got USR1", "after wait", "subshell status 139", "timeout status 124", "term",
         "bye"], p.stderr.decode()[-2000:]
     assert p.returncode == 5, p.stderr.decode()[-2000:]
+    assert b"Traceback" not in p.stderr, p.stderr.decode()[-2000:]  # execs after traps
