@@ -229,7 +229,8 @@ SYSINFO_CHECKS = (
 # ENOSYS there), so its run of that check hangs; tests/test_threads.py covers it.
 THREAD_CHECKS = ("create", "futex_pingpong", "futex_ops", "atomics", "spin", "ring",
                  "pipe_pingpong", "big_write", "condvar", "sleep")
-SIGS_CHECKS = ("eintr", "spin", "ucontext", "altstack", "sigsuspend", "pipe_ignored")
+SIGS_CHECKS = ("eintr", "spin", "ucontext", "altstack", "sigsuspend", "sigwait",
+               "pipe_ignored")
 NETIO_CHECKS = ("poll", "select", "epoll", "eventfd", "timerfd", "tcp", "udp", "unix")
 COMPUTE_CHECKS = ("sha256", "int", "float", "simd", "qsort", "strtod")
 

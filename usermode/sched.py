@@ -57,7 +57,7 @@ class Thread:
 
     __slots__ = ("altstack", "cleanups", "clear_child_tid", "ctx", "exit_code", "futex", "park",
                  "pending", "reason", "restore_mask", "robust_list", "sigmask", "sigsnapshots",
-                 "state", "tid")
+                 "sigwait", "state", "tid")
 
     def __init__(self, tid: int) -> None:
         self.tid = tid
@@ -74,6 +74,7 @@ class Thread:
         self.exit_code = 0
         self.pending: dict[int, bytes] = {}  # signo -> siginfo
         self.restore_mask: int | None = None  # the mask to put back after sigsuspend & co
+        self.sigwait = 0  # signals rt_sigtimedwait is waiting for (blocked ones included)
         self.sigsnapshots: dict[int, ctypes.c_void_p] = {}  # frame -> registers at delivery
 
 

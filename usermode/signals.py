@@ -118,7 +118,7 @@ def queue(p: Process, t: Thread, signo: int, info: bytes) -> None:
     if signo in t.pending and signo < 32:
         return
     t.pending[signo] = info
-    if not t.sigmask & bit(signo):
+    if not t.sigmask & bit(signo) or t.sigwait & bit(signo):
         p.sched.interrupt(t)
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from typing import TYPE_CHECKING
 
-from syscalls.errors import Errno, Park
+from syscalls.errors import TIMEOUT, Errno, Park
 from syscalls.registry import PARTIAL, syscall
 from usermode import signals
 
@@ -232,3 +233,40 @@ def sys_alarm(p: Process, seconds: int) -> int:
 
     prev = host.setitimer(host.ITIMER_REAL, float(seconds), 0.0)[0]
     return int(prev + 0.999999) if prev else 0
+
+
+@syscall("rt_sigtimedwait", args=("ptr", "ptr", "ptr", "size"))
+def sys_rt_sigtimedwait(p: Process, set_ptr: int, info_ptr: int, ts_ptr: int,
+                        size: int) -> int:
+    from syscalls.linux.poll import deadline_from_timespec
+
+    if size != 8:
+        raise Errno(errno.EINVAL)
+    want = int.from_bytes(p.mem.read(set_ptr, 8), p.abi.byteorder) & ~signals.UNBLOCKABLE
+    t = p.thread
+
+    def take() -> int:
+        for signo in sorted(t.pending):
+            if want & signals.bit(signo):
+                info = t.pending.pop(signo)
+                if info_ptr:
+                    p.mem.write(info_ptr, info)
+                return signo
+        return 0
+
+    got = take()
+    if got:
+        return got
+    deadline = deadline_from_timespec(p, ts_ptr)
+    if deadline is not None and deadline <= time.monotonic_ns():
+        raise Errno(errno.EAGAIN)
+    t.sigwait = want
+
+    def resumed(reason: int) -> int:
+        t.sigwait = 0
+        got = take()
+        if got:
+            return got
+        raise Errno(errno.EAGAIN if reason == TIMEOUT else errno.EINTR)
+
+    raise Park(resumed, deadline=deadline, forever=True, own_eintr=True)

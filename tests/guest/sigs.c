@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -175,6 +176,29 @@ static void check_sigsuspend(void)
     guest_ok("sigsuspend");
 }
 
+static void check_sigwait(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        usleep(30 * 1000);
+        kill(getppid(), SIGUSR1);
+        _exit(0);
+    }
+    siginfo_t si;
+    struct timespec ts = {5, 0};
+    CHECK("sigwait", sigtimedwait(&set, &si, &ts) == SIGUSR1 && si.si_code == SI_USER);
+    struct timespec short_ts = {0, 10 * 1000 * 1000};
+    errno = 0;
+    CHECK("sigwait", sigtimedwait(&set, &si, &short_ts) == -1 && errno == EAGAIN);
+    waitpid(pid, NULL, 0);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    guest_ok("sigwait");
+}
+
 static void check_pipe_ignored(void)
 {
     int p[2];
@@ -207,7 +231,7 @@ int main(int argc, char **argv)
     static const struct { const char *name; void (*fn)(void); } checks[] = {
         {"eintr", check_eintr}, {"spin", check_spin}, {"ucontext", check_ucontext},
         {"altstack", check_altstack}, {"sigsuspend", check_sigsuspend},
-        {"pipe_ignored", check_pipe_ignored},
+        {"sigwait", check_sigwait}, {"pipe_ignored", check_pipe_ignored},
     };
     for (unsigned i = 0; i < sizeof checks / sizeof checks[0]; i++) {
         int run = argc < 2;
