@@ -13,7 +13,8 @@ import pytest
 from conftest import build_or_skip
 from support import EMULATED_ARCHES, describe, guest_env, run_usermode
 
-EXPECTED = b"fork_status ok\nfork_memory ok\nexec ok\nscript ok\nspawn ok\nprocs done\n"
+EXPECTED = (b"fork_status ok\nfork_memory ok\nexec ok\nscript ok\nspawn ok\nresources ok\n"
+            b"procs done\n")
 
 
 @pytest.mark.parametrize("libc", ["musl", "glibc"])

@@ -132,9 +132,21 @@ def sys_getcpu(p: Process, cpu: int, node: int, _cache: int) -> int:
 PR_SET_NAME, PR_GET_NAME = 15, 16
 
 
+PR_SET_PDEATHSIG, PR_GET_PDEATHSIG = 1, 2
+PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
+NR_PRCTL = 157
+
+
 @syscall("prctl", args=("int:prctl", "ulong", "ulong", "ulong", "ulong"), support=PARTIAL,
-         note="PR_SET_NAME/PR_GET_NAME; others EINVAL")
+         note="PR_SET/GET_NAME, PR_SET/GET_PDEATHSIG, PR_SET/GET_CHILD_SUBREAPER; others EINVAL")
 def sys_prctl(p: Process, option: int, a2: int, a3: int, a4: int, a5: int) -> int:
+    from usermode import hostsys
+
+    if option in (PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER):  # our process is the guest's
+        return hostsys.syscall(NR_PRCTL, option, a2 & 0xFFFFFFFF, 0, 0, 0)
+    if option in (PR_GET_PDEATHSIG, PR_GET_CHILD_SUBREAPER):
+        p.mem.view(a2, 4)
+        return hostsys.syscall(NR_PRCTL, option, p.mem.host_ptr(a2, 4, PROT_W), 0, 0, 0)
     if option == PR_SET_NAME:
         p.comm = p.mem.read_cstr(a2, 4096)[:15]
         return 0

@@ -1,5 +1,5 @@
 """fork, vfork, clone/clone3 without CLONE_THREAD (new processes), wait4, waitid, execve,
-execveat: processes.
+execveat, getrusage, times, pidfd_open, pidfd_send_signal: processes.
 
 A new guest process is a host fork of the emulator: the engine and guest memory are copied
 with it (private guest memory copy-on-write, MAP_SHARED guest memory stays shared). Only the
@@ -242,3 +242,46 @@ def close_on_exec(reserved: set[int]) -> None:
                 os.close(fd)
         except OSError:
             pass
+
+
+# ---- resource usage, pidfds --------------------------------------------------------------
+RUSAGE_SELF, RUSAGE_CHILDREN, RUSAGE_THREAD = 0, -1, 1
+
+
+@syscall("getrusage", args=("int", "ptr"))
+def sys_getrusage(p: Process, who: int, usage: int) -> int:
+    import resource
+
+    if who not in (RUSAGE_SELF, RUSAGE_CHILDREN, RUSAGE_THREAD):
+        raise Errno(errno.EINVAL)
+    host_who = resource.RUSAGE_CHILDREN if who == RUSAGE_CHILDREN else resource.RUSAGE_SELF
+    p.mem.write(usage, _rusage_bytes(p, resource.getrusage(host_who)))
+    return 0
+
+
+@syscall("times", args=("ptr",))
+def sys_times(p: Process, buf: int) -> int:
+    t = os.times()
+    hz = 100
+    if buf:
+        p.mem.write(buf, p.abi.tms.pack(*(round(x * hz) for x in (
+            t.user, t.system, t.children_user, t.children_system))))
+    return round(t.elapsed * hz) & p.abi.mask
+
+
+@syscall("pidfd_open", args=("int", "uint"), ret="fd")
+def sys_pidfd_open(p: Process, pid: int, flags: int) -> int:
+    fd = os.pidfd_open(pid, flags)
+    p.fds.forget(fd)
+    return fd
+
+
+@syscall("pidfd_send_signal", args=("fd", "int:signal", "ptr", "uint"), support=PARTIAL,
+         note="info must be NULL")
+def sys_pidfd_send_signal(p: Process, fd: int, sig: int, info: int, flags: int) -> int:
+    import signal as host
+
+    if info or flags:
+        raise Errno(errno.EINVAL)
+    host.pidfd_send_signal(fd, sig)
+    return 0

@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/times.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -173,13 +176,38 @@ static void check_spawn(const char *self)
     guest_ok("spawn");
 }
 
+static void check_resources(void)
+{
+    struct rusage ru;
+    CHECK("resources", getrusage(RUSAGE_SELF, &ru) == 0);
+    struct tms t;
+    CHECK("resources", times(&t) != (clock_t)-1);
+    int sig = -1;
+    CHECK("resources", prctl(PR_SET_PDEATHSIG, SIGTERM) == 0);
+    CHECK("resources", prctl(PR_GET_PDEATHSIG, &sig) == 0 && sig == SIGTERM);
+    prctl(PR_SET_PDEATHSIG, 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        pause();
+        _exit(0);
+    }
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    CHECK("resources", fd >= 0);
+    CHECK("resources", syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0) == 0);
+    int st;
+    CHECK("resources", waitpid(pid, &st, 0) == pid && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    close(fd);
+    guest_ok("resources");
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "exec-child") == 0)
         return exec_child(argc, argv);
     setvbuf(stdout, NULL, _IONBF, 0);
-    static const char *names[] = {"fork_status", "fork_memory", "exec", "script", "spawn"};
-    for (int i = 0; i < 5; i++) {
+    static const char *names[] = {"fork_status", "fork_memory", "exec", "script", "spawn",
+                                  "resources"};
+    for (int i = 0; i < 6; i++) {
         int run = argc < 2;
         for (int j = 1; j < argc; j++)
             run |= strcmp(argv[j], names[i]) == 0;
@@ -191,6 +219,7 @@ int main(int argc, char **argv)
         case 2: check_exec(argv[0]); break;
         case 3: check_script(); break;
         case 4: check_spawn(argv[0]); break;
+        case 5: check_resources(); break;
         }
     }
     printf("procs done\n");
