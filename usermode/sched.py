@@ -12,20 +12,14 @@ thread on the run queue; resolution does nothing else, so it is cheap enough to 
 a syscall hook (FUTEX_WAKE) or a loop handler. The thread re-executes the operation when it
 is switched in, outside any hook.
 
-Preemption (docs/architecture.md, "Threads"): a daemon host thread wakes every quantum and,
-if the same guest thread has held the CPU for the whole quantum while another one is
-runnable or waiting on something external (fd, timer, helper), calls `uc_emu_stop` from
-outside. Unicorn honours that at the next translation-block boundary, with the CPU state
-consistent; the run loop then switches. The watchdog exists only once a second guest thread
-has been created, so a single-threaded program pays nothing.
+Preemption and prompt host signals come from usermode/watchdog.py: when it stops the
+engine, the run loop here collects fd events and timers and switches threads.
 """
 
 from __future__ import annotations
 
 import ctypes
 import errno
-import os
-import select
 import threading
 import time
 from collections import deque
@@ -38,10 +32,10 @@ from usermode.engine.core import GuestFault
 from usermode.faultaddr import fault_address
 from usermode.hostsys import ready_now
 from usermode.loop.aio import EventLoop, Source, Timer
-from usermode.loop.monitor import ERR, HUP, IN, OUT, move_high
+from usermode.loop.monitor import ERR, HUP, IN, OUT
+from usermode.watchdog import Watchdog, close_reserved
 
 if TYPE_CHECKING:
-    from usermode.engine.preempt import BlockStopper
     from usermode.process import Process
 
 RUN, PARKED, DEAD = 0, 1, 2
@@ -96,18 +90,13 @@ class Scheduler:
         self._loop: EventLoop | None = None
         self._loop_factory = loop_factory or EventLoop
         self.external_waits = 0
-        self.quantum_ns = quantum_ns
         self.poll_fds = poll_fds
         self.gen = 0  # bumped whenever another thread takes the CPU
         self._next_tid = _first_tid()
-        self._watchdog: threading.Thread | None = None
-        self._stopper: BlockStopper | None = None
-        self._wakeup_r: int | None = None
-        self._wakeup_w: int | None = None
-        self.closed = False
+        self.watchdog = Watchdog(self, quantum_ns)
         self._last_peek = 0
         self.stats: dict[str, int] = dict.fromkeys(
-            ("threads", "parks", "switches", "preemptions", "helpers", "peeks"), 0)
+            ("threads", "parks", "switches", "helpers", "peeks"), 0)
         self.stats["threads"] = 1
 
     # ---- the loop, created on first use ----------------------------------------------------------
@@ -145,15 +134,8 @@ class Scheduler:
         self.threads[tid] = t
         self.runq.append(t)
         self.stats["threads"] += 1
-        self.ensure_watchdog()
+        self.watchdog.start()
         return t
-
-    def ensure_watchdog(self) -> None:
-        if self._watchdog is None:
-            self._stopper = self.engine.enable_preemption()  # before any stop is asked for
-            self._watchdog = threading.Thread(target=self._watch, name="usermode-preempt",
-                                              daemon=True)
-            self._watchdog.start()
 
     def after_fork(self) -> None:
         """In the child of a host fork: only the calling thread goes on (as in Linux), with
@@ -173,23 +155,9 @@ class Scheduler:
         self._fd_dirty.clear()
         self.external_waits = 0
         if self._loop is not None:  # its epoll set is shared with the parent's: leave it
-            for fd in self._loop.internal_fds():
-                p.fds.reserved.discard(fd)
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+            close_reserved(p, self._loop.internal_fds())
             self._loop = None
-        self._watchdog = None  # host threads do not survive fork
-        if self._wakeup_r is not None:  # the pipe is shared with the parent: a new one
-            for fd in (self._wakeup_r, self._wakeup_w):
-                p.fds.reserved.discard(fd)
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-            self._wakeup_r = None
-            self.watch_host_signals()  # host signals must still stop the engine promptly
+        self.watchdog.after_fork()
 
     def exit_thread(self, t: Thread, status: int) -> None:
         """SYS_exit of one thread (not the last): clear_child_tid, robust futexes, gone."""
@@ -549,68 +517,18 @@ class Scheduler:
                     continue
             return t
 
-    # ---- host signals ----------------------------------------------------------------------------
+    # ---- outside events -------------------------------------------------------------------------
     def watch_host_signals(self) -> None:
-        """Deliver host signals promptly: CPython's C-level handler writes to a wakeup fd at
-        once, the watchdog thread sees it and asks the engine to stop at the next block, and
-        the Python-level handler then runs on the main thread."""
-        if self._wakeup_r is not None:
-            return
-        import signal as host
-
-        r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        r, w = move_high(r), move_high(w)
-        self.proc.fds.reserved.update((r, w))
-        host.set_wakeup_fd(w, warn_on_full_buffer=False)
-        self._wakeup_r, self._wakeup_w = r, w
-        self.ensure_watchdog()
+        self.watchdog.watch_host_signals()
 
     def close(self) -> None:
-        """The image is going away (execve): the watchdog ends, host signals stop here."""
-        self.closed = True
-        if self._wakeup_r is not None:
-            import signal as host
-
-            host.set_wakeup_fd(-1)
+        self.watchdog.close()
 
     def wake(self) -> None:
         """Something for a guest thread arrived from outside (a host signal)."""
         if self._loop is not None:
             self._loop.notify()
-        if self._stopper is not None:
-            self._stopper.request()
-
-    # ---- preemption ------------------------------------------------------------------------------
-    def _watch(self) -> None:
-        stopper = self._stopper
-        assert stopper is not None
-        last = -1
-        q = self.quantum_ns / 1e9
-        while not self.closed:
-            r = self._wakeup_r
-            if r is None:
-                time.sleep(q)
-            else:
-                try:
-                    ready = select.select([r], [], [], q)[0]
-                    if ready:
-                        os.read(r, 512)
-                except OSError:  # closed under us: this image is going away (execve)
-                    if self.closed:
-                        return
-                    time.sleep(q)
-                    continue
-                if ready:
-                    stopper.request()  # a host signal: let the main thread run its handler
-                    continue
-            g = self.gen
-            # the same thread held the CPU for a whole quantum while another could use it:
-            # a runnable thread, or one waiting on an fd, a timer or a helper (the loop
-            # looks at those when the engine stops)
-            if g == last and (self.runq or self.external_waits) and len(self.threads) > 1:
-                self.stats["preemptions"] += 1
-                stopper.request()
-            last = g
+        self.watchdog.request_stop()
 
     # ---- the run loop ----------------------------------------------------------------------------
     def run(self, entry: int) -> int:

@@ -35,7 +35,8 @@ def _histogram(name: str, counts: list[int]) -> list[str]:
 def report(proc: Process) -> str:
     sched = proc.sched
     lines = ["usermode stats",
-             "  threads: " + " ".join(f"{k}={v}" for k, v in sched.stats.items())]
+             "  threads: " + " ".join(f"{k}={v}" for k, v in sched.stats.items()) +
+             f" preemptions={sched.watchdog.preemptions}"]
     if not sched.has_loop:
         lines.append("  loop: never needed (no thread ever waited)")
         return "\n".join(lines) + "\n"
