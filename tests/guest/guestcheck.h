@@ -67,4 +67,26 @@ static inline void guest_ok(const char *name)
                        #expr, check_r_, check_e_, #err, (err));                \
     } while (0)
 
+/* A program made of named checks: run those named on the command line (all if none), in
+ * table order, then print "<program> done". */
+struct guest_check {
+    const char *name;
+    void (*fn)(void);
+};
+
+static inline int guest_run_checks(const char *program, const struct guest_check *checks,
+                                   int n, int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IONBF, 0);
+    for (int i = 0; i < n; i++) {
+        int run = argc < 2;
+        for (int j = 1; j < argc; j++)
+            run |= strcmp(argv[j], checks[i].name) == 0;
+        if (run)
+            checks[i].fn();
+    }
+    printf("%s done\n", program);
+    return 0;
+}
+
 #endif

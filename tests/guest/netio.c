@@ -404,7 +404,7 @@ static void check_unix(void)
     guest_ok("unix");
 }
 
-static const struct { const char *name; void (*fn)(void); } checks[] = {
+static const struct guest_check checks[] = {
     {"poll", check_poll},       {"select", check_select}, {"epoll", check_epoll},
     {"eventfd", check_eventfd}, {"timerfd", check_timerfd}, {"tcp", check_tcp},
     {"udp", check_udp},         {"unix", check_unix},
@@ -412,15 +412,5 @@ static const struct { const char *name; void (*fn)(void); } checks[] = {
 
 int main(int argc, char **argv)
 {
-    setvbuf(stdout, NULL, _IONBF, 0);
-    int n = sizeof checks / sizeof checks[0];
-    for (int i = 0; i < n; i++) {
-        int run = argc < 2;
-        for (int j = 1; j < argc; j++)
-            run |= strcmp(argv[j], checks[i].name) == 0;
-        if (run)
-            checks[i].fn();
-    }
-    printf("netio done\n");
-    return 0;
+    return guest_run_checks("netio", checks, sizeof checks / sizeof checks[0], argc, argv);
 }

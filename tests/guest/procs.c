@@ -92,7 +92,7 @@ static void check_fork_memory(void)
     guest_ok("fork_memory");
 }
 
-static void check_exec(const char *self)
+static void check_exec(void)
 {
     /* an fd without CLOEXEC survives execve, one with it does not */
     int keep = open("/dev/null", O_RDONLY);
@@ -116,7 +116,6 @@ static void check_exec(const char *self)
     CHECK("exec", execve("/nonexistent/program", argv, environ) == -1 && errno == ENOENT);
     errno = 0;
     CHECK("exec", execve("/", argv, environ) == -1 && errno == EACCES);
-    (void)self;
     guest_ok("exec");
 }
 
@@ -164,7 +163,7 @@ static void check_script(void)
     guest_ok("script");
 }
 
-static void check_spawn(const char *self)
+static void check_spawn(void)
 {
     pid_t pid;
     char *argv[] = {(char *)"procs", (char *)"exec-child", (char *)"0", (char *)"99", NULL};
@@ -172,7 +171,6 @@ static void check_spawn(const char *self)
     CHECK("spawn", posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, envp) == 0);
     int st;
     CHECK("spawn", waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 42);
-    (void)self;
     guest_ok("spawn");
 }
 
@@ -200,28 +198,15 @@ static void check_resources(void)
     guest_ok("resources");
 }
 
+static const struct guest_check checks[] = {
+    {"fork_status", check_fork_status}, {"fork_memory", check_fork_memory},
+    {"exec", check_exec},               {"script", check_script},
+    {"spawn", check_spawn},             {"resources", check_resources},
+};
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "exec-child") == 0)
         return exec_child(argc, argv);
-    setvbuf(stdout, NULL, _IONBF, 0);
-    static const char *names[] = {"fork_status", "fork_memory", "exec", "script", "spawn",
-                                  "resources"};
-    for (int i = 0; i < 6; i++) {
-        int run = argc < 2;
-        for (int j = 1; j < argc; j++)
-            run |= strcmp(argv[j], names[i]) == 0;
-        if (!run)
-            continue;
-        switch (i) {
-        case 0: check_fork_status(); break;
-        case 1: check_fork_memory(); break;
-        case 2: check_exec(argv[0]); break;
-        case 3: check_script(); break;
-        case 4: check_spawn(argv[0]); break;
-        case 5: check_resources(); break;
-        }
-    }
-    printf("procs done\n");
-    return 0;
+    return guest_run_checks("procs", checks, sizeof checks / sizeof checks[0], argc, argv);
 }

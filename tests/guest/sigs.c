@@ -215,6 +215,7 @@ static void check_pipe_ignored(void)
 static void pipe_dies(void)
 {
     int p[2];
+    setvbuf(stdout, NULL, _IONBF, 0); /* the line must be out before the signal kills us */
     CHECK("pipe_dies", pipe(p) == 0);
     close(p[0]);
     printf("writing to a closed pipe\n");
@@ -223,23 +224,16 @@ static void pipe_dies(void)
     exit(1);
 }
 
+static const struct guest_check checks[] = {
+    {"eintr", check_eintr},         {"spin", check_spin},
+    {"ucontext", check_ucontext},   {"altstack", check_altstack},
+    {"sigsuspend", check_sigsuspend}, {"sigwait", check_sigwait},
+    {"pipe_ignored", check_pipe_ignored},
+};
+
 int main(int argc, char **argv)
 {
-    setvbuf(stdout, NULL, _IONBF, 0);
     if (argc > 1 && strcmp(argv[1], "pipe_dies") == 0)
         pipe_dies();
-    static const struct { const char *name; void (*fn)(void); } checks[] = {
-        {"eintr", check_eintr}, {"spin", check_spin}, {"ucontext", check_ucontext},
-        {"altstack", check_altstack}, {"sigsuspend", check_sigsuspend},
-        {"sigwait", check_sigwait}, {"pipe_ignored", check_pipe_ignored},
-    };
-    for (unsigned i = 0; i < sizeof checks / sizeof checks[0]; i++) {
-        int run = argc < 2;
-        for (int j = 1; j < argc; j++)
-            run |= strcmp(argv[j], checks[i].name) == 0;
-        if (run)
-            checks[i].fn();
-    }
-    printf("sigs done\n");
-    return 0;
+    return guest_run_checks("sigs", checks, sizeof checks / sizeof checks[0], argc, argv);
 }

@@ -471,7 +471,7 @@ static void check_sleep(void)
     guest_ok("sleep");
 }
 
-static const struct { const char *name; void (*fn)(void); } checks[] = {
+static const struct guest_check checks[] = {
     {"create", check_create},       {"futex_pingpong", check_futex_pingpong},
     {"futex_ops", check_futex_ops}, {"atomics", check_atomics},
     {"spin", check_spin},           {"ring", check_ring},
@@ -482,15 +482,5 @@ static const struct { const char *name; void (*fn)(void); } checks[] = {
 
 int main(int argc, char **argv)
 {
-    setvbuf(stdout, NULL, _IONBF, 0);
-    int n = sizeof checks / sizeof checks[0];
-    for (int i = 0; i < n; i++) {
-        int run = argc < 2;
-        for (int j = 1; j < argc; j++)
-            run |= strcmp(argv[j], checks[i].name) == 0;
-        if (run)
-            checks[i].fn();
-    }
-    printf("threads done\n");
-    return 0;
+    return guest_run_checks("threads", checks, sizeof checks / sizeof checks[0], argc, argv);
 }
