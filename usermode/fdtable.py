@@ -55,6 +55,11 @@ class FdTable:
         """Status flags changed: they belong to the open file, which other fds may share."""
         self._nonblock.clear()
 
+    def adopt(self, fd: int) -> int:
+        """A new fd from the host: nothing cached about its number survives. Returns it."""
+        self.forget(fd)
+        return fd
+
     def link(self, a: int, b: int) -> None:
         self.peer[a] = b
         self.peer[b] = a

@@ -45,22 +45,18 @@ def _guest_event(p: Process) -> struct.Struct:
     return struct.Struct(("<" if p.abi.little_endian else ">") + "I" + pad + "Q")
 
 
-def _new_fd(p: Process, fd: int) -> int:
-    p.fds.forget(fd)
-    return fd
-
 
 @syscall("epoll_create1", args=("int:open_flags",), ret="fd")
 def sys_epoll_create1(p: Process, flags: int) -> int:
     hflags = p.abi.from_guest_open_flags(flags)
-    return _new_fd(p, hostsys.syscall(hostsys.NR_EPOLL_CREATE1, hflags))
+    return p.fds.adopt(hostsys.syscall(hostsys.NR_EPOLL_CREATE1, hflags))
 
 
 @syscall("epoll_create", args=("int",), ret="fd")
 def sys_epoll_create(p: Process, size: int) -> int:
     if size <= 0:
         raise Errno(errno.EINVAL)
-    return _new_fd(p, hostsys.syscall(hostsys.NR_EPOLL_CREATE1, 0))
+    return p.fds.adopt(hostsys.syscall(hostsys.NR_EPOLL_CREATE1, 0))
 
 
 @syscall("epoll_ctl", args=("fd", "int:epoll_op", "fd", "ptr"))
@@ -124,17 +120,17 @@ def sys_epoll_pwait2(p: Process, epfd: int, events: int, maxevents: int, tsp: in
 @syscall("eventfd2", args=("uint", "int:open_flags"), ret="fd")
 def sys_eventfd2(p: Process, initval: int, flags: int) -> int:
     hflags = p.abi.from_guest_open_flags(flags & ~EFD_SEMAPHORE) | (flags & EFD_SEMAPHORE)
-    return _new_fd(p, hostsys.syscall(hostsys.NR_EVENTFD2, initval, hflags))
+    return p.fds.adopt(hostsys.syscall(hostsys.NR_EVENTFD2, initval, hflags))
 
 
 @syscall("eventfd", args=("uint",), ret="fd")
 def sys_eventfd(p: Process, initval: int) -> int:
-    return _new_fd(p, hostsys.syscall(hostsys.NR_EVENTFD2, initval, 0))
+    return p.fds.adopt(hostsys.syscall(hostsys.NR_EVENTFD2, initval, 0))
 
 
 @syscall("timerfd_create", args=("int:clockid", "int:open_flags"), ret="fd")
 def sys_timerfd_create(p: Process, clockid: int, flags: int) -> int:
-    return _new_fd(p, hostsys.syscall(hostsys.NR_TIMERFD_CREATE, clockid,
+    return p.fds.adopt(hostsys.syscall(hostsys.NR_TIMERFD_CREATE, clockid,
                                       p.abi.from_guest_open_flags(flags)))
 
 

@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 from syscalls.errors import TIMEOUT, Errno, Park
+from syscalls.linux.time import read_timespec_ns
 from syscalls.registry import PARTIAL, syscall
 
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ FUTEX_WAKE_OP, FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET = 5, 9, 10
 FUTEX_PRIVATE_FLAG, FUTEX_CLOCK_REALTIME = 128, 256
 FUTEX_CMD_MASK = ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)
 BITSET_ALL = 0xFFFFFFFF
-NSEC = 1_000_000_000
 
 # FUTEX_WAKE_OP: operations on *uaddr2 and comparisons of its old value
 _OPS = (
@@ -49,10 +49,7 @@ def _deadline(p: Process, cmd: int, op: int, timeout: int) -> int | None:
     WAIT_BITSET's is absolute on CLOCK_MONOTONIC or (with the flag) CLOCK_REALTIME."""
     if not timeout:
         return None
-    sec, nsec = p.abi.from_guest_timespec(p.mem.read(timeout, p.abi.timespec.size))
-    if sec < 0 or not 0 <= nsec < NSEC:
-        raise Errno(errno.EINVAL)
-    t = sec * NSEC + nsec
+    t = read_timespec_ns(p, timeout)
     mono = time.monotonic_ns()
     if cmd == FUTEX_WAIT:
         return mono + t

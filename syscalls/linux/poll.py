@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING
 
 from syscalls.errors import INTERRUPTED, TIMEOUT, Errno, Park
+from syscalls.linux.time import read_timespec_ns
 from syscalls.registry import syscall
 from usermode import hostsys
 from usermode.memory import PROT_R, PROT_W
@@ -35,10 +36,7 @@ def deadline_from_timespec(p: Process, ptr: int) -> int | None:
     """CLOCK_MONOTONIC deadline for a relative guest timespec (NULL: wait for ever)."""
     if not ptr:
         return None
-    sec, nsec = p.abi.from_guest_timespec(p.mem.read(ptr, p.abi.timespec.size))
-    if sec < 0 or not 0 <= nsec < NSEC:
-        raise Errno(errno.EINVAL)
-    return time.monotonic_ns() + sec * NSEC + nsec
+    return time.monotonic_ns() + read_timespec_ns(p, ptr)
 
 
 def write_remaining(p: Process, ptr: int, deadline: int | None, timeval: bool = False) -> None:

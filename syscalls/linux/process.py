@@ -271,9 +271,7 @@ def sys_times(p: Process, buf: int) -> int:
 
 @syscall("pidfd_open", args=("int", "uint"), ret="fd")
 def sys_pidfd_open(p: Process, pid: int, flags: int) -> int:
-    fd = os.pidfd_open(pid, flags)
-    p.fds.forget(fd)
-    return fd
+    return p.fds.adopt(os.pidfd_open(pid, flags))
 
 
 @syscall("pidfd_send_signal", args=("fd", "int:signal", "ptr", "uint"), support=PARTIAL,

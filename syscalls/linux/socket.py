@@ -47,10 +47,6 @@ class _HostIovec(ctypes.Structure):
     _fields_ = (("base", ctypes.c_void_p), ("len", ctypes.c_size_t))
 
 
-def _new_fd(p: Process, fd: int) -> int:
-    p.fds.forget(fd)
-    return fd
-
 
 def _type_flags(p: Process, stype: int) -> int:
     """SOCK_NONBLOCK and SOCK_CLOEXEC are the arch's O_NONBLOCK and O_CLOEXEC."""
@@ -82,7 +78,7 @@ def _retry_on_eagain(p: Process, fd: int, events: int, op: Callable[[], int],
 
 @syscall("socket", args=("int:socket_family", "int:socket_type", "int"), ret="fd")
 def sys_socket(p: Process, family: int, stype: int, proto: int) -> int:
-    return _new_fd(p, hostsys.syscall(hostsys.NR_SOCKET, family, _type_flags(p, stype), proto))
+    return p.fds.adopt(hostsys.syscall(hostsys.NR_SOCKET, family, _type_flags(p, stype), proto))
 
 
 @syscall("socketpair", args=("int:socket_family", "int:socket_type", "int", "ptr"))
@@ -91,7 +87,7 @@ def sys_socketpair(p: Process, family: int, stype: int, proto: int, sv: int) -> 
     pair = (ctypes.c_int * 2)()
     hostsys.syscall(hostsys.NR_SOCKETPAIR, family, _type_flags(p, stype), proto,
                     ctypes.addressof(pair))
-    a, b = _new_fd(p, pair[0]), _new_fd(p, pair[1])
+    a, b = p.fds.adopt(pair[0]), p.fds.adopt(pair[1])
     p.fds.link(a, b)
     bo = p.abi.byteorder
     p.mem.write(sv, a.to_bytes(4, bo) + b.to_bytes(4, bo))
@@ -128,7 +124,7 @@ def _accept(p: Process, fd: int, addr: int, alen_ptr: int, flags: int) -> int:
 
         raise Park(resumed, fds=((fd, POLLIN),))
     a, alen = _addr_out(p, addr, alen_ptr)
-    return _new_fd(p, hostsys.syscall(hostsys.NR_ACCEPT4, fd, a, alen, hflags))
+    return p.fds.adopt(hostsys.syscall(hostsys.NR_ACCEPT4, fd, a, alen, hflags))
 
 
 @syscall("accept4", args=("fd", "ptr", "ptr", "int:open_flags"), ret="fd")

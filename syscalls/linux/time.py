@@ -54,7 +54,8 @@ def sys_time(p: Process, tloc: int) -> int:
     return now
 
 
-def _read_timespec(p: Process, ptr: int) -> int:
+def read_timespec_ns(p: Process, ptr: int) -> int:
+    """A guest timespec in ns; EINVAL unless it is a valid non-negative time."""
     sec, nsec = p.abi.from_guest_timespec(p.mem.read(ptr, p.abi.timespec.size))
     if sec < 0 or not 0 <= nsec < NSEC:
         raise Errno(errno.EINVAL)
@@ -81,7 +82,7 @@ def _sleep(p: Process, clk: int, deadline_ns: int, rem: int) -> int:
 
 @syscall("nanosleep", args=("ptr", "ptr"))
 def sys_nanosleep(p: Process, req: int, rem: int) -> int:
-    dur = _read_timespec(p, req)
+    dur = read_timespec_ns(p, req)
     return _sleep(p, time.CLOCK_MONOTONIC, time.monotonic_ns() + dur, rem)
 
 
@@ -90,7 +91,7 @@ def sys_clock_nanosleep(p: Process, clk: int, flags: int, req: int, rem: int) ->
     if clk in (2, 3):  # CPU-time clocks cannot be slept on this way
         raise Errno(errno.EINVAL)
     time.clock_gettime_ns(clk)  # EINVAL for unknown clocks
-    t = _read_timespec(p, req)
+    t = read_timespec_ns(p, req)
     absolute = bool(flags & TIMER_ABSTIME)
     deadline = t if absolute else time.clock_gettime_ns(clk) + t
     return _sleep(p, clk, deadline, 0 if absolute else rem)
