@@ -16,6 +16,7 @@ from syscalls.linux import (  # noqa: F401
     socket,
     thread,
     time,
+    tty,
     x86,
     xattr,
 )

@@ -9,7 +9,7 @@ import os
 from typing import TYPE_CHECKING
 
 from syscalls.errors import Errno, Park
-from syscalls.registry import PARTIAL, syscall
+from syscalls.registry import syscall
 from usermode import hostsys
 from usermode.memory import PROT_R, PROT_W
 
@@ -142,33 +142,6 @@ def sys_pipe2(p: Process, fds_ptr: int, flags: int) -> int:
 @syscall("pipe", args=("ptr",))
 def sys_pipe(p: Process, fds_ptr: int) -> int:
     return _pipe(p, fds_ptr, 0)
-
-
-# ioctl requests whose argument layout is identical on the host and every 64-bit guest,
-# with the size of the buffer the kernel reads or writes (0: the argument is an integer).
-TCGETS, TCSETS, TCSETSW, TCSETSF = 0x5401, 0x5402, 0x5403, 0x5404
-TIOCGPGRP, TIOCSPGRP, TIOCGWINSZ, TIOCSWINSZ = 0x540F, 0x5410, 0x5413, 0x5414
-FIONREAD, FIONBIO, FIONCLEX, FIOCLEX = 0x541B, 0x5421, 0x5450, 0x5451
-_IOCTL_BUFS = {TCGETS: (36, PROT_W), TCSETS: (36, PROT_R), TCSETSW: (36, PROT_R),
-               TCSETSF: (36, PROT_R), TIOCGWINSZ: (8, PROT_W), TIOCSWINSZ: (8, PROT_R),
-               TIOCGPGRP: (4, PROT_W), TIOCSPGRP: (4, PROT_R), FIONREAD: (4, PROT_W),
-               FIONBIO: (4, PROT_R)}
-
-
-@syscall("ioctl", args=("fd", "uint:ioctl", "ulong"), support=PARTIAL,
-         note="terminal (TCGETS/TCSETS*, TIOC[GS]WINSZ, TIOC[GS]PGRP), FIONREAD, FIONBIO, "
-              "FIOCLEX/FIONCLEX; others ENOTTY")
-def sys_ioctl(p: Process, fd: int, req: int, arg: int) -> int:
-    if req in (FIOCLEX, FIONCLEX):
-        return hostsys.syscall(hostsys.NR_IOCTL, fd, req, 0)
-    spec = _IOCTL_BUFS.get(req)
-    if spec is None:
-        os.fstat(fd)  # EBADF first, as Linux
-        raise Errno(errno.ENOTTY)
-    size, need = spec
-    if req == FIONBIO:
-        p.fds.flags_changed()
-    return hostsys.syscall(hostsys.NR_IOCTL, fd, req, p.mem.host_ptr(arg, size, need))
 
 
 @syscall("fsync", args=("fd",))

@@ -1,0 +1,81 @@
+"""ioctl: terminals (termios, window size, foreground process group, controlling tty, ptys)
+and the generic file ioctls (FIONREAD, FIONBIO, FIOCLEX).
+
+Every request here has the same number and argument layout on the host and on the 64-bit
+guests we run (aarch64 uses the generic tty numbers, which are x86's), so the host call gets
+the guest's buffer in place. Guest pids are host pids, so process groups pass through.
+
+Job control: the kernel decides from the *host* thread's signal mask whether a background
+process that changes the terminal is stopped with SIGTTOU. Guest masks are ours, so while
+such a call runs, SIGTTOU is blocked on the host if the guest thread blocks it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal as host_signal
+from typing import TYPE_CHECKING
+
+from syscalls.errors import Errno
+from syscalls.registry import PARTIAL, syscall
+from usermode import hostsys
+from usermode.memory import PROT_R, PROT_W
+
+if TYPE_CHECKING:
+    from usermode.process import Process
+
+TCGETS, TCSETS, TCSETSW, TCSETSF = 0x5401, 0x5402, 0x5403, 0x5404
+TCSBRK, TCXONC, TCFLSH, TIOCEXCL, TIOCNXCL = 0x5409, 0x540A, 0x540B, 0x540C, 0x540D
+TIOCSCTTY, TIOCGPGRP, TIOCSPGRP, TIOCOUTQ, TIOCSTI = 0x540E, 0x540F, 0x5410, 0x5411, 0x5412
+TIOCGWINSZ, TIOCSWINSZ, TIOCMGET, TIOCMSET = 0x5413, 0x5414, 0x5415, 0x5418
+FIONREAD, FIONBIO, TIOCNOTTY, TIOCSETD, TIOCGETD = 0x541B, 0x5421, 0x5422, 0x5423, 0x5424
+TCSBRKP, TIOCGSID, TIOCVHANGUP = 0x5425, 0x5429, 0x5437
+TCGETS2, TCSETS2, TCSETSW2, TCSETSF2 = 0x802C542A, 0x402C542B, 0x402C542C, 0x402C542D
+TIOCGPTN, TIOCSPTLCK, TIOCGEXCL, TIOCGPTPEER = 0x80045430, 0x40045431, 0x80045440, 0x5441
+FIONCLEX, FIOCLEX, FIOASYNC = 0x5450, 0x5451, 0x5452
+TIOCGLCKTRMIOS, TIOCSLCKTRMIOS = 0x5456, 0x5457
+TERMIOS, TERMIOS2 = 36, 44  # struct termios (NCCS 19) and termios2 with the two speeds
+SIGTTOU = 22
+
+# request -> (bytes the kernel accesses at the argument, the access); 0 bytes: an integer.
+_BUFS: dict[int, tuple[int, int]] = {
+    TCGETS: (TERMIOS, PROT_W), TCSETS: (TERMIOS, PROT_R), TCSETSW: (TERMIOS, PROT_R),
+    TCSETSF: (TERMIOS, PROT_R), TCGETS2: (TERMIOS2, PROT_W), TCSETS2: (TERMIOS2, PROT_R),
+    TCSETSW2: (TERMIOS2, PROT_R), TCSETSF2: (TERMIOS2, PROT_R),
+    TIOCGLCKTRMIOS: (TERMIOS, PROT_W), TIOCSLCKTRMIOS: (TERMIOS, PROT_R),
+    TIOCGWINSZ: (8, PROT_W), TIOCSWINSZ: (8, PROT_R), TIOCGPGRP: (4, PROT_W),
+    TIOCSPGRP: (4, PROT_R), TIOCGSID: (4, PROT_W), TIOCOUTQ: (4, PROT_W), TIOCSTI: (1, PROT_R),
+    TIOCMGET: (4, PROT_W), TIOCMSET: (4, PROT_R), TIOCGETD: (4, PROT_W), TIOCSETD: (4, PROT_R),
+    TIOCGPTN: (4, PROT_W), TIOCSPTLCK: (4, PROT_R), TIOCGEXCL: (4, PROT_W),
+    FIONREAD: (4, PROT_W), FIONBIO: (4, PROT_R), FIOASYNC: (4, PROT_R),
+    TCSBRK: (0, 0), TCSBRKP: (0, 0), TCXONC: (0, 0), TCFLSH: (0, 0), TIOCEXCL: (0, 0),
+    TIOCNXCL: (0, 0), TIOCSCTTY: (0, 0), TIOCNOTTY: (0, 0), TIOCVHANGUP: (0, 0),
+    TIOCGPTPEER: (0, 0), FIOCLEX: (0, 0), FIONCLEX: (0, 0),
+}
+# Calls the kernel checks against the caller's process group (tty_check_change).
+_CHANGES_TTY = frozenset({TCSETS, TCSETSW, TCSETSF, TCSETS2, TCSETSW2, TCSETSF2, TIOCSPGRP,
+                          TCFLSH, TCXONC, TCSBRK, TCSBRKP, TIOCSLCKTRMIOS})
+
+
+@syscall("ioctl", args=("fd", "uint:ioctl", "ulong"), support=PARTIAL,
+         note="terminals (termios, termios2, winsize, pgrp, ctty, sid, ptys), FIONREAD, "
+              "FIONBIO, FIOASYNC, FIOCLEX/FIONCLEX; others ENOTTY")
+def sys_ioctl(p: Process, fd: int, req: int, arg: int) -> int:
+    spec = _BUFS.get(req)
+    if spec is None:
+        os.fstat(fd)  # EBADF first, as Linux
+        raise Errno(errno.ENOTTY)
+    size, access = spec
+    host_arg = p.mem.host_ptr(arg, size, access) if size else arg
+    if req == FIONBIO:
+        p.fds.flags_changed()
+    if req == TIOCGPTPEER:
+        return p.fds.adopt(hostsys.syscall(hostsys.NR_IOCTL, fd, req, arg))
+    if req in _CHANGES_TTY and p.thread.sigmask & (1 << (SIGTTOU - 1)):
+        old = host_signal.pthread_sigmask(host_signal.SIG_BLOCK, [SIGTTOU])
+        try:
+            return hostsys.syscall(hostsys.NR_IOCTL, fd, req, host_arg)
+        finally:
+            host_signal.pthread_sigmask(host_signal.SIG_SETMASK, old)
+    return hostsys.syscall(hostsys.NR_IOCTL, fd, req, host_arg)
