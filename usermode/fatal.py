@@ -26,6 +26,23 @@ def die(signo: int) -> None:
     os._exit(128 + signo)  # the signal could not kill us (e.g. a stop signal)
 
 
+def stop(signo: int) -> None:
+    """The default action of a stop signal (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU): stop our
+    whole host process with that same signal, so the parent's wait sees WIFSTOPPED with it;
+    returns once something continues us. The kernel applies the orphaned-process-group rule
+    (such a stop is discarded) exactly as it would for the guest."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    old = None if signo == signal.SIGSTOP else signal.signal(signo, signal.SIG_DFL)
+    blocked = signal.pthread_sigmask(signal.SIG_UNBLOCK, [signo])
+    try:
+        os.kill(os.getpid(), signo)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        if old is not None:
+            signal.signal(signo, old)
+
+
 _IGNORED_AT_START: set[int] = set()
 
 

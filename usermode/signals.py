@@ -16,7 +16,7 @@ import errno
 from typing import TYPE_CHECKING
 
 from syscalls.errors import Errno
-from usermode.fatal import die
+from usermode.fatal import die, stop
 
 if TYPE_CHECKING:
     from usermode.process import Process
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 SIG_DFL, SIG_IGN = 0, 1
 SA_SIGINFO, SA_ONSTACK, SA_RESTART = 0x4, 0x08000000, 0x10000000
 SA_NODEFER, SA_RESETHAND, SA_RESTORER = 0x40000000, 0x80000000, 0x04000000
-SIGKILL, SIGSEGV, SIGSTOP, SIGCHLD = 9, 11, 19, 17
+SIGKILL, SIGSEGV, SIGSTOP, SIGCHLD, SIGCONT = 9, 11, 19, 17, 18
 DEFAULT_IGNORE = frozenset({17, 18, 23, 28})  # SIGCHLD SIGCONT SIGURG SIGWINCH
 DEFAULT_STOP = frozenset({19, 20, 21, 22})  # SIGSTOP SIGTSTP SIGTTIN SIGTTOU
 SI_USER, SI_TKILL = 0, -6
@@ -112,6 +112,10 @@ def _on_host_signal(p: Process, signo: int) -> None:
 # ---- queueing ---------------------------------------------------------------------------------
 def queue(p: Process, t: Thread, signo: int, info: bytes) -> None:
     """Make `signo` pending on `t` (one instance per standard signal, as Linux)."""
+    if signo == SIGCONT or signo in DEFAULT_STOP:  # each cancels the other's pending ones
+        for other in p.sched.threads.values():
+            for s in (DEFAULT_STOP if signo == SIGCONT else (SIGCONT,)):
+                other.pending.pop(s, None)
     act = Action(p, p.sigactions.get(signo))
     if act.handler == SIG_IGN or (act.handler == SIG_DFL and signo in DEFAULT_IGNORE):
         return  # discarded at generation time, even while blocked
@@ -153,9 +157,11 @@ def deliver(p: Process, t: Thread) -> None:
     if act.handler == SIG_IGN:
         return
     if act.handler == SIG_DFL:
-        if signo in DEFAULT_IGNORE or signo in DEFAULT_STOP:
-            return  # job-control stops arrive with the terminals part of issue 5
-        die(signo)
+        if signo in DEFAULT_STOP:
+            stop(signo)
+        elif signo not in DEFAULT_IGNORE:
+            die(signo)
+        return
     if t.restore_mask is not None:  # sigsuspend/ppoll: the frame keeps the caller's mask
         temp, t.sigmask = t.sigmask, t.restore_mask
         t.restore_mask = None

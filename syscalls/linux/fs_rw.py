@@ -42,6 +42,11 @@ def stream_io(p: Process, fd: int, events: int, op: Callable[[], int], size: int
             p.sched.peer_activity(fd, events)
         return r
 
+    if events & POLLIN and os.isatty(fd):
+        # A terminal read by a background process group must meet the kernel's job-control
+        # check (stopped by SIGTTIN, or EIO) before we wait: an empty read makes it.
+        os.read(fd, 0)
+
     def resumed(_reason: int) -> int:
         return stream_io(p, fd, events, op, size)
 
