@@ -197,8 +197,11 @@ def _run_one(program: str, argv: list[str], env: dict[str, str],
         status = proc.run()
     except ExecRequest as x:
         from syscalls.linux.process import close_on_exec
+        from usermode.signals import exec_reset
 
         reserved = set(proc.fds.reserved)
+        proc.opts.exec_ignored = exec_reset(proc)
+        proc.opts.exec_sigmask = proc.thread.sigmask
         proc.close()
         close_on_exec(reserved)
         return x

@@ -12,6 +12,7 @@ from loaders.image import LoadedImage, choose_bias, load_image
 from syscalls.abi import Abi
 from syscalls.abi import get as get_abi
 from syscalls.dispatch import Dispatcher
+from usermode.children import ChildWatch
 from usermode.engine import arch as archmod
 from usermode.engine.core import Engine
 from usermode.fatal import die, inherited_ignored
@@ -47,6 +48,9 @@ class Options:
         self.poll_shrink = 2  # 0: QEMU's reset-to-0
         self.poll_fds = False  # poll fd readiness in the polling window too
         self.stats = False  # print the scheduler's and the loop's counters at exit
+        # what an execve carries into the next image: ignored signals and the caller's mask
+        self.exec_ignored: set[int] | None = None
+        self.exec_sigmask = 0
 
 
 class Process:
@@ -60,7 +64,10 @@ class Process:
         self.fds = FdTable()
         self.paths = Paths(self.exe_path, self.pid, opts.sysroot or default_sysroot(
             self.elf.arch, self.elf.interp))
-        self.sigactions: dict[int, bytes] = inherited_ignored(self_word_bytes=8)
+        self.sigactions: dict[int, bytes] = inherited_ignored(opts.exec_ignored)
+        self.host_dispositions: dict[int, int] = {}  # signals.HOST_*: what the host was told
+        self.children = ChildWatch(self)
+        self.vfork_release: int | None = None  # a vfork child's hold on its waiting parent
         self.comm = os.fsencode(os.path.basename(argv[0] if argv else path))[:15]
         try:
             self.arch: ModuleType = archmod.load(self.elf.arch)
@@ -71,6 +78,7 @@ class Process:
         self.engine = Engine(self.arch)
         self.sched = Scheduler(self, quantum_ns=opts.quantum_ns, loop_factory=self._new_loop,
                                poll_fds=opts.poll_fds)
+        self.sched.current.sigmask = opts.exec_sigmask
         a = self.arch
         arena_lo = a.STACK_TOP - a.ARENA_SIZE
         self.mem = AddressSpace(self.engine.uc, arena_lo=arena_lo, arena_hi=a.STACK_TOP,

@@ -72,6 +72,10 @@ class Action:
 # Raised by the CPU, never sent to us as host signals that the guest should see as such.
 SYNCHRONOUS = frozenset({4, 5, 7, 8, 11})
 HOST_UNCATCHABLE = frozenset({SIGKILL, SIGSTOP})
+MIRRORED = sum(1 << (s - 1) for s in range(1, 65) if s not in SYNCHRONOUS | HOST_UNCATCHABLE)
+# What we last asked of the host for a signal: its default, ignore, our handler (the guest
+# has one), or our handler without waking the engine (the guest only needs it noted).
+HOST_DFL, HOST_IGN, HOST_HANDLER, HOST_QUIET = 0, 1, 2, 3
 
 
 def mirror_disposition(p: Process, signo: int) -> None:
@@ -84,20 +88,61 @@ def mirror_disposition(p: Process, signo: int) -> None:
     if signo in SYNCHRONOUS or signo in HOST_UNCATCHABLE or signo >= host.NSIG:
         return
     act = Action(p, p.sigactions.get(signo))
+    if act.handler == SIG_IGN:
+        want = HOST_IGN
+    elif act.handler != SIG_DFL:
+        want = HOST_HANDLER
+    elif (signo == SIGCHLD and p.children.active) or any(
+            t.sigmask & bit(signo) for t in p.sched.threads.values()):
+        want = HOST_QUIET  # noted for the guest, which blocks it (or waits for children)
+    else:
+        want = HOST_DFL
+    if p.host_dispositions.get(signo, HOST_DFL) == want:
+        return
     try:
-        if act.handler == SIG_IGN:
+        if want == HOST_IGN:
             host.signal(signo, host.SIG_IGN)
-        elif act.handler == SIG_DFL:
+        elif want == HOST_DFL:
             host.signal(signo, host.SIG_DFL)
         else:
-            p.sched.watch_host_signals()
+            if want == HOST_HANDLER:
+                p.sched.watch_host_signals()
             host.signal(signo, lambda s, _f: _on_host_signal(p, s))
+        p.host_dispositions[signo] = want
     except (OSError, ValueError):  # not the main thread, or a signal Python cannot handle
         pass
 
 
+def exec_reset(p: Process) -> set[int]:
+    """execve: handled signals go back to their default action on the host too; ignored ones
+    stay ignored. Returns the ignored set for the next image."""
+    import signal as host
+
+    ignored = {s for s, raw in p.sigactions.items() if Action(p, raw).handler == SIG_IGN}
+    for signo, how in p.host_dispositions.items():
+        if how in (HOST_HANDLER, HOST_QUIET):
+            try:
+                host.signal(signo, host.SIG_DFL)
+            except (OSError, ValueError):
+                pass
+    p.host_dispositions.clear()
+    return ignored
+
+
+def mask_changed(p: Process, old: int, new: int) -> None:
+    """A guest thread's mask changed: a signal the guest now blocks (and leaves at its
+    default action) must not kill or stop us from the host; it stays pending instead."""
+    changed = (old ^ new) & MIRRORED
+    while changed:
+        low = changed & -changed
+        changed ^= low
+        mirror_disposition(p, low.bit_length())
+
+
 def _on_host_signal(p: Process, signo: int) -> None:
-    """A host signal for which the guest has a handler (runs on the main thread)."""
+    """A host signal the guest handles or blocks (runs on the main thread)."""
+    if signo == SIGCHLD:
+        p.children.notify()
     sched = p.sched
     target = sched.current
     if target.sigmask & bit(signo):

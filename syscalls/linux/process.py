@@ -3,16 +3,18 @@ execveat, getrusage, times, pidfd_open, pidfd_send_signal: processes.
 
 A new guest process is a host fork of the emulator: the engine and guest memory are copied
 with it (private guest memory copy-on-write, MAP_SHARED guest memory stays shared). Only the
-calling thread goes on in the child. vfork and CLONE_VM|CLONE_VFORK (posix_spawn) are
-treated as fork (the child gets a copy, and its own stack if one is given).
+calling thread goes on in the child. CLONE_VM without CLONE_THREAD (vfork, posix_spawn)
+still gives the child a copy of memory (and its own stack if one is given).
 
 execve runs a foreign program (any ELF of a supported guest arch, or a #! script whose
 interpreter is one) in this same host process: the old image goes, close-on-exec fds are
 closed, and the run loop starts the new program; no new Python interpreter, no binfmt_misc.
 An ELF the host runs natively is exec'd on the host, as Linux would.
 
-Waiting never blocks the host thread that runs guest code: a wait that would block runs on
-a helper thread while other guest threads go on.
+Waiting never blocks the host thread that runs guest code: a wait that would block parks the
+guest thread until a host SIGCHLD (usermode/children.py), so other guest threads go on and
+a guest signal interrupts the wait. vfork suspends the calling thread until the child execs
+or exits (a close-on-exec pipe's write end held by the child).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Callable
+from select import POLLIN
 from typing import TYPE_CHECKING
 
 from loaders.elf import ElfError, read_elf
@@ -42,14 +46,27 @@ HOST_ARCH = "x86_64"
 
 # ---- fork ------------------------------------------------------------------------------------
 def fork_process(p: Process, flags: int, sp: int, ptid: int, ctid: int, tls: int) -> int:
-    """The host fork (called outside the hook). Returns the child's pid, or 0 in the child."""
+    """The host fork (called outside the hook). Returns the child's pid, or 0 in the child.
+    With CLONE_VFORK the calling thread then waits until the child execs or exits."""
+    vfork = _vfork_pipe() if flags & CLONE_VFORK else None
     pid = os.fork()
     if pid:
         if flags & CLONE_PARENT_SETTID:
             p.mem.write(ptid, pid.to_bytes(4, p.abi.byteorder))
-        return pid
+        if vfork is None:
+            return pid
+        os.close(vfork[1])
+        return _vfork_wait(p, vfork[0], pid)
     p.pid = os.getpid()
     p.sched.after_fork()
+    if p.vfork_release is not None:  # a vfork child's own child must not hold its parent
+        os.close(p.vfork_release)
+        p.fds.reserved.discard(p.vfork_release)
+        p.vfork_release = None
+    if vfork is not None:
+        os.close(vfork[0])
+        p.vfork_release = vfork[1]  # closed by execve (close-on-exec) or by our exit
+        p.fds.reserved.add(vfork[1])
     a = p.arch
     if sp:
         p.engine.set_reg(a.REG_SP_ID, sp)
@@ -63,14 +80,33 @@ def fork_process(p: Process, flags: int, sp: int, ptid: int, ctid: int, tls: int
     return 0
 
 
+def _vfork_pipe() -> tuple[int, int]:
+    from usermode.loop.monitor import move_high
+
+    r, w = os.pipe2(os.O_CLOEXEC)
+    return move_high(r), move_high(w)
+
+
+def _vfork_wait(p: Process, fd: int, pid: int) -> int:
+    """The vfork parent sleeps (signals wait too, as in Linux) until the pipe's only writer,
+    the child, execs or exits: then the read end polls readable (end of file)."""
+    def done(_reason: int) -> int:
+        p.sched.fd_closing(fd)  # its number is soon reused: the monitor must let go now
+        os.close(fd)
+        return pid
+
+    raise Park(done, fds=((fd, POLLIN),), interruptible=False)
+
+
 @syscall("fork", support=PARTIAL, note="a host fork of the emulator")
 def sys_fork(p: Process) -> int:
     raise Park.outside(lambda: fork_process(p, 0, 0, 0, 0, 0))
 
 
-@syscall("vfork", support=PARTIAL, note="as fork: the parent does not wait")
+@syscall("vfork", support=PARTIAL,
+         note="a host fork; the parent waits until the child execs or exits")
 def sys_vfork(p: Process) -> int:
-    raise Park.outside(lambda: fork_process(p, 0, 0, 0, 0, 0))
+    raise Park.outside(lambda: fork_process(p, CLONE_VM | CLONE_VFORK, 0, 0, 0, 0))
 
 
 # ---- wait --------------------------------------------------------------------------------------
@@ -102,10 +138,29 @@ def _wait4_now(p: Process, pid: int, status: int, options: int, rusage: int) -> 
 def sys_wait4(p: Process, pid: int, status: int, options: int, rusage: int) -> int:
     if status:
         p.mem.view(status, 4, PROT_W)
-    r = _wait4_now(p, pid, status, options | WNOHANG, rusage)
-    if r or options & WNOHANG:
+    if options & WNOHANG:
+        return _wait4_now(p, pid, status, options, rusage)
+    return _until_child(p, lambda: _wait4_now(p, pid, status, options | WNOHANG, rusage)
+                        or None)
+
+
+def _until_child(p: Process, attempt: Callable[[], int | None]) -> int:
+    """Run a WNOHANG wait (`attempt`: None while no child is ready) until it finds one;
+    between attempts the thread is parked until our host SIGCHLD handler reports a change
+    (see usermode/children.py)."""
+    fd = p.children.arm()
+    r = attempt()
+    if r is not None:
         return r
-    raise Park.blocking(lambda: _wait4_now(p, pid, status, options, rusage))
+
+    def again(_reason: int) -> int:
+        p.children.drain()
+        r = attempt()
+        if r is not None:
+            return r
+        raise Park(again, fds=((fd, POLLIN),))
+
+    raise Park(again, fds=((fd, POLLIN),))
 
 
 def _waitid_now(p: Process, idtype: int, ident: int, infop: int, options: int) -> int:
@@ -132,10 +187,13 @@ def sys_waitid(p: Process, idtype: int, ident: int, infop: int, options: int,
         raise Errno(errno.EINVAL)
     if options & WNOHANG:
         return _waitid_now(p, idtype, ident, infop, options)
-    res = os.waitid(idtype, ident, options | WNOHANG | os.WNOWAIT)
-    if res is not None:
+
+    def attempt() -> int | None:
+        if os.waitid(idtype, ident, options | WNOHANG | os.WNOWAIT) is None:
+            return None
         return _waitid_now(p, idtype, ident, infop, options)
-    raise Park.blocking(lambda: _waitid_now(p, idtype, ident, infop, options))
+
+    return _until_child(p, attempt)
 
 
 # ---- execve ------------------------------------------------------------------------------------

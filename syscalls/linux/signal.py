@@ -48,13 +48,17 @@ def sys_rt_sigprocmask(p: Process, how: int, set_ptr: int, oset: int, setsize: i
     if oset:
         p.mem.write(oset, p.thread.sigmask.to_bytes(8, p.abi.byteorder))
     if new is not None:
+        t = p.thread
+        before = t.sigmask
         if how == SIG_BLOCK:
-            p.thread.sigmask |= new
+            t.sigmask |= new
         elif how == SIG_UNBLOCK:
-            p.thread.sigmask &= ~new
+            t.sigmask &= ~new
         else:
-            p.thread.sigmask = new
-        p.thread.sigmask &= ~((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)))
+            t.sigmask = new
+        t.sigmask &= ~signals.UNBLOCKABLE
+        if t.sigmask != before:
+            signals.mask_changed(p, before, t.sigmask)
         return _check_delivery(p)
     return 0
 
@@ -148,7 +152,14 @@ def sys_tgkill(p: Process, tgid: int, tid: int, sig: int) -> int:
 
 @syscall("rt_sigreturn", support=PARTIAL, note="aarch64 and x86_64 frames")
 def sys_rt_sigreturn(p: Process) -> int:
-    raise Park.outside(lambda: signals.sigreturn(p))
+    def restore() -> int:
+        before = p.thread.sigmask
+        r = signals.sigreturn(p)
+        if p.thread.sigmask != before:
+            signals.mask_changed(p, before, p.thread.sigmask)
+        return r
+
+    raise Park.outside(restore)
 
 
 @syscall("rt_sigpending", args=("ptr", "size"))

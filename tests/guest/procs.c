@@ -1,6 +1,7 @@
 /*
  * Processes: fork and wait statuses, a pipe between parent and child, posix_spawn, execve
- * of ourselves (via /proc/self/exe) and of a #! script, close-on-exec across execve.
+ * of ourselves (via /proc/self/exe) and of a #! script, close-on-exec across execve, vfork
+ * suspending the parent, signals interrupting or restarting a wait, stop and continue.
  *
  * usage: procs [check ...]   (no argument: every check)
  *        procs exec-child FD   (internal: the program execve'd by the "exec" check)
@@ -16,6 +17,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/times.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -198,10 +200,103 @@ static void check_resources(void)
     guest_ok("resources");
 }
 
+static void check_vfork(void)
+{
+    /* the parent sleeps until the child exits (or execs): the child's byte comes first */
+    int p[2];
+    CHECK("vfork", pipe(p) == 0);
+    pid_t pid = vfork();
+    if (pid == 0) {
+        usleep(100 * 1000);
+        write(p[1], "c", 1);
+        _exit(7);
+    }
+    CHECK("vfork", pid > 0);
+    write(p[1], "p", 1);
+    char buf[3] = {0};
+    CHECK("vfork", read(p[0], buf, 2) == 2 && strcmp(buf, "cp") == 0);
+    int st;
+    CHECK("vfork", waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 7);
+    close(p[0]);
+    close(p[1]);
+    guest_ok("vfork");
+}
+
+static volatile sig_atomic_t alarms;
+static void on_alarm(int sig) { (void)sig; alarms++; }
+
+static void check_wait_signals(void)
+{
+    /* a signal without SA_RESTART ends a blocked waitpid with EINTR, one with it restarts */
+    for (int restart = 0; restart < 2; restart++) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_alarm;
+        sa.sa_flags = restart ? SA_RESTART : 0;
+        CHECK("wait_signals", sigaction(SIGALRM, &sa, NULL) == 0);
+        pid_t pid = fork();
+        if (pid == 0) {
+            usleep(400 * 1000);
+            _exit(3);
+        }
+        alarms = 0;
+        struct itimerval it = {{0, 0}, {0, 100 * 1000}};
+        CHECK("wait_signals", setitimer(ITIMER_REAL, &it, NULL) == 0);
+        int st = 0;
+        errno = 0;
+        pid_t r = waitpid(pid, &st, 0);
+        CHECK("wait_signals", alarms == 1);
+        if (restart) {
+            CHECK("wait_signals", r == pid && WIFEXITED(st) && WEXITSTATUS(st) == 3);
+        } else {
+            CHECK("wait_signals", r == -1 && errno == EINTR);
+            CHECK("wait_signals", waitpid(pid, &st, 0) == pid && WEXITSTATUS(st) == 3);
+        }
+    }
+    signal(SIGALRM, SIG_DFL);
+    guest_ok("wait_signals");
+}
+
+static void check_stop_continue(void)
+{
+    /* a child stops itself (SIGSTOP, then SIGTSTP in its own process group): the parent
+     * sees each stop with WUNTRACED and the continue with WCONTINUED */
+    int p[2];
+    CHECK("stop_continue", pipe(p) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char c;
+        close(p[1]);
+        setpgid(0, 0);
+        raise(SIGSTOP);
+        raise(SIGTSTP);
+        read(p[0], &c, 1); /* stay alive until the parent has seen the continue */
+        _exit(9);
+    }
+    close(p[0]);
+    int st;
+    CHECK("stop_continue", waitpid(pid, &st, WUNTRACED) == pid);
+    CHECKF("stop_continue", WIFSTOPPED(st) && WSTOPSIG(st) == SIGSTOP, "status %#x", st);
+    CHECK("stop_continue", kill(pid, SIGCONT) == 0);
+    CHECK("stop_continue", waitpid(pid, &st, WCONTINUED) == pid && WIFCONTINUED(st));
+    CHECK("stop_continue", waitpid(pid, &st, WUNTRACED) == pid);
+    CHECKF("stop_continue", WIFSTOPPED(st) && WSTOPSIG(st) == SIGTSTP, "status %#x", st);
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    CHECK("stop_continue", kill(pid, SIGCONT) == 0);
+    CHECK("stop_continue", waitid(P_PID, pid, &si, WCONTINUED) == 0);
+    CHECK("stop_continue", si.si_code == CLD_CONTINUED && si.si_status == SIGCONT);
+    close(p[1]);
+    CHECK("stop_continue", waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 9);
+    guest_ok("stop_continue");
+}
+
 static const struct guest_check checks[] = {
     {"fork_status", check_fork_status}, {"fork_memory", check_fork_memory},
     {"exec", check_exec},               {"script", check_script},
     {"spawn", check_spawn},             {"resources", check_resources},
+    {"vfork", check_vfork},             {"wait_signals", check_wait_signals},
+    {"stop_continue", check_stop_continue},
 };
 
 int main(int argc, char **argv)

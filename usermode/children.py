@@ -1,0 +1,67 @@
+"""Waiting for child processes without tying up a host thread.
+
+A guest wait4/waitid that would block parks its thread on the read end of a pipe that our
+host SIGCHLD handler writes to; each wake-up re-runs the wait with WNOHANG. The pipe is
+armed (drained) *before* that WNOHANG check, so a child that changes state between the check
+and the park still wakes the waiter. Because the park is an ordinary fd wait, a guest signal
+interrupts it (EINTR, or a restart under SA_RESTART) as Linux's ERESTARTSYS would.
+
+The host SIGCHLD disposition stays SIG_IGN only while the guest ignores SIGCHLD (then the
+kernel reaps children itself, as it would for the guest); otherwise, once something waited,
+it is our handler, which also queues the signal for the guest when the guest has a handler.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from usermode.loop.monitor import move_high
+
+if TYPE_CHECKING:
+    from usermode.process import Process
+
+
+class ChildWatch:
+    def __init__(self, p: Process) -> None:
+        self.p = p
+        self.active = False
+        self._pipe: tuple[int, int] | None = None
+        self._owner = 0  # the pid that made the pipe: a forked child makes its own
+
+    def arm(self) -> int:
+        """Make host SIGCHLD wake waiters and drain what is pending; returns the fd to wait on."""
+        from usermode import signals
+
+        p = self.p
+        if self._pipe is None or self._owner != os.getpid():
+            if self._pipe is not None:  # the parent's, inherited by fork
+                from usermode.watchdog import close_reserved
+
+                p.sched.fd_closing(self._pipe[0])
+                close_reserved(p, self._pipe)
+            r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+            self._pipe = (move_high(r), move_high(w))
+            p.fds.reserved.update(self._pipe)
+            self._owner = os.getpid()
+        if not self.active:
+            self.active = True
+            signals.mirror_disposition(p, signals.SIGCHLD)
+        self.drain()
+        return self._pipe[0]
+
+    def drain(self) -> None:
+        if self._pipe is not None:
+            try:
+                while os.read(self._pipe[0], 256):
+                    pass
+            except BlockingIOError:
+                pass
+
+    def notify(self) -> None:
+        """From the host SIGCHLD handler."""
+        if self._pipe is not None and self._owner == os.getpid():
+            try:
+                os.write(self._pipe[1], b"c")
+            except OSError:  # full: a wake-up is pending anyway
+                pass
