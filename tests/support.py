@@ -230,7 +230,7 @@ SYSINFO_CHECKS = (
 THREAD_CHECKS = ("create", "futex_pingpong", "futex_ops", "atomics", "spin", "ring",
                  "pipe_pingpong", "big_write", "condvar", "sleep")
 SIGS_CHECKS = ("eintr", "spin", "ucontext", "altstack", "sigsuspend", "sigwait",
-               "pipe_ignored")
+               "pipe_ignored", "signalfd", "sigqueue", "blocked_default")
 NETIO_CHECKS = ("poll", "select", "epoll", "eventfd", "timerfd", "tcp", "udp", "unix")
 COMPUTE_CHECKS = ("sha256", "int", "float", "simd", "qsort", "strtod")
 

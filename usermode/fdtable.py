@@ -24,6 +24,10 @@ class FdTable:
         # The emulator's own fds (trace log, -d log): invisible to the guest, never closed
         # or replaced by it.
         self.reserved: set[int] = set()
+        # signalfds (host eventfds standing in for them): fd -> signal mask, and those whose
+        # counter we set because one of their signals is pending (usermode/signals.py)
+        self.signalfd: dict[int, int] = {}
+        self.signalfd_armed: set[int] = set()
 
     def may_block(self, fd: int) -> bool:
         r = self._blocking.get(fd)
@@ -65,6 +69,9 @@ class FdTable:
         self.peer[b] = a
 
     def forget(self, fd: int) -> None:
+        if self.signalfd:
+            self.signalfd.pop(fd, None)
+            self.signalfd_armed.discard(fd)
         self._blocking.pop(fd, None)
         self._nonblock.pop(fd, None)
         other = self.peer.pop(fd, None)

@@ -50,8 +50,8 @@ class Thread:
     """One guest thread: its saved registers and per-task kernel state."""
 
     __slots__ = ("altstack", "cleanups", "clear_child_tid", "ctx", "exit_code", "futex", "park",
-                 "pending", "reason", "restore_mask", "robust_list", "sigmask", "sigsnapshots",
-                 "sigwait", "state", "tid")
+                 "pending", "queued", "reason", "restore_mask", "robust_list", "sigmask",
+                 "sigsnapshots", "sigwait", "state", "tid")
 
     def __init__(self, tid: int) -> None:
         self.tid = tid
@@ -67,6 +67,7 @@ class Thread:
         self.altstack: bytes | None = None
         self.exit_code = 0
         self.pending: dict[int, bytes] = {}  # signo -> siginfo
+        self.queued: dict[int, list[bytes]] = {}  # further instances of real-time signals
         self.restore_mask: int | None = None  # the mask to put back after sigsuspend & co
         self.sigwait = 0  # signals rt_sigtimedwait is waiting for (blocked ones included)
         self.sigsnapshots: dict[int, ctypes.c_void_p] = {}  # frame -> registers at delivery

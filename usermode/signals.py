@@ -13,6 +13,7 @@ delivery (the frame's FP record is present but zero).
 from __future__ import annotations
 
 import errno
+import os
 from typing import TYPE_CHECKING
 
 from syscalls.errors import Errno
@@ -28,7 +29,8 @@ SA_NODEFER, SA_RESETHAND, SA_RESTORER = 0x40000000, 0x80000000, 0x04000000
 SIGKILL, SIGSEGV, SIGSTOP, SIGCHLD, SIGCONT = 9, 11, 19, 17, 18
 DEFAULT_IGNORE = frozenset({17, 18, 23, 28})  # SIGCHLD SIGCONT SIGURG SIGWINCH
 DEFAULT_STOP = frozenset({19, 20, 21, 22})  # SIGSTOP SIGTSTP SIGTTIN SIGTTOU
-SI_USER, SI_TKILL = 0, -6
+SI_USER, SI_QUEUE, SI_TKILL = 0, -1, -6
+SIGRTMIN = 32
 UNBLOCKABLE = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1))
 MAX_SNAPSHOTS = 64
 SS_ONSTACK, SS_DISABLE = 1, 2
@@ -164,11 +166,51 @@ def queue(p: Process, t: Thread, signo: int, info: bytes) -> None:
     act = Action(p, p.sigactions.get(signo))
     if act.handler == SIG_IGN or (act.handler == SIG_DFL and signo in DEFAULT_IGNORE):
         return  # discarded at generation time, even while blocked
-    if signo in t.pending and signo < 32:
-        return
-    t.pending[signo] = info
+    if signo in t.pending:
+        if signo < SIGRTMIN:
+            return
+        t.queued.setdefault(signo, []).append(info)  # real-time signals queue up
+    else:
+        t.pending[signo] = info
+    if p.fds.signalfd:
+        sync_signalfds(p)
     if not t.sigmask & bit(signo) or t.sigwait & bit(signo):
         p.sched.interrupt(t)
+
+
+def take(p: Process, t: Thread, signo: int) -> bytes:
+    """Dequeue the pending `signo` of `t` (the next real-time instance moves up)."""
+    info = t.pending.pop(signo)
+    more = t.queued.get(signo)
+    if more:
+        t.pending[signo] = more.pop(0)
+        if not more:
+            del t.queued[signo]
+    if p.fds.signalfd:
+        sync_signalfds(p)
+    return info
+
+
+def sync_signalfds(p: Process) -> None:
+    """A signalfd is a host eventfd whose counter we keep non-zero exactly while one of its
+    signals is pending, so host poll/epoll/select see it readable when Linux would."""
+    pending = 0
+    for t in p.sched.threads.values():
+        pending |= pending_mask(t)
+    armed = p.fds.signalfd_armed
+    for fd, mask in p.fds.signalfd.items():
+        ready = bool(pending & mask)
+        if ready == (fd in armed):
+            continue
+        try:
+            if ready:
+                os.eventfd_write(fd, 1)
+                armed.add(fd)
+            else:
+                os.eventfd_read(fd)
+                armed.discard(fd)
+        except OSError:  # closed behind our back: forget it at the next close/dup
+            pass
 
 
 def pending_mask(t: Thread) -> int:
@@ -197,7 +239,7 @@ def deliver(p: Process, t: Thread) -> None:
     if not ready:
         return
     signo = (ready & -ready).bit_length()
-    info = t.pending.pop(signo)
+    info = take(p, t, signo)
     act = Action(p, p.sigactions.get(signo))
     if act.handler == SIG_IGN:
         return

@@ -13,6 +13,7 @@ from syscalls.linux import (  # noqa: F401
     poll,
     process,
     signal,
+    signalfd,
     socket,
     thread,
     time,

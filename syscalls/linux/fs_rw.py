@@ -57,6 +57,10 @@ def stream_io(p: Process, fd: int, events: int, op: Callable[[], int], size: int
 def sys_read(p: Process, fd: int, buf: int, count: int) -> int:
     if count == 0:
         return len(os.read(fd, 0))
+    if p.fds.signalfd and fd in p.fds.signalfd:
+        from syscalls.linux.signalfd import signalfd_read
+
+        return signalfd_read(p, fd, buf, count)
     view = p.mem.view(buf, count, PROT_W, True)
     return stream_io(p, fd, POLLIN, lambda: os.readv(fd, (view,)))
 

@@ -259,7 +259,7 @@ def sys_rt_sigtimedwait(p: Process, set_ptr: int, info_ptr: int, ts_ptr: int,
     def take() -> int:
         for signo in sorted(t.pending):
             if want & signals.bit(signo):
-                info = t.pending.pop(signo)
+                info = signals.take(p, t, signo)
                 if info_ptr:
                     p.mem.write(info_ptr, info)
                 return signo

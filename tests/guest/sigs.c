@@ -2,18 +2,22 @@
  * Signal delivery: SIGALRM interrupting a blocked read (EINTR) and restarting it under
  * SA_RESTART, a spinning loop interrupted by a timer, a SA_SIGINFO handler that changes a
  * register through the ucontext, a stack-overflow handler on sigaltstack, sigsuspend, and
- * SIGPIPE (ignored: EPIPE; default: the process dies of it - last, as "pipe_dies").
+ * SIGPIPE (ignored: EPIPE; default: the process dies of it - last, as "pipe_dies"), signalfd,
+ * sigqueue of real-time signals, and blocked default-action signals staying pending.
  *
  * usage: sigs [check ...]   (no argument: every check but pipe_dies)
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -224,11 +228,125 @@ static void pipe_dies(void)
     exit(1);
 }
 
+static void check_signalfd(void)
+{
+    /* blocked signals become readable records; poll sees the fd ready */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    CHECK("signalfd", fd >= 0);
+    struct signalfd_siginfo rec[4];
+    errno = 0;
+    CHECK("signalfd", read(fd, rec, sizeof rec) == -1 && errno == EAGAIN);
+    struct pollfd pfd = {fd, POLLIN, 0};
+    CHECK("signalfd", poll(&pfd, 1, 0) == 0);
+    kill(getpid(), SIGUSR2);
+    raise(SIGUSR1);
+    CHECK("signalfd", poll(&pfd, 1, 1000) == 1 && (pfd.revents & POLLIN));
+    ssize_t n = read(fd, rec, sizeof rec);
+    CHECKF("signalfd", n == 2 * (ssize_t)sizeof rec[0], "read %zd", n);
+    CHECK("signalfd", rec[0].ssi_signo == SIGUSR1 && rec[1].ssi_signo == SIGUSR2);
+    CHECK("signalfd", rec[1].ssi_code == SI_USER && rec[1].ssi_pid == (uint32_t)getpid());
+    CHECK("signalfd", rec[1].ssi_uid == getuid());
+    CHECK("signalfd", poll(&pfd, 1, 0) == 0);
+    /* a blocking read waits for a signal another process sends */
+    int flags = fcntl(fd, F_GETFL);
+    CHECK("signalfd", fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        usleep(50 * 1000);
+        kill(getppid(), SIGUSR1);
+        _exit(0);
+    }
+    CHECK("signalfd", read(fd, rec, sizeof rec) == sizeof rec[0]);
+    CHECK("signalfd", rec[0].ssi_signo == SIGUSR1);
+    waitpid(pid, NULL, 0);
+    close(fd);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    guest_ok("signalfd");
+}
+
+static volatile int rt_values[4];
+static volatile int rt_count;
+static void on_rt(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)uc;
+    if (rt_count < 4 && si->si_code == SI_QUEUE)
+        rt_values[rt_count++] = si->si_value.sival_int;
+}
+
+static void check_sigqueue(void)
+{
+    /* real-time signals queue every instance, with their values, in order */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_rt;
+    sa.sa_flags = SA_SIGINFO;
+    CHECK("sigqueue", sigaction(SIGRTMIN + 1, &sa, NULL) == 0);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGRTMIN + 1);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    for (int i = 0; i < 3; i++) {
+        union sigval v = {.sival_int = 100 + i};
+        CHECK("sigqueue", sigqueue(getpid(), SIGRTMIN + 1, v) == 0);
+    }
+    sigset_t pend;
+    CHECK("sigqueue", sigpending(&pend) == 0 && sigismember(&pend, SIGRTMIN + 1));
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    CHECK("sigqueue", rt_count == 3);
+    CHECK("sigqueue", rt_values[0] == 100 && rt_values[1] == 101 && rt_values[2] == 102);
+    signal(SIGRTMIN + 1, SIG_DFL);
+    guest_ok("sigqueue");
+}
+
+static void check_blocked_default(void)
+{
+    /* a blocked signal left at its default action stays pending, even when another process
+     * sends it (it must not kill us), and so does the SIGPIPE of a write to a closed pipe */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGPIPE);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        kill(getppid(), SIGTERM);
+        _exit(0);
+    }
+    CHECK("blocked_default", waitpid(pid, NULL, 0) == pid);
+    sigset_t pend;
+    for (int i = 0; i < 100; i++) {
+        sigpending(&pend);
+        if (sigismember(&pend, SIGTERM))
+            break;
+        usleep(10 * 1000);
+    }
+    CHECK("blocked_default", sigismember(&pend, SIGTERM));
+    int p[2];
+    CHECK("blocked_default", pipe(p) == 0);
+    close(p[0]);
+    errno = 0;
+    CHECK("blocked_default", write(p[1], "x", 1) == -1 && errno == EPIPE);
+    close(p[1]);
+    CHECK("blocked_default", sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE));
+    struct timespec ts = {1, 0};
+    CHECK("blocked_default", sigtimedwait(&set, NULL, &ts) == SIGPIPE); /* lowest first */
+    CHECK("blocked_default", sigtimedwait(&set, NULL, &ts) == SIGTERM);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    guest_ok("blocked_default");
+}
+
 static const struct guest_check checks[] = {
     {"eintr", check_eintr},         {"spin", check_spin},
     {"ucontext", check_ucontext},   {"altstack", check_altstack},
     {"sigsuspend", check_sigsuspend}, {"sigwait", check_sigwait},
-    {"pipe_ignored", check_pipe_ignored},
+    {"pipe_ignored", check_pipe_ignored}, {"signalfd", check_signalfd},
+    {"sigqueue", check_sigqueue},   {"blocked_default", check_blocked_default},
 };
 
 int main(int argc, char **argv)

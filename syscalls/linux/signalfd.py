@@ -1,0 +1,150 @@
+"""signalfd, signalfd4, rt_sigqueueinfo, rt_tgsigqueueinfo: signals as data.
+
+Guest signals are pending in our own structures (usermode/signals.py), not in the host
+kernel, so a guest signalfd is a host eventfd that stands in for it: pollable, close-on-exec
+and non-blocking as asked, readable exactly while one of its signals is pending (kept so by
+`signals.sync_signalfds`). A read of it dequeues those signals here and returns
+`struct signalfd_siginfo` records.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from select import POLLIN
+from typing import TYPE_CHECKING
+
+from syscalls.errors import Errno, Park
+from syscalls.linux.signal import _check_delivery, _target_for_process
+from syscalls.registry import PARTIAL, syscall
+from usermode import hostsys, signals
+from usermode.memory import PROT_R, PROT_W
+
+if TYPE_CHECKING:
+    from usermode.process import Process
+
+SFD_CLOEXEC, SFD_NONBLOCK = os.O_CLOEXEC, os.O_NONBLOCK
+SIGINFO_SIZE = 128  # struct signalfd_siginfo, like siginfo_t
+SI_TIMER = -2
+NR_RT_SIGQUEUEINFO, NR_RT_TGSIGQUEUEINFO = 129, 297  # host (x86_64)
+FAULTS = frozenset({4, 5, 7, 8, 11})
+
+
+def _new_signalfd(p: Process, fd: int, mask_ptr: int, size: int, flags: int) -> int:
+    if size != 8 or flags & ~(SFD_CLOEXEC | SFD_NONBLOCK):
+        raise Errno(errno.EINVAL)
+    mask = int.from_bytes(p.mem.read(mask_ptr, 8), p.abi.byteorder) & ~signals.UNBLOCKABLE
+    if fd != -1:
+        if fd not in p.fds.signalfd:
+            os.fstat(fd)  # EBADF for a closed fd
+            raise Errno(errno.EINVAL)
+        p.fds.signalfd[fd] = mask
+    else:
+        host_flags = (os.EFD_CLOEXEC if flags & SFD_CLOEXEC else 0) | \
+            (os.EFD_NONBLOCK if flags & SFD_NONBLOCK else 0)
+        fd = p.fds.adopt(os.eventfd(0, host_flags))
+        p.fds.signalfd[fd] = mask
+    signals.sync_signalfds(p)
+    return fd
+
+
+@syscall("signalfd4", args=("int", "ptr", "size", "int:sfd_flags"), ret="fd")
+def sys_signalfd4(p: Process, fd: int, mask: int, size: int, flags: int) -> int:
+    return _new_signalfd(p, fd, mask, size, flags)
+
+
+@syscall("signalfd", args=("int", "ptr", "size"), ret="fd")
+def sys_signalfd(p: Process, fd: int, mask: int, size: int) -> int:
+    return _new_signalfd(p, fd, mask, size, 0)
+
+
+def to_guest_signalfd_siginfo(p: Process, info: bytes) -> bytes:
+    """Our pending siginfo_t (64-bit layout) as the kernel's signalfd_siginfo record."""
+    bo = p.abi.byteorder
+    signo = int.from_bytes(info[0:4], bo)
+    code = int.from_bytes(info[8:12], bo, signed=True)
+    out = bytearray(SIGINFO_SIZE)
+    out[0:12] = info[0:12]  # signo, errno, code
+    if signo in FAULTS and code > 0:
+        out[72:80] = info[16:24]  # ssi_addr
+    elif code == SI_TIMER:
+        out[24:32] = info[16:24]  # ssi_tid, ssi_overrun
+        out[44:48] = info[24:28]  # ssi_int
+        out[48:56] = info[24:32]  # ssi_ptr
+    else:
+        out[12:20] = info[16:24]  # ssi_pid, ssi_uid
+        if signo == signals.SIGCHLD and code > 0:
+            out[40:44] = info[24:28]  # ssi_status
+            out[56:72] = info[32:48]  # ssi_utime, ssi_stime
+        elif code < 0:
+            out[44:48] = info[24:28]  # ssi_int
+            out[48:56] = info[24:32]  # ssi_ptr
+    return bytes(out)
+
+
+def signalfd_read(p: Process, fd: int, buf: int, count: int) -> int:
+    """read() of a signalfd: as many pending signals of its mask as fit, the caller's own
+    first, then those pending on other threads of the process."""
+    if count < SIGINFO_SIZE:
+        raise Errno(errno.EINVAL)
+    view = p.mem.view(buf, count - count % SIGINFO_SIZE, PROT_W, True)
+    mask = p.fds.signalfd[fd]
+    threads = [p.thread, *(t for t in p.sched.threads.values() if t is not p.thread)]
+    n = 0
+    for t in threads:
+        while n + SIGINFO_SIZE <= len(view):
+            ready = signals.pending_mask(t) & mask
+            if not ready:
+                break
+            signo = (ready & -ready).bit_length()
+            view[n:n + SIGINFO_SIZE] = to_guest_signalfd_siginfo(p, signals.take(p, t, signo))
+            n += SIGINFO_SIZE
+    if n:
+        return n
+    if p.fds.nonblocking(fd):
+        raise Errno(errno.EAGAIN)
+    raise Park(lambda _reason: signalfd_read(p, fd, buf, count), fds=((fd, POLLIN),))
+
+
+# ---- queueing with data --------------------------------------------------------------------------
+def _guest_info(p: Process, sig: int, uinfo: int) -> bytes:
+    info = bytearray(p.mem.read(uinfo, SIGINFO_SIZE))
+    info[0:4] = sig.to_bytes(4, p.abi.byteorder)
+    return bytes(info)
+
+
+@syscall("rt_sigqueueinfo", args=("int", "int:signal", "ptr"), support=PARTIAL,
+         note="our process: queued with its data; others through the host")
+def sys_rt_sigqueueinfo(p: Process, tgid: int, sig: int, uinfo: int) -> int:
+    if not 0 <= sig <= 64:
+        raise Errno(errno.EINVAL)
+    if tgid != p.pid:
+        code = int.from_bytes(p.mem.read(uinfo + 8, 4), p.abi.byteorder, signed=True)
+        if code >= 0 or code == signals.SI_TKILL:
+            raise Errno(errno.EPERM)  # only the kernel may claim those codes for others
+        return hostsys.syscall(NR_RT_SIGQUEUEINFO, tgid, sig,
+                               p.mem.host_ptr(uinfo, SIGINFO_SIZE, PROT_R))
+    info = _guest_info(p, sig, uinfo)
+    if sig == 0:
+        return 0
+    t = _target_for_process(p, sig)
+    signals.queue(p, t, sig, info)
+    return _check_delivery(p) if t is p.thread else 0
+
+
+@syscall("rt_tgsigqueueinfo", args=("int", "int", "int:signal", "ptr"), support=PARTIAL,
+         note="our threads: queued with its data; others through the host")
+def sys_rt_tgsigqueueinfo(p: Process, tgid: int, tid: int, sig: int, uinfo: int) -> int:
+    if not 0 <= sig <= 64 or tgid <= 0 or tid <= 0:
+        raise Errno(errno.EINVAL)
+    if tgid != p.pid:
+        return hostsys.syscall(NR_RT_TGSIGQUEUEINFO, tgid, tid, sig,
+                               p.mem.host_ptr(uinfo, SIGINFO_SIZE, PROT_R))
+    t = p.sched.threads.get(tid)
+    if t is None:
+        raise Errno(errno.ESRCH)
+    info = _guest_info(p, sig, uinfo)
+    if sig == 0:
+        return 0
+    signals.queue(p, t, sig, info)
+    return _check_delivery(p) if t is p.thread else 0
