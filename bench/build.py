@@ -29,7 +29,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SRC_DIR = HERE / "src"
-PROGRAMS: tuple[str, ...] = ("compute", "syscall", "io", "hello", "threads", "mem")
+PROGRAMS: tuple[str, ...] = ("compute", "syscall", "io", "hello", "threads", "mem", "forkexec")
 HOST_ARCH = "x86_64"
 DEFAULT_ARCHES: tuple[str, ...] = ("x86_64", "aarch64")
 CFLAGS: tuple[str, ...] = ("-static", "-O2", "-ffp-contract=off")
