@@ -9,11 +9,14 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -291,12 +294,46 @@ static void check_stop_continue(void)
     guest_ok("stop_continue");
 }
 
+static void check_shared_futex(void)
+{
+    /* a process-shared semaphore and a raw (non-private) futex in MAP_SHARED memory: each
+     * process sleeps until the other posts or wakes */
+    struct shm { sem_t sem; int word; int seen; } *m;
+    m = mmap(NULL, sizeof *m, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK("shared_futex", m != MAP_FAILED);
+    CHECK("shared_futex", sem_init(&m->sem, 1, 0) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* child: wait for the parent's post, then wake the parent's raw futex wait */
+        if (sem_wait(&m->sem) != 0)
+            _exit(1);
+        m->seen = 1;
+        usleep(50 * 1000);
+        __atomic_store_n(&m->word, 1, __ATOMIC_SEQ_CST);
+        syscall(SYS_futex, &m->word, FUTEX_WAKE, 1, NULL, NULL, 0);
+        _exit(0);
+    }
+    usleep(50 * 1000);
+    CHECK("shared_futex", m->seen == 0);
+    CHECK("shared_futex", sem_post(&m->sem) == 0);
+    while (__atomic_load_n(&m->word, __ATOMIC_SEQ_CST) == 0) {
+        long r = syscall(SYS_futex, &m->word, FUTEX_WAIT, 0, NULL, NULL, 0);
+        CHECK("shared_futex", r == 0 || errno == EAGAIN || errno == EINTR);
+    }
+    CHECK("shared_futex", m->seen == 1);
+    int st;
+    CHECK("shared_futex", waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    sem_destroy(&m->sem);
+    munmap(m, sizeof *m);
+    guest_ok("shared_futex");
+}
+
 static const struct guest_check checks[] = {
     {"fork_status", check_fork_status}, {"fork_memory", check_fork_memory},
     {"exec", check_exec},               {"script", check_script},
     {"spawn", check_spawn},             {"resources", check_resources},
     {"vfork", check_vfork},             {"wait_signals", check_wait_signals},
-    {"stop_continue", check_stop_continue},
+    {"stop_continue", check_stop_continue}, {"shared_futex", check_shared_futex},
 };
 
 int main(int argc, char **argv)
