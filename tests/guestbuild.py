@@ -167,6 +167,9 @@ def compiler_command(arch: str, libc: str = "musl", pie: bool = False,
         if dynamic:  # linked against the cross sysroot's shared glibc, with PT_INTERP
             cmd = [gcc, "-fPIE", "-pie"] if pie else [gcc, "-no-pie"]
         else:
+            if pie and not _has_file(gcc, "rcrt1.o"):
+                raise ToolchainMissing(f"{gcc} has no static-pie start file (rcrt1.o): the "
+                                       f"cross glibc does not support static-pie on {arch}")
             cmd = [gcc, "-fPIE", "-static-pie"] if pie else [gcc, "-static"]
         if arch == "i386":
             # gcc defaults to x87 maths on i686 (excess precision); zig uses SSE2.
@@ -177,6 +180,11 @@ def compiler_command(arch: str, libc: str = "musl", pie: bool = False,
         raise ValueError("dynamic builds use the Debian cross glibc (libc='glibc')")
     cmd += [*COMMON_FLAGS, "-I", str(GUEST_DIR)]
     return cmd, version
+
+
+def _has_file(gcc: str, name: str) -> bool:
+    out = subprocess.run([gcc, f"-print-file-name={name}"], capture_output=True, text=True)
+    return os.path.isabs(out.stdout.strip())
 
 
 def _source_digest(name: str) -> bytes:

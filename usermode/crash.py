@@ -10,14 +10,13 @@ if TYPE_CHECKING:
     from usermode.engine.core import GuestFault
     from usermode.process import Process
 
-_CS_ARCH = {"aarch64": (1, 0), "x86_64": (3, 8)}  # (CS_ARCH_*, CS_MODE_*) for capstone 5
 
 
 def disassemble(proc: Process, pc: int) -> str:
     try:
         import capstone  # imported only here: it costs start-up time
 
-        arch, mode = _CS_ARCH[proc.elf.arch]
+        arch, mode = proc.arch.CS_ARCH, proc.arch.CS_MODE
         code = b""
         for n in (16, 8, 4):  # near the end of a mapping fewer bytes are readable
             try:

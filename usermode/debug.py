@@ -13,13 +13,12 @@ from usermode.engine import capi
 if TYPE_CHECKING:
     from usermode.process import Process
 
-_CS = {"aarch64": (1, 0), "x86_64": (3, 8)}  # capstone (arch, mode)
 
 
 def install_in_asm(proc: Process, log_fd: int) -> None:
     import capstone
 
-    arch, mode = _CS[proc.elf.arch]
+    arch, mode = proc.arch.CS_ARCH, proc.arch.CS_MODE
     md = capstone.Cs(arch, mode)
     seen: set[int] = set()
 

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from usermode.process import Process
 
-_CS = {"aarch64": (1, 0), "x86_64": (3, 8)}  # (CS_ARCH_*, CS_MODE_*) for capstone 5
 _X86_REGS = {"rax": 35, "rbx": 37, "rcx": 38, "rdx": 40, "rsi": 43, "rdi": 39, "rbp": 36,
              "rsp": 44, "rip": 41, "r8": 106, "r9": 107, "r10": 108, "r11": 109, "r12": 110,
              "r13": 111, "r14": 112, "r15": 113}
@@ -33,6 +32,11 @@ def _a64_reg(name: str) -> int | None:
     return None
 
 
+_RV_NAMES = {n: i for i, n in enumerate(
+    "zero ra sp gp tp t0 t1 t2 s0 s1 a0 a1 a2 a3 a4 a5 a6 a7 s2 s3 s4 s5 s6 s7 s8 s9 s10 s11 "
+    "t3 t4 t5 t6".split())} | {"fp": 8} | {f"x{i}": i for i in range(32)}
+
+
 def fault_address(p: Process, pc: int, page_addr: int) -> int:
     try:
         return _compute(p, pc, page_addr)
@@ -44,13 +48,17 @@ def _compute(p: Process, pc: int, page_addr: int) -> int:
     import capstone
 
     arch = p.elf.arch
-    cs = capstone.Cs(*_CS[arch])
+    if arch not in ("aarch64", "x86_64", "riscv64"):
+        return page_addr  # operand decoding for the other arches: issue 6
+    cs = capstone.Cs(p.arch.CS_ARCH, p.arch.CS_MODE)
     cs.detail = True
     code = p.mem.read_for_debug(pc, 16 if arch == "x86_64" else 4)
     insn = next(cs.disasm(code, pc), None)
     if insn is None:
         return page_addr
     eng = p.engine
+    if arch == "riscv64":
+        return _riscv(eng, insn, page_addr)
     for op in insn.operands:
         if op.type != 3:  # CS_OP_MEM (same value for ARM64 and X86 in capstone 5)
             continue
@@ -78,6 +86,23 @@ def _compute(p: Process, pc: int, page_addr: int) -> int:
         if addr >> 12 == page_addr >> 12:
             return addr
     return page_addr
+
+
+def _riscv(eng: object, insn: object, page_addr: int) -> int:
+    """riscv loads and stores address base + displacement; capstone gives compressed ones
+    (c.lw, c.sdsp, ...) as (reg, imm, base reg) rather than a memory operand."""
+    ops = insn.operands  # type: ignore[attr-defined]
+    base = disp = None
+    for op in ops:
+        if op.type == 3:
+            base, disp = op.mem.base, op.mem.disp
+    if base is None and len(ops) == 3 and (ops[1].type, ops[2].type) == (2, 1):
+        base, disp = ops[2].reg, ops[1].imm
+    if base is None:
+        return page_addr
+    idx = _RV_NAMES.get(insn.reg_name(base))  # type: ignore[attr-defined]
+    addr = ((eng.reg(idx + 1) if idx else 0) + (disp or 0)) & _MASK64  # type: ignore[attr-defined]
+    return addr if addr >> 12 == page_addr >> 12 else page_addr
 
 
 def _x86(eng: object, name: str, next_pc: int) -> int:

@@ -419,7 +419,10 @@ def _x64_sigreturn(p: Process, t: Thread) -> int:
     return vals[13]  # rax
 
 
-FRAMES = {"aarch64": (_a64_frame, _a64_sigreturn), "x86_64": (_x64_frame, _x64_sigreturn)}
+from usermode.frames_riscv64 import rv64_frame, rv64_sigreturn  # noqa: E402
+
+FRAMES = {"aarch64": (_a64_frame, _a64_sigreturn), "x86_64": (_x64_frame, _x64_sigreturn),
+          "riscv64": (rv64_frame, rv64_sigreturn)}
 
 
 def sigreturn(p: Process) -> int:

@@ -5,6 +5,7 @@ UC_MODE = 0  # little-endian, ARM
 # UC_CPU_ARM64_MAX: the most capable model (LSE atomics, SHA3, ...). HWCAP below advertises
 # only features proven to execute by tests/unit/test_cpu_features.py.
 CPU_MODEL = 3
+CS_ARCH, CS_MODE = 1, 0  # capstone 5: CS_ARCH_AARCH64, little-endian
 PAGE_SIZE_CTL = True  # Unicorn defaults to 1 KiB pages on ARM; force 4 KiB
 
 WORDSIZE = 8

@@ -5,6 +5,7 @@ UC_MODE = 8  # UC_MODE_64
 # Haswell is the newest model whose CPUID matches what Unicorn executes: it reports no
 # AVX/AVX2/FMA (not implemented by Unicorn's TCG), so glibc picks SSE2/SSE4.2 paths.
 CPU_MODEL = 19  # UC_CPU_X86_HASWELL
+CS_ARCH, CS_MODE = 3, 8  # capstone 5: CS_ARCH_X86, CS_MODE_64
 PAGE_SIZE_CTL = False
 
 WORDSIZE = 8

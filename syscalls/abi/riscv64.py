@@ -1,0 +1,12 @@
+"""riscv64 ABI data: asm-generic stat, the generic (x86) open-flag values."""
+
+from syscalls.abi import generic
+from syscalls.abi.structs import STAT_GENERIC
+
+WORDSIZE = 8
+LITTLE_ENDIAN = True
+ALIGN64 = 8
+STAT = STAT_GENERIC
+OPEN_FLAGS = generic.OPEN_FLAGS
+CLONE_BACKWARDS = True  # clone(flags, newsp, ptid, tls, ctid)
+EPOLL_PACKED = False
