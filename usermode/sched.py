@@ -283,7 +283,7 @@ class Scheduler:
             if signals.restarts(self.proc, t):  # SA_RESTART: the syscall runs again after
                 eng = self.engine  # the handler (its arguments are still in the registers)
                 eng.set_reg(self.proc.arch.REG_PC_ID,
-                            eng.pc() - self.proc.arch.SYSCALL_INSN_SIZE)
+                            eng.resume_pc() - eng.syscall_insn_size())
                 return
             self.engine.write_return(-self.proc.abi.to_guest_errno(errno.EINTR),
                                      self.proc.abi.mask)
@@ -569,7 +569,7 @@ class Scheduler:
                 return p.exit_status
             if t.pending:
                 signals.deliver(p, t)
-            pc = eng.pc()
+            pc = eng.resume_pc()
 
 
 def _first_tid() -> int:

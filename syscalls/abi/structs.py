@@ -135,6 +135,14 @@ STAT_X86_64: list[Field] = [
     ("st_mtime_nsec", "u64"), ("st_ctime", "u64"), ("st_ctime_nsec", "u64"),
     ("pad:24", "pad:24"),
 ]
+# struct stat64 on arm EABI: 104 bytes (st_ino twice: a truncated copy at 12, the real one at 96).
+STAT64_ARM: list[Field] = [
+    ("st_dev", "u64"), ("pad:4", "pad:4"), ("__st_ino", "u32"), ("st_mode", "u32"),
+    ("st_nlink", "u32"), ("st_uid", "u32"), ("st_gid", "u32"), ("st_rdev", "u64"),
+    ("pad:4b", "pad:4"), ("st_size", "s64"), ("st_blksize", "u32"), ("st_blocks", "u64"),
+    ("st_atime", "u32"), ("st_atime_nsec", "u32"), ("st_mtime", "u32"),
+    ("st_mtime_nsec", "u32"), ("st_ctime", "u32"), ("st_ctime_nsec", "u32"), ("st_ino", "u64"),
+]
 STAT_FIELD_ORDER = ("st_dev", "st_ino", "st_mode", "st_nlink", "st_uid", "st_gid", "st_rdev",
                     "st_size", "st_blksize", "st_blocks", "st_atime", "st_atime_nsec",
                     "st_mtime", "st_mtime_nsec", "st_ctime", "st_ctime_nsec")

@@ -1,6 +1,7 @@
 """Handler families; importing this package registers every row."""
 
 from syscalls.linux import (  # noqa: F401
+    arm,
     epoll,
     fs_fd,
     fs_path,

@@ -63,6 +63,21 @@ class Engine:
     def pc(self) -> int:
         return self.uc.reg_read(self.arch.REG_PC_ID)
 
+    def resume_pc(self) -> int:
+        """Where emu_start must resume: the PC, plus bit 0 in Thumb state on arm."""
+        pc = self.uc.reg_read(self.arch.REG_PC_ID)
+        tbit = getattr(self.arch, "THUMB_CPSR_BIT", 0)
+        if tbit and self.uc.reg_read(self.arch.REG_CPSR) & tbit:
+            return pc | 1
+        return pc
+
+    def syscall_insn_size(self) -> int:
+        """Length of the syscall instruction just executed (a restart re-runs it)."""
+        tbit = getattr(self.arch, "THUMB_CPSR_BIT", 0)
+        if tbit and self.uc.reg_read(self.arch.REG_CPSR) & tbit:
+            return 2
+        return self.arch.SYSCALL_INSN_SIZE
+
     def set_reg(self, reg: int, value: int) -> None:
         self.uc.reg_write(reg, value)
 
