@@ -49,7 +49,12 @@ class Dispatcher:
                 continue
             kinds = [k if not a.endswith(":dirfd") else "int" for k, a in zip(
                 row.base_kinds, row.args, strict=True)]
-            plan = tuple((i, convs[k]) for i, k in enumerate(kinds) if k in convs)
+            if abi.wordsize == 4 and registry.WIDE.intersection(kinds):
+                handler, nregs = _gather_pairs(row.handler, kinds, convs, abi)
+                self.table[nr] = (handler, (), nregs, name)
+                continue
+            plan = tuple((i, convs[k] if k not in registry.WIDE else abi.sword)
+                         for i, k in enumerate(kinds) if k in convs or k in registry.WIDE)
             self.table[nr] = (row.handler, plan, len(row.args), name)
         self.rows = rows
         self.call = self._make_call()
@@ -97,6 +102,37 @@ class Dispatcher:
             text = f"{name} ({nr})" if name else f"{nr}"
             sys.stderr.write(f"usermode: unsupported syscall {text}\n")
         return -self.abi.to_guest_errno(errno.ENOSYS)
+
+
+def _gather_pairs(fn: Callable[..., int], kinds: list[str], convs: dict[str, Conv],
+                  abi: Abi) -> tuple[Callable[..., int], int]:
+    """A handler taking 64-bit arguments on a 32-bit ABI: each comes in two registers (the
+    first one even-numbered where the ABI aligns pairs); returns (wrapper, registers used)."""
+    slots: list[tuple[int, Conv | None, bool]] = []
+    r = 0
+    for k in kinds:
+        if k in registry.WIDE:
+            if abi.pair_align and r % 2:
+                r += 1
+            slots.append((r, None, True))
+            r += 2
+        else:
+            slots.append((r, convs.get(k), False))
+            r += 1
+    lo_first = abi.little_endian
+
+    def gathered(proc: Any, *regs: int) -> int:
+        args = []
+        for i, conv, pair in slots:
+            if pair:
+                lo, hi = (regs[i], regs[i + 1]) if lo_first else (regs[i + 1], regs[i])
+                v = (lo & 0xFFFFFFFF) | (hi & 0xFFFFFFFF) << 32
+                args.append(v - (1 << 64) if v >> 63 else v)
+            else:
+                args.append(conv(regs[i]) if conv is not None else regs[i])
+        return fn(proc, *args)
+
+    return gathered, r
 
 
 def _u32(v: int) -> int:

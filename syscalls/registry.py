@@ -3,6 +3,7 @@
 Arguments are described once, at registration, by kind strings; the dispatcher compiles
 them into a per-ABI decoding plan when it builds an arch's table, never per call.
 Kinds: `int`/`fd` (signed 32-bit), `uint` (unsigned 32-bit), `long`/`off` (signed word),
+`off64` (signed 64-bit: a register pair on 32-bit ABIs),
 `ulong`/`size`/`ptr` (unsigned word), `str`/`path` (pointer to a C string; decoded only by
 tracing). A kind may carry a detail after a colon for the tracer (`int:open_flags`).
 """
@@ -20,6 +21,9 @@ SIGNED32 = frozenset({"int", "fd"})
 UNSIGNED32 = frozenset({"uint"})
 SIGNED_WORD = frozenset({"long", "off", "ssize"})
 RAW = frozenset({"ulong", "size", "ptr", "str", "path"})
+# A 64-bit value: one register on 64-bit ABIs, a register pair on 32-bit ones (even-aligned
+# on arm and mips o32), always handed to the handler as one signed integer.
+WIDE = frozenset({"off64"})
 
 Handler = Callable[..., int]
 
@@ -47,7 +51,7 @@ def syscall(*names: str, args: tuple[str, ...] = (), support: str = FULL, note: 
     def deco(fn: Handler) -> Handler:
         for k in args:
             base = k.split(":", 1)[0]
-            if base not in SIGNED32 | UNSIGNED32 | SIGNED_WORD | RAW:
+            if base not in SIGNED32 | UNSIGNED32 | SIGNED_WORD | RAW | WIDE:
                 raise ValueError(f"{names[0]}: unknown argument kind {k!r}")
         for name in names:
             if name in ROWS:
@@ -61,6 +65,15 @@ def syscall(*names: str, args: tuple[str, ...] = (), support: str = FULL, note: 
 def unsupported(name: str, note: str = "") -> None:
     """An explicit ENOSYS row: known, deliberately not implemented."""
     ROWS[name] = Row(name, None, (), UNSUPPORTED, note, "int")
+
+
+def alias(name: str, target: str, args: tuple[str, ...] | None = None) -> None:
+    """Register `name` (a 32-bit ABI's variant such as getuid32 or fstat64) as `target`'s
+    handler, with its own argument kinds if they differ."""
+    row = ROWS[target]
+    if name in ROWS:
+        raise ValueError(f"syscall {name} registered twice")
+    ROWS[name] = row._replace(name=name, args=args if args is not None else row.args)
 
 
 def load_all() -> dict[str, Row]:

@@ -37,6 +37,7 @@ class Abi:
         # clone's argument order: tls before child_tid (CONFIG_CLONE_BACKWARDS) or after
         self.clone_backwards: bool = data.CLONE_BACKWARDS
         self.epoll_packed: bool = data.EPOLL_PACKED
+        self.pair_align: bool = getattr(data, "PAIR_ALIGN", False)
         self._word = {4: "I", 8: "Q"}[self.wordsize]
         # open flags: (guest bit, host bit) pairs for the bits that differ
         pairs = [(data.OPEN_FLAGS[k], generic.OPEN_FLAGS[k]) for k in generic.OPEN_FLAGS]
@@ -99,6 +100,7 @@ class Abi:
             "st_mtime_nsec": st.st_mtime_ns % 1_000_000_000,
             "st_ctime": int(st.st_ctime_ns // 1_000_000_000),
             "st_ctime_nsec": st.st_ctime_ns % 1_000_000_000,
+            "__st_ino": st.st_ino & 0xFFFFFFFF,
         }
         return self.stat.pack_wrapped(*(values[n] for n in self.stat.names))
 

@@ -2,6 +2,7 @@
 
 from syscalls.linux import (  # noqa: F401
     arm,
+    compat32,
     epoll,
     fs_fd,
     fs_path,

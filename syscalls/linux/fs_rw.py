@@ -102,7 +102,7 @@ def sys_writev(p: Process, fd: int, iov: int, cnt: int) -> int:
     return stream_io(p, fd, POLLOUT, lambda: os.writev(fd, views), sum(map(len, views)))
 
 
-@syscall("pread64", args=("fd", "ptr", "size", "off"))
+@syscall("pread64", args=("fd", "ptr", "size", "off64"))
 def sys_pread64(p: Process, fd: int, buf: int, count: int, off: int) -> int:
     if off < 0:
         raise Errno(errno.EINVAL)
@@ -111,7 +111,7 @@ def sys_pread64(p: Process, fd: int, buf: int, count: int, off: int) -> int:
     return os.preadv(fd, [p.mem.view(buf, count, PROT_W, partial=True)], off)
 
 
-@syscall("pwrite64", args=("fd", "ptr", "size", "off"))
+@syscall("pwrite64", args=("fd", "ptr", "size", "off64"))
 def sys_pwrite64(p: Process, fd: int, buf: int, count: int, off: int) -> int:
     if off < 0:
         raise Errno(errno.EINVAL)

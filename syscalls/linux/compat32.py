@@ -1,0 +1,53 @@
+"""The 32-bit ABIs' own entry points (arm EABI, i386, mips o32): the *32 uid calls, the
+*64 file calls, mmap2 (offset in 4096-byte units), _llseek (a 64-bit offset in two words,
+the result stored through a pointer). Most are the 64-bit ABIs' handlers under another name;
+the ABI layer already gives them the 32-bit layouts (stat64 on arm, 32-bit iovecs, ...)."""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import TYPE_CHECKING
+
+from syscalls.errors import Errno
+from syscalls.linux import fs_fd, fs_path, fs_stat, ids, info  # noqa: F401  (rows aliased below)
+from syscalls.linux.mm import sys_mmap
+from syscalls.registry import ROWS, alias, syscall
+
+if TYPE_CHECKING:
+    from usermode.process import Process
+
+MMAP2_UNIT = 4096  # not the page size: the unit is fixed (abi.md §2)
+
+for _name in ("getuid", "geteuid", "getgid", "getegid", "getgroups", "getresuid",
+              "getresgid", "setuid", "setgid", "setreuid", "setregid", "setresuid",
+              "setresgid", "setgroups", "chown", "fchown", "lchown", "setfsuid", "setfsgid"):
+    if _name in ROWS:
+        alias(f"{_name}32", _name)
+alias("fstat64", "fstat")
+alias("stat64", "stat")
+alias("lstat64", "lstat")
+alias("fstatat64", "newfstatat")
+alias("fcntl64", "fcntl")
+alias("ugetrlimit", "getrlimit")
+alias("ftruncate64", "ftruncate", ("fd", "off64"))
+alias("truncate64", "truncate", ("path", "off64"))
+
+
+@syscall("mmap2", args=("ptr", "size", "int:prot", "int:map_flags", "int:fd", "ulong"),
+         ret="ptr")
+def sys_mmap2(p: Process, addr: int, length: int, prot: int, flags: int, fd: int,
+              pgoff: int) -> int:
+    return sys_mmap(p, addr, length, prot, flags, fd, pgoff * MMAP2_UNIT)
+
+
+@syscall("_llseek", args=("fd", "ulong", "ulong", "ptr", "int:whence"))
+def sys_llseek(p: Process, fd: int, hi: int, lo: int, result: int, whence: int) -> int:
+    if whence not in (0, 1, 2, 3, 4):
+        raise Errno(errno.EINVAL)
+    off = (hi & 0xFFFFFFFF) << 32 | (lo & 0xFFFFFFFF)
+    if off >> 63:
+        off -= 1 << 64
+    pos = os.lseek(fd, off, whence)
+    p.mem.write(result, pos.to_bytes(8, p.abi.byteorder, signed=True))
+    return 0
