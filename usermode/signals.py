@@ -46,11 +46,12 @@ def siginfo(p: Process, signo: int, code: int, *, pid: int = 0, uid: int = 0,
     info = bytearray(128)
     info[0:4] = signo.to_bytes(4, bo)
     info[8:12] = code.to_bytes(4, bo, signed=True)
+    u = 16 if p.abi.wordsize == 8 else 12  # the union follows signo, errno, code
     if addr is not None:
-        info[16:16 + p.abi.wordsize] = addr.to_bytes(p.abi.wordsize, bo)
+        info[u:u + p.abi.wordsize] = addr.to_bytes(p.abi.wordsize, bo)
     else:
-        info[16:20] = pid.to_bytes(4, bo)
-        info[20:24] = uid.to_bytes(4, bo)
+        info[u:u + 4] = pid.to_bytes(4, bo)
+        info[u + 4:u + 8] = uid.to_bytes(4, bo)
     return bytes(info)
 
 
@@ -419,12 +420,16 @@ def _x64_sigreturn(p: Process, t: Thread) -> int:
     return vals[13]  # rax
 
 
+from usermode.frames_arm import arm_frame, arm_rt_sigreturn, arm_sigreturn  # noqa: E402
 from usermode.frames_riscv64 import rv64_frame, rv64_sigreturn  # noqa: E402
 
 FRAMES = {"aarch64": (_a64_frame, _a64_sigreturn), "x86_64": (_x64_frame, _x64_sigreturn),
-          "riscv64": (rv64_frame, rv64_sigreturn)}
+          "riscv64": (rv64_frame, rv64_sigreturn), "armv7l": (arm_frame, arm_rt_sigreturn)}
+OLD_SIGRETURN = {"armv7l": arm_sigreturn}  # the non-rt frame of 32-bit ABIs
 
 
-def sigreturn(p: Process) -> int:
+def sigreturn(p: Process, old: bool = False) -> int:
+    if old:
+        return OLD_SIGRETURN[p.arch.UNAME_MACHINE](p, p.thread)
     return FRAMES[p.arch.UNAME_MACHINE][1](p, p.thread)
 

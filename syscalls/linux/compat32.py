@@ -10,7 +10,7 @@ import os
 from typing import TYPE_CHECKING
 
 from syscalls.errors import Errno
-from syscalls.linux import fs_fd, fs_path, fs_stat, ids, info  # noqa: F401  (rows aliased below)
+from syscalls.linux import fs_fd, fs_path, fs_stat, ids, info, poll  # noqa: F401  (aliased below)
 from syscalls.linux.mm import sys_mmap
 from syscalls.registry import ROWS, alias, syscall
 
@@ -30,6 +30,7 @@ alias("lstat64", "lstat")
 alias("fstatat64", "newfstatat")
 alias("fcntl64", "fcntl")
 alias("ugetrlimit", "getrlimit")
+alias("_newselect", "select")
 alias("ftruncate64", "ftruncate", ("fd", "off64"))
 alias("truncate64", "truncate", ("path", "off64"))
 

@@ -4,6 +4,7 @@ The x86_64 legacy forms (open, access, mkdir, ...) share these handlers with AT_
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import stat
@@ -238,8 +239,15 @@ def sys_lchown(p: Process, path: int, uid: int, gid: int) -> int:
 @syscall("utimensat", args=("fd:dirfd", "path", "ptr", "int:at_flags"))
 def sys_utimensat(p: Process, dfd: int, path: int, times: int, flags: int) -> int:
     host = guest_path(p, path, not flags & AT_SYMLINK_NOFOLLOW) if path else None
-    tptr = p.mem.host_ptr(times, 2 * p.abi.timespec.size) if times else 0
-    return hostsys.syscall(hostsys.NR_UTIMENSAT, dfd, host, tptr, flags)
+    if not times:
+        return hostsys.syscall(hostsys.NR_UTIMENSAT, dfd, host, 0, flags)
+    ts = p.abi.timespec
+    raw = p.mem.read(times, 2 * ts.size)
+    pair = (hostsys.Timespec * 2)()
+    for i in range(2):  # the guest's timespecs (32-bit fields on 32-bit ABIs) -> the host's
+        sec, nsec = p.abi.from_guest_timespec(raw[i * ts.size:(i + 1) * ts.size])
+        pair[i].tv_sec, pair[i].tv_nsec = sec, nsec
+    return hostsys.syscall(hostsys.NR_UTIMENSAT, dfd, host, ctypes.addressof(pair), flags)
 
 
 @syscall("truncate", args=("path", "off"))

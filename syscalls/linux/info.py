@@ -39,10 +39,14 @@ def sys_sysinfo(p: Process, buf: int) -> int:
             meminfo[k] = int(rest.split()[0]) * 1024
     l1, l5, l15 = (int(x * 65536) for x in os.getloadavg())
     s = p.abi.sysinfo
-    p.mem.write(buf, s.pack(
-        uptime, l1, l5, l15, meminfo.get(b"MemTotal", 0), meminfo.get(b"MemFree", 0),
-        meminfo.get(b"Shmem", 0), meminfo.get(b"Buffers", 0), meminfo.get(b"SwapTotal", 0),
-        meminfo.get(b"SwapFree", 0), min(len(os.listdir("/proc")), 0xFFFF), 0, 0, 0, 1))
+    mem = [meminfo.get(k, 0) for k in (b"MemTotal", b"MemFree", b"Shmem", b"Buffers",
+                                       b"SwapTotal", b"SwapFree")]
+    unit = 1
+    while max(mem) > p.abi.mask:  # as the kernel does for 32-bit words: a bigger mem_unit
+        unit <<= 1
+        mem = [m >> 1 for m in mem]
+    p.mem.write(buf, s.pack(uptime, l1, l5, l15, *mem,
+                            min(len(os.listdir("/proc")), 0xFFFF), 0, 0, 0, unit))
     return 0
 
 

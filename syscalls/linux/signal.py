@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 
 SIGKILL, SIGSTOP = 9, 19
 SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2
-SIGACTION_SIZE = 32  # kernel struct sigaction on x86_64/aarch64: handler, flags, restorer, mask
 
 
 @syscall("rt_sigaction", args=("int:signal", "ptr", "ptr", "size"), support=PARTIAL,
@@ -26,11 +25,12 @@ SIGACTION_SIZE = 32  # kernel struct sigaction on x86_64/aarch64: handler, flags
 def sys_rt_sigaction(p: Process, sig: int, act: int, oact: int, setsize: int) -> int:
     if setsize != 8 or not 1 <= sig <= 64:
         raise Errno(errno.EINVAL)
-    new = p.mem.read(act, SIGACTION_SIZE) if act else None
+    size = 3 * p.abi.wordsize + 8  # handler, flags, restorer, then the 64-bit mask
+    new = p.mem.read(act, size) if act else None
     if new is not None and sig in (SIGKILL, SIGSTOP):
         raise Errno(errno.EINVAL)
     if oact:
-        p.mem.write(oact, p.sigactions.get(sig, bytes(SIGACTION_SIZE)))
+        p.mem.write(oact, p.sigactions.get(sig, bytes(size))[:size].ljust(size, b"\0"))
     if new is not None:
         p.sigactions[sig] = new
         signals.mirror_disposition(p, sig)
@@ -150,11 +150,20 @@ def sys_tgkill(p: Process, tgid: int, tid: int, sig: int) -> int:
     return _send(p, t, sig, signals.SI_TKILL)
 
 
-@syscall("rt_sigreturn", support=PARTIAL, note="aarch64 and x86_64 frames")
+@syscall("rt_sigreturn", support=PARTIAL, note="aarch64, x86_64, riscv64 and arm frames")
 def sys_rt_sigreturn(p: Process) -> int:
+    return _sigreturn(p, old=False)
+
+
+@syscall("sigreturn", support=PARTIAL, note="arm's non-SA_SIGINFO frame")
+def sys_sigreturn(p: Process) -> int:
+    return _sigreturn(p, old=True)
+
+
+def _sigreturn(p: Process, old: bool) -> int:
     def restore() -> int:
         before = p.thread.sigmask
-        r = signals.sigreturn(p)
+        r = signals.sigreturn(p, old)
         if p.thread.sigmask != before:
             signals.mask_changed(p, before, p.thread.sigmask)
         return r

@@ -64,21 +64,28 @@ def to_guest_signalfd_siginfo(p: Process, info: bytes) -> bytes:
     signo = int.from_bytes(info[0:4], bo)
     code = int.from_bytes(info[8:12], bo, signed=True)
     out = bytearray(SIGINFO_SIZE)
+    w = p.abi.wordsize
+    u = 16 if w == 8 else 12  # siginfo's union
+
+    def word(off: int) -> bytes:  # a guest word widened to the record's 64-bit field
+        return int.from_bytes(info[off:off + w], bo).to_bytes(8, bo)
+
     out[0:12] = info[0:12]  # signo, errno, code
     if signo in FAULTS and code > 0:
-        out[72:80] = info[16:24]  # ssi_addr
+        out[72:80] = word(u)  # ssi_addr
     elif code == SI_TIMER:
-        out[24:32] = info[16:24]  # ssi_tid, ssi_overrun
-        out[44:48] = info[24:28]  # ssi_int
-        out[48:56] = info[24:32]  # ssi_ptr
+        out[24:32] = info[u:u + 8]  # ssi_tid, ssi_overrun
+        out[44:48] = info[u + 8:u + 12]  # ssi_int
+        out[48:56] = word(u + 8)  # ssi_ptr
     else:
-        out[12:20] = info[16:24]  # ssi_pid, ssi_uid
+        out[12:20] = info[u:u + 8]  # ssi_pid, ssi_uid
         if signo == signals.SIGCHLD and code > 0:
-            out[40:44] = info[24:28]  # ssi_status
-            out[56:72] = info[32:48]  # ssi_utime, ssi_stime
+            out[40:44] = info[u + 8:u + 12]  # ssi_status
+            out[56:64] = word(u + 8 + w)  # ssi_utime
+            out[64:72] = word(u + 8 + 2 * w)  # ssi_stime
         elif code < 0:
-            out[44:48] = info[24:28]  # ssi_int
-            out[48:56] = info[24:32]  # ssi_ptr
+            out[44:48] = info[u + 8:u + 12]  # ssi_int
+            out[48:56] = word(u + 8)  # ssi_ptr
     return bytes(out)
 
 
