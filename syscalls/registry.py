@@ -67,13 +67,16 @@ def unsupported(name: str, note: str = "") -> None:
     ROWS[name] = Row(name, None, (), UNSUPPORTED, note, "int")
 
 
-def alias(name: str, target: str, args: tuple[str, ...] | None = None) -> None:
+def alias(name: str, target: str, args: tuple[str, ...] | None = None,
+          wrap: Callable[[Handler], Handler] | None = None) -> None:
     """Register `name` (a 32-bit ABI's variant such as getuid32 or fstat64) as `target`'s
-    handler, with its own argument kinds if they differ."""
+    handler, with its own argument kinds if they differ (and `wrap` around the handler)."""
     row = ROWS[target]
     if name in ROWS:
         raise ValueError(f"syscall {name} registered twice")
-    ROWS[name] = row._replace(name=name, args=args if args is not None else row.args)
+    assert row.handler is not None
+    ROWS[name] = row._replace(name=name, args=args if args is not None else row.args,
+                              handler=wrap(row.handler) if wrap else row.handler)
 
 
 def load_all() -> dict[str, Row]:

@@ -48,9 +48,12 @@ def _compute(p: Process, pc: int, page_addr: int) -> int:
     import capstone
 
     arch = p.elf.arch
-    if arch not in ("aarch64", "x86_64", "riscv64"):
+    if arch not in ("aarch64", "x86_64", "riscv64", "arm"):
         return page_addr  # operand decoding for the other arches: issue 6
-    cs = capstone.Cs(p.arch.CS_ARCH, p.arch.CS_MODE)
+    mode = p.arch.CS_MODE
+    if arch == "arm" and p.engine.resume_pc() & 1:
+        mode |= 16  # CS_MODE_THUMB
+    cs = capstone.Cs(p.arch.CS_ARCH, mode)
     cs.detail = True
     code = p.mem.read_for_debug(pc, 16 if arch == "x86_64" else 4)
     insn = next(cs.disasm(code, pc), None)
@@ -59,6 +62,8 @@ def _compute(p: Process, pc: int, page_addr: int) -> int:
     eng = p.engine
     if arch == "riscv64":
         return _riscv(eng, insn, page_addr)
+    if arch == "arm":
+        return _arm(eng, insn, page_addr)
     for op in insn.operands:
         if op.type != 3:  # CS_OP_MEM (same value for ARM64 and X86 in capstone 5)
             continue
@@ -103,6 +108,35 @@ def _riscv(eng: object, insn: object, page_addr: int) -> int:
     idx = _RV_NAMES.get(insn.reg_name(base))  # type: ignore[attr-defined]
     addr = ((eng.reg(idx + 1) if idx else 0) + (disp or 0)) & _MASK64  # type: ignore[attr-defined]
     return addr if addr >> 12 == page_addr >> 12 else page_addr
+
+
+_ARM_REGS = {f"r{i}": 66 + i for i in range(13)} | {
+    "sb": 75, "sl": 76, "fp": 77, "ip": 78, "sp": 12, "lr": 10, "pc": 11}
+
+
+def _arm(eng: object, insn: object, page_addr: int) -> int:
+    """arm memory operands: base +/- index (shifted) + displacement; the base alone when
+    post-indexed. Enough for the loads and stores compilers emit."""
+    for op in insn.operands:  # type: ignore[attr-defined]
+        if op.type != 3:
+            continue
+        m = op.mem
+
+        def reg(r: int) -> int:
+            rid = _ARM_REGS.get(insn.reg_name(r))  # type: ignore[attr-defined]
+            return eng.reg(rid) if rid is not None else 0  # type: ignore[attr-defined]
+
+        base = reg(m.base) if m.base else 0
+        index = reg(m.index) if m.index else 0
+        if op.shift.type and op.shift.value:
+            index <<= op.shift.value
+        if op.subtracted:
+            index = -index
+        addr = base if "]," in insn.op_str else base + index + m.disp  # type: ignore[attr-defined]
+        addr &= 0xFFFFFFFF
+        if addr >> 12 == page_addr >> 12:
+            return addr
+    return page_addr
 
 
 def _x86(eng: object, name: str, next_pc: int) -> int:

@@ -75,6 +75,7 @@ class Process:
             raise UsageError(f"{path}: guest architecture {self.elf.arch} is not supported yet",
                              126) from None
         self.abi: Abi = get_abi(self.elf.arch)
+        self.abi_time64: Abi = self.abi.with_time64() if self.abi.wordsize == 4 else self.abi
         self.engine = Engine(self.arch)
         self.sched = Scheduler(self, quantum_ns=opts.quantum_ns, loop_factory=self._new_loop,
                                poll_fds=opts.poll_fds)

@@ -47,6 +47,14 @@ class Abi:
         self.O_DIRECTORY: int = data.OPEN_FLAGS["O_DIRECTORY"]
         self.O_NOFOLLOW: int = data.OPEN_FLAGS["O_NOFOLLOW"]
 
+    def with_time64(self) -> Abi:
+        """This ABI as the *_time64 syscalls of 32-bit guests see it: 64-bit timespecs."""
+        import copy
+
+        view = copy.copy(self)
+        view.timespec = Layout(structs.KERNEL_TIMESPEC, self)
+        return view
+
     # ---- scalars -------------------------------------------------------------------------------
     def s32(self, v: int) -> int:
         v &= 0xFFFFFFFF

@@ -10,9 +10,21 @@ import os
 from typing import TYPE_CHECKING
 
 from syscalls.errors import Errno
-from syscalls.linux import fs_fd, fs_path, fs_stat, ids, info, poll  # noqa: F401  (aliased below)
+from syscalls.linux import (  # noqa: F401  (rows aliased below)
+    epoll,
+    fs_fd,
+    fs_path,
+    fs_stat,
+    futex,
+    ids,
+    info,
+    poll,
+    signal,
+    socket,
+    time,
+)
 from syscalls.linux.mm import sys_mmap
-from syscalls.registry import ROWS, alias, syscall
+from syscalls.registry import ROWS, Handler, alias, syscall
 
 if TYPE_CHECKING:
     from usermode.process import Process
@@ -33,6 +45,34 @@ alias("ugetrlimit", "getrlimit")
 alias("_newselect", "select")
 alias("ftruncate64", "ftruncate", ("fd", "off64"))
 alias("truncate64", "truncate", ("path", "off64"))
+
+
+def _time64(fn: Handler) -> Handler:
+    """A *_time64 variant: the same handler, with 64-bit timespecs in guest memory. (A value
+    written later, by a parked call's retry, uses the 32-bit layout: nanosleep's remaining
+    time after EINTR.)"""
+    def wide(p: Process, *args: int) -> int:
+        abi = p.abi
+        p.abi = p.abi_time64
+        try:
+            return fn(p, *args)
+        finally:
+            p.abi = abi
+
+    return wide
+
+
+for _name, _target in (("clock_gettime64", "clock_gettime"), ("clock_settime64", "clock_settime"),
+                       ("clock_getres_time64", "clock_getres"),
+                       ("clock_nanosleep_time64", "clock_nanosleep"),
+                       ("futex_time64", "futex"), ("ppoll_time64", "ppoll"),
+                       ("pselect6_time64", "pselect6"), ("utimensat_time64", "utimensat"),
+                       ("timerfd_settime64", "timerfd_settime"),
+                       ("timerfd_gettime64", "timerfd_gettime"),
+                       ("rt_sigtimedwait_time64", "rt_sigtimedwait"),
+                       ("recvmmsg_time64", "recvmmsg")):
+    if _target in ROWS:
+        alias(_name, _target, wrap=_time64)
 
 
 @syscall("mmap2", args=("ptr", "size", "int:prot", "int:map_flags", "int:fd", "ulong"),

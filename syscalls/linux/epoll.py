@@ -26,7 +26,7 @@ from syscalls.linux.poll import (
 )
 from syscalls.registry import syscall
 from usermode import hostsys
-from usermode.memory import PROT_R, PROT_W
+from usermode.memory import PROT_W
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -134,19 +134,29 @@ def sys_timerfd_create(p: Process, clockid: int, flags: int) -> int:
                                       p.abi.from_guest_open_flags(flags)))
 
 
-def _itimerspec_size(p: Process) -> int:
-    return 2 * p.abi.timespec.size
-
-
 @syscall("timerfd_settime", args=("fd", "int", "ptr", "ptr"))
 def sys_timerfd_settime(p: Process, fd: int, flags: int, new: int, old: int) -> int:
-    size = _itimerspec_size(p)  # same layout as the host's on 64-bit guests
-    new_ptr = p.mem.host_ptr(new, size, PROT_R)
-    old_ptr = p.mem.host_ptr(old, size, PROT_W) if old else 0
-    return hostsys.syscall(hostsys.NR_TIMERFD_SETTIME, fd, flags, new_ptr, old_ptr)
+    cur = (hostsys.Timespec * 2)()
+    ts = p.abi.timespec
+    raw = p.mem.read(new, 2 * ts.size)
+    for i in range(2):  # the guest's itimerspec (32-bit fields on 32-bit ABIs) -> the host's
+        cur[i].tv_sec, cur[i].tv_nsec = p.abi.from_guest_timespec(
+            raw[i * ts.size:(i + 1) * ts.size])
+    prev = (hostsys.Timespec * 2)()
+    hostsys.syscall(hostsys.NR_TIMERFD_SETTIME, fd, flags, ctypes.addressof(cur),
+                    ctypes.addressof(prev) if old else 0)
+    if old:
+        p.mem.write(old, _to_guest_itimerspec(p, prev))
+    return 0
+
+
+def _to_guest_itimerspec(p: Process, pair: ctypes.Array[hostsys.Timespec]) -> bytes:
+    return b"".join(p.abi.to_guest_timespec(t.tv_sec * 1_000_000_000 + t.tv_nsec) for t in pair)
 
 
 @syscall("timerfd_gettime", args=("fd", "ptr"))
 def sys_timerfd_gettime(p: Process, fd: int, cur: int) -> int:
-    ptr = p.mem.host_ptr(cur, _itimerspec_size(p), PROT_W)
-    return hostsys.syscall(hostsys.NR_TIMERFD_GETTIME, fd, ptr)
+    pair = (hostsys.Timespec * 2)()
+    hostsys.syscall(hostsys.NR_TIMERFD_GETTIME, fd, ctypes.addressof(pair))
+    p.mem.write(cur, _to_guest_itimerspec(p, pair))
+    return 0

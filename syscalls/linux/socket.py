@@ -19,6 +19,7 @@ import os
 from typing import TYPE_CHECKING
 
 from syscalls.errors import Errno, Park
+from syscalls.linux import cmsg
 from syscalls.linux.fs_rw import would_block
 from syscalls.registry import PARTIAL, syscall
 from usermode import hostsys
@@ -34,6 +35,9 @@ MSG_DONTWAIT, MSG_WAITALL, MSG_NOSIGNAL = 0x40, 0x100, 0x4000
 SOCK_TYPE_MASK = 0xF
 SOL_SOCKET, SO_ERROR = 1, 4
 _IOV_MAX = 1024
+
+
+MSG_CTRUNC = 0x8
 
 
 class _HostMsghdr(ctypes.Structure):
@@ -256,6 +260,7 @@ def _host_msghdr(p: Process, msg: int, need: int) -> _HostMsghdr:
     if iovlen > _IOV_MAX:
         raise Errno(errno.EMSGSIZE)
     iovs = (_HostIovec * max(iovlen, 1))()
+    h_guest: tuple[int, int] | None = None
     layout = p.abi.iovec
     table = p.mem.read(iov, layout.size * iovlen) if iovlen else b""
     for i in range(iovlen):
@@ -268,19 +273,40 @@ def _host_msghdr(p: Process, msg: int, need: int) -> _HostMsghdr:
     h.namelen = namelen if name else 0
     h.iov = ctypes.addressof(iovs)
     h.iovlen = iovlen
-    h.control = _ptr(p, control, controllen, need) or None
-    h.controllen = controllen if control else 0
+    if control and controllen and w == 4:  # 32-bit cmsghdr chains are re-framed
+        if need == PROT_R:
+            host = cmsg.from_guest_control(p.mem.read(control, controllen), w, bo)
+        else:
+            host = bytes(cmsg.host_room(controllen))
+            h_guest = (control, controllen)
+        cbuf = ctypes.create_string_buffer(host, len(host))
+        h_control, h_controllen = ctypes.addressof(cbuf), len(host)
+    else:
+        cbuf = None
+        h_control = _ptr(p, control, controllen, need) or None
+        h_controllen = controllen if control else 0
+    h.control = h_control
+    h.controllen = h_controllen
     h.flags = flags
-    h.keep_alive = iovs  # the iovec array lives as long as the header
+    h.keep_alive = (iovs, cbuf)  # the iovec array and control copy live as long as the header
+    h.guest_control = h_guest if cbuf is not None and need != PROT_R else None
     return h
 
 
 def _write_back_msghdr(p: Process, msg: int, h: _HostMsghdr) -> None:
     w = p.abi.wordsize
     bo = p.abi.byteorder
+    flags, controllen = int(h.flags), int(h.controllen)
+    guest = getattr(h, "guest_control", None)
+    if guest is not None:
+        addr, room = guest
+        data, cut = cmsg.to_guest_control(ctypes.string_at(h.control, controllen), w, bo, room)
+        p.mem.write(addr, data)
+        controllen = len(data)
+        flags |= MSG_CTRUNC if cut else 0
     p.mem.write(msg + w, int(h.namelen).to_bytes(4, bo))
-    p.mem.write(msg + 5 * w, int(h.controllen).to_bytes(w, bo))
-    p.mem.write(msg + 6 * w, (int(h.flags) & 0xFFFFFFFF).to_bytes(4, bo))
+    p.mem.write(msg + 5 * w, controllen.to_bytes(w, bo))
+    p.mem.write(msg + 6 * w, (flags & 0xFFFFFFFF).to_bytes(4, bo))
 
 
 def _sendmsg(p: Process, fd: int, msg: int, flags: int) -> int:
@@ -316,7 +342,8 @@ def _mmsg(p: Process, fd: int, vec: int, vlen: int, flags: int,
           one: Callable[[Process, int, int, int], int]) -> int:
     """sendmmsg/recvmmsg: one message at a time; stop at the first that would block once
     something went through (the count so far is the result), as the kernel does."""
-    size = 7 * p.abi.wordsize + 8  # struct mmsghdr: msghdr + unsigned msg_len (+ padding)
+    w = p.abi.wordsize
+    size = 7 * w + max(4, w)  # struct mmsghdr: msghdr + unsigned msg_len (+ padding to a word)
     done = 0
     for i in range(min(vlen, _IOV_MAX)):
         entry = vec + i * size
