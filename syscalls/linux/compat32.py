@@ -75,6 +75,16 @@ for _name, _target in (("clock_gettime64", "clock_gettime"), ("clock_settime64",
         alias(_name, _target, wrap=_time64)
 
 
+@syscall("send", args=("fd", "ptr", "size", "int:msg_flags"))
+def sys_send(p: Process, fd: int, buf: int, n: int, flags: int) -> int:
+    return socket.sys_sendto(p, fd, buf, n, flags, 0, 0)
+
+
+@syscall("recv", args=("fd", "ptr", "size", "int:msg_flags"))
+def sys_recv(p: Process, fd: int, buf: int, n: int, flags: int) -> int:
+    return socket.sys_recvfrom(p, fd, buf, n, flags, 0, 0)
+
+
 @syscall("mmap2", args=("ptr", "size", "int:prot", "int:map_flags", "int:fd", "ulong"),
          ret="ptr")
 def sys_mmap2(p: Process, addr: int, length: int, prot: int, flags: int, fd: int,

@@ -25,11 +25,12 @@ static long futex(atomic_int *uaddr, int op, int val, const struct timespec *ts,
                   atomic_int *uaddr2, int val3)
 {
 #if defined(SYS_futex_time64) && SYS_futex_time64 != SYS_futex
-    /* 32-bit arches: libc's timespec has a 64-bit tv_sec, which only the time64 call reads */
-    return syscall(SYS_futex_time64, uaddr, op, val, ts, uaddr2, val3);
-#else
-    return syscall(SYS_futex, uaddr, op, val, ts, uaddr2, val3);
+    /* 32-bit arches: a 64-bit tv_sec (musl, glibc with _TIME_BITS=64) only the time64 call
+     * reads; glibc's default 32-bit timespec goes to the old call */
+    if (sizeof(ts->tv_sec) == 8)
+        return syscall(SYS_futex_time64, uaddr, op, val, ts, uaddr2, val3);
 #endif
+    return syscall(SYS_futex, uaddr, op, val, ts, uaddr2, val3);
 }
 
 static int64_t now_ns(clockid_t clk)
