@@ -190,6 +190,10 @@ class Process:
                 break
             i += 2
         eng = self.engine
+        if getattr(a, "TLS_KIND", "") == "gdt":
+            from syscalls.linux.x86 import setup_gdt
+
+            setup_gdt(self)
         eng.set_reg(a.REG_SP_ID, sp)
         for reg, val in a.ENTRY_REGS:
             eng.set_reg(reg, val)

@@ -135,7 +135,8 @@ STAT_X86_64: list[Field] = [
     ("st_mtime_nsec", "u64"), ("st_ctime", "u64"), ("st_ctime_nsec", "u64"),
     ("pad:24", "pad:24"),
 ]
-# struct stat64 on arm EABI: 104 bytes (st_ino twice: a truncated copy at 12, the real one at 96).
+# struct stat64: 104 bytes on arm EABI, 96 on i386 (64-bit fields 4-aligned); st_ino twice:
+# a truncated copy at 12, the real one at the end.
 STAT64_ARM: list[Field] = [
     ("st_dev", "u64"), ("pad:4", "pad:4"), ("__st_ino", "u32"), ("st_mode", "u32"),
     ("st_nlink", "u32"), ("st_uid", "u32"), ("st_gid", "u32"), ("st_rdev", "u64"),

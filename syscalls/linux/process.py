@@ -71,7 +71,10 @@ def fork_process(p: Process, flags: int, sp: int, ptid: int, ctid: int, tls: int
     if sp:
         p.engine.set_reg(a.REG_SP_ID, sp)
     if flags & CLONE_SETTLS:
-        p.engine.set_reg(a.TLS_REG, tls)
+        from syscalls.linux.x86 import tls_regs
+
+        for reg, val in tls_regs(p, tls):
+            p.engine.set_reg(reg, val)
     t = p.thread
     if flags & CLONE_CHILD_SETTID:
         p.mem.write(ctid, p.pid.to_bytes(4, p.abi.byteorder))

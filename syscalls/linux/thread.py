@@ -41,7 +41,9 @@ def _spawn(p: Process, flags: int, sp: int, ptid: int, ctid: int, tls: int) -> i
     if sp:
         regs.append((a.REG_SP_ID, sp))
     if flags & CLONE_SETTLS:
-        regs.append((a.TLS_REG, tls))
+        from syscalls.linux.x86 import tls_regs
+
+        regs.extend(tls_regs(p, tls))
     t = sched.spawn(tid, tuple(regs))
     if flags & CLONE_CHILD_CLEARTID:
         t.clear_child_tid = ctid

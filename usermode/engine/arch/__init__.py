@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-SUPPORTED = ("aarch64", "x86_64", "riscv64", "arm")
+SUPPORTED = ("aarch64", "x86_64", "riscv64", "arm", "i386")
 
 
 def load(arch: str) -> ModuleType:

@@ -1,0 +1,14 @@
+"""i386 ABI data: 32-bit words, 64-bit scalars only 4-aligned (stat64 is 96 bytes), x86
+open-flag values, a naturally 12-byte epoll_event; 64-bit arguments in unaligned pairs."""
+
+from syscalls.abi import generic
+from syscalls.abi.structs import STAT64_ARM
+
+WORDSIZE = 4
+LITTLE_ENDIAN = True
+ALIGN64 = 4
+STAT = STAT64_ARM  # the same fields; with 4-byte alignment for 64-bit ones it is i386's
+OPEN_FLAGS = generic.OPEN_FLAGS
+CLONE_BACKWARDS = True  # clone(flags, newsp, ptid, tls, ctid)
+EPOLL_PACKED = True  # 12 bytes: u64 data 4-aligned after the u32 events
+PAIR_ALIGN = False
