@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 
 _X86_REGS = {"rax": 35, "rbx": 37, "rcx": 38, "rdx": 40, "rsi": 43, "rdi": 39, "rbp": 36,
              "rsp": 44, "rip": 41, "r8": 106, "r9": 107, "r10": 108, "r11": 109, "r12": 110,
-             "r13": 111, "r14": 112, "r15": 113}
+             "r13": 111, "r14": 112, "r15": 113,
+             "eax": 19, "ebp": 20, "ebx": 21, "ecx": 22, "edi": 23, "edx": 24, "esi": 29,
+             "esp": 30}
 _MASK64 = (1 << 64) - 1
 
 
@@ -48,14 +50,14 @@ def _compute(p: Process, pc: int, page_addr: int) -> int:
     import capstone
 
     arch = p.elf.arch
-    if arch not in ("aarch64", "x86_64", "riscv64", "arm"):
+    if arch not in ("aarch64", "x86_64", "riscv64", "arm", "i386"):
         return page_addr  # operand decoding for the other arches: issue 6
     mode = p.arch.CS_MODE
     if arch == "arm" and p.engine.resume_pc() & 1:
         mode |= 16  # CS_MODE_THUMB
     cs = capstone.Cs(p.arch.CS_ARCH, mode)
     cs.detail = True
-    code = p.mem.read_for_debug(pc, 16 if arch == "x86_64" else 4)
+    code = p.mem.read_for_debug(pc, 16 if arch in ("x86_64", "i386") else 4)
     insn = next(cs.disasm(code, pc), None)
     if insn is None:
         return page_addr
@@ -68,7 +70,7 @@ def _compute(p: Process, pc: int, page_addr: int) -> int:
         if op.type != 3:  # CS_OP_MEM (same value for ARM64 and X86 in capstone 5)
             continue
         m = op.mem
-        if arch == "x86_64":
+        if arch in ("x86_64", "i386"):
             base = _x86(eng, insn.reg_name(m.base), pc + insn.size) if m.base else 0
             index = _x86(eng, insn.reg_name(m.index), pc + insn.size) if m.index else 0
             addr = base + index * (m.scale or 1) + m.disp
@@ -140,7 +142,7 @@ def _arm(eng: object, insn: object, page_addr: int) -> int:
 
 
 def _x86(eng: object, name: str, next_pc: int) -> int:
-    if name == "rip":
+    if name in ("rip", "eip"):
         return next_pc
     reg = _X86_REGS.get(name)
     return eng.reg(reg) if reg is not None else 0  # type: ignore[attr-defined]
