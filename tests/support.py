@@ -66,7 +66,8 @@ def _arch_list(var: str, default: tuple[str, ...]) -> tuple[str, ...]:
 REFERENCE_ARCHES = _arch_list("USERMODE_REFERENCE_ARCHES", ARCHES)
 # Arches run through usermode and compared with the reference.  Override with
 # USERMODE_TEST_ARCHES=aarch64,x86_64,riscv64,...
-EMULATED_ARCHES = _arch_list("USERMODE_TEST_ARCHES", ("aarch64", "x86_64", "riscv64", "arm"))
+EMULATED_ARCHES = _arch_list("USERMODE_TEST_ARCHES",
+                             ("aarch64", "x86_64", "riscv64", "arm", "i386"))
 LIBCS = ("musl", "glibc")
 
 

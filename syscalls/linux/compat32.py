@@ -24,7 +24,7 @@ from syscalls.linux import (  # noqa: F401  (rows aliased below)
     time,
 )
 from syscalls.linux.mm import sys_mmap
-from syscalls.registry import ROWS, Handler, alias, syscall
+from syscalls.registry import PARTIAL, ROWS, SIGNED32, Handler, alias, syscall
 
 if TYPE_CHECKING:
     from usermode.process import Process
@@ -83,6 +83,31 @@ def sys_send(p: Process, fd: int, buf: int, n: int, flags: int) -> int:
 @syscall("recv", args=("fd", "ptr", "size", "int:msg_flags"))
 def sys_recv(p: Process, fd: int, buf: int, n: int, flags: int) -> int:
     return socket.sys_recvfrom(p, fd, buf, n, flags, 0, 0)
+
+
+# socketcall(call, args): i386's (and mips o32's) one entry for the socket calls
+_SOCKETCALL = {1: "socket", 2: "bind", 3: "connect", 4: "listen", 5: "accept",
+               6: "getsockname", 7: "getpeername", 8: "socketpair", 9: "send", 10: "recv",
+               11: "sendto", 12: "recvfrom", 13: "shutdown", 14: "setsockopt",
+               15: "getsockopt", 16: "sendmsg", 17: "recvmsg", 18: "accept4", 19: "recvmmsg",
+               20: "sendmmsg"}
+
+
+@syscall("socketcall", args=("int", "ptr"), support=PARTIAL, note="calls 1-20")
+def sys_socketcall(p: Process, call: int, args: int) -> int:
+    name = _SOCKETCALL.get(call)
+    row = ROWS.get(name or "")
+    if row is None or row.handler is None:
+        raise Errno(errno.EINVAL)
+    words = p.abi.unpack_words(p.mem.read(args, len(row.args) * p.abi.wordsize))
+    vals = []
+    for kind, v in zip(row.base_kinds, words, strict=True):
+        if kind in SIGNED32:
+            v = p.abi.s32(v)
+            if kind == "fd" and v < 0:
+                raise Errno(errno.EBADF)
+        vals.append(v)
+    return row.handler(p, *vals)
 
 
 @syscall("mmap2", args=("ptr", "size", "int:prot", "int:map_flags", "int:fd", "ulong"),
