@@ -116,8 +116,8 @@ class Abi:
         return self.timespec.pack(ns // 1_000_000_000, ns % 1_000_000_000)
 
     def from_guest_timespec(self, data: bytes | memoryview) -> tuple[int, int]:
-        sec, nsec = self.timespec.unpack(data)
-        return self.sword(int(sec)), self.sword(int(nsec))
+        sec, nsec = self.timespec.unpack(data)  # signed fields: long, or s64 for time64
+        return int(sec), int(nsec)
 
 
 @cache
