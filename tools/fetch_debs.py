@@ -50,9 +50,10 @@ def fetch(arch: str, packages: list[str], *, quiet: bool = True, deps: bool = Fa
     out = subprocess.DEVNULL if quiet else None
     missing = [p for p in packages if not glob.glob(os.path.join(debs, f"{p}_*.deb"))]
     if missing:
-        r = subprocess.run(["apt-get", *opts, "update", "-qq"], stdout=out, stderr=out)
-        if r.returncode:
-            raise RuntimeError("apt-get update failed")
+        # A failed index (a mirror mid-sync, often only the security suite) is not fatal
+        # by itself: the download below says whether what we need was listed.
+        updated = subprocess.run(["apt-get", *opts, "update", "-qq"], stdout=out,
+                                 stderr=out).returncode == 0
         if deps:  # the whole dependency closure (our status file says nothing is installed)
             cmd = ["apt-get", *opts, "-o", f"Dir::Cache::archives={debs}", "install",
                    "--download-only", "--no-install-recommends", "-y", "-qq", *missing]
@@ -60,7 +61,8 @@ def fetch(arch: str, packages: list[str], *, quiet: bool = True, deps: bool = Fa
             cmd = ["apt-get", *opts, "download", *missing]
         r = subprocess.run(cmd, cwd=debs, stdout=out, stderr=out)
         if r.returncode:
-            raise RuntimeError(f"apt-get could not fetch {' '.join(missing)}")
+            why = "" if updated else " (and apt-get update failed)"
+            raise RuntimeError(f"apt-get could not fetch {' '.join(missing)}{why}")
     wanted = glob.glob(os.path.join(debs, "*.deb")) if deps else [
         d for p in packages for d in glob.glob(os.path.join(debs, f"{p}_*.deb"))]
     for deb in sorted(wanted):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 from typing import TYPE_CHECKING
@@ -68,9 +69,13 @@ def sys_statx(p: Process, dfd: int, path: int, flags: int, mask: int, buf: int) 
 
 @syscall("getdents64", args=("fd", "ptr", "uint"))
 def sys_getdents64(p: Process, fd: int, dirp: int, count: int) -> int:
-    # struct linux_dirent64 is the same on every arch: the kernel fills guest memory directly.
-    return hostsys.syscall(hostsys.NR_GETDENTS64, fd,
-                           p.mem.host_ptr(dirp, count, PROT_W) if count else 0, count)
+    # struct linux_dirent64 is the same on every arch: the kernel fills guest memory directly,
+    # as much of the buffer as is writable (a heap buffer may straddle two of our backings).
+    if not count:
+        return hostsys.syscall(hostsys.NR_GETDENTS64, fd, 0, 0)
+    view = p.mem.view(dirp, count, PROT_W, True)
+    ptr = ctypes.addressof(ctypes.c_char.from_buffer(view))
+    return hostsys.syscall(hostsys.NR_GETDENTS64, fd, ptr, len(view))
 
 
 @syscall("statfs", args=("path", "ptr"))
