@@ -24,6 +24,8 @@ from support import (
     case_args,
     describe,
     guest_env,
+    known_reference_bug,
+    missing_lines,
     normalise,
     run_reference,
     run_usermode,
@@ -40,9 +42,16 @@ def compare_with_reference(case: GuestCase, arch: str, binary: Path, tmp_path: P
     env = guest_env(case.env)
     ref_args, ref_repl = case_args(case, tmp_path, "ref")
     ref = run_reference(arch, binary, *ref_args, env=env)
+    emu_args, emu_repl = case_args(case, tmp_path, "emu")
+    if ref.returncode != case.returncode and known_reference_bug(case, arch, ref.stdout):
+        # the oracle is wrong here: hold our run to the lines Linux prints instead
+        emu = run_usermode(binary, *emu_args, env=env)
+        assert emu.returncode == case.returncode, describe(emu)
+        assert b"FAIL" not in emu.stdout, describe(emu)
+        assert not missing_lines(emu.stdout, case.lines), describe(emu)
+        return
     assert ref.returncode == case.returncode, f"reference run failed:\n{describe(ref)}"
 
-    emu_args, emu_repl = case_args(case, tmp_path, "emu")
     emu = run_usermode(binary, *emu_args, env=env)
     assert normalise(emu.stdout, emu_repl) == normalise(ref.stdout, ref_repl), describe(emu)
     assert emu.returncode == ref.returncode, describe(emu)

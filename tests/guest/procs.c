@@ -272,8 +272,9 @@ static void check_stop_continue(void)
         close(p[1]);
         setpgid(0, 0);
         raise(SIGSTOP);
+        read(p[0], &c, 1); /* each stop waits until the parent saw the previous continue */
         raise(SIGTSTP);
-        read(p[0], &c, 1); /* stay alive until the parent has seen the continue */
+        read(p[0], &c, 1); /* end of file: the parent saw the second continue */
         _exit(9);
     }
     close(p[0]);
@@ -282,6 +283,7 @@ static void check_stop_continue(void)
     CHECKF("stop_continue", WIFSTOPPED(st) && WSTOPSIG(st) == SIGSTOP, "status %#x", st);
     CHECK("stop_continue", kill(pid, SIGCONT) == 0);
     CHECK("stop_continue", waitpid(pid, &st, WCONTINUED) == pid && WIFCONTINUED(st));
+    CHECK("stop_continue", write(p[1], "g", 1) == 1);
     CHECK("stop_continue", waitpid(pid, &st, WUNTRACED) == pid);
     CHECKF("stop_continue", WIFSTOPPED(st) && WSTOPSIG(st) == SIGTSTP, "status %#x", st);
     siginfo_t si;
