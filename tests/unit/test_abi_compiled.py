@@ -1,0 +1,70 @@
+"""Our struct layouts per ABI against the kernel uapi headers, as a C compiler lays them out
+for each guest arch (zig's cross targets, which ship the uapi headers)."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from syscalls.abi import get
+from syscalls.linux.epoll import _guest_event
+
+HERE = Path(__file__).resolve().parent
+TARGETS = {"aarch64": "aarch64-linux-musl", "x86_64": "x86_64-linux-musl",
+           "riscv64": "riscv64-linux-musl", "arm": "arm-linux-musleabihf",
+           "i386": "x86-linux-musl"}
+BIAS = 1_000_000
+
+
+@cache
+def compiled(arch: str, tmp: str) -> dict[str, int]:
+    if importlib.util.find_spec("ziglang") is None:
+        pytest.skip("ziglang is not installed: no cross compiler to take layouts from")
+    out = Path(tmp) / f"layouts-{arch}.s"
+    p = subprocess.run([sys.executable, "-m", "ziglang", "cc", "-target", TARGETS[arch], "-S",
+                        "-o", str(out), str(HERE / "layouts.c")], capture_output=True,
+                       text=True)
+    if p.returncode:
+        pytest.fail(f"compiling layouts.c for {arch} failed:\n{p.stderr}")
+    values = {}
+    for name, value in re.findall(r"^v_(\w+):\s*\n\s*\.(?:long|word|4byte)\s+(\d+)",
+                                  out.read_text(), re.M):
+        values[name] = int(value) - BIAS
+    return values
+
+
+@pytest.mark.parametrize("arch", sorted(TARGETS))
+def test_layouts_match_the_compiler(arch: str, tmp_path_factory: pytest.TempPathFactory
+                                    ) -> None:
+    c = compiled(arch, str(tmp_path_factory.getbasetemp()))
+    abi = get(arch)
+    wide = abi.with_time64() if abi.wordsize == 4 else abi
+    event = _guest_event(SimpleNamespace(abi=abi))  # type: ignore[arg-type]
+    ours = {
+        "stat_size": abi.stat.size,
+        **{f"stat_{f}": abi.stat.offsets[f] for f in (
+            "st_ino", "st_mode", "st_nlink", "st_rdev", "st_size", "st_blksize",
+            "st_blocks", "st_mtime", "st_ctime")},
+        "timespec64_size": wide.timespec.size,
+        "iovec_size": abi.iovec.size,
+        "winsize_size": abi.winsize.size,
+        "sysinfo_size": abi.sysinfo.size,
+        "sysinfo_procs": abi.sysinfo.offsets["procs"],
+        "sysinfo_mem_unit": abi.sysinfo.offsets["mem_unit"],
+        "tms_size": abi.tms.size,
+        "clone_args_size": abi.clone_args.size,
+        "rlimit_size": abi.rlimit.size,
+        "rlimit64_size": abi.rlimit64.size,
+        "epoll_event_size": event.size,
+        "epoll_event_data": event.size - 8,
+    }
+    assert set(c) == set(ours), "layouts.c and this test list different values"
+    wrong = {k: (ours[k], c[k]) for k in ours if ours[k] != c[k]}
+    assert not wrong, f"{arch}: (ours, compiler's) differ: {wrong}"
