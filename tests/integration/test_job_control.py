@@ -52,16 +52,20 @@ def _run(c, line: str, *expect: str) -> None:  # type: ignore[no-untyped-def]
 
 def test_ctrl_z_bg_fg_ctrl_c(rootfs: Path, tmp_path: Path) -> None:
     pexpect, c = _shell(rootfs, tmp_path)
-    c.sendline("sleep 30")
-    time.sleep(1.5)  # let the child exec sleep and take the terminal
+    # the child says when it runs (its signal dispositions are the job's by then), then
+    # becomes sleep
+    job = "sh -c 'echo started; exec sleep 30'"
+    c.sendline(job)
+    c.expect("\r\nstarted")
+    time.sleep(0.3)
     c.sendcontrol("z")
-    c.expect(r"\[1\]\+ +Stopped +sleep 30")
+    c.expect(r"\[1\]\+ +Stopped +sh -c")
     c.expect_exact(PROMPT)
-    _run(c, "jobs", r"\[1\]\+ +Stopped +sleep 30")
-    _run(c, "bg", r"\[1\]\+ sleep 30 &")
-    _run(c, "jobs", r"\[1\]\+ +Running +sleep 30 &")
+    _run(c, "jobs", r"\[1\]\+ +Stopped +sh -c")
+    _run(c, "bg", r"\[1\]\+ sh -c .* &")
+    _run(c, "jobs", r"\[1\]\+ +Running +sh -c .* &")
     c.sendline("fg")
-    c.expect("sleep 30")
+    c.expect("exec sleep 30'")
     time.sleep(1)
     c.sendcontrol("c")
     c.expect_exact(PROMPT)
