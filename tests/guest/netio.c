@@ -206,10 +206,10 @@ static void check_timerfd(void)
     int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
     CHECK("timerfd", fd >= 0);
     struct itimerspec its = {{0, 0}, {0, 15 * 1000 * 1000}};
+    int64_t t0 = now_ms(); /* before arming: a loaded machine may stall between the calls */
     CHECK("timerfd", timerfd_settime(fd, 0, &its, NULL) == 0);
     struct itimerspec cur;
     CHECK("timerfd", timerfd_gettime(fd, &cur) == 0 && cur.it_value.tv_nsec > 0);
-    int64_t t0 = now_ms();
     uint64_t n;
     CHECK("timerfd", read(fd, &n, 8) == 8 && n == 1);
     CHECK("timerfd", now_ms() - t0 >= 10);
