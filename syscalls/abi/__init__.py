@@ -33,7 +33,7 @@ class Abi:
         self.winsize = Layout(structs.WINSIZE, self)
         self.tms = Layout(structs.TMS, self)
         # sysinfo ends in char _f[20 - 2 * sizeof(long) - 4]: 8 bytes on 32-bit ABIs
-        self.sysinfo = Layout(structs.SYSINFO + [("pad:f", f"pad:{20 - 2 * self.wordsize - 4}")]
+        self.sysinfo = Layout([*structs.SYSINFO, ("pad:f", f"pad:{20 - 2 * self.wordsize - 4}")]
                               if self.wordsize == 4 else structs.SYSINFO, self)
         self.clone_args = Layout(structs.CLONE_ARGS, self)
         # clone's argument order: tls before child_tid (CONFIG_CLONE_BACKWARDS) or after

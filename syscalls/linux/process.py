@@ -22,6 +22,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import time
 from collections.abc import Callable
 from select import POLLIN
 from typing import TYPE_CHECKING
@@ -38,6 +39,7 @@ CLONE_VM, CLONE_VFORK, CLONE_THREAD = 0x100, 0x4000, 0x10000
 CLONE_SETTLS, CLONE_PARENT_SETTID, CLONE_CHILD_CLEARTID = 0x80000, 0x100000, 0x200000
 CLONE_CHILD_SETTID = 0x1000000
 WNOHANG = 1
+CHILD_RECHECK_NS = 200_000_000
 P_ALL, P_PID, P_PGID, P_PIDFD = 0, 1, 2, 3
 MAX_ARG_STRINGS = 0x7FFFFFFF
 SHEBANG_DEPTH = 4
@@ -161,9 +163,15 @@ def _until_child(p: Process, attempt: Callable[[], int | None]) -> int:
         r = attempt()
         if r is not None:
             return r
-        raise Park(again, fds=((fd, POLLIN),))
+        raise _child_park(again, fd)
 
-    raise Park(again, fds=((fd, POLLIN),))
+    raise _child_park(again, fd)
+
+
+def _child_park(retry: Callable[[int], int], fd: int) -> Park:
+    # The SIGCHLD pipe is the wake-up; the deadline is a safety net, so that a lost
+    # notification can delay a wait by CHILD_RECHECK_NS but never hang it.
+    return Park(retry, fds=((fd, POLLIN),), deadline=time.monotonic_ns() + CHILD_RECHECK_NS)
 
 
 def _waitid_now(p: Process, idtype: int, ident: int, infop: int, options: int) -> int:

@@ -1,0 +1,20 @@
+"""The style rules CI enforces: ruff is clean over the whole repository."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_ruff_is_clean() -> None:
+    if importlib.util.find_spec("ruff") is None:
+        pytest.skip("ruff is not installed (pip install -e '.[test]')")
+    p = subprocess.run([sys.executable, "-m", "ruff", "check", str(REPO)], capture_output=True,
+                       text=True, cwd=REPO)
+    assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-2000:]
