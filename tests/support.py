@@ -303,7 +303,7 @@ CASES: tuple[GuestCase, ...] = (
     ),
     GuestCase("fileio", "fileio", scratch=True, lines=(*_ok(FILEIO_CHECKS), "fileio done")),
     GuestCase("memory", "memory", scratch=True, lines=(*_ok(MEMORY_CHECKS), "memory done")),
-    GuestCase("wide", "wide", scratch=True, lines=(*_ok(("offsets", "y2038", "tls")),
+    GuestCase("wide", "wide", scratch=True, lines=(*_ok(("offsets", "locks", "y2038", "tls")),
                                                    "wide done")),
     GuestCase(
         "sysinfo",

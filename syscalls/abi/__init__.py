@@ -36,6 +36,8 @@ class Abi:
         self.sysinfo = Layout([*structs.SYSINFO, ("pad:f", f"pad:{20 - 2 * self.wordsize - 4}")]
                               if self.wordsize == 4 else structs.SYSINFO, self)
         self.clone_args = Layout(structs.CLONE_ARGS, self)
+        self.flock = Layout(structs.FLOCK, self)
+        self.flock64 = Layout(structs.FLOCK64, self)
         # clone's argument order: tls before child_tid (CONFIG_CLONE_BACKWARDS) or after
         self.clone_backwards: bool = data.CLONE_BACKWARDS
         self.epoll_packed: bool = data.EPOLL_PACKED

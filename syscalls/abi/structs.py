@@ -144,6 +144,13 @@ STAT64_ARM: list[Field] = [
     ("st_atime", "u32"), ("st_atime_nsec", "u32"), ("st_mtime", "u32"),
     ("st_mtime_nsec", "u32"), ("st_ctime", "u32"), ("st_ctime_nsec", "u32"), ("st_ino", "u64"),
 ]
+# struct flock (F_GETLK/F_SETLK/F_SETLKW): `long` offsets; 16 bytes on 32-bit ABIs, and on
+# 64-bit ones the same as flock64 (32 bytes). flock64 (F_*LK64, OFD locks): 24 bytes on i386,
+# 32 on arm, where 64-bit fields are 8-aligned.
+FLOCK: list[Field] = [("l_type", "s16"), ("l_whence", "s16"), ("l_start", "long"),
+                      ("l_len", "long"), ("l_pid", "s32")]
+FLOCK64: list[Field] = [("l_type", "s16"), ("l_whence", "s16"), ("l_start", "s64"),
+                        ("l_len", "s64"), ("l_pid", "s32")]
 STAT_FIELD_ORDER = ("st_dev", "st_ino", "st_mode", "st_nlink", "st_uid", "st_gid", "st_rdev",
                     "st_size", "st_blksize", "st_blocks", "st_atime", "st_atime_nsec",
                     "st_mtime", "st_mtime_nsec", "st_ctime", "st_ctime_nsec")

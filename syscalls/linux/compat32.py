@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from syscalls.errors import Errno
+from syscalls.errors import Errno, Park
 from syscalls.linux import (  # noqa: F401  (rows aliased below)
     epoll,
     fs_fd,
@@ -40,7 +41,6 @@ alias("fstat64", "fstat")
 alias("stat64", "stat")
 alias("lstat64", "lstat")
 alias("fstatat64", "newfstatat")
-alias("fcntl64", "fcntl")
 alias("ugetrlimit", "getrlimit")
 alias("_newselect", "select")
 alias("ftruncate64", "ftruncate", ("fd", "off64"))
@@ -48,18 +48,35 @@ alias("truncate64", "truncate", ("path", "off64"))
 
 
 def _time64(fn: Handler) -> Handler:
-    """A *_time64 variant: the same handler, with 64-bit timespecs in guest memory. (A value
-    written later, by a parked call's retry, uses the 32-bit layout: nanosleep's remaining
-    time after EINTR.)"""
+    """A *_time64 variant: the same handler, with 64-bit timespecs in guest memory, also in
+    the retry of a call that parks (a sleep writing its remaining time after EINTR)."""
     def wide(p: Process, *args: int) -> int:
         abi = p.abi
         p.abi = p.abi_time64
         try:
             return fn(p, *args)
+        except Park as park:
+            park.retry = _in_time64(p, park.retry)
+            raise
         finally:
             p.abi = abi
 
     return wide
+
+
+def _in_time64(p: Process, retry: Callable[[int], int]) -> Callable[[int], int]:
+    def wide_retry(reason: int) -> int:
+        abi = p.abi
+        p.abi = p.abi_time64
+        try:
+            return retry(reason)
+        except Park as park:
+            park.retry = _in_time64(p, park.retry)
+            raise
+        finally:
+            p.abi = abi
+
+    return wide_retry
 
 
 for _name, _target in (("clock_gettime64", "clock_gettime"), ("clock_settime64", "clock_settime"),
@@ -73,6 +90,16 @@ for _name, _target in (("clock_gettime64", "clock_gettime"), ("clock_settime64",
                        ("recvmmsg_time64", "recvmmsg")):
     if _target in ROWS:
         alias(_name, _target, wrap=_time64)
+
+
+F_GETLK64, F_SETLK64, F_SETLKW64 = 12, 13, 14  # arm, i386 (mips: 33-35)
+
+
+@syscall("fcntl64", args=("fd", "int:fcntl_cmd", "ulong"))
+def sys_fcntl64(p: Process, fd: int, cmd: int, arg: int) -> int:
+    if cmd in (F_GETLK64, F_SETLK64, F_SETLKW64):
+        return fs_fd.fcntl_cmd(p, fd, cmd - F_GETLK64 + fs_fd.F_GETLK, arg, lk64=True)
+    return fs_fd.fcntl_cmd(p, fd, cmd, arg, lk64=False)
 
 
 @syscall("send", args=("fd", "ptr", "size", "int:msg_flags"))

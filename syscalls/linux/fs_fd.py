@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import struct
 from typing import TYPE_CHECKING
 
 from syscalls.errors import Errno, Park
@@ -26,6 +27,7 @@ F_DUPFD_CLOEXEC = 1030
 _FCNTL_PTR_ARGS = {15: (8, PROT_R), 16: (8, PROT_W), 1035: (8, PROT_W), 1036: (8, PROT_R),
                    1037: (8, PROT_W), 1038: (8, PROT_R)}
 FLOCK_SIZE = 32  # struct flock on 64-bit guests (= host)
+HOST_FLOCK = struct.Struct("<hh4xqqi4x")
 
 
 @syscall("close", args=("fd",))
@@ -82,6 +84,11 @@ def sys_dup2(p: Process, old: int, new: int) -> int:
 
 @syscall("fcntl", args=("fd", "int:fcntl_cmd", "ulong"))
 def sys_fcntl(p: Process, fd: int, cmd: int, arg: int) -> int:
+    return fcntl_cmd(p, fd, cmd, arg, lk64=False)
+
+
+def fcntl_cmd(p: Process, fd: int, cmd: int, arg: int, lk64: bool) -> int:
+    """fcntl; `lk64`: the lock commands take a flock64 (fcntl64's F_*LK64 on 32-bit ABIs)."""
     if cmd in (F_DUPFD, F_DUPFD_CLOEXEC):
         new = fcntl.fcntl(fd, cmd, p.abi.s32(arg))
         p.fds.forget(new)
@@ -92,7 +99,10 @@ def sys_fcntl(p: Process, fd: int, cmd: int, arg: int) -> int:
         p.fds.flags_changed()
         return fcntl.fcntl(fd, F_SETFL, p.abi.from_guest_open_flags(arg & 0xFFFFFFFF))
     if cmd in (F_GETLK, F_SETLK, F_OFD_GETLK, F_OFD_SETLK, F_SETLKW, F_OFD_SETLKW):
-        lock = p.mem.read(arg, FLOCK_SIZE)
+        guest = None if p.abi.wordsize == 8 else \
+            (p.abi.flock64 if lk64 or cmd >= F_OFD_GETLK else p.abi.flock)
+        lock = p.mem.read(arg, FLOCK_SIZE) if guest is None else \
+            HOST_FLOCK.pack(*guest.unpack(p.mem.read(arg, guest.size)))
         if cmd in (F_SETLKW, F_OFD_SETLKW):
             try:
                 fcntl.fcntl(fd, F_SETLK if cmd == F_SETLKW else F_OFD_SETLK, lock)
@@ -103,6 +113,8 @@ def sys_fcntl(p: Process, fd: int, cmd: int, arg: int) -> int:
                 raise Park.blocking(lambda: _set_lock_wait(fd, cmd, lock)) from None
         out = fcntl.fcntl(fd, cmd, lock)
         if cmd in (F_GETLK, F_OFD_GETLK):
+            if guest is not None:
+                out = guest.pack_wrapped(*HOST_FLOCK.unpack(out))  # type: ignore[arg-type]
             p.mem.write(arg, out)
         return 0
     ptr = _FCNTL_PTR_ARGS.get(cmd)

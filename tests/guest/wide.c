@@ -1,7 +1,7 @@
 /*
  * 64-bit values through every ABI, the 32-bit ones especially: file offsets above 4 GiB
- * (ftruncate, pwrite/pread, lseek, fstat of a sparse file), times after 2038 (utimensat and
- * statx), and thread-local variables read from a second thread.
+ * (ftruncate, pwrite/pread, lseek, fstat of a sparse file, record locks), times after 2038
+ * (utimensat and statx), and thread-local variables read from a second thread.
  *
  * usage: wide SCRATCH_DIR [check ...]
  */
@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "guestcheck.h"
@@ -46,6 +47,34 @@ static void check_offsets(void)
     CHECK("offsets", lseek(fd, -1, SEEK_END) == BIG + 99);
     close(fd);
     guest_ok("offsets");
+}
+
+static void check_locks(void)
+{
+    /* a record lock above 4 GiB, seen and refused by another process */
+    int fd = scratch("locked");
+    CHECK("locks", fd >= 0 && ftruncate(fd, BIG + 100) == 0);
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = BIG + 1, .l_len = 10};
+    CHECK("locks", fcntl(fd, F_SETLK, &fl) == 0);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct flock q = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = BIG + 5,
+                          .l_len = 1};
+        if (fcntl(fd, F_GETLK, &q) != 0 || q.l_type != F_WRLCK || q.l_start != BIG + 1 ||
+            q.l_len != 10 || q.l_pid != parent)
+            _exit(1);
+        q.l_start = BIG + 5;
+        if (fcntl(fd, F_SETLK, &q) != -1 || (errno != EAGAIN && errno != EACCES))
+            _exit(2);
+        q.l_start = BIG + 20; /* past the parent's range: free */
+        _exit(fcntl(fd, F_SETLK, &q) == 0 ? 0 : 3);
+    }
+    int st;
+    CHECK("locks", waitpid(pid, &st, 0) == pid);
+    CHECKF("locks", WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+    close(fd);
+    guest_ok("locks");
 }
 
 static void check_y2038(void)
@@ -92,7 +121,8 @@ static void check_tls(void)
 }
 
 static const struct guest_check checks[] = {
-    {"offsets", check_offsets}, {"y2038", check_y2038}, {"tls", check_tls},
+    {"offsets", check_offsets}, {"locks", check_locks}, {"y2038", check_y2038},
+    {"tls", check_tls},
 };
 
 int main(int argc, char **argv)
