@@ -20,24 +20,15 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
 from fetch_debs import fetch  # noqa: E402
+from rootfs_bench import timed  # noqa: E402  (same directory: on sys.path as the script's)
 
 BIN = Path(os.environ.get("BENCH_BIN", Path.home() / ".cache" / "usermode-bench" / "bin"))
-
-
-def timed(cmd: list[str], env: dict[str, str]) -> float:
-    t = time.perf_counter()
-    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    if p.returncode:
-        raise SystemExit(f"failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr.decode()[-500:]}")
-    return time.perf_counter() - t
 
 
 def main() -> int:

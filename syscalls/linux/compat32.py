@@ -51,32 +51,22 @@ def _time64(fn: Handler) -> Handler:
     """A *_time64 variant: the same handler, with 64-bit timespecs in guest memory, also in
     the retry of a call that parks (a sleep writing its remaining time after EINTR)."""
     def wide(p: Process, *args: int) -> int:
-        abi = p.abi
-        p.abi = p.abi_time64
-        try:
-            return fn(p, *args)
-        except Park as park:
-            park.retry = _in_time64(p, park.retry)
-            raise
-        finally:
-            p.abi = abi
+        return _in_time64(p, lambda: fn(p, *args))
 
     return wide
 
 
-def _in_time64(p: Process, retry: Callable[[int], int]) -> Callable[[int], int]:
-    def wide_retry(reason: int) -> int:
-        abi = p.abi
-        p.abi = p.abi_time64
-        try:
-            return retry(reason)
-        except Park as park:
-            park.retry = _in_time64(p, park.retry)
-            raise
-        finally:
-            p.abi = abi
-
-    return wide_retry
+def _in_time64(p: Process, call: Callable[[], int]) -> int:
+    abi = p.abi
+    p.abi = p.abi_time64
+    try:
+        return call()
+    except Park as park:
+        retry = park.retry
+        park.retry = lambda reason: _in_time64(p, lambda: retry(reason))
+        raise
+    finally:
+        p.abi = abi
 
 
 for _name, _target in (("clock_gettime64", "clock_gettime"), ("clock_settime64", "clock_settime"),

@@ -59,7 +59,7 @@ def sys_rt_sigprocmask(p: Process, how: int, set_ptr: int, oset: int, setsize: i
         t.sigmask &= ~signals.UNBLOCKABLE
         if t.sigmask != before:
             signals.mask_changed(p, before, t.sigmask)
-        return _check_delivery(p)
+        return check_delivery(p)
     return 0
 
 
@@ -75,7 +75,7 @@ def sys_sigaltstack(p: Process, ss: int, old: int) -> int:
     return 0
 
 
-def _check_delivery(p: Process) -> int:
+def check_delivery(p: Process) -> int:
     """Return 0, but first leave the hook if a signal became deliverable to the caller, so
     the run loop delivers it before the next guest instruction (as Linux does on return
     from the syscall)."""
@@ -90,10 +90,10 @@ def _send(p: Process, t: Thread, sig: int, code: int) -> int:
     if not 1 <= sig <= 64:
         raise Errno(errno.EINVAL)
     signals.queue(p, t, sig, signals.siginfo(p, sig, code, pid=p.pid, uid=os.getuid()))
-    return _check_delivery(p) if t is p.thread else 0
+    return check_delivery(p) if t is p.thread else 0
 
 
-def _target_for_process(p: Process, sig: int) -> Thread:
+def target_for_process(p: Process, sig: int) -> Thread:
     """A process-directed signal goes to a thread that does not block it (the caller if
     it can take it), as Linux picks one."""
     cur = p.thread
@@ -111,7 +111,7 @@ def sys_kill(p: Process, pid: int, sig: int) -> int:
     if pid in (p.pid, 0):  # process group 0: the others of the group get it from the host
         if pid == 0 and sig:
             _signal_group_others(p, sig)
-        return _send(p, _target_for_process(p, sig), sig, signals.SI_USER)
+        return _send(p, target_for_process(p, sig), sig, signals.SI_USER)
     if not 0 <= sig <= 64:
         raise Errno(errno.EINVAL)
     os.kill(pid, sig)

@@ -15,7 +15,7 @@ from select import POLLIN
 from typing import TYPE_CHECKING
 
 from syscalls.errors import Errno, Park
-from syscalls.linux.signal import _check_delivery, _target_for_process
+from syscalls.linux.signal import check_delivery, target_for_process
 from syscalls.registry import PARTIAL, syscall
 from usermode import hostsys, signals
 from usermode.memory import PROT_R, PROT_W
@@ -134,9 +134,9 @@ def sys_rt_sigqueueinfo(p: Process, tgid: int, sig: int, uinfo: int) -> int:
     info = _guest_info(p, sig, uinfo)
     if sig == 0:
         return 0
-    t = _target_for_process(p, sig)
+    t = target_for_process(p, sig)
     signals.queue(p, t, sig, info)
-    return _check_delivery(p) if t is p.thread else 0
+    return check_delivery(p) if t is p.thread else 0
 
 
 @syscall("rt_tgsigqueueinfo", args=("int", "int", "int:signal", "ptr"), support=PARTIAL,
@@ -154,4 +154,4 @@ def sys_rt_tgsigqueueinfo(p: Process, tgid: int, tid: int, sig: int, uinfo: int)
     if sig == 0:
         return 0
     signals.queue(p, t, sig, info)
-    return _check_delivery(p) if t is p.thread else 0
+    return check_delivery(p) if t is p.thread else 0

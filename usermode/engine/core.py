@@ -58,6 +58,7 @@ class Engine:
         self.stopper: BlockStopper | None = None
         self._ret = ctypes.c_uint64()
         self._ret_ref = ctypes.byref(self._ret)
+        self._tbit = getattr(arch, "THUMB_CPSR_BIT", 0)  # arm: CPSR.T
 
     # ---- registers ---------------------------------------------------------------------------
     def pc(self) -> int:
@@ -66,15 +67,13 @@ class Engine:
     def resume_pc(self) -> int:
         """Where emu_start must resume: the PC, plus bit 0 in Thumb state on arm."""
         pc = self.uc.reg_read(self.arch.REG_PC_ID)
-        tbit = getattr(self.arch, "THUMB_CPSR_BIT", 0)
-        if tbit and self.uc.reg_read(self.arch.REG_CPSR) & tbit:
+        if self._tbit and self.uc.reg_read(self.arch.REG_CPSR) & self._tbit:
             return pc | 1
         return pc
 
     def syscall_insn_size(self) -> int:
         """Length of the syscall instruction just executed (a restart re-runs it)."""
-        tbit = getattr(self.arch, "THUMB_CPSR_BIT", 0)
-        if tbit and self.uc.reg_read(self.arch.REG_CPSR) & tbit:
+        if self._tbit and self.uc.reg_read(self.arch.REG_CPSR) & self._tbit:
             return 2
         return self.arch.SYSCALL_INSN_SIZE
 
