@@ -8,6 +8,7 @@ per name when asked for).
 from __future__ import annotations
 
 import errno
+import struct
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -43,18 +44,21 @@ class Dispatcher:
         for k in registry.SIGNED_WORD:
             convs[k] = abi.sword
         self.table: dict[int, Entry] = {}
+        stack_args = abi.stack_args  # mips o32: arguments 5.. are on the guest's stack
         for nr, name in self.names.items():
             row = rows.get(name)
             if row is None or row.handler is None:
                 continue
             kinds = [k if not a.endswith(":dirfd") else "int" for k, a in zip(
                 row.base_kinds, row.args, strict=True)]
-            if abi.wordsize == 4 and registry.WIDE.intersection(kinds):
-                handler, nregs = _gather_pairs(row.handler, kinds, convs, abi)
+            arg_convs = [_arg_conv(a, k, convs, abi) for a, k in zip(row.args, kinds,
+                                                                      strict=True)]
+            wide = abi.wordsize == 4 and bool(registry.WIDE.intersection(kinds))
+            if wide or (stack_args is not None and len(kinds) > 4):
+                handler, nregs = _gather(row.handler, kinds, arg_convs, abi)
                 self.table[nr] = (handler, (), nregs, name)
                 continue
-            plan = tuple((i, convs[k] if k not in registry.WIDE else abi.sword)
-                         for i, k in enumerate(kinds) if k in convs or k in registry.WIDE)
+            plan = tuple((i, c) for i, c in enumerate(arg_convs) if c is not None)
             self.table[nr] = (row.handler, plan, len(row.args), name)
         self.rows = rows
         self.call = self._make_call()
@@ -104,22 +108,50 @@ class Dispatcher:
         return -self.abi.to_guest_errno(errno.ENOSYS)
 
 
-def _gather_pairs(fn: Callable[..., int], kinds: list[str], convs: dict[str, Conv],
-                  abi: Abi) -> tuple[Callable[..., int], int]:
-    """A handler taking 64-bit arguments on a 32-bit ABI: each comes in two registers (the
-    first one even-numbered where the ABI aligns pairs); returns (wrapper, registers used)."""
+def _arg_conv(arg: str, kind: str, convs: dict[str, Conv], abi: Abi) -> Conv | None:
+    """How one argument is decoded: its kind's range check, then the ABI's renumbering of
+    what the kind's detail names (a mips signal number, ioctl request, mmap flag...)."""
+    base = convs.get(kind) if kind not in registry.WIDE else abi.sword
+    extra = abi.arg_convs.get(arg.split(":", 1)[1]) if ":" in arg else None
+    if extra is None:
+        return base
+    if base is None:
+        return extra
+    return lambda v: extra(base(v))
+
+
+def _gather(fn: Callable[..., int], kinds: list[str], arg_convs: list[Conv | None],
+            abi: Abi) -> tuple[Callable[..., int], int]:
+    """A handler whose arguments are not one register each: 64-bit ones on a 32-bit ABI come
+    in two registers (the first one even-numbered where the ABI aligns pairs), and on mips
+    o32 those past the fourth are read from the guest stack (the fifth register value is the
+    sp). Returns (wrapper, registers used)."""
     slots: list[tuple[int, Conv | None, bool]] = []
     r = 0
-    for k in kinds:
-        if k in registry.WIDE:
+    for k, conv in zip(kinds, arg_convs, strict=True):
+        if k in registry.WIDE and abi.wordsize == 4:
             if abi.pair_align and r % 2:
                 r += 1
             slots.append((r, None, True))
             r += 2
         else:
-            slots.append((r, convs.get(k), False))
+            slots.append((r, conv, False))
             r += 1
     lo_first = abi.little_endian
+    stack_off = abi.stack_args
+    if stack_off is not None and r > 4:
+        nstack = r - 4
+        word_fmt = struct.Struct(("<" if lo_first else ">") + "I" * nstack)
+
+        def from_stack(proc: Any, *regs: int) -> int:
+            # an unreadable stack fails the call with EFAULT, as the o32 entry code does
+            words = word_fmt.unpack_from(proc.mem.view(regs[4] + stack_off, 4 * nstack))
+            return gathered(proc, *regs[:4], *words)
+
+        outer: Callable[..., int] = from_stack
+        nregs = 5
+    else:
+        outer, nregs = None, r  # type: ignore[assignment]
 
     def gathered(proc: Any, *regs: int) -> int:
         args = []
@@ -132,7 +164,7 @@ def _gather_pairs(fn: Callable[..., int], kinds: list[str], convs: dict[str, Con
                 args.append(conv(regs[i]) if conv is not None else regs[i])
         return fn(proc, *args)
 
-    return gathered, r
+    return (outer or gathered), nregs
 
 
 def _u32(v: int) -> int:

@@ -57,8 +57,7 @@ def restore_default_dispositions() -> None:
             signal.signal(sig, signal.SIG_DFL)
 
 
-def inherited_ignored(ignored: set[int] | None) -> dict[int, bytes]:
-    """Guest sigactions (kernel layout, handler SIG_IGN = 1) for the signals that start out
-    ignored: those our parent left ignored, or those an execve kept ignored."""
-    start = _IGNORED_AT_START if ignored is None else ignored
-    return {s: (1).to_bytes(8, "little").ljust(32, b"\0") for s in start}
+def ignored_at_start(ignored: set[int] | None) -> set[int]:
+    """The signals that start out ignored: those our parent left ignored, or those an
+    execve kept ignored."""
+    return set(_IGNORED_AT_START if ignored is None else ignored)

@@ -92,8 +92,11 @@ _NO_VMA = Vma(0, 0, 0, False, _NO_BACKING)
 
 class AddressSpace:
     def __init__(self, uc: capi.Uc, *, arena_lo: int, arena_hi: int, mmap_top: int,
-                 task_size: int = 1 << 64) -> None:
+                 task_size: int = 1 << 64, region_perms: bool = False) -> None:
         self.uc = uc
+        # With the CPU's own TLB (mips: see engine/arch/mipsel.py) no fill callback checks
+        # protections, so Unicorn's region permissions carry them: a hole is PROT_NONE.
+        self.region_perms = region_perms
         self.task_size = task_size
         self.vmas: list[Vma] = []
         self._starts: list[int] = []
@@ -109,7 +112,8 @@ class AddressSpace:
     # ---- backings ----------------------------------------------------------------------------
     def add_backing(self, lo: int, hi: int) -> Backing:
         host = hostmm.reserve(hi - lo)
-        self.uc.mem_map_ptr(lo, hi - lo, capi.UC_PROT_ALL, host)
+        self.uc.mem_map_ptr(lo, hi - lo, capi.UC_PROT_NONE if self.region_perms
+                            else capi.UC_PROT_ALL, host)
         b = Backing(lo, hi, host)
         self.backings.append(b)
         self.backings.sort(key=lambda x: x.lo)
@@ -214,9 +218,15 @@ class AddressSpace:
             if v.end > hi:
                 out.append(v.piece(hi, v.end))
         self.vmas = out
+        if self.region_perms:
+            for v in removed:
+                self.uc.mem_protect(v.start, v.end - v.start, capi.UC_PROT_NONE)
         return removed
 
     def _insert(self, new: list[Vma]) -> None:
+        if self.region_perms:
+            for v in new:  # PROT_R/W/X are Unicorn's UC_PROT_* bits
+                self.uc.mem_protect(v.start, v.end - v.start, v.prot & capi.UC_PROT_ALL)
         self.vmas.extend(new)
         self.vmas.sort(key=lambda v: v.start)
         merged: list[Vma] = []

@@ -15,12 +15,13 @@ from syscalls.dispatch import Dispatcher
 from usermode.children import ChildWatch
 from usermode.engine import arch as archmod
 from usermode.engine.core import Engine
-from usermode.fatal import die, inherited_ignored
+from usermode.fatal import die, ignored_at_start
 from usermode.fdtable import FdTable
 from usermode.loop.aio import EventLoop
 from usermode.memory import PROT_R, PROT_W, PROT_X, AddressSpace, page_down
 from usermode.paths import Paths, default_sysroot
 from usermode.sched import Scheduler, Thread
+from usermode.signals import IGNORED, Action
 
 
 class UsageError(Exception):
@@ -64,7 +65,8 @@ class Process:
         self.fds = FdTable()
         self.paths = Paths(self.exe_path, self.pid, opts.sysroot or default_sysroot(
             self.elf.arch, self.elf.interp))
-        self.sigactions: dict[int, bytes] = inherited_ignored(opts.exec_ignored)
+        self.sigactions: dict[int, Action] = {
+            s: IGNORED for s in ignored_at_start(opts.exec_ignored)}
         self.host_dispositions: dict[int, int] = {}  # signals.HOST_*: what the host was told
         self.children = ChildWatch(self)
         self.vfork_release: int | None = None  # a vfork child's hold on its waiting parent
@@ -84,7 +86,7 @@ class Process:
         arena_lo = a.STACK_TOP - a.ARENA_SIZE
         self.mem = AddressSpace(self.engine.uc, arena_lo=arena_lo, arena_hi=a.STACK_TOP,
                                 mmap_top=page_down(a.STACK_TOP - max(opts.stack_size, 128 << 20)),
-                                task_size=a.TASK_SIZE)
+                                task_size=a.TASK_SIZE, region_perms=self.engine.cpu_tlb)
         self.dispatcher = Dispatcher(
             self.elf.arch, self.abi, self, warn_unsupported=opts.warn_unsupported or opts.strace)
         self.dispatch: Callable[[int, list[int]], int] = self.dispatcher.call

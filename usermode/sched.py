@@ -64,7 +64,7 @@ class Thread:
         self.clear_child_tid = 0
         self.robust_list = 0
         self.sigmask = 0
-        self.altstack: bytes | None = None
+        self.altstack: tuple[int, int, int] | None = None  # (ss_sp, ss_flags, ss_size)
         self.exit_code = 0
         self.pending: dict[int, bytes] = {}  # signo -> siginfo
         self.queued: dict[int, list[bytes]] = {}  # further instances of real-time signals

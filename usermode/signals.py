@@ -44,8 +44,9 @@ def siginfo(p: Process, signo: int, code: int, *, pid: int = 0, uid: int = 0,
             addr: int | None = None) -> bytes:
     bo = p.abi.byteorder
     info = bytearray(128)
-    info[0:4] = signo.to_bytes(4, bo)
-    info[8:12] = code.to_bytes(4, bo, signed=True)
+    info[0:4] = p.abi.sig_to_guest(signo).to_bytes(4, bo)
+    c = p.abi.siginfo_code_errno[0]  # si_code (si_errno is 0)
+    info[c:c + 4] = code.to_bytes(4, bo, signed=True)
     u = 16 if p.abi.wordsize == 8 else 12  # the union follows signo, errno, code
     if addr is not None:
         info[u:u + p.abi.wordsize] = addr.to_bytes(p.abi.wordsize, bo)
@@ -56,19 +57,27 @@ def siginfo(p: Process, signo: int, code: int, *, pid: int = 0, uid: int = 0,
 
 
 class Action:
-    """A guest struct sigaction (kernel layout: handler, flags, restorer, mask)."""
+    """A guest's struct sigaction in host terms (SA_* flags and mask bits as on the host)."""
 
     __slots__ = ("flags", "handler", "mask", "restorer")
 
-    def __init__(self, p: Process, raw: bytes | None) -> None:
-        if not raw:
-            self.handler = self.flags = self.restorer = self.mask = 0
-            return
-        w, bo = p.abi.wordsize, p.abi.byteorder
-        self.handler = int.from_bytes(raw[0:w], bo)
-        self.flags = int.from_bytes(raw[w:2 * w], bo)
-        self.restorer = int.from_bytes(raw[2 * w:3 * w], bo)
-        self.mask = int.from_bytes(raw[3 * w:3 * w + 8], bo)
+    def __init__(self, handler: int = SIG_DFL, flags: int = 0, restorer: int = 0,
+                 mask: int = 0) -> None:
+        self.handler, self.flags, self.restorer, self.mask = handler, flags, restorer, mask
+
+    @classmethod
+    def from_guest(cls, p: Process, raw: bytes) -> Action:
+        return cls(*p.abi.from_guest_sigaction(raw))
+
+    def to_guest(self, p: Process) -> bytes:
+        abi = p.abi
+        values = {"sa_handler": self.handler, "sa_flags": abi.sa_flags_out(self.flags),
+                  "sa_restorer": self.restorer, "sa_mask": abi.to_guest_sigset(self.mask)}
+        return abi.sigaction.pack(*(values[n] for n in abi.sigaction.names))
+
+
+DEFAULT = Action()
+IGNORED = Action(SIG_IGN)
 
 
 # ---- host signals -------------------------------------------------------------------------------
@@ -90,7 +99,7 @@ def mirror_disposition(p: Process, signo: int) -> None:
 
     if signo in SYNCHRONOUS or signo in HOST_UNCATCHABLE or signo >= host.NSIG:
         return
-    act = Action(p, p.sigactions.get(signo))
+    act = p.sigactions.get(signo, DEFAULT)
     if act.handler == SIG_IGN:
         want = HOST_IGN
     elif act.handler != SIG_DFL:
@@ -121,7 +130,7 @@ def exec_reset(p: Process) -> set[int]:
     stay ignored. Returns the ignored set for the next image."""
     import signal as host
 
-    ignored = {s for s, raw in p.sigactions.items() if Action(p, raw).handler == SIG_IGN}
+    ignored = {s for s, act in p.sigactions.items() if act.handler == SIG_IGN}
     for signo, how in p.host_dispositions.items():
         if how in (HOST_HANDLER, HOST_QUIET):
             try:
@@ -164,7 +173,7 @@ def queue(p: Process, t: Thread, signo: int, info: bytes) -> None:
         for other in p.sched.threads.values():
             for s in (DEFAULT_STOP if signo == SIGCONT else (SIGCONT,)):
                 other.pending.pop(s, None)
-    act = Action(p, p.sigactions.get(signo))
+    act = p.sigactions.get(signo, DEFAULT)
     if act.handler == SIG_IGN or (act.handler == SIG_DFL and signo in DEFAULT_IGNORE):
         return  # discarded at generation time, even while blocked
     if signo in t.pending:
@@ -226,7 +235,7 @@ def restarts(p: Process, t: Thread) -> bool:
     ready = pending_mask(t) & ~t.sigmask
     if not ready:
         return True  # nothing to deliver after all: just wait again
-    act = Action(p, p.sigactions.get((ready & -ready).bit_length()))
+    act = p.sigactions.get((ready & -ready).bit_length(), DEFAULT)
     return act.handler not in (SIG_DFL, SIG_IGN) and bool(act.flags & SA_RESTART)
 
 
@@ -241,7 +250,7 @@ def deliver(p: Process, t: Thread) -> None:
         return
     signo = (ready & -ready).bit_length()
     info = take(p, t, signo)
-    act = Action(p, p.sigactions.get(signo))
+    act = p.sigactions.get(signo, DEFAULT)
     if act.handler == SIG_IGN:
         return
     if act.handler == SIG_DFL:
@@ -265,7 +274,7 @@ def deliver(p: Process, t: Thread) -> None:
 def fault(p: Process, t: Thread, signo: int, code: int, addr: int | None) -> bool:
     """A CPU fault in `t`: deliver it to a handler if there is one (True), else False
     (the caller ends the process). A blocked or ignored fault signal kills, as in Linux."""
-    act = Action(p, p.sigactions.get(signo))
+    act = p.sigactions.get(signo, DEFAULT)
     if act.handler in (SIG_DFL, SIG_IGN) or t.sigmask & bit(signo):
         return False
     t.pending[signo] = siginfo(p, signo, code, addr=addr or 0)
@@ -277,20 +286,14 @@ def fault(p: Process, t: Thread, signo: int, code: int, addr: int | None) -> boo
 def _stack_for(p: Process, t: Thread, act: Action, sp: int) -> int:
     """The stack the handler runs on: the alternate one with SA_ONSTACK, unless already on it."""
     if act.flags & SA_ONSTACK and t.altstack:
-        w, bo = p.abi.wordsize, p.abi.byteorder
-        ss_sp = int.from_bytes(t.altstack[0:w], bo)
-        flags = int.from_bytes(t.altstack[w:w + 4], bo)
-        size = int.from_bytes(t.altstack[2 * w:3 * w], bo)
+        ss_sp, flags, size = t.altstack
         if not flags & SS_DISABLE and not ss_sp <= sp < ss_sp + size:
             return ss_sp + size
     return sp
 
 
 def _stack_t(p: Process, t: Thread) -> bytes:
-    w = p.abi.wordsize
-    if t.altstack:
-        return t.altstack[:3 * w].ljust(3 * w, b"\0")
-    return (b"\0" * w + SS_DISABLE.to_bytes(4, p.abi.byteorder)).ljust(3 * w, b"\0")
+    return p.abi.to_guest_stack_t(*t.altstack or (0, SS_DISABLE, 0))
 
 
 def _snapshot(p: Process, t: Thread, frame: int) -> None:

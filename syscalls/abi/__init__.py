@@ -10,7 +10,7 @@ import importlib
 import os
 from functools import cache
 
-from syscalls.abi import generic, structs
+from syscalls.abi import generic, numbering, structs
 from syscalls.abi.structs import Layout
 
 
@@ -36,7 +36,7 @@ class Abi:
         self.sysinfo = Layout([*structs.SYSINFO, ("pad:f", f"pad:{20 - 2 * self.wordsize - 4}")]
                               if self.wordsize == 4 else structs.SYSINFO, self)
         self.clone_args = Layout(structs.CLONE_ARGS, self)
-        self.flock = Layout(structs.FLOCK, self)
+        self.flock = Layout(getattr(data, "FLOCK", structs.FLOCK), self)
         self.flock64 = Layout(structs.FLOCK64, self)
         # clone's argument order: tls before child_tid (CONFIG_CLONE_BACKWARDS) or after
         self.clone_backwards: bool = data.CLONE_BACKWARDS
@@ -50,6 +50,9 @@ class Abi:
         self._oflag_host_mask = sum(h for _, h in self._oflag_pairs)
         self.O_DIRECTORY: int = data.OPEN_FLAGS["O_DIRECTORY"]
         self.O_NOFOLLOW: int = data.OPEN_FLAGS["O_NOFOLLOW"]
+        numbering.setup(self, data)
+        self.sigaction = Layout(getattr(data, "SIGACTION", structs.SIGACTION), self)
+        self.stack_t = Layout(getattr(data, "STACK_T", structs.STACK_T), self)
 
     def with_time64(self) -> Abi:
         """This ABI as the *_time64 syscalls of 32-bit guests see it: 64-bit timespecs."""
@@ -97,7 +100,63 @@ class Abi:
         return out
 
     def to_guest_errno(self, err: int) -> int:
-        return err
+        return self.errno_out.get(err, err) if self.errno_out else err
+
+    # ---- signals -------------------------------------------------------------------------------
+    def sig_to_guest(self, signo: int) -> int:
+        return self.sig_out.get(signo, signo) if self.renumbers_signals else signo
+
+    def from_guest_sigset(self, raw: bytes | memoryview) -> int:
+        """A guest sigset_t -> our mask (bit signo-1, host numbering)."""
+        v = int.from_bytes(raw[:self.sigset_size], self.byteorder)
+        if not self.renumbers_signals:
+            return v & 0xFFFF_FFFF_FFFF_FFFF
+        out = 0
+        while v:
+            low = v & -v
+            v ^= low
+            h = self.sig_in.get(low.bit_length())
+            if h is not None:
+                out |= 1 << (h - 1)
+        return out
+
+    def to_guest_sigset(self, mask: int) -> bytes:
+        if self.renumbers_signals:
+            out = 0
+            while mask:
+                low = mask & -mask
+                mask ^= low
+                out |= 1 << (self.sig_out[low.bit_length()] - 1)
+            mask = out
+        return mask.to_bytes(self.sigset_size, self.byteorder)
+
+    def to_guest_wait_status(self, status: int) -> int:
+        """A host wait status with the signal numbers (WTERMSIG, WSTOPSIG) the guest's."""
+        if not self.renumbers_signals:
+            return status
+        low = status & 0x7F
+        if low == 0x7F:  # stopped: the signal is in bits 8..15
+            return (status & ~0xFF00) | self.sig_to_guest((status >> 8) & 0xFF) << 8
+        if low:  # killed
+            return (status & ~0x7F) | self.sig_to_guest(low)
+        return status
+
+    def from_guest_sigaction(self, raw: bytes) -> tuple[int, int, int, int]:
+        """(handler, flags, restorer, mask) of a guest struct sigaction, in host terms."""
+        d = self.sigaction.unpack_dict(raw)
+        mask = d["sa_mask"]
+        assert isinstance(mask, bytes)
+        return (int(d["sa_handler"]), self.sa_flags_in(int(d["sa_flags"])),
+                int(d.get("sa_restorer", 0)), self.from_guest_sigset(mask))
+
+    def from_guest_stack_t(self, raw: bytes) -> tuple[int, int, int]:
+        """(ss_sp, ss_flags, ss_size) of a guest stack_t."""
+        d = self.stack_t.unpack_dict(raw)
+        return int(d["ss_sp"]), int(d["ss_flags"]), int(d["ss_size"])
+
+    def to_guest_stack_t(self, sp: int, flags: int, size: int) -> bytes:
+        return self.stack_t.pack_wrapped(*({"ss_sp": sp, "ss_flags": flags, "ss_size": size}[n]
+                                           for n in self.stack_t.names))
 
     # ---- structs ---------------------------------------------------------------------------------
     def to_guest_stat(self, st: os.stat_result) -> bytes:

@@ -1,7 +1,7 @@
 """riscv64 ABI data: asm-generic stat, the generic (x86) open-flag values."""
 
 from syscalls.abi import generic
-from syscalls.abi.structs import STAT_GENERIC
+from syscalls.abi.structs import SIGACTION_NO_RESTORER, STAT_GENERIC
 
 WORDSIZE = 8
 LITTLE_ENDIAN = True
@@ -10,3 +10,4 @@ STAT = STAT_GENERIC
 OPEN_FLAGS = generic.OPEN_FLAGS
 CLONE_BACKWARDS = True  # clone(flags, newsp, ptid, tls, ctid)
 EPOLL_PACKED = False
+SIGACTION = SIGACTION_NO_RESTORER  # riscv has no SA_RESTORER: the mask follows the flags

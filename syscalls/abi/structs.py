@@ -151,6 +151,12 @@ FLOCK: list[Field] = [("l_type", "s16"), ("l_whence", "s16"), ("l_start", "long"
                       ("l_len", "long"), ("l_pid", "s32")]
 FLOCK64: list[Field] = [("l_type", "s16"), ("l_whence", "s16"), ("l_start", "s64"),
                         ("l_len", "s64"), ("l_pid", "s32")]
+# struct sigaction as rt_sigaction takes it (with SA_RESTORER; riscv64 and mips differ)
+SIGACTION: list[Field] = [("sa_handler", "ptr"), ("sa_flags", "ulong"), ("sa_restorer", "ptr"),
+                          ("sa_mask", "bytes:8")]
+SIGACTION_NO_RESTORER: list[Field] = [("sa_handler", "ptr"), ("sa_flags", "ulong"),
+                                      ("sa_mask", "bytes:8")]
+STACK_T: list[Field] = [("ss_sp", "ptr"), ("ss_flags", "s32"), ("ss_size", "ulong")]
 STAT_FIELD_ORDER = ("st_dev", "st_ino", "st_mode", "st_nlink", "st_uid", "st_gid", "st_rdev",
                     "st_size", "st_blksize", "st_blocks", "st_atime", "st_atime_nsec",
                     "st_mtime", "st_mtime_nsec", "st_ctime", "st_ctime_nsec")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from syscalls.errors import INTERRUPTED, TIMEOUT, Errno, Park
 from syscalls.linux.time import read_timespec_ns
 from syscalls.registry import syscall
-from usermode import hostsys
+from usermode import hostsys, signals
 from usermode.memory import PROT_R, PROT_W
 
 if TYPE_CHECKING:
@@ -79,11 +79,11 @@ def _with_sigmask(p: Process, sigmask: int, size: int) -> Callable[[int], None] 
     """Install a temporary signal mask (ppoll, pselect6, epoll_pwait); returns the restorer."""
     if not sigmask:
         return None
-    if size != 8:
+    if size != p.abi.sigset_size:
         raise Errno(errno.EINVAL)
     t = p.thread
     old = t.sigmask
-    t.sigmask = int.from_bytes(p.mem.read(sigmask, 8), p.abi.byteorder) & ~((1 << 8) | (1 << 18))
+    t.sigmask = p.abi.from_guest_sigset(p.mem.read(sigmask, size)) & ~signals.UNBLOCKABLE
 
     def restore(_r: int) -> None:
         t.sigmask = old

@@ -39,6 +39,7 @@ CLONE_VM, CLONE_VFORK, CLONE_THREAD = 0x100, 0x4000, 0x10000
 CLONE_SETTLS, CLONE_PARENT_SETTID, CLONE_CHILD_CLEARTID = 0x80000, 0x100000, 0x200000
 CLONE_CHILD_SETTID = 0x1000000
 WNOHANG = 1
+CLD_EXITED = 1
 CHILD_RECHECK_NS = 200_000_000
 P_ALL, P_PID, P_PGID, P_PIDFD = 0, 1, 2, 3
 MAX_ARG_STRINGS = 0x7FFFFFFF
@@ -133,7 +134,8 @@ def _rusage_bytes(p: Process, ru: object) -> bytes:
 def _wait4_now(p: Process, pid: int, status: int, options: int, rusage: int) -> int:
     r, st, ru = os.wait4(pid, options)
     if r and status:
-        p.mem.write(status, (st & 0xFFFFFFFF).to_bytes(4, p.abi.byteorder))
+        p.mem.write(status, (p.abi.to_guest_wait_status(st) & 0xFFFFFFFF).to_bytes(
+            4, p.abi.byteorder))
     if r and rusage:
         p.mem.write(rusage, _rusage_bytes(p, ru))
     return r
@@ -180,12 +182,15 @@ def _waitid_now(p: Process, idtype: int, ident: int, infop: int, options: int) -
         bo = p.abi.byteorder
         info = bytearray(128)
         if res is not None:
-            info[0:4] = res.si_signo.to_bytes(4, bo)
-            info[8:12] = res.si_code.to_bytes(4, bo, signed=True)
+            info[0:4] = p.abi.sig_to_guest(res.si_signo).to_bytes(4, bo)
+            c = p.abi.siginfo_code_errno[0]
+            info[c:c + 4] = res.si_code.to_bytes(4, bo, signed=True)
             off = 16 if p.abi.wordsize == 8 else 12
             info[off:off + 4] = res.si_pid.to_bytes(4, bo)
             info[off + 4:off + 8] = res.si_uid.to_bytes(4, bo)
-            info[off + 8:off + 12] = (res.si_status & 0xFFFFFFFF).to_bytes(4, bo)
+            status = res.si_status if res.si_code == CLD_EXITED else \
+                p.abi.sig_to_guest(res.si_status)
+            info[off + 8:off + 12] = (status & 0xFFFFFFFF).to_bytes(4, bo)
         p.mem.write(infop, bytes(info))
     return 0
 

@@ -23,16 +23,15 @@ SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2
 @syscall("rt_sigaction", args=("int:signal", "ptr", "ptr", "size"), support=PARTIAL,
          note="handlers run on aarch64 and x86_64")
 def sys_rt_sigaction(p: Process, sig: int, act: int, oact: int, setsize: int) -> int:
-    if setsize != 8 or not 1 <= sig <= 64:
+    if setsize != p.abi.sigset_size or not 1 <= sig <= 64:
         raise Errno(errno.EINVAL)
-    size = 3 * p.abi.wordsize + 8  # handler, flags, restorer, then the 64-bit mask
-    new = p.mem.read(act, size) if act else None
+    new = p.mem.read(act, p.abi.sigaction.size) if act else None
     if new is not None and sig in (SIGKILL, SIGSTOP):
         raise Errno(errno.EINVAL)
     if oact:
-        p.mem.write(oact, p.sigactions.get(sig, bytes(size))[:size].ljust(size, b"\0"))
+        p.mem.write(oact, p.sigactions.get(sig, signals.DEFAULT).to_guest(p))
     if new is not None:
-        p.sigactions[sig] = new
+        p.sigactions[sig] = signals.Action.from_guest(p, new)
         signals.mirror_disposition(p, sig)
     return 0
 
@@ -40,13 +39,13 @@ def sys_rt_sigaction(p: Process, sig: int, act: int, oact: int, setsize: int) ->
 @syscall("rt_sigprocmask", args=("int:sighow", "ptr", "ptr", "size"), support=PARTIAL,
          note="mask recorded")
 def sys_rt_sigprocmask(p: Process, how: int, set_ptr: int, oset: int, setsize: int) -> int:
-    if setsize != 8:
+    if setsize != p.abi.sigset_size:
         raise Errno(errno.EINVAL)
-    new = int.from_bytes(p.mem.read(set_ptr, 8), p.abi.byteorder) if set_ptr else None
+    new = p.abi.from_guest_sigset(p.mem.read(set_ptr, setsize)) if set_ptr else None
     if new is not None and how not in (SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK):
         raise Errno(errno.EINVAL)
     if oset:
-        p.mem.write(oset, p.thread.sigmask.to_bytes(8, p.abi.byteorder))
+        p.mem.write(oset, p.abi.to_guest_sigset(p.thread.sigmask))
     if new is not None:
         t = p.thread
         before = t.sigmask
@@ -65,13 +64,11 @@ def sys_rt_sigprocmask(p: Process, how: int, set_ptr: int, oset: int, setsize: i
 
 @syscall("sigaltstack", args=("ptr", "ptr"), support=PARTIAL, note="recorded")
 def sys_sigaltstack(p: Process, ss: int, old: int) -> int:
-    size = 3 * p.abi.wordsize
-    new = p.mem.read(ss, size) if ss else None  # read before writing: ss may equal old
+    new = p.mem.read(ss, p.abi.stack_t.size) if ss else None  # ss may equal old: read first
     if old:
-        disabled = b"\0" * p.abi.wordsize + (2).to_bytes(4, p.abi.byteorder)  # SS_DISABLE
-        p.mem.write(old, p.thread.altstack or disabled.ljust(size, b"\0"))
+        p.mem.write(old, p.abi.to_guest_stack_t(*p.thread.altstack or (0, signals.SS_DISABLE, 0)))
     if new is not None:
-        p.thread.altstack = new
+        p.thread.altstack = p.abi.from_guest_stack_t(new)
     return 0
 
 
@@ -173,9 +170,9 @@ def _sigreturn(p: Process, old: bool) -> int:
 
 @syscall("rt_sigpending", args=("ptr", "size"))
 def sys_rt_sigpending(p: Process, set_ptr: int, size: int) -> int:
-    if size > 8:
+    if size > p.abi.sigset_size:
         raise Errno(errno.EINVAL)
-    p.mem.write(set_ptr, signals.pending_mask(p.thread).to_bytes(8, p.abi.byteorder)[:size])
+    p.mem.write(set_ptr, p.abi.to_guest_sigset(signals.pending_mask(p.thread))[:size])
     return 0
 
 
@@ -197,9 +194,9 @@ def _wait_for_signal(p: Process, temp_mask: int | None) -> int:
 
 @syscall("rt_sigsuspend", args=("ptr", "size"))
 def sys_rt_sigsuspend(p: Process, mask_ptr: int, size: int) -> int:
-    if size != 8:
+    if size != p.abi.sigset_size:
         raise Errno(errno.EINVAL)
-    return _wait_for_signal(p, int.from_bytes(p.mem.read(mask_ptr, 8), p.abi.byteorder))
+    return _wait_for_signal(p, p.abi.from_guest_sigset(p.mem.read(mask_ptr, size)))
 
 
 @syscall("pause")
@@ -260,9 +257,9 @@ def sys_rt_sigtimedwait(p: Process, set_ptr: int, info_ptr: int, ts_ptr: int,
                         size: int) -> int:
     from syscalls.linux.poll import deadline_from_timespec
 
-    if size != 8:
+    if size != p.abi.sigset_size:
         raise Errno(errno.EINVAL)
-    want = int.from_bytes(p.mem.read(set_ptr, 8), p.abi.byteorder) & ~signals.UNBLOCKABLE
+    want = p.abi.from_guest_sigset(p.mem.read(set_ptr, size)) & ~signals.UNBLOCKABLE
     t = p.thread
 
     def take() -> int:
@@ -271,7 +268,7 @@ def sys_rt_sigtimedwait(p: Process, set_ptr: int, info_ptr: int, ts_ptr: int,
                 info = signals.take(p, t, signo)
                 if info_ptr:
                     p.mem.write(info_ptr, info)
-                return signo
+                return p.abi.sig_to_guest(signo)
         return 0
 
     got = take()

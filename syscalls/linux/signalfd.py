@@ -31,9 +31,9 @@ FAULTS = frozenset({4, 5, 7, 8, 11})
 
 
 def _new_signalfd(p: Process, fd: int, mask_ptr: int, size: int, flags: int) -> int:
-    if size != 8 or flags & ~(SFD_CLOEXEC | SFD_NONBLOCK):
+    if size != p.abi.sigset_size or flags & ~(SFD_CLOEXEC | SFD_NONBLOCK):
         raise Errno(errno.EINVAL)
-    mask = int.from_bytes(p.mem.read(mask_ptr, 8), p.abi.byteorder) & ~signals.UNBLOCKABLE
+    mask = p.abi.from_guest_sigset(p.mem.read(mask_ptr, size)) & ~signals.UNBLOCKABLE
     if fd != -1:
         if fd not in p.fds.signalfd:
             os.fstat(fd)  # EBADF for a closed fd
@@ -50,7 +50,7 @@ def _new_signalfd(p: Process, fd: int, mask_ptr: int, size: int, flags: int) -> 
 
 @syscall("signalfd4", args=("int", "ptr", "size", "int:sfd_flags"), ret="fd")
 def sys_signalfd4(p: Process, fd: int, mask: int, size: int, flags: int) -> int:
-    return _new_signalfd(p, fd, mask, size, flags)
+    return _new_signalfd(p, fd, mask, size, p.abi.from_guest_open_flags(flags))
 
 
 @syscall("signalfd", args=("int", "ptr", "size"), ret="fd")
@@ -61,8 +61,9 @@ def sys_signalfd(p: Process, fd: int, mask: int, size: int) -> int:
 def to_guest_signalfd_siginfo(p: Process, info: bytes) -> bytes:
     """Our pending siginfo_t (64-bit layout) as the kernel's signalfd_siginfo record."""
     bo = p.abi.byteorder
-    signo = int.from_bytes(info[0:4], bo)
-    code = int.from_bytes(info[8:12], bo, signed=True)
+    c, e = p.abi.siginfo_code_errno  # mips swaps si_code and si_errno
+    signo = p.abi.sig_in.get(int.from_bytes(info[0:4], bo), 0)
+    code = int.from_bytes(info[c:c + 4], bo, signed=True)
     out = bytearray(SIGINFO_SIZE)
     w = p.abi.wordsize
     u = 16 if w == 8 else 12  # siginfo's union
@@ -70,7 +71,7 @@ def to_guest_signalfd_siginfo(p: Process, info: bytes) -> bytes:
     def word(off: int) -> bytes:  # a guest word widened to the record's 64-bit field
         return int.from_bytes(info[off:off + w], bo).to_bytes(8, bo)
 
-    out[0:12] = info[0:12]  # signo, errno, code
+    out[0:4], out[4:8], out[8:12] = info[0:4], info[e:e + 4], info[c:c + 4]
     if signo in FAULTS and code > 0:
         out[72:80] = word(u)  # ssi_addr
     elif code == SI_TIMER:

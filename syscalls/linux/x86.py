@@ -1,4 +1,5 @@
-"""arch_prctl: x86_64 FS/GS base for TLS; set_thread_area: i386 TLS in GDT entries."""
+"""arch_prctl: x86_64 FS/GS base for TLS; set_thread_area: i386 TLS in GDT entries (and
+mips's UserLocal register)."""
 
 from __future__ import annotations
 
@@ -96,9 +97,13 @@ def install_tls(p: Process, u_info: int) -> int:
     return entry << 3 | 3
 
 
-@syscall("set_thread_area", args=("ptr",), support=PARTIAL, note="i386 TLS entries 6-8")
+@syscall("set_thread_area", args=("ptr",), support=PARTIAL,
+         note="i386: TLS entries 6-8; mips: the UserLocal register")
 def sys_set_thread_area(p: Process, u_info: int) -> int:
-    install_tls(p, u_info)
+    if getattr(p.arch, "TLS_KIND", "") == "gdt":
+        install_tls(p, u_info)
+    else:  # mips o32: the value `rdhwr $3, $29` reads
+        p.engine.set_reg(p.arch.TLS_REG, u_info)
     return 0
 
 

@@ -47,7 +47,15 @@ class Engine:
         self.uc = capi.Uc(arch.UC_ARCH, arch.UC_MODE, arch.CPU_MODEL)
         if arch.PAGE_SIZE_CTL:
             self.uc.set_page_size(4096)
-        self.uc.set_tlb_mode(capi.UC_TLB_VIRTUAL)
+        # Our TLB fill callback maps guest pages and enforces their protections. Not on
+        # mips: Unicorn 2.1.4 restores the CPU state before calling it, and a fill for a
+        # load or store in a branch delay slot leaves the delay-slot flags set, so the
+        # next block is decoded as a delay slot (wrong branches, or SIGILL). There the
+        # CPU's own TLB runs (kernel mode with Status.ERL maps user addresses 1:1) and
+        # Unicorn's region permissions carry the protections (AddressSpace.region_perms).
+        self.cpu_tlb: bool = getattr(arch, "CPU_TLB", False)
+        if not self.cpu_tlb:
+            self.uc.set_tlb_mode(capi.UC_TLB_VIRTUAL)
         # Exits mode with no exits: emu_start ignores `until`. Without it, Unicorn probes a
         # fetch at the `until` page after every emu_stop, a spurious TLB miss and error.
         self.uc.ctl_write(capi.UC_CTL_UC_USE_EXITS, ctypes.c_int(1))
@@ -59,6 +67,11 @@ class Engine:
         self._ret = ctypes.c_uint64()
         self._ret_ref = ctypes.byref(self._ret)
         self._tbit = getattr(arch, "THUMB_CPSR_BIT", 0)  # arm: CPSR.T
+        # mips o32: errors come back as a positive errno in v0 with a3 = 1 (a3 = 0: success)
+        self._err_reg: int | None = getattr(arch, "SYSCALL_ERR_REG", None)
+        self._max_errno: int = getattr(arch, "SYSCALL_MAX_ERRNO", 4095)
+        self._flag = ctypes.c_uint64()
+        self._flag_ref = ctypes.byref(self._flag)
 
     # ---- registers ---------------------------------------------------------------------------
     def pc(self) -> int:
@@ -84,6 +97,12 @@ class Engine:
         return self.uc.reg_read(reg)
 
     def write_return(self, value: int, mask: int) -> None:
+        if self._err_reg is not None:
+            failed = -self._max_errno <= value < 0
+            self._flag.value = int(failed)
+            capi.uc_reg_write(self.uc.handle, self._err_reg, self._flag_ref)
+            if failed:
+                value = -value
         self._ret.value = value & mask
         capi.uc_reg_write(self.uc.handle, self.arch.SYSCALL_RET_REG, self._ret_ref)
 
@@ -106,6 +125,10 @@ class Engine:
         ret = self._ret
         ret_ref = self._ret_ref
         emu_stop = uc.emu_stop
+        o32 = self._err_reg is not None
+        err_reg = ctypes.c_int(self._err_reg or 0)
+        max_errno = self._max_errno
+        flag, flag_ref = self._flag, self._flag_ref
 
         def on_syscall() -> None:
             read_batch(handle_obj, ids, ptrs, count)
@@ -120,6 +143,11 @@ class Engine:
                 self.error = e
                 emu_stop()
                 return
+            if o32:
+                flag.value = failed = -max_errno <= r < 0
+                reg_write(handle_obj, err_reg, flag_ref)
+                if failed:
+                    r = -r
             ret.value = r & mask
             reg_write(handle_obj, ret_reg, ret_ref)
 
@@ -154,7 +182,8 @@ class Engine:
                 self.error = e
                 return False
 
-        uc.hook_add(capi.UC_HOOK_TLB_FILL, capi.HOOK_TLB_FILL(on_fill))
+        if not self.cpu_tlb:
+            uc.hook_add(capi.UC_HOOK_TLB_FILL, capi.HOOK_TLB_FILL(on_fill))
 
     # ---- running -----------------------------------------------------------------------------
     def run_slice(self, pc: int) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-SUPPORTED = ("aarch64", "x86_64", "riscv64", "arm", "i386")
+SUPPORTED = ("aarch64", "x86_64", "riscv64", "arm", "mipsel", "i386")
 
 
 def load(arch: str) -> ModuleType:
