@@ -159,6 +159,9 @@ class Process:
         except ElfError as e:
             raise UsageError(f"{elf.path}: {e}", 126) from None
         self.image = img
+        self.code_mapped(img.lo, img.hi)
+        if interp is not None:
+            self.code_mapped(iimg.lo, iimg.hi)
         stack_prot = PROT_R | PROT_W | (PROT_X if elf.exec_stack else 0)
         size = self.opts.stack_size
         self.mem.map(a.STACK_TOP - size, size, stack_prot, fixed=True, name="[stack]")
@@ -223,6 +226,17 @@ class Process:
         return interp
 
     # ---- run ---------------------------------------------------------------------------------
+    def code_mapped(self, lo: int, hi: int) -> None:
+        """Executable code may have appeared in [lo, hi) (an ELF image, an mmap or mprotect
+        with PROT_EXEC): let the engine's block splitter see it (mips only)."""
+        sp = self.engine.splitter
+        if sp is None:
+            return
+        for v in list(self.mem.vmas):
+            if v.prot & PROT_X and v.start < hi and v.end > lo:
+                a, b = max(v.start, lo), min(v.end, hi)
+                sp.add(self.mem.view_for_loader(a, b - a), a)
+
     def exit(self, status: int) -> None:
         """exit_group: remember the status and stop the engine after this hook returns."""
         self.exit_status = status & 0xFF

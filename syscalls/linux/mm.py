@@ -62,9 +62,12 @@ def sys_mmap(p: Process, addr: int, length: int, prot: int, flags: int, fd: int,
     host_prot = 3 if not shared or acc == O_RDWR else 1
     if shared and acc != O_RDWR and prot & PROT_W:
         raise Errno(errno.EACCES)
-    return p.mem.map(addr, length, prot, fixed=fixed, noreplace=noreplace, shared=shared, fd=fd,
-                     offset=off, name=_fd_name(fd), dev=st.st_dev, ino=st.st_ino,
+    addr = p.mem.map(addr, length, prot, fixed=fixed, noreplace=noreplace, shared=shared,
+                     fd=fd, offset=off, name=_fd_name(fd), dev=st.st_dev, ino=st.st_ino,
                      host_prot=host_prot)
+    if prot & PROT_X:
+        p.code_mapped(addr, addr + length)
+    return addr
 
 
 def _low_2g(p: Process, length: int) -> int:
@@ -108,6 +111,8 @@ def sys_mprotect(p: Process, addr: int, length: int, prot: int) -> int:
     if addr & (PAGE - 1) or prot & ~(PROT_VALID | PROT_GROWSDOWN | PROT_GROWSUP):
         raise Errno(errno.EINVAL)
     p.mem.protect(addr, length, prot & PROT_VALID)
+    if prot & PROT_X:
+        p.code_mapped(addr, addr + length)
     return 0
 
 

@@ -86,6 +86,7 @@ _UC_CTL_IO_READ = 2
 _UC_CTL_UC_PAGE_SIZE = 1
 UC_CTL_UC_USE_EXITS = 4
 _UC_CTL_CPU_MODEL = 7
+_UC_CTL_UC_EXITS = 6
 _UC_CTL_TB_REMOVE_CACHE = 9
 _UC_CTL_TB_FLUSH = 10
 _UC_CTL_TLB_FLUSH = 11
@@ -240,6 +241,11 @@ class Uc:
 
     def set_tlb_mode(self, mode: int) -> None:
         self.ctl_write(_UC_CTL_TLB_TYPE, _int(mode))
+
+    def set_exits(self, addrs: Sequence[int]) -> None:
+        """Addresses where emulation stops (exits mode): translation ends there too."""
+        arr = (ctypes.c_uint64 * max(1, len(addrs)))(*addrs)
+        self.ctl_write(_UC_CTL_UC_EXITS, arr, ctypes.c_size_t(len(addrs)))
 
     def flush_tlb(self) -> None:
         self.ctl_write(_UC_CTL_TLB_FLUSH)

@@ -18,6 +18,7 @@ from usermode.engine import capi
 
 if TYPE_CHECKING:
     from usermode.engine.preempt import BlockStopper
+    from usermode.engine.tbsplit import TbSplitter
 
 UNTIL = 0xFFFFFFFFFFFFFFFF  # never reached: we always stop explicitly
 
@@ -67,6 +68,11 @@ class Engine:
         self._ret = ctypes.c_uint64()
         self._ret_ref = ctypes.byref(self._ret)
         self._tbit = getattr(arch, "THUMB_CPSR_BIT", 0)  # arm: CPSR.T
+        self.splitter: TbSplitter | None = None
+        if getattr(arch, "SPLIT_LONG_BLOCKS", False):
+            from usermode.engine.tbsplit import TbSplitter
+
+            self.splitter = TbSplitter(self)
         # mips o32: errors come back as a positive errno in v0 with a3 = 1 (a3 = 0: success)
         self._err_reg: int | None = getattr(arch, "SYSCALL_ERR_REG", None)
         self._max_errno: int = getattr(arch, "SYSCALL_MAX_ERRNO", 4095)
@@ -190,7 +196,14 @@ class Engine:
         """Run the guest from `pc` until something stops it; returns the UC_ERR code."""
         self.parked = None
         self.pending_signal = None
-        return self.uc.emu_start(pc, UNTIL)
+        sp = self.splitter
+        if sp is None:
+            return self.uc.emu_start(pc, UNTIL)
+        sp.before(pc)
+        err = self.uc.emu_start(pc, UNTIL)
+        if not err and self.parked is None and self.pending_signal is None:
+            sp.after()  # stopped at an exit: put the PC there (Unicorn's is stale)
+        return err
 
     # ---- preemption ------------------------------------------------------------------------------
     def enable_preemption(self) -> BlockStopper:

@@ -41,6 +41,9 @@ SYSCALL_MAX_ERRNO = 1133  # EDQUOT is 1133 on MIPS
 # Unicorn 2.1.4's TLB fill callback corrupts the delay-slot state on mips (engine/core.py):
 # use the CPU's TLB and Unicorn's region permissions instead.
 CPU_TLB = True
+# ... and its MIPS code generator crashes on blocks of more than ~380 instructions: split
+# long branch-free stretches with exits (engine/tbsplit.py)
+SPLIT_LONG_BLOCKS = True
 REG_PC_ID = REG_PC
 REG_SP_ID = REG_SP
 TLS_REG = REG_USERLOCAL
