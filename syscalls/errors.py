@@ -10,6 +10,10 @@ TIMEOUT = 1  # its deadline passed
 INTERRUPTED = 2  # a signal became deliverable (issue 5)
 NOW = 3  # not a wait at all: the operation only has to run outside the Unicorn hook
 
+# What a sigreturn returns when it has restored every register itself (mips: v0 and a3 are
+# the interrupted code's, and the error-flag convention must not touch them).
+REGISTERS_RESTORED = -(1 << 80)
+
 
 class Errno(Exception):
     """Raised by a handler to fail the guest syscall with a (host-numbered) errno.

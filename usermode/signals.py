@@ -425,12 +425,14 @@ def _x64_sigreturn(p: Process, t: Thread) -> int:
 
 from usermode.frames_arm import arm_frame, arm_rt_sigreturn, arm_sigreturn  # noqa: E402
 from usermode.frames_i386 import i386_frame, i386_rt_sigreturn, i386_sigreturn  # noqa: E402
+from usermode.frames_mips import mips_frame, mips_sigreturn  # noqa: E402
 from usermode.frames_riscv64 import rv64_frame, rv64_sigreturn  # noqa: E402
 
 FRAMES = {"aarch64": (_a64_frame, _a64_sigreturn), "x86_64": (_x64_frame, _x64_sigreturn),
           "riscv64": (rv64_frame, rv64_sigreturn), "armv7l": (arm_frame, arm_rt_sigreturn),
-          "i686": (i386_frame, i386_rt_sigreturn)}
-OLD_SIGRETURN = {"armv7l": arm_sigreturn, "i686": i386_sigreturn}  # 32-bit non-rt frames
+          "i686": (i386_frame, i386_rt_sigreturn), "mips": (mips_frame, mips_sigreturn)}
+# 32-bit non-rt frames (mips builds only rt frames: its trampoline calls rt_sigreturn)
+OLD_SIGRETURN = {"armv7l": arm_sigreturn, "i686": i386_sigreturn, "mips": mips_sigreturn}
 
 
 def sigreturn(p: Process, old: bool = False) -> int:

@@ -153,7 +153,16 @@ def sys_pipe2(p: Process, fds_ptr: int, flags: int) -> int:
 
 @syscall("pipe", args=("ptr",))
 def sys_pipe(p: Process, fds_ptr: int) -> int:
-    return _pipe(p, fds_ptr, 0)
+    v1 = getattr(p.arch, "REG_V1", None)
+    if v1 is None:
+        return _pipe(p, fds_ptr, 0)
+    # mips o32: no pointer; the read end comes back in v0, the write end in v1
+    r, w = os.pipe()
+    p.fds.forget(r)
+    p.fds.forget(w)
+    p.fds.link(r, w)
+    p.engine.set_reg(v1, w)
+    return r
 
 
 @syscall("fsync", args=("fd",))

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from syscalls.errors import Park
+from syscalls.errors import REGISTERS_RESTORED, Park
 from usermode.engine import capi
 
 if TYPE_CHECKING:
@@ -103,6 +103,8 @@ class Engine:
         return self.uc.reg_read(reg)
 
     def write_return(self, value: int, mask: int) -> None:
+        if value == REGISTERS_RESTORED:
+            return
         if self._err_reg is not None:
             failed = -self._max_errno <= value < 0
             self._flag.value = int(failed)
