@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from usermode.memory import Fault
     from usermode.process import Process
 
 _X86_REGS = {"rax": 35, "rbx": 37, "rcx": 38, "rdx": 40, "rsi": 43, "rdi": 39, "rbp": 36,
@@ -146,3 +147,39 @@ def _x86(eng: object, name: str, next_pc: int) -> int:
         return next_pc
     reg = _X86_REGS.get(name)
     return eng.reg(reg) if reg is not None else 0  # type: ignore[attr-defined]
+
+
+# mips loads and stores (I-type: base register, 16-bit signed offset), by major opcode
+_MIPS_MEM_OPS = frozenset({0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x28, 0x29, 0x2A, 0x2B,
+                           0x2E, 0x30, 0x31, 0x35, 0x38, 0x39, 0x3D})
+
+
+def mips_access(p: Process, pc: int) -> int | None:
+    """The address the load or store at `pc` touched (or at pc+4: a fault in a branch delay
+    slot is reported at the branch). mips runs on the CPU's own TLB, so no fill callback
+    saw the page; None if neither instruction accesses memory."""
+    for at in (pc, pc + 4):
+        try:
+            w = int.from_bytes(p.mem.read_for_debug(at, 4), "little")
+        except Exception:
+            return None
+        if w >> 26 in _MIPS_MEM_OPS:
+            base = (w >> 21) & 0x1F
+            off = w & 0xFFFF
+            off -= (off & 0x8000) << 1
+            value = p.engine.reg(2 + base) if base else 0
+            return (value + off) & 0xFFFFFFFF
+    return None
+
+
+def cpu_tlb_fault(p: Process, err: int) -> Fault | None:
+    """The faulting access of a guest run on the CPU's own TLB, from the instruction."""
+    from usermode.engine import capi
+    from usermode.memory import Fault
+
+    pc = p.engine.pc()
+    fetch = err in (capi.UC_ERR_FETCH_UNMAPPED, capi.UC_ERR_FETCH_PROT)
+    addr = pc if fetch else mips_access(p, pc)
+    if addr is None:
+        return None
+    return Fault(addr, 0, p.mem.find(addr) is not None)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from syscalls.errors import INTERRUPTED, NOW, TIMEOUT, WOKEN, Errno, Park
 from usermode import signals
 from usermode.engine.core import GuestFault
-from usermode.faultaddr import fault_address
+from usermode.faultaddr import cpu_tlb_fault, fault_address
 from usermode.hostsys import ready_now
 from usermode.loop.aio import EventLoop, Source, Timer
 from usermode.loop.monitor import ERR, HUP, IN, OUT
@@ -554,6 +554,8 @@ class Scheduler:
             elif err:
                 f = p.mem.last_fault
                 p.mem.last_fault = None
+                if f is None and p.mem.region_perms:  # no TLB callback saw it (mips)
+                    f = cpu_tlb_fault(p, err)
                 signo = eng.fault_signal(err)
                 addr = f.addr if f is not None and signo == 11 else None
                 if addr is not None:

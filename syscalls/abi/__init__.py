@@ -102,6 +102,13 @@ class Abi:
     def to_guest_errno(self, err: int) -> int:
         return self.errno_out.get(err, err) if self.errno_out else err
 
+    # ---- sockets -------------------------------------------------------------------------------
+    def from_guest_sockopt(self, level: int, name: int) -> tuple[int, int]:
+        """(level, optname) in host numbers (mips numbers SOL_SOCKET and its SO_* anew)."""
+        if self.sockopts_in and level == self.sol_socket:
+            return 1, self.sockopts_in.get(name, name)
+        return level, name
+
     # ---- signals -------------------------------------------------------------------------------
     def sig_to_guest(self, signo: int) -> int:
         return self.sig_out.get(signo, signo) if self.renumbers_signals else signo

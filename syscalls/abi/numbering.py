@@ -57,6 +57,7 @@ def setup(abi: Any, data: ModuleType) -> None:
     abi.poll_renumbered = bool(getattr(data, "POLL_EVENTS", {}))
     abi.sol_socket = getattr(data, "SOL_SOCKET", 1)
     abi.sockopts_in = _inverse(getattr(data, "SOCKOPTS", {}))
+    abi.sock_types_out = dict(getattr(data, "SOCK_TYPES", {}))
     abi.rlim_infinity32 = getattr(data, "RLIM_INFINITY", 0xFFFFFFFF)
     abi.ioctls_out = dict(getattr(data, "IOCTLS", {}))
     abi.nccs = getattr(data, "NCCS", 19)

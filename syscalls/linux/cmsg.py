@@ -38,13 +38,17 @@ def _frame(msgs: list[tuple[int, int, bytes]], w: int, bo: str) -> bytes:
     return bytes(out)
 
 
-def from_guest_control(buf: bytes, guest_word: int, bo: str) -> bytes:
-    return _frame(_messages(buf, guest_word, bo), 8, "little")
+def from_guest_control(buf: bytes, guest_word: int, bo: str, sol_socket: int = 1) -> bytes:
+    """`sol_socket`: the guest's SOL_SOCKET (mips: 0xffff; the host's is 1)."""
+    msgs = [(1 if lv == sol_socket else lv, k, d) for lv, k, d in _messages(buf, guest_word, bo)]
+    return _frame(msgs, 8, "little")
 
 
-def to_guest_control(buf: bytes, guest_word: int, bo: str, room: int) -> tuple[bytes, bool]:
+def to_guest_control(buf: bytes, guest_word: int, bo: str, room: int,
+                     sol_socket: int = 1) -> tuple[bytes, bool]:
     """The host's chain re-framed for the guest, cut to `room` bytes; True if cut."""
-    out = _frame(_messages(buf, 8, "little"), guest_word, bo)
+    msgs = [(sol_socket if lv == 1 else lv, k, d) for lv, k, d in _messages(buf, 8, "little")]
+    out = _frame(msgs, guest_word, bo)
     return out[:room], len(out) > room
 
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 POLLIN, POLLOUT = 0x1, 0x4
 MSG_DONTWAIT, MSG_WAITALL, MSG_NOSIGNAL = 0x40, 0x100, 0x4000
 SOCK_TYPE_MASK = 0xF
-SOL_SOCKET, SO_ERROR = 1, 4
+SOL_SOCKET, SO_TYPE, SO_ERROR = 1, 3, 4
 _IOV_MAX = 1024
 
 
@@ -198,6 +198,7 @@ def sys_getpeername(p: Process, fd: int, addr: int, alen_ptr: int) -> int:
 def sys_setsockopt(p: Process, fd: int, level: int, name: int, val: int, vlen: int) -> int:
     if vlen < 0:
         raise Errno(errno.EINVAL)
+    level, name = p.abi.from_guest_sockopt(level, name)
     return hostsys.syscall(hostsys.NR_SETSOCKOPT, fd, level, name, _ptr(p, val, vlen, PROT_R),
                            vlen)
 
@@ -208,7 +209,12 @@ def sys_getsockopt(p: Process, fd: int, level: int, name: int, val: int, vlen_pt
     v, vlen = _addr_out(p, val, vlen_ptr)
     if not vlen:
         raise Errno(errno.EFAULT)
-    return hostsys.syscall(hostsys.NR_GETSOCKOPT, fd, level, name, v, vlen)
+    level, name = p.abi.from_guest_sockopt(level, name)
+    r = hostsys.syscall(hostsys.NR_GETSOCKOPT, fd, level, name, v, vlen)
+    if (level, name) == (SOL_SOCKET, SO_TYPE) and p.abi.sock_types_out:  # mips: 1 and 2 swap
+        kind = int.from_bytes(p.mem.read(val, 4), p.abi.byteorder)
+        p.mem.write(val, p.abi.sock_types_out.get(kind, kind).to_bytes(4, p.abi.byteorder))
+    return r
 
 
 @syscall("shutdown", args=("fd", "int"))
@@ -275,7 +281,8 @@ def _host_msghdr(p: Process, msg: int, need: int) -> _HostMsghdr:
     h.iovlen = iovlen
     if control and controllen and w == 4:  # 32-bit cmsghdr chains are re-framed
         if need == PROT_R:
-            host = cmsg.from_guest_control(p.mem.read(control, controllen), w, bo)
+            host = cmsg.from_guest_control(p.mem.read(control, controllen), w, bo,
+                                             p.abi.sol_socket)
         else:
             host = bytes(cmsg.host_room(controllen))
             h_guest = (control, controllen)
@@ -300,7 +307,8 @@ def _write_back_msghdr(p: Process, msg: int, h: _HostMsghdr) -> None:
     guest = getattr(h, "guest_control", None)
     if guest is not None:
         addr, room = guest
-        data, cut = cmsg.to_guest_control(ctypes.string_at(h.control, controllen), w, bo, room)
+        data, cut = cmsg.to_guest_control(ctypes.string_at(h.control, controllen), w, bo, room,
+                                          p.abi.sol_socket)
         p.mem.write(addr, data)
         controllen = len(data)
         flags |= MSG_CTRUNC if cut else 0
