@@ -67,7 +67,7 @@ REFERENCE_ARCHES = _arch_list("USERMODE_REFERENCE_ARCHES", ARCHES)
 # Arches run through usermode and compared with the reference.  Override with
 # USERMODE_TEST_ARCHES=aarch64,x86_64,riscv64,...
 EMULATED_ARCHES = _arch_list("USERMODE_TEST_ARCHES",
-                             ("aarch64", "x86_64", "riscv64", "arm", "i386"))
+                             ("aarch64", "x86_64", "riscv64", "arm", "mipsel", "i386"))
 LIBCS = ("musl", "glibc")
 
 

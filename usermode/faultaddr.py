@@ -155,10 +155,11 @@ _MIPS_MEM_OPS = frozenset({0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x28, 0x29,
 
 
 def mips_access(p: Process, pc: int) -> int | None:
-    """The address the load or store at `pc` touched (or at pc+4: a fault in a branch delay
-    slot is reported at the branch). mips runs on the CPU's own TLB, so no fill callback
-    saw the page; None if neither instruction accesses memory."""
-    for at in (pc, pc + 4):
+    """The address the load or store at `pc` touched. A fault in a branch delay slot is
+    reported at the branch, or for a call at its target: then the access is at pc+4, or
+    just before the return address. mips runs on the CPU's own TLB, so no fill callback saw
+    the page; None if none of these instructions accesses memory."""
+    for at in (pc, pc + 4, p.engine.reg(p.arch.REG_RA) - 4):
         try:
             w = int.from_bytes(p.mem.read_for_debug(at, 4), "little")
         except Exception:

@@ -217,7 +217,12 @@ static void check_vfork(void)
     CHECK("vfork", pid > 0);
     write(p[1], "p", 1);
     char buf[3] = {0};
+#if defined(__mips__) && !defined(__GLIBC__)
+    /* musl has no mips vfork of its own: it forks, and the parent does not wait */
+    CHECK("vfork", read(p[0], buf, 2) == 2 && (strcmp(buf, "cp") == 0 || strcmp(buf, "pc") == 0));
+#else
     CHECK("vfork", read(p[0], buf, 2) == 2 && strcmp(buf, "cp") == 0);
+#endif
     int st;
     CHECK("vfork", waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 7);
     close(p[0]);
