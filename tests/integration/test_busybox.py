@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 from fetch_debs import fetch
 
 ARCHES = {"aarch64": "qemu-aarch64", "x86_64": None,  # x86_64 guest: the host runs it natively
-          "arm": "qemu-arm", "i386": "qemu-i386"}
+          "arm": "qemu-arm", "mipsel": "qemu-mipsel", "i386": "qemu-i386"}
 
 
 @pytest.fixture(scope="module", params=sorted(ARCHES))
