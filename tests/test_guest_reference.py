@@ -91,7 +91,10 @@ def test_output_identical_across_arches(case: GuestCase, tmp_path: Path) -> None
             except ToolchainMissing:
                 continue
             label = f"{arch}-{libc}"
-            out = check_reference_run(case, arch, binary, tmp_path, label)
+            try:
+                out = check_reference_run(case, arch, binary, tmp_path, label)
+            except pytest.skip.Exception:  # a known qemu-user bug: leave that run out
+                continue
             outputs[label] = out.decode()
     if len(outputs) < 2:
         pytest.skip(f"fewer than two arch/libc combinations available: {sorted(outputs)}")

@@ -6,12 +6,21 @@ Handlers speak host values; they cross the boundary only through `to_guest_*` an
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 from functools import cache
 
 from syscalls.abi import generic, numbering, structs
 from syscalls.abi.structs import Layout
+from syscalls.errors import Errno
+
+
+class _Shape:
+    """An ABI's shape with another alignment for 64-bit fields (a packed struct)."""
+
+    def __init__(self, abi: Abi, align64: int) -> None:
+        self.wordsize, self.little_endian, self.align64 = abi.wordsize, abi.little_endian, align64
 
 
 class Abi:
@@ -36,6 +45,14 @@ class Abi:
         self.sysinfo = Layout([*structs.SYSINFO, ("pad:f", f"pad:{20 - 2 * self.wordsize - 4}")]
                               if self.wordsize == 4 else structs.SYSINFO, self)
         self.clone_args = Layout(structs.CLONE_ARGS, self)
+        old = getattr(data, "STAT_OLD", None)  # 32-bit ABIs' struct stat of the old calls
+        self.stat_old = Layout(old, self) if old else None
+        spare = 5 if hasattr(data, "STATFS") else 4
+        self.statfs = Layout(getattr(data, "STATFS", structs.with_spare(
+            structs.STATFS, spare, self.wordsize)), self)
+        shape64 = _Shape(self, getattr(data, "STATFS64_ALIGN64", self.align64))
+        self.statfs64 = Layout(getattr(data, "STATFS64", structs.with_spare(
+            structs.STATFS64, spare, self.wordsize)), shape64)
         self.flock = Layout(getattr(data, "FLOCK", structs.FLOCK), self)
         self.flock64 = Layout(structs.FLOCK64, self)
         # clone's argument order: tls before child_tid (CONFIG_CLONE_BACKWARDS) or after
@@ -167,20 +184,40 @@ class Abi:
 
     # ---- structs ---------------------------------------------------------------------------------
     def to_guest_stat(self, st: os.stat_result) -> bytes:
-        values = {
-            "st_dev": st.st_dev, "st_ino": st.st_ino, "st_mode": st.st_mode,
-            "st_nlink": st.st_nlink, "st_uid": st.st_uid, "st_gid": st.st_gid,
-            "st_rdev": st.st_rdev, "st_size": st.st_size, "st_blksize": st.st_blksize,
-            "st_blocks": st.st_blocks,
-            "st_atime": int(st.st_atime_ns // 1_000_000_000),
-            "st_atime_nsec": st.st_atime_ns % 1_000_000_000,
-            "st_mtime": int(st.st_mtime_ns // 1_000_000_000),
-            "st_mtime_nsec": st.st_mtime_ns % 1_000_000_000,
-            "st_ctime": int(st.st_ctime_ns // 1_000_000_000),
-            "st_ctime_nsec": st.st_ctime_ns % 1_000_000_000,
-            "__st_ino": st.st_ino & 0xFFFFFFFF,
-        }
+        values = _stat_values(st)
         return self.stat.pack_wrapped(*(values[n] for n in self.stat.names))
+
+    def to_guest_old_stat(self, st: os.stat_result) -> bytes:
+        """The 32-bit struct stat of the old stat/lstat/fstat calls, with the checks a 64-bit
+        kernel makes for them (cp_compat_stat): EOVERFLOW for what the fields cannot hold,
+        ids above 65535 as the overflow id where the fields are 16-bit."""
+        layout = self.stat_old
+        assert layout is not None
+        if not (_old_valid_dev(st.st_dev) and _old_valid_dev(st.st_rdev)) \
+                or st.st_ino > 0xFFFFFFFF or st.st_size > 0x7FFFFFFF:
+            raise Errno(errno.EOVERFLOW)
+        values = _stat_values(st)
+        values["st_dev"] = _old_encode_dev(st.st_dev)
+        values["st_rdev"] = _old_encode_dev(st.st_rdev)
+        if layout.offsets["st_uid"] - layout.offsets["st_nlink"] == 2:  # 16-bit fields
+            if st.st_nlink > 0xFFFF:
+                raise Errno(errno.EOVERFLOW)
+            for k in ("st_uid", "st_gid"):
+                if values[k] > 0xFFFF:
+                    values[k] = OVERFLOW_ID
+        return layout.pack_wrapped(*(values[n] for n in layout.names))
+
+    def to_guest_statfs(self, host: dict[str, int], wide: bool) -> bytes:
+        """A guest struct statfs (or statfs64 when `wide`) from the host's values; a 32-bit
+        statfs refuses counts that do not fit, as the kernel does (f_files and f_ffree may
+        be -1, "unknown")."""
+        layout = self.statfs64 if wide else self.statfs
+        if not wide and self.wordsize == 4:
+            big = [host[k] for k in ("f_blocks", "f_bfree", "f_bavail", "f_bsize", "f_frsize")]
+            big += [host[k] for k in ("f_files", "f_ffree") if host[k] != (1 << 64) - 1]
+            if any(v >> 32 for v in big):
+                raise Errno(errno.EOVERFLOW)
+        return layout.pack_wrapped(*(host[n] for n in layout.names))
 
     def to_guest_timespec(self, ns: int) -> bytes:
         return self.timespec.pack(ns // 1_000_000_000, ns % 1_000_000_000)
@@ -188,6 +225,34 @@ class Abi:
     def from_guest_timespec(self, data: bytes | memoryview) -> tuple[int, int]:
         sec, nsec = self.timespec.unpack(data)  # signed fields: long, or s64 for time64
         return int(sec), int(nsec)
+
+
+OVERFLOW_ID = 65534  # /proc/sys/kernel/overflowuid: an id a 16-bit field cannot hold
+
+
+def _old_valid_dev(dev: int) -> bool:
+    return os.major(dev) < 256 and os.minor(dev) < 256
+
+
+def _old_encode_dev(dev: int) -> int:
+    return os.major(dev) << 8 | os.minor(dev)
+
+
+def _stat_values(st: os.stat_result) -> dict[str, int]:
+    values = {
+        "st_dev": st.st_dev, "st_ino": st.st_ino, "st_mode": st.st_mode,
+        "st_nlink": st.st_nlink, "st_uid": st.st_uid, "st_gid": st.st_gid,
+        "st_rdev": st.st_rdev, "st_size": st.st_size, "st_blksize": st.st_blksize,
+        "st_blocks": st.st_blocks,
+        "st_atime": int(st.st_atime_ns // 1_000_000_000),
+        "st_atime_nsec": st.st_atime_ns % 1_000_000_000,
+        "st_mtime": int(st.st_mtime_ns // 1_000_000_000),
+        "st_mtime_nsec": st.st_mtime_ns % 1_000_000_000,
+        "st_ctime": int(st.st_ctime_ns // 1_000_000_000),
+        "st_ctime_nsec": st.st_ctime_ns % 1_000_000_000,
+        "__st_ino": st.st_ino & 0xFFFFFFFF,
+    }
+    return values
 
 
 @cache

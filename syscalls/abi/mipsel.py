@@ -22,6 +22,27 @@ STAT: list[Field] = [
     ("st_mtime", "s32"), ("st_mtime_nsec", "u32"), ("st_ctime", "s32"),
     ("st_ctime_nsec", "u32"), ("st_blksize", "u32"), ("pad:4", "pad:4"), ("st_blocks", "s64"),
 ]
+# struct stat of the old stat/lstat/fstat calls (144 bytes): 32-bit words, padding after
+STAT_OLD: list[Field] = [
+    ("st_dev", "u32"), ("pad:12", "pad:12"), ("st_ino", "u32"), ("st_mode", "u32"),
+    ("st_nlink", "u32"), ("st_uid", "u32"), ("st_gid", "u32"), ("st_rdev", "u32"),
+    ("pad:8", "pad:8"), ("st_size", "s32"), ("pad:4", "pad:4"), ("st_atime", "s32"),
+    ("st_atime_nsec", "u32"), ("st_mtime", "s32"), ("st_mtime_nsec", "u32"), ("st_ctime", "s32"),
+    ("st_ctime_nsec", "u32"), ("st_blksize", "u32"), ("st_blocks", "u32"), ("pad:56", "pad:56"),
+]
+# struct statfs and statfs64: f_frsize third, f_files and f_ffree before f_bavail, f_spare[5]
+STATFS: list[Field] = [
+    ("f_type", "u32"), ("f_bsize", "u32"), ("f_frsize", "u32"), ("f_blocks", "u32"),
+    ("f_bfree", "u32"), ("f_files", "u32"), ("f_ffree", "u32"), ("f_bavail", "u32"),
+    ("f_fsid0", "s32"), ("f_fsid1", "s32"), ("f_namelen", "u32"), ("f_flags", "u32"),
+    ("pad:20", "pad:20"),
+]
+STATFS64: list[Field] = [
+    ("f_type", "u32"), ("f_bsize", "u32"), ("f_frsize", "u32"), ("pad:4", "pad:4"),
+    ("f_blocks", "u64"), ("f_bfree", "u64"), ("f_files", "u64"), ("f_ffree", "u64"),
+    ("f_bavail", "u64"), ("f_fsid0", "s32"), ("f_fsid1", "s32"), ("f_namelen", "u32"),
+    ("f_flags", "u32"), ("pad:20", "pad:20"),
+]
 # struct flock: l_pid then l_sysid and four pad words (36 bytes)
 FLOCK: list[Field] = [("l_type", "s16"), ("l_whence", "s16"), ("l_start", "s32"),
                       ("l_len", "s32"), ("l_sysid", "s32"), ("l_pid", "s32"),
@@ -69,7 +90,8 @@ SOCKOPTS = {2: 4, 3: 0x1008, 4: 0x1007, 5: 0x10, 6: 0x20, 7: 0x1001, 8: 0x1002, 
             20: 0x1006, 21: 0x1005, 30: 0x1009, 31: 30, 32: 31, 38: 0x1028, 39: 0x1029}
 RLIMITS = {5: 7, 6: 8, 7: 5, 8: 9, 9: 6}  # RSS NPROC NOFILE MEMLOCK AS
 RLIM_INFINITY = 0x7FFFFFFF  # in the 32-bit struct rlimit of getrlimit
-POLL_EVENTS = {0x100: 0x4, 0x200: 0x100}  # POLLWRNORM, POLLWRBAND
+POLL_EVENTS = {0x100: 0x4, 0x200: 0x100}  # POLLWRNORM (= POLLOUT), POLLWRBAND
+POLL_EVENTS_IN = {0x200: 0x100}  # a guest POLLOUT asks the host for POLLOUT only
 FCNTL_CMDS = {5: 14, 8: 24, 9: 23, 12: 33, 13: 34, 14: 35}  # GETLK SETOWN GETOWN *LK64
 # host (asm-generic) ioctl request -> guest request (asm/ioctls.h): MIPS numbers most tty
 # requests anew and encodes _IOR/_IOW with three direction bits (READ 2, WRITE 4, NONE 1)

@@ -53,12 +53,17 @@ def setup(abi: Any, data: ModuleType) -> None:
     abi.sigset_size = getattr(data, "NSIG", 64) // 8
     abi.sa_flags_in, abi.sa_flags_out = _bits(getattr(data, "SA_FLAGS", {}))
     abi.siginfo_code_errno = getattr(data, "SIGINFO_CODE_ERRNO", (8, 4))
-    abi.poll_in, abi.poll_out = _bits(getattr(data, "POLL_EVENTS", {}))
+    # poll events: guest -> host and host -> guest differ where two host bits share one
+    # guest bit (MIPS's POLLWRNORM is POLLOUT)
+    abi.poll_in = _bits(getattr(data, "POLL_EVENTS_IN", {}))[0]
+    abi.poll_out = _bits(getattr(data, "POLL_EVENTS", {}))[1]
     abi.poll_renumbered = bool(getattr(data, "POLL_EVENTS", {}))
     abi.sol_socket = getattr(data, "SOL_SOCKET", 1)
     abi.sockopts_in = _inverse(getattr(data, "SOCKOPTS", {}))
     abi.sock_types_out = dict(getattr(data, "SOCK_TYPES", {}))
-    abi.rlim_infinity32 = getattr(data, "RLIM_INFINITY", 0xFFFFFFFF)
+    # RLIM_INFINITY in the word-sized struct rlimit, and what the old getrlimit clamps to
+    abi.rlim_infinity = getattr(data, "RLIM_INFINITY", abi.mask)
+    abi.old_rlim_infinity = getattr(data, "OLD_RLIM_INFINITY", abi.rlim_infinity)
     abi.ioctls_out = dict(getattr(data, "IOCTLS", {}))
     abi.nccs = getattr(data, "NCCS", 19)
     abi.termios_cc = getattr(data, "TERMIOS_CC", {})

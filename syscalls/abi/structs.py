@@ -144,6 +144,28 @@ STAT64_ARM: list[Field] = [
     ("st_atime", "u32"), ("st_atime_nsec", "u32"), ("st_mtime", "u32"),
     ("st_mtime_nsec", "u32"), ("st_ctime", "u32"), ("st_ctime_nsec", "u32"), ("st_ino", "u64"),
 ]
+# struct stat of the old stat/lstat/fstat calls on arm and i386 (64 bytes): 16-bit mode,
+# nlink and ids; the kernel refuses (EOVERFLOW) what does not fit.
+STAT_OLD32: list[Field] = [
+    ("st_dev", "u32"), ("st_ino", "u32"), ("st_mode", "u16"), ("st_nlink", "u16"),
+    ("st_uid", "u16"), ("st_gid", "u16"), ("st_rdev", "u32"), ("st_size", "u32"),
+    ("st_blksize", "u32"), ("st_blocks", "u32"), ("st_atime", "u32"), ("st_atime_nsec", "u32"),
+    ("st_mtime", "u32"), ("st_mtime_nsec", "u32"), ("st_ctime", "u32"),
+    ("st_ctime_nsec", "u32"), ("pad:8", "pad:8"),
+]
+# struct statfs (asm-generic): every count a word; statfs64 has 64-bit counts (84 bytes on
+# 32-bit ABIs: arm packs it to 4-byte alignment, i386 aligns 64-bit fields to 4 anyway).
+_STATFS_HEAD: list[Field] = [("f_type", "ulong"), ("f_bsize", "ulong")]
+_STATFS_TAIL: list[Field] = [("f_fsid0", "s32"), ("f_fsid1", "s32"), ("f_namelen", "ulong"),
+                             ("f_frsize", "ulong"), ("f_flags", "ulong")]  # then f_spare[4]
+STATFS_COUNTS = ("f_blocks", "f_bfree", "f_bavail", "f_files", "f_ffree")
+STATFS: list[Field] = [*_STATFS_HEAD, *((n, "ulong") for n in STATFS_COUNTS), *_STATFS_TAIL]
+STATFS64: list[Field] = [*_STATFS_HEAD, *((n, "u64") for n in STATFS_COUNTS), *_STATFS_TAIL]
+
+
+def with_spare(fields: list[Field], words: int, wordsize: int) -> list[Field]:
+    """`fields` followed by a reserved array of `words` words (statfs's f_spare)."""
+    return [*fields, ("pad:spare", f"pad:{words * wordsize}")]
 # struct flock (F_GETLK/F_SETLK/F_SETLKW): `long` offsets; 16 bytes on 32-bit ABIs, and on
 # 64-bit ones the same as flock64 (32 bytes). flock64 (F_*LK64, OFD locks): 24 bytes on i386,
 # 32 on arm, where 64-bit fields are 8-aligned.

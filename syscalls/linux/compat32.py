@@ -37,11 +37,7 @@ for _name in ("getuid", "geteuid", "getgid", "getegid", "getgroups", "getresuid"
               "setresgid", "setgroups", "chown", "fchown", "lchown", "setfsuid", "setfsgid"):
     if _name in ROWS:
         alias(f"{_name}32", _name)
-alias("fstat64", "fstat")
-alias("stat64", "stat")
-alias("lstat64", "lstat")
 alias("fstatat64", "newfstatat")
-alias("ugetrlimit", "getrlimit")
 alias("_newselect", "select")
 alias("ftruncate64", "ftruncate", ("fd", "off64"))
 alias("truncate64", "truncate", ("path", "off64"))

@@ -7,6 +7,7 @@ import errno
 import os
 from typing import TYPE_CHECKING
 
+from syscalls.abi import get as get_abi
 from syscalls.errors import Errno
 from syscalls.linux.fs_path import AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, PATH_MAX, dir_fd
 from syscalls.registry import syscall
@@ -19,9 +20,21 @@ if TYPE_CHECKING:
 STATX_SIZE = 256  # identical layout on every arch
 STATFS_SIZE = 120  # struct statfs on 64-bit guests (= host)
 NR_STATFS, NR_FSTATFS = 137, 138
+_HOST_STATFS = get_abi("x86_64").statfs  # the host's own struct statfs
 
 
-def _stat_at(p: Process, dfd: int, path_ptr: int, buf: int, flags: int) -> int:
+def _put_stat(p: Process, buf: int, st: os.stat_result, old: bool) -> None:
+    """Write `st` as the guest's struct stat64 (or, for the old calls of a 32-bit ABI, its
+    narrow struct stat)."""
+    if old and p.abi.stat_old is not None:
+        data = p.abi.to_guest_old_stat(st)
+        p.mem.view(buf, len(data), PROT_W)[:] = data
+    else:
+        p.mem.view(buf, p.abi.stat.size, PROT_W)[:] = p.abi.to_guest_stat(st)
+
+
+def _stat_at(p: Process, dfd: int, path_ptr: int, buf: int, flags: int,
+             old: bool = False) -> int:
     if flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | 0x800):  # 0x800: AT_NO_AUTOMOUNT
         raise Errno(errno.EINVAL)
     raw = p.mem.read_cstr(path_ptr, PATH_MAX)
@@ -33,7 +46,7 @@ def _stat_at(p: Process, dfd: int, path_ptr: int, buf: int, flags: int) -> int:
         nofollow = bool(flags & AT_SYMLINK_NOFOLLOW)
         st = os.stat(p.paths.to_host(raw, not nofollow), dir_fd=dir_fd(dfd),
                      follow_symlinks=not flags & AT_SYMLINK_NOFOLLOW)
-    p.mem.view(buf, p.abi.stat.size, PROT_W)[:] = p.abi.to_guest_stat(st)  # lookup first
+    _put_stat(p, buf, st, old)  # after the lookup, as Linux
     return 0
 
 
@@ -44,18 +57,34 @@ def sys_newfstatat(p: Process, dfd: int, path: int, buf: int, flags: int) -> int
 
 @syscall("stat", args=("path", "ptr"))
 def sys_stat(p: Process, path: int, buf: int) -> int:
-    return _stat_at(p, AT_FDCWD, path, buf, 0)
+    return _stat_at(p, AT_FDCWD, path, buf, 0, old=True)
 
 
 @syscall("lstat", args=("path", "ptr"))
 def sys_lstat(p: Process, path: int, buf: int) -> int:
-    return _stat_at(p, AT_FDCWD, path, buf, AT_SYMLINK_NOFOLLOW)
+    return _stat_at(p, AT_FDCWD, path, buf, AT_SYMLINK_NOFOLLOW, old=True)
 
 
 @syscall("fstat", args=("fd", "ptr"))
 def sys_fstat(p: Process, fd: int, buf: int) -> int:
-    out = p.mem.view(buf, p.abi.stat.size, PROT_W)
-    out[:] = p.abi.to_guest_stat(os.fstat(fd))
+    _put_stat(p, buf, os.fstat(fd), old=True)
+    return 0
+
+
+# the 32-bit ABIs' stat64 calls: struct stat64, which is what `abi.stat` holds there
+@syscall("stat64", args=("path", "ptr"))
+def sys_stat64(p: Process, path: int, buf: int) -> int:
+    return _stat_at(p, AT_FDCWD, path, buf, 0)
+
+
+@syscall("lstat64", args=("path", "ptr"))
+def sys_lstat64(p: Process, path: int, buf: int) -> int:
+    return _stat_at(p, AT_FDCWD, path, buf, AT_SYMLINK_NOFOLLOW)
+
+
+@syscall("fstat64", args=("fd", "ptr"))
+def sys_fstat64(p: Process, fd: int, buf: int) -> int:
+    _put_stat(p, buf, os.fstat(fd), old=False)
     return 0
 
 
@@ -78,12 +107,47 @@ def sys_getdents64(p: Process, fd: int, dirp: int, count: int) -> int:
     return hostsys.syscall(hostsys.NR_GETDENTS64, fd, ptr, len(view))
 
 
+def _host_statfs(p: Process, path: int | None, fd: int, buf: int, wide: bool) -> int:
+    """statfs/fstatfs (and the 64 variants): the host fills a 64-bit struct statfs, which is
+    the guest's own on 64-bit little-endian ABIs; others get it converted."""
+    abi = p.abi
+    host = p.paths.to_host(p.mem.read_cstr(path, PATH_MAX)) if path is not None else None
+    if abi.wordsize == 8 and abi.little_endian:
+        out = p.mem.host_ptr(buf, STATFS_SIZE, PROT_W)
+        return hostsys.syscall(NR_STATFS if host is not None else NR_FSTATFS,
+                               host if host is not None else fd, out)
+    raw = ctypes.create_string_buffer(STATFS_SIZE)
+    hostsys.syscall(NR_STATFS if host is not None else NR_FSTATFS,
+                    host if host is not None else fd, ctypes.addressof(raw))
+    values = _HOST_STATFS.unpack_dict(raw.raw)
+    data = abi.to_guest_statfs(values, wide)  # type: ignore[arg-type]
+    p.mem.view(buf, len(data), PROT_W)[:] = data
+    return 0
+
+
+def _statfs64_size(p: Process, size: int) -> None:
+    expected = p.abi.statfs64.size
+    if size != expected and not (p.abi.arch == "arm" and size == 88):  # arm's OABI size too
+        raise Errno(errno.EINVAL)
+
+
 @syscall("statfs", args=("path", "ptr"))
 def sys_statfs(p: Process, path: int, buf: int) -> int:
-    host = p.paths.to_host(p.mem.read_cstr(path, PATH_MAX))
-    return hostsys.syscall(NR_STATFS, host, p.mem.host_ptr(buf, STATFS_SIZE, PROT_W))
+    return _host_statfs(p, path, -1, buf, False)
 
 
 @syscall("fstatfs", args=("fd", "ptr"))
 def sys_fstatfs(p: Process, fd: int, buf: int) -> int:
-    return hostsys.syscall(NR_FSTATFS, fd, p.mem.host_ptr(buf, STATFS_SIZE, PROT_W))
+    return _host_statfs(p, None, fd, buf, False)
+
+
+@syscall("statfs64", args=("path", "size", "ptr"))
+def sys_statfs64(p: Process, path: int, size: int, buf: int) -> int:
+    _statfs64_size(p, size)
+    return _host_statfs(p, path, -1, buf, True)
+
+
+@syscall("fstatfs64", args=("fd", "size", "ptr"))
+def sys_fstatfs64(p: Process, fd: int, size: int, buf: int) -> int:
+    _statfs64_size(p, size)
+    return _host_statfs(p, None, fd, buf, True)

@@ -78,19 +78,31 @@ def sys_prlimit64(p: Process, pid: int, res: int, new: int, old: int) -> int:
     return 0
 
 
+def _get_words(p: Process, res: int, old: int, cap: int) -> int:
+    """The word-sized struct rlimit: a limit above `cap` (infinity included) reads as `cap`,
+    the ABI's RLIM_INFINITY in that struct."""
+    cur = resource.getrlimit(res)
+    p.mem.write(old, p.abi.rlimit.pack(*(min(_to_guest_limit(v), cap) for v in cur)))
+    return 0
+
+
 @syscall("getrlimit", args=("int:rlimit", "ptr"))
 def sys_getrlimit(p: Process, res: int, old: int) -> int:
-    layout = p.abi.rlimit
-    cur = resource.getrlimit(res)
-    p.mem.write(old, layout.pack(*(min(_to_guest_limit(v), p.abi.mask) for v in cur)))
-    return 0
+    """On 32-bit ABIs the old call: i386 clamps to 0x7fffffff there, mips always does."""
+    return _get_words(p, res, old, p.abi.old_rlim_infinity)
+
+
+@syscall("ugetrlimit", args=("int:rlimit", "ptr"))
+def sys_ugetrlimit(p: Process, res: int, old: int) -> int:
+    return _get_words(p, res, old, p.abi.rlim_infinity)
 
 
 @syscall("setrlimit", args=("int:rlimit", "ptr"))
 def sys_setrlimit(p: Process, res: int, new: int) -> int:
     layout = p.abi.rlimit
     soft, hard = layout.unpack(p.mem.read(new, layout.size))
-    lim = tuple(resource.RLIM_INFINITY if v == p.abi.mask else int(v) for v in (soft, hard))
+    inf = p.abi.rlim_infinity
+    lim = tuple(resource.RLIM_INFINITY if v == inf else int(v) for v in (soft, hard))
     resource.setrlimit(res, lim)
     return 0
 

@@ -10,6 +10,7 @@ as Linux does for ppoll, select and pselect6.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import time
 from typing import TYPE_CHECKING
@@ -112,16 +113,33 @@ def _poll(p: Process, ufds: int, nfds: int, deadline: int | None,
         return park_until_ready(p, lambda: 0, (), deadline, done)
     raw = p.mem.read(ufds, nfds * POLLFD_SIZE)
     ptr = p.mem.host_ptr(ufds, nfds * POLLFD_SIZE, PROT_R | PROT_W)
-    bo = p.abi.byteorder
+    abi = p.abi
+    bo = abi.byteorder
     wait: list[tuple[int, int]] = []
+    events: list[int] = []
     for i in range(0, len(raw), POLLFD_SIZE):
         fd = int.from_bytes(raw[i:i + 4], bo, signed=True)
+        ev = abi.poll_in(int.from_bytes(raw[i + 4:i + 6], bo))
+        events.append(ev)
         if fd >= 0:
-            ev = int.from_bytes(raw[i + 4:i + 6], bo)
             wait.append((fd, ev | 0x18))  # POLLERR|POLLHUP are always reported
 
-    def check() -> int:
-        return hostsys.syscall(hostsys.NR_POLL, ptr, nfds, 0)
+    if abi.poll_renumbered:  # MIPS's POLLWRNORM/POLLWRBAND: the host polls a converted copy
+        host = bytearray(raw)
+        for i, ev in enumerate(events):
+            host[i * POLLFD_SIZE + 4:i * POLLFD_SIZE + 6] = ev.to_bytes(2, "little")
+        hbuf = (ctypes.c_char * len(host)).from_buffer(host)
+        guest = p.mem.view(ufds, nfds * POLLFD_SIZE, PROT_R | PROT_W)
+
+        def check() -> int:
+            r = hostsys.syscall(hostsys.NR_POLL, ctypes.addressof(hbuf), nfds, 0)
+            for off in range(6, len(host), POLLFD_SIZE):
+                rev = abi.poll_out(int.from_bytes(host[off:off + 2], "little"))
+                guest[off:off + 2] = rev.to_bytes(2, bo)
+            return r
+    else:
+        def check() -> int:
+            return hostsys.syscall(hostsys.NR_POLL, ptr, nfds, 0)
 
     return park_until_ready(p, check, tuple(wait), deadline, done)
 

@@ -1,9 +1,12 @@
 """ioctl: terminals (termios, window size, foreground process group, controlling tty, ptys)
 and the generic file ioctls (FIONREAD, FIONBIO, FIOCLEX).
 
-Every request here has the same number and argument layout on the host and on the 64-bit
-guests we run (aarch64 uses the generic tty numbers, which are x86's), so the host call gets
-the guest's buffer in place. Guest pids are host pids, so process groups pass through.
+Every request here has the same argument layout on the host and on most guests (aarch64
+uses the generic tty numbers, which are x86's), so the host call gets the guest's buffer in
+place. MIPS numbers the requests anew (the dispatcher renumbers them) and has its own
+struct termios: 23 control characters, four of them in other slots, and three lflag bits
+moved; those requests go through a host-side copy. Guest pids are host pids, so process
+groups pass through.
 
 Job control: the kernel decides from the *host* thread's signal mask whether a background
 process that changes the terminal is stopped with SIGTTOU. Guest masks are ours, so while
@@ -12,9 +15,11 @@ such a call runs, SIGTTOU is blocked on the host if the guest thread blocks it.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import signal as host_signal
+import struct
 from typing import TYPE_CHECKING
 
 from syscalls.errors import Errno
@@ -23,6 +28,7 @@ from usermode import hostsys
 from usermode.memory import PROT_R, PROT_W
 
 if TYPE_CHECKING:
+    from syscalls.abi import Abi
     from usermode.process import Process
 
 TCGETS, TCSETS, TCSETSW, TCSETSF = 0x5401, 0x5402, 0x5403, 0x5404
@@ -53,9 +59,57 @@ _BUFS: dict[int, tuple[int, int]] = {
     TIOCNXCL: (0, 0), TIOCSCTTY: (0, 0), TIOCNOTTY: (0, 0), TIOCVHANGUP: (0, 0),
     TIOCGPTPEER: (0, 0), FIOCLEX: (0, 0), FIONCLEX: (0, 0),
 }
+_TERMIOS_GET = frozenset({TCGETS, TCGETS2, TIOCGLCKTRMIOS})
+_TERMIOS_WIDE = frozenset({TCGETS2, TCSETS2, TCSETSW2, TCSETSF2})
+HOST_NCCS = 19
 # Calls the kernel checks against the caller's process group (tty_check_change).
 _CHANGES_TTY = frozenset({TCSETS, TCSETSW, TCSETSF, TCSETS2, TCSETSW2, TCSETSF2, TIOCSPGRP,
                           TCFLSH, TCXONC, TCSBRK, TCSBRKP, TIOCSLCKTRMIOS})
+
+
+def termios_size(abi: Abi, wide: bool) -> int:
+    """sizeof(struct termios), or of termios2 (with the two speeds) when `wide`."""
+    size = 17 + abi.nccs  # four flag words, c_line, c_cc
+    return (size + 3) // 4 * 4 + 8 if wide else size
+
+
+def _to_guest_termios(abi: Abi, host: bytes, wide: bool) -> bytes:
+    iflag, oflag, cflag, lflag = struct.unpack_from("<4I", host)
+    cc = bytearray(abi.nccs)
+    for i in range(HOST_NCCS):
+        cc[abi.termios_cc.get(i, i)] = host[17 + i]
+    order = "<" if abi.little_endian else ">"
+    out = struct.pack(order + "4I", iflag, oflag, cflag, abi.lflag_out(lflag)) + host[16:17] + cc
+    if wide:
+        speeds = struct.unpack_from("<2I", host, TERMIOS)
+        out += bytes(-len(out) % 4) + struct.pack(order + "2I", *speeds)
+    return out
+
+
+def _from_guest_termios(abi: Abi, guest: bytes, wide: bool) -> bytes:
+    order = "<" if abi.little_endian else ">"
+    iflag, oflag, cflag, lflag = struct.unpack_from(order + "4I", guest)
+    cc = bytes(guest[17 + abi.termios_cc.get(i, i)] for i in range(HOST_NCCS))
+    out = struct.pack("<4I", iflag, oflag, cflag, abi.lflag_in(lflag)) + guest[16:17] + cc
+    if wide:
+        speeds = struct.unpack_from(order + "2I", guest, termios_size(abi, True) - 8)
+        out += struct.pack("<2I", *speeds)
+    return out
+
+
+def _termios_call(p: Process, fd: int, req: int, arg: int) -> int:
+    """A termios request of an ABI whose struct termios is not the host's (MIPS)."""
+    abi = p.abi
+    wide = req in _TERMIOS_WIDE
+    size = termios_size(abi, wide)
+    host = ctypes.create_string_buffer(TERMIOS2 if wide else TERMIOS)
+    if req in _TERMIOS_GET:
+        out = p.mem.view(arg, size, PROT_W)  # EFAULT before the call, as the kernel copies out
+        hostsys.syscall(hostsys.NR_IOCTL, fd, req, ctypes.addressof(host))
+        out[:] = _to_guest_termios(abi, host.raw, wide)
+        return 0
+    host.raw = _from_guest_termios(abi, p.mem.read(arg, size), wide)
+    return _host_ioctl(p, fd, req, ctypes.addressof(host))
 
 
 @syscall("ioctl", args=("fd", "uint:ioctl", "ulong"), support=PARTIAL,
@@ -67,11 +121,17 @@ def sys_ioctl(p: Process, fd: int, req: int, arg: int) -> int:
         os.fstat(fd)  # EBADF first, as Linux
         raise Errno(errno.ENOTTY)
     size, access = spec
+    if size in (TERMIOS, TERMIOS2) and p.abi.nccs != HOST_NCCS:
+        return _termios_call(p, fd, req, arg)
     host_arg = p.mem.host_ptr(arg, size, access) if size else arg
     if req == FIONBIO:
         p.fds.flags_changed()
     if req == TIOCGPTPEER:
         return p.fds.adopt(hostsys.syscall(hostsys.NR_IOCTL, fd, req, arg))
+    return _host_ioctl(p, fd, req, host_arg)
+
+
+def _host_ioctl(p: Process, fd: int, req: int, host_arg: int) -> int:
     if req in _CHANGES_TTY and p.thread.sigmask & (1 << (SIGTTOU - 1)):
         old = host_signal.pthread_sigmask(host_signal.SIG_BLOCK, [SIGTTOU])
         try:

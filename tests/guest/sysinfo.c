@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <sched.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,12 +213,87 @@ static void check_sched_tty(void)
     guest_ok("isatty");
 }
 
+/* A pty's line discipline settings through tcgetattr/tcsetattr: the defaults a new pty
+ * has, control characters in their ABI's slots, lflag bits and the output speed. */
+static void check_pty(void)
+{
+    int m = posix_openpt(O_RDWR | O_NOCTTY);
+    CHECK("pty", m >= 0);
+    CHECK("pty", grantpt(m) == 0 && unlockpt(m) == 0);
+    int s = open(ptsname(m), O_RDWR | O_NOCTTY);
+    CHECK("pty", s >= 0);
+    CHECK("pty", isatty(s) == 1);
+    struct termios t, u;
+    CHECK_SYS("pty", tcgetattr(s, &t));
+    CHECKF("pty", t.c_cc[VEOF] == 4 && t.c_cc[VMIN] == 1 && t.c_cc[VINTR] == 3 &&
+                      t.c_cc[VERASE] == 0x7f && t.c_cc[VSUSP] == 26,
+           "eof %d min %d intr %d erase %d", t.c_cc[VEOF], t.c_cc[VMIN], t.c_cc[VINTR],
+           t.c_cc[VERASE]);
+    CHECKF("pty", (t.c_lflag & (ICANON | ECHO | ISIG | IEXTEN)) == (ICANON | ECHO | ISIG | IEXTEN),
+           "lflag %#x", (unsigned)t.c_lflag);
+    CHECK("pty", !(t.c_lflag & TOSTOP));
+    t.c_cc[VEOL] = 'x';
+    t.c_cc[VEOL2] = 'y';
+    t.c_cc[VTIME] = 7;
+    t.c_lflag |= TOSTOP;
+    t.c_lflag &= ~(IEXTEN | ECHO);
+    CHECK("pty", cfsetospeed(&t, B9600) == 0);
+    CHECK_SYS("pty", tcsetattr(s, TCSANOW, &t));
+    memset(&u, 0, sizeof u);
+    CHECK_SYS("pty", tcgetattr(m, &u));
+    CHECKF("pty", u.c_cc[VEOL] == 'x' && u.c_cc[VEOL2] == 'y' && u.c_cc[VTIME] == 7 &&
+                      u.c_cc[VEOF] == 4 && u.c_cc[VMIN] == 1,
+           "eol %d eol2 %d time %d eof %d", u.c_cc[VEOL], u.c_cc[VEOL2], u.c_cc[VTIME],
+           u.c_cc[VEOF]);
+    CHECKF("pty", (u.c_lflag & (TOSTOP | IEXTEN | ECHO | ICANON)) == (TOSTOP | ICANON),
+           "lflag %#x", (unsigned)u.c_lflag);
+    CHECK("pty", cfgetospeed(&u) == B9600);
+    /* canonical input: a line is readable once its end (here the VEOL character) arrives */
+    CHECK("pty", write(m, "abx", 3) == 3);
+    char buf[8];
+    CHECK("pty", read(s, buf, sizeof buf) == 3 && memcmp(buf, "abx", 3) == 0);
+    struct winsize ws = {.ws_row = 33, .ws_col = 101}, ws2;
+    CHECK_SYS("pty", ioctl(m, TIOCSWINSZ, &ws));
+    CHECK_SYS("pty", ioctl(s, TIOCGWINSZ, &ws2));
+    CHECK("pty", ws2.ws_row == 33 && ws2.ws_col == 101);
+    close(s);
+    close(m);
+    guest_ok("pty");
+}
+
+/* The word-sized struct rlimit of the older calls on 32-bit ABIs: RLIM_INFINITY is
+ * 0xffffffff in ugetrlimit, 0x7fffffff in i386's old getrlimit and in mips's. */
+static void check_rlimit_words(void)
+{
+#if __SIZEOF_POINTER__ == 4
+    struct rlimit rl, as;
+    CHECK_SYS("rlimit_words", getrlimit(RLIMIT_NOFILE, &rl));
+    CHECK_SYS("rlimit_words", getrlimit(RLIMIT_AS, &as));
+    uint32_t w[2];
+#ifdef SYS_ugetrlimit
+    CHECK_SYS("rlimit_words", syscall(SYS_ugetrlimit, RLIMIT_NOFILE, w));
+    CHECK("rlimit_words", w[0] == rl.rlim_cur && w[1] == (uint32_t)rl.rlim_max);
+    CHECK_SYS("rlimit_words", syscall(SYS_ugetrlimit, RLIMIT_AS, w));
+    CHECKF("rlimit_words", as.rlim_cur != RLIM_INFINITY || w[0] == 0xffffffffu, "as %#x", w[0]);
+#endif
+#ifdef SYS_getrlimit
+    CHECK_SYS("rlimit_words", syscall(SYS_getrlimit, RLIMIT_NOFILE, w));
+    CHECK("rlimit_words", w[0] == rl.rlim_cur);
+    CHECK_SYS("rlimit_words", syscall(SYS_getrlimit, RLIMIT_AS, w));
+    CHECKF("rlimit_words", as.rlim_cur != RLIM_INFINITY || w[0] == 0x7fffffffu, "as %#x", w[0]);
+#endif
+#endif
+    guest_ok("rlimit_words");
+}
+
 int main(void)
 {
     check_identity();
     check_resources();
     check_time();
     check_sched_tty();
+    check_pty();
+    check_rlimit_words();
     puts("sysinfo done");
     return 0;
 }

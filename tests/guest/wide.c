@@ -1,7 +1,9 @@
 /*
  * 64-bit values through every ABI, the 32-bit ones especially: file offsets above 4 GiB
  * (ftruncate, pwrite/pread, lseek, fstat of a sparse file, record locks), times after 2038
- * (utimensat and statx), and thread-local variables read from a second thread.
+ * (utimensat and statx), thread-local variables read from a second thread, the kernel's
+ * struct statfs per ABI (statfs, statfs64 through statvfs) and the narrow struct stat of
+ * the old stat calls on 32-bit ABIs (EOVERFLOW for a file above 2 GiB).
  *
  * usage: wide SCRATCH_DIR [check ...]
  */
@@ -16,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -97,6 +101,75 @@ static void check_y2038(void)
     guest_ok("y2038");
 }
 
+/* Word indices in the kernel's struct statfs: f_bsize, f_blocks, f_namelen; its size */
+#if defined(__mips__)
+enum { FS_BSIZE = 1, FS_BLOCKS = 3, FS_NAMELEN = 10, FS_WORDS = 17 };
+#elif __SIZEOF_POINTER__ == 4
+enum { FS_BSIZE = 1, FS_BLOCKS = 2, FS_NAMELEN = 9, FS_WORDS = 16 };
+#else
+enum { FS_BSIZE = 1, FS_BLOCKS = 2, FS_NAMELEN = 8, FS_WORDS = 15 };
+#endif
+#define FILL 0xa5a5a5a5u
+
+static void check_statfs(void)
+{
+    struct statvfs a, b;
+    CHECK_SYS("statfs", statvfs(dir, &a));
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    CHECK("statfs", fd >= 0);
+    CHECK_SYS("statfs", fstatvfs(fd, &b));
+    CHECK("statfs", a.f_bsize > 0 && a.f_bsize == b.f_bsize && a.f_blocks > 0);
+    CHECK("statfs", a.f_blocks == b.f_blocks && a.f_namemax == b.f_namemax && a.f_fsid == b.f_fsid);
+    CHECK("statfs", a.f_bavail <= a.f_bfree && a.f_bfree <= a.f_blocks);
+    /* the plain call fills the kernel's struct statfs in the ABI's field order, no more */
+    unsigned long w[40];
+    memset(w, 0xa5, sizeof w);
+    CHECK_SYS("statfs", syscall(SYS_statfs, dir, w));
+    CHECKF("statfs", w[FS_BSIZE] == a.f_bsize && w[FS_NAMELEN] == a.f_namemax,
+           "bsize %lu namelen %lu", w[FS_BSIZE], w[FS_NAMELEN]);
+    CHECK("statfs", w[FS_BLOCKS] == a.f_blocks);
+    CHECK("statfs", (unsigned)w[FS_WORDS] == FILL);
+    memset(w, 0xa5, sizeof w);
+    CHECK_SYS("statfs", syscall(SYS_fstatfs, fd, w));
+    CHECK("statfs", w[FS_NAMELEN] == a.f_namemax && (unsigned)w[FS_WORDS] == FILL);
+    close(fd);
+    EXPECT_ERRNO("statfs", statvfs("/nonexistent/x", &a), ENOENT);
+    guest_ok("statfs");
+}
+
+static void check_oldstat(void)
+{
+#if __SIZEOF_POINTER__ == 4 && defined(SYS_stat) && defined(SYS_fstat)
+#if defined(__mips__)
+    enum { ST_SIZE = 12, ST_WORDS = 36 };
+#else
+    enum { ST_SIZE = 5, ST_WORDS = 16 };
+#endif
+    char path[512];
+    snprintf(path, sizeof path, "%s/small", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    CHECK("oldstat", fd >= 0 && write(fd, "12345", 5) == 5);
+    uint32_t w[48];
+    memset(w, 0xa5, sizeof w);
+    long r = syscall(SYS_stat, path, w);
+    if (r == 0) { /* EOVERFLOW where the file system's device number needs more than 16 bits */
+        CHECKF("oldstat", w[ST_SIZE] == 5, "size word %u", (unsigned)w[ST_SIZE]);
+        CHECK("oldstat", w[ST_WORDS] == FILL);
+        memset(w, 0xa5, sizeof w);
+        CHECK_SYS("oldstat", syscall(SYS_fstat, fd, w));
+        CHECK("oldstat", w[ST_SIZE] == 5 && w[ST_WORDS] == FILL);
+    } else {
+        CHECK("oldstat", errno == EOVERFLOW);
+    }
+    CHECK("oldstat", ftruncate(fd, BIG) == 0);
+    EXPECT_ERRNO("oldstat", syscall(SYS_fstat, fd, w), EOVERFLOW);
+    struct stat st; /* stat64 has room for it */
+    CHECK("oldstat", fstat(fd, &st) == 0 && st.st_size == BIG);
+    close(fd);
+#endif
+    guest_ok("oldstat");
+}
+
 static __thread int tls_a = 11;
 static __thread long long tls_b = 0x1122334455667788LL;
 
@@ -122,7 +195,7 @@ static void check_tls(void)
 
 static const struct guest_check checks[] = {
     {"offsets", check_offsets}, {"locks", check_locks}, {"y2038", check_y2038},
-    {"tls", check_tls},
+    {"tls", check_tls}, {"statfs", check_statfs}, {"oldstat", check_oldstat},
 };
 
 int main(int argc, char **argv)

@@ -3,6 +3,7 @@
  * in .bss (a zero would be emitted as .zero, not as a number). */
 #include <stddef.h>
 #include <asm/stat.h>
+#include <asm/statfs.h>
 #include <asm/termbits.h>
 #include <asm/termios.h>
 #include <linux/eventpoll.h>
@@ -30,6 +31,24 @@ V(stat_st_blksize, offsetof(STAT, st_blksize))
 V(stat_st_blocks, offsetof(STAT, st_blocks))
 V(stat_st_mtime, offsetof(STAT, st_mtime))
 V(stat_st_ctime, offsetof(STAT, st_ctime))
+#if __SIZEOF_POINTER__ == 4
+V(oldstat_size, sizeof(struct stat)) /* the old stat/lstat/fstat calls */
+V(oldstat_st_size, offsetof(struct stat, st_size))
+V(oldstat_st_blocks, offsetof(struct stat, st_blocks))
+#endif
+V(statfs_size, sizeof(struct statfs))
+V(statfs_f_blocks, offsetof(struct statfs, f_blocks))
+V(statfs_f_bavail, offsetof(struct statfs, f_bavail))
+V(statfs_f_fsid, offsetof(struct statfs, f_fsid))
+V(statfs_f_namelen, offsetof(struct statfs, f_namelen))
+V(statfs_f_flags, offsetof(struct statfs, f_flags))
+V(statfs64_size, sizeof(struct statfs64))
+V(statfs64_f_bavail, offsetof(struct statfs64, f_bavail))
+V(statfs64_f_fsid, offsetof(struct statfs64, f_fsid))
+V(statfs64_f_flags, offsetof(struct statfs64, f_flags))
+V(termios_size, sizeof(struct termios))
+V(termios_c_cc, offsetof(struct termios, c_cc))
+V(termios2_size, sizeof(struct termios2))
 V(timespec64_size, sizeof(struct __kernel_timespec))
 V(iovec_size, sizeof(struct iovec))
 V(winsize_size, sizeof(struct winsize))

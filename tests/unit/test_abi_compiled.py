@@ -15,11 +15,12 @@ import pytest
 
 from syscalls.abi import get
 from syscalls.linux.epoll import _guest_event
+from syscalls.linux.tty import termios_size
 
 HERE = Path(__file__).resolve().parent
 TARGETS = {"aarch64": "aarch64-linux-musl", "x86_64": "x86_64-linux-musl",
            "riscv64": "riscv64-linux-musl", "arm": "arm-linux-musleabihf",
-           "i386": "x86-linux-musl"}
+           "i386": "x86-linux-musl", "mipsel": "mipsel-linux-musleabi"}
 BIAS = 1_000_000
 
 
@@ -52,6 +53,18 @@ def test_layouts_match_the_compiler(arch: str, tmp_path_factory: pytest.TempPath
         **{f"stat_{f}": abi.stat.offsets[f] for f in (
             "st_ino", "st_mode", "st_nlink", "st_rdev", "st_size", "st_blksize",
             "st_blocks", "st_mtime", "st_ctime")},
+        **({"oldstat_size": abi.stat_old.size,
+            "oldstat_st_size": abi.stat_old.offsets["st_size"],
+            "oldstat_st_blocks": abi.stat_old.offsets["st_blocks"]} if abi.stat_old else {}),
+        "statfs_size": abi.statfs.size,
+        **{f"statfs_{f}": abi.statfs.offsets[f.replace("fsid", "fsid0")] for f in (
+            "f_blocks", "f_bavail", "f_fsid", "f_namelen", "f_flags")},
+        "statfs64_size": abi.statfs64.size,
+        **{f"statfs64_{f}": abi.statfs64.offsets[f.replace("fsid", "fsid0")] for f in (
+            "f_bavail", "f_fsid", "f_flags")},
+        "termios_size": termios_size(abi, wide=False),
+        "termios_c_cc": 17,
+        "termios2_size": termios_size(abi, wide=True),
         "timespec64_size": wide.timespec.size,
         "iovec_size": abi.iovec.size,
         "winsize_size": abi.winsize.size,
