@@ -21,6 +21,11 @@ DEBIAN_ARCH = {"aarch64": "arm64", "x86_64": "amd64", "riscv64": "riscv64", "arm
                "mipsel": "mipsel", "i386": "i386", "arm64": "arm64", "amd64": "amd64"}
 
 
+# Arches the host's Debian suite does not carry: fetched from a newer suite with its own
+# sources list (the host's keyring holds that suite's signing keys).
+SUITES = {"riscv64": ("http://deb.debian.org/debian", "trixie")}
+
+
 def cache_dir() -> str:
     base = os.environ.get("USERMODE_DEB_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "usermode-debs")
@@ -47,6 +52,14 @@ def fetch(arch: str, packages: list[str], *, quiet: bool = True, deps: bool = Fa
     opts = ["-o", f"APT::Architecture={deb_arch}", "-o", f"APT::Architectures::={deb_arch}",
             "-o", f"Dir::State::Lists={state}/lists", "-o", f"Dir::State::Status={status}",
             "-o", f"Dir::Cache={state}/cache", "-o", "Debug::NoLocking=1"]
+    if arch in SUITES:
+        mirror, suite = SUITES[arch]
+        sources = os.path.join(state, "sources.list")
+        with open(sources, "w") as f:
+            f.write(f"deb [arch={deb_arch}] {mirror} {suite} main\n")
+        parts = os.path.join(state, "sources.list.d")
+        os.makedirs(parts, exist_ok=True)
+        opts += ["-o", f"Dir::Etc::SourceList={sources}", "-o", f"Dir::Etc::SourceParts={parts}"]
     out = subprocess.DEVNULL if quiet else None
     missing = [p for p in packages if not glob.glob(os.path.join(debs, f"{p}_*.deb"))]
     if missing:

@@ -15,7 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 from fetch_debs import fetch
 
 ARCHES = {"aarch64": "qemu-aarch64", "x86_64": None,  # x86_64 guest: the host runs it natively
-          "arm": "qemu-arm", "mipsel": "qemu-mipsel", "i386": "qemu-i386"}
+          "arm": "qemu-arm", "mipsel": "qemu-mipsel", "i386": "qemu-i386",
+          "riscv64": "qemu-riscv64"}  # riscv64: from trixie (tools/fetch_debs.py SUITES)
 
 
 @pytest.fixture(scope="module", params=sorted(ARCHES))
@@ -25,8 +26,9 @@ def busybox(request: pytest.FixtureRequest) -> tuple[str, Path]:
         root = fetch(arch, ["busybox-static"])
     except (RuntimeError, OSError) as e:
         pytest.skip(f"cannot fetch Debian busybox-static for {arch}: {e}")
-    bb = Path(root) / "bin" / "busybox"
-    if not bb.exists():
+    bb = next((b for b in (Path(root) / "bin" / "busybox", Path(root) / "usr/bin/busybox")
+               if b.exists()), None)  # trixie's packages install into /usr
+    if bb is None:
         pytest.skip(f"busybox not found in the {arch} package")
     return arch, bb
 
