@@ -208,6 +208,7 @@ MEMORY_CHECKS = (
     "mmap_private_file",
     "mmap_shared_file",
     "munmap_span",
+    "old_calls",
 )
 SYSINFO_CHECKS = (
     "uname",

@@ -69,6 +69,11 @@ ARM_PRIVATE: dict[str, int] = {
 # Entries merged on top of the package data, per guest arch.
 EXTRA: dict[str, dict[str, int]] = {"arm": ARM_PRIVATE}
 
+# Numbers whose kernel entry point takes other arguments than the name says: i386's mmap
+# (90) and select (82) are old_mmap and old_select, which read their arguments from one
+# struct in guest memory. The table names them for that entry point.
+ENTRY_POINTS: dict[str, dict[int, str]] = {"i386": {82: "old_select", 90: "old_mmap"}}
+
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -150,6 +155,9 @@ def render_module(
     ]
     if arch in EXTRA:
         lines.append(f"# Merged explicit entries: {', '.join(sorted(EXTRA[arch]))}.")
+    if arch in ENTRY_POINTS:
+        renamed = ", ".join(f"{n} {e}" for n, e in sorted(ENTRY_POINTS[arch].items()))
+        lines.append(f"# Named for their entry point: {renamed}.")
     if collisions:
         lines.append("# Shared numbers (kept <- dropped; rule: no leading '_', shorter, a-z):")
         lines.extend(f"#   {c.number}: {c.kept} <- {', '.join(c.dropped)}" for c in collisions)
@@ -168,6 +176,7 @@ def build(version: str | None = None) -> tuple[dict[str, str], list[Collision]]:
     all_collisions: list[Collision] = []
     for arch in ARCH_SOURCES:
         names, collisions = invert(arch, source_table(arch))
+        names.update(ENTRY_POINTS.get(arch, {}))
         files[f"{arch}.py"] = render_module(arch, names, collisions, version)
         all_collisions.extend(collisions)
     return files, all_collisions

@@ -130,6 +130,20 @@ def sys_mmap2(p: Process, addr: int, length: int, prot: int, flags: int, fd: int
     return sys_mmap(p, addr, length, prot, flags, fd, pgoff * MMAP2_UNIT)
 
 
+@syscall("old_mmap", args=("ptr",), ret="ptr")
+def sys_old_mmap(p: Process, args: int) -> int:
+    """i386's mmap (90): the six arguments in a struct, the offset in bytes."""
+    addr, length, prot, flags, fd, off = p.abi.unpack_words(p.mem.read(args, 6 * 4))
+    return sys_mmap(p, addr, length, prot, flags, p.abi.s32(fd), off)
+
+
+@syscall("old_select", args=("ptr",))
+def sys_old_select(p: Process, args: int) -> int:
+    """i386's select (82): n and the four pointers in a struct."""
+    n, rd, wr, ex, tv = p.abi.unpack_words(p.mem.read(args, 5 * 4))
+    return poll.sys_select(p, p.abi.s32(n), rd, wr, ex, tv)
+
+
 @syscall("_llseek", args=("fd", "ulong", "ulong", "ptr", "int:whence"))
 def sys_llseek(p: Process, fd: int, hi: int, lo: int, result: int, whence: int) -> int:
     if whence not in (0, 1, 2, 3, 4):

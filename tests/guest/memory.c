@@ -9,12 +9,14 @@
  */
 #define _GNU_SOURCE
 #define _FILE_OFFSET_BITS 64
+#include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/select.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -388,6 +390,35 @@ static void check_munmap_span(void)
     guest_ok("munmap_span");
 }
 
+/* i386's calls 90 and 82: mmap and select with their arguments in a struct */
+static void check_old_calls(void)
+{
+#if defined(__i386__)
+    int fd = make_file("old.bin", PAGE);
+    unsigned long a[6] = {0, PAGE, PROT_READ, MAP_PRIVATE, (unsigned long)fd, 0};
+    unsigned char *f = (unsigned char *)syscall(90, a);
+    CHECK("old_calls", f != MAP_FAILED && f[1] == 1 && f[PAGE - 1] == (PAGE - 1) % 251);
+    CHECK_SYS("old_calls", munmap(f, PAGE));
+    a[5] = 100; /* an offset that is not page-aligned */
+    EXPECT_ERRNO("old_calls", syscall(90, a), EINVAL);
+    close(fd);
+    int p[2];
+    CHECK("old_calls", pipe(p) == 0 && write(p[1], "x", 1) == 1);
+    fd_set rd, wr;
+    FD_ZERO(&rd);
+    FD_ZERO(&wr);
+    FD_SET(p[0], &rd);
+    FD_SET(p[0], &wr);
+    struct timeval tv = {0, 0};
+    unsigned long s[5] = {(unsigned long)p[0] + 1, (unsigned long)&rd, (unsigned long)&wr, 0,
+                          (unsigned long)&tv};
+    CHECK("old_calls", syscall(82, s) == 1 && FD_ISSET(p[0], &rd) && !FD_ISSET(p[0], &wr));
+    close(p[0]);
+    close(p[1]);
+#endif
+    guest_ok("old_calls");
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -404,6 +435,7 @@ int main(int argc, char **argv)
     check_madvise();
     check_file_mappings();
     check_munmap_span();
+    check_old_calls();
     puts("memory done");
     return 0;
 }
