@@ -189,7 +189,7 @@ EXPECTED: dict[str, dict[str, int]] = {
     },
     "i386": {
         "read": 3, "write": 4, "openat": 295, "close": 6, "exit": 1, "exit_group": 252,
-        "brk": 45, "mmap": 90, "mmap2": 192, "munmap": 91, "mprotect": 125,
+        "brk": 45, "old_mmap": 90, "old_select": 82, "mmap2": 192, "munmap": 91, "mprotect": 125,
         "rt_sigaction": 174, "rt_sigprocmask": 175, "rt_sigreturn": 173, "sigreturn": 119,
         "set_tid_address": 258, "set_robust_list": 311, "rseq": 386, "clone": 120,
         "clone3": 435, "execve": 11, "wait4": 114, "futex": 240, "futex_time64": 422,
