@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 USAGE = """\
 usage: usermode run [OPTIONS] PROGRAM [ARGS...]
+       usermode syscalls [--arch ARCH] [--format table|csv|json]
        usermode --version
 
 Run a Linux program built for another CPU on this machine.
@@ -248,5 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(status)
+    if args[0] == "syscalls":
+        from usermode import syscall_table
+
+        return syscall_table.main(args[1:])
     return _fail(f"unknown command {args[0]!r} (usage: usermode run PROGRAM [ARGS...])",
                  EXIT_USAGE)
