@@ -73,7 +73,8 @@ for _name, _target in (("clock_gettime64", "clock_gettime"), ("clock_settime64",
                        ("timerfd_settime64", "timerfd_settime"),
                        ("timerfd_gettime64", "timerfd_gettime"),
                        ("rt_sigtimedwait_time64", "rt_sigtimedwait"),
-                       ("recvmmsg_time64", "recvmmsg")):
+                       ("recvmmsg_time64", "recvmmsg"),
+                       ("sched_rr_get_interval_time64", "sched_rr_get_interval")):
     if _target in ROWS:
         alias(_name, _target, wrap=_time64)
 

@@ -1,5 +1,7 @@
 """getpid, getppid, get[e]uid/get[e]gid, getgroups, getres[ug]id, getpgid/getpgrp/getsid,
-setpgid/setsid: process identity. (Thread identity and exit live in thread.py.)"""
+setpgid/setsid, the set*id calls and setgroups: process identity. (Thread identity and exit
+live in thread.py.) An id of -1 means "unchanged" where Linux says so; the host's libc
+applies a change to every host thread, as the guest's libc does for its threads."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import os
 from typing import TYPE_CHECKING
 
 from syscalls.registry import syscall
+from usermode import hostsys
 
 if TYPE_CHECKING:
     from usermode.process import Process
@@ -97,3 +100,66 @@ def sys_setpgid(p: Process, pid: int, pgid: int) -> int:
 @syscall("setsid")
 def sys_setsid(p: Process) -> int:
     return os.setsid()
+
+
+NR_SETFSUID, NR_SETFSGID = 122, 123
+NGROUPS_MAX = 65536
+
+
+@syscall("setuid", args=("int",))
+def sys_setuid(p: Process, uid: int) -> int:
+    os.setuid(uid)
+    return 0
+
+
+@syscall("setgid", args=("int",))
+def sys_setgid(p: Process, gid: int) -> int:
+    os.setgid(gid)
+    return 0
+
+
+@syscall("setreuid", args=("int", "int"))
+def sys_setreuid(p: Process, ruid: int, euid: int) -> int:
+    os.setreuid(ruid, euid)
+    return 0
+
+
+@syscall("setregid", args=("int", "int"))
+def sys_setregid(p: Process, rgid: int, egid: int) -> int:
+    os.setregid(rgid, egid)
+    return 0
+
+
+@syscall("setresuid", args=("int", "int", "int"))
+def sys_setresuid(p: Process, r: int, e: int, s: int) -> int:
+    os.setresuid(r, e, s)
+    return 0
+
+
+@syscall("setresgid", args=("int", "int", "int"))
+def sys_setresgid(p: Process, r: int, e: int, s: int) -> int:
+    os.setresgid(r, e, s)
+    return 0
+
+
+@syscall("setfsuid", args=("uint",))
+def sys_setfsuid(p: Process, uid: int) -> int:
+    return hostsys.syscall(NR_SETFSUID, uid)  # the previous fsuid, never an error
+
+
+@syscall("setfsgid", args=("uint",))
+def sys_setfsgid(p: Process, gid: int) -> int:
+    return hostsys.syscall(NR_SETFSGID, gid)
+
+
+@syscall("setgroups", args=("int", "ptr"))
+def sys_setgroups(p: Process, size: int, lst: int) -> int:
+    if size < 0 or size > NGROUPS_MAX:
+        import errno
+
+        from syscalls.errors import Errno
+
+        raise Errno(errno.EINVAL)
+    raw = p.mem.read(lst, 4 * size) if size else b""
+    os.setgroups([int.from_bytes(raw[i:i + 4], p.abi.byteorder) for i in range(0, len(raw), 4)])
+    return 0

@@ -195,6 +195,12 @@ def _waitid_now(p: Process, idtype: int, ident: int, infop: int, options: int) -
     return 0
 
 
+@syscall("waitpid", args=("int", "ptr", "int:wait_options"))
+def sys_waitpid(p: Process, pid: int, status: int, options: int) -> int:
+    """The 32-bit ABIs' old call: wait4 without the rusage."""
+    return sys_wait4(p, pid, status, options, 0)
+
+
 @syscall("waitid", args=("int", "int", "ptr", "int:wait_options", "ptr"), support=PARTIAL,
          note="rusage not filled")
 def sys_waitid(p: Process, idtype: int, ident: int, infop: int, options: int,

@@ -1,0 +1,167 @@
+"""flock, fallocate, fadvise64, readahead, sync, syncfs, sync_file_range, sendfile,
+copy_file_range, memfd_create: whole-file locks, space and cache hints, and in-kernel copies.
+
+A call that can wait for long (flock without LOCK_NB, a copy into a full pipe or socket)
+never blocks the emulator: lock waits run on a helper thread; copies into a stream park
+until it is writable, as write does.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+from typing import TYPE_CHECKING
+
+from syscalls.errors import Errno, Park
+from syscalls.linux.fs_path import PATH_MAX
+from syscalls.linux.fs_rw import stream_io
+from syscalls.registry import syscall
+from usermode import hostsys
+from usermode.hostsys import POLLOUT
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from usermode.process import Process
+
+LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN = 1, 2, 4, 8
+MFD_FLAGS = 0x1 | 0x2 | 0x4 | 0x8 | 0x10  # CLOEXEC ALLOW_SEALING HUGETLB NOEXEC_SEAL EXEC
+NR_FLOCK = 73
+NR_FLOCK = 73
+NR_FALLOCATE, NR_FADVISE64, NR_READAHEAD, NR_SYNC_FILE_RANGE = 285, 221, 187, 277
+NR_SYNCFS, NR_MEMFD_CREATE, NR_COPY_FILE_RANGE = 306, 319, 326
+
+
+@syscall("flock", args=("fd", "int"))
+def sys_flock(p: Process, fd: int, op: int) -> int:
+    if op not in (LOCK_SH, LOCK_EX):  # cannot wait: the host decides (EINVAL, LOCK_MAND...)
+        return hostsys.syscall(NR_FLOCK, fd, op)
+    try:  # free now: no need for a helper thread
+        fcntl.flock(fd, op | LOCK_NB)
+        return 0
+    except BlockingIOError:
+        pass
+
+    def wait() -> int:
+        fcntl.flock(fd, op)
+        return 0
+
+    raise Park.blocking(wait)
+
+
+@syscall("fallocate", args=("fd", "int", "off64", "off64"))
+def sys_fallocate(p: Process, fd: int, mode: int, off: int, length: int) -> int:
+    return hostsys.syscall(NR_FALLOCATE, fd, mode, off, length)
+
+
+@syscall("fadvise64", args=("fd", "off64", "size", "int"))
+def sys_fadvise64(p: Process, fd: int, off: int, length: int, advice: int) -> int:
+    """The length is a word (i386's fadvise64 too); fadvise64_64 has a 64-bit one."""
+    return hostsys.syscall(NR_FADVISE64, fd, off, length, advice)
+
+
+@syscall("fadvise64_64", args=("fd", "off64", "off64", "int"))
+def sys_fadvise64_64(p: Process, fd: int, off: int, length: int, advice: int) -> int:
+    return sys_fadvise64(p, fd, off, length, advice)
+
+
+@syscall("arm_fadvise64_64", args=("fd", "int", "off64", "off64"))
+def sys_arm_fadvise64_64(p: Process, fd: int, advice: int, off: int, length: int) -> int:
+    """arm's order: the advice second, so the 64-bit values land in register pairs."""
+    return sys_fadvise64(p, fd, off, length, advice)
+
+
+@syscall("readahead", args=("fd", "off64", "size"))
+def sys_readahead(p: Process, fd: int, off: int, count: int) -> int:
+    return hostsys.syscall(NR_READAHEAD, fd, off, count)
+
+
+@syscall("sync")
+def sys_sync(p: Process) -> int:
+    os.sync()
+    return 0
+
+
+@syscall("syncfs", args=("fd",))
+def sys_syncfs(p: Process, fd: int) -> int:
+    return hostsys.syscall(NR_SYNCFS, fd)
+
+
+@syscall("sync_file_range", args=("fd", "off64", "off64", "uint"))
+def sys_sync_file_range(p: Process, fd: int, off: int, nbytes: int, flags: int) -> int:
+    return hostsys.syscall(NR_SYNC_FILE_RANGE, fd, off, nbytes, flags)
+
+
+@syscall("sync_file_range2", args=("fd", "uint", "off64", "off64"))
+def sys_sync_file_range2(p: Process, fd: int, flags: int, off: int, nbytes: int) -> int:
+    return sys_sync_file_range(p, fd, off, nbytes, flags)
+
+
+def _copy(p: Process, out_fd: int, op: Callable[[], int]) -> int:
+    """An in-kernel copy into `out_fd`: parks while a blocking pipe or socket is full."""
+    return stream_io(p, out_fd, POLLOUT, op)
+
+
+def _offset_io(p: Process, ptr: int, size: int) -> tuple[int | None, Callable[[int], None]]:
+    """A guest's optional offset pointer (`size` bytes): its value, and how to store the
+    advanced offset back after the copy."""
+    if not ptr:
+        return None, lambda _n: None
+    off = int.from_bytes(p.mem.read(ptr, size), p.abi.byteorder, signed=True)
+    if off < 0:
+        raise Errno(errno.EINVAL)
+
+    def store(n: int) -> None:
+        p.mem.write(ptr, (off + n).to_bytes(size, p.abi.byteorder, signed=True))
+
+    return off, store
+
+
+def _sendfile(p: Process, out_fd: int, in_fd: int, off_ptr: int, count: int, size: int) -> int:
+    off, store = _offset_io(p, off_ptr, size)
+
+    def op() -> int:
+        n = os.sendfile(out_fd, in_fd, off, count)
+        store(n)
+        return n
+
+    return _copy(p, out_fd, op)
+
+
+@syscall("sendfile", args=("fd", "fd", "ptr", "size"))
+def sys_sendfile(p: Process, out_fd: int, in_fd: int, off_ptr: int, count: int) -> int:
+    """The offset is a `long` (an off_t of the ABI's word size)."""
+    return _sendfile(p, out_fd, in_fd, off_ptr, count, p.abi.wordsize)
+
+
+@syscall("sendfile64", args=("fd", "fd", "ptr", "size"))
+def sys_sendfile64(p: Process, out_fd: int, in_fd: int, off_ptr: int, count: int) -> int:
+    return _sendfile(p, out_fd, in_fd, off_ptr, count, 8)
+
+
+@syscall("copy_file_range", args=("fd", "ptr", "fd", "ptr", "size", "uint"))
+def sys_copy_file_range(p: Process, in_fd: int, in_ptr: int, out_fd: int, out_ptr: int,
+                        count: int, flags: int) -> int:
+    if flags:
+        raise Errno(errno.EINVAL)
+    in_off, store_in = _offset_io(p, in_ptr, 8)
+    out_off, store_out = _offset_io(p, out_ptr, 8)
+
+    def op() -> int:
+        n = os.copy_file_range(in_fd, out_fd, count, in_off, out_off)
+        store_in(n)
+        store_out(n)
+        return n
+
+    return _copy(p, out_fd, op)
+
+
+@syscall("memfd_create", args=("str", "uint"), ret="fd")
+def sys_memfd_create(p: Process, name: int, flags: int) -> int:
+    if flags & ~MFD_FLAGS:
+        raise Errno(errno.EINVAL)
+    raw = p.mem.read_cstr(name, PATH_MAX)
+    if len(raw) > 249:  # NAME_MAX minus the "memfd:" prefix
+        raise Errno(errno.EINVAL)
+    return p.fds.adopt(hostsys.syscall(NR_MEMFD_CREATE, raw, flags))
