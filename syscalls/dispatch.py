@@ -19,6 +19,7 @@ from syscalls.errors import Errno
 
 Conv = Callable[[int], int]
 Entry = tuple[Callable[..., int], tuple[tuple[int, Conv], ...], int, str]
+Wrap = Callable[[str, Callable[..., int]], Callable[..., int]]
 
 
 class Dispatcher:
@@ -43,25 +44,38 @@ class Dispatcher:
             convs[k] = _u32
         for k in registry.SIGNED_WORD:
             convs[k] = abi.sword
-        self.table: dict[int, Entry] = {}
+        self._convs = convs
+        self.rows = rows
+        self.table: dict[int, Entry] = self._build(None)
+        self.call = self._make_call()
+
+    def wrap_handlers(self, wrap: Wrap) -> None:
+        """Rebuild the table with every handler wrapped (`wrap(name, handler)`): tracing and
+        hooks see the decoded arguments; a run without them pays nothing."""
+        self.table = self._build(wrap)
+        self.call = self._make_call()
+
+    def _build(self, wrap: Wrap | None) -> dict[int, Entry]:
+        abi, convs, rows = self.abi, self._convs, self.rows
+        table: dict[int, Entry] = {}
         stack_args = abi.stack_args  # mips o32: arguments 5.. are on the guest's stack
         for nr, name in self.names.items():
             row = rows.get(name)
             if row is None or row.handler is None:
                 continue
+            fn = row.handler if wrap is None else wrap(name, row.handler)
             kinds = [k if not a.endswith(":dirfd") else "int" for k, a in zip(
                 row.base_kinds, row.args, strict=True)]
             arg_convs = [_arg_conv(a, k, convs, abi) for a, k in zip(row.args, kinds,
                                                                       strict=True)]
             wide = abi.wordsize == 4 and bool(registry.WIDE.intersection(kinds))
             if wide or (stack_args is not None and len(kinds) > 4):
-                handler, nregs = _gather(row.handler, kinds, arg_convs, abi)
-                self.table[nr] = (handler, (), nregs, name)
+                handler, nregs = _gather(fn, kinds, arg_convs, abi)
+                table[nr] = (handler, (), nregs, name)
                 continue
             plan = tuple((i, c) for i, c in enumerate(arg_convs) if c is not None)
-            self.table[nr] = (row.handler, plan, len(row.args), name)
-        self.rows = rows
-        self.call = self._make_call()
+            table[nr] = (fn, plan, len(row.args), name)
+        return table
 
     def name_of(self, nr: int) -> str:
         return self.names.get(nr, f"syscall_{nr}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from loaders import stack as auxv
 from loaders.elf import ElfError, ElfFile, read_elf
@@ -23,6 +24,9 @@ from usermode.paths import Paths, default_sysroot
 from usermode.sched import Scheduler, Thread
 from usermode.signals import IGNORED, Action
 
+if TYPE_CHECKING:
+    from usermode.strace import TraceOptions
+
 
 class UsageError(Exception):
     """A problem with what the user asked us to run: (message, exit status)."""
@@ -40,6 +44,7 @@ class Options:
         self.stack_size = 8 << 20
         self.sysroot: str | None = None
         self.strace = False
+        self.trace: TraceOptions | None = None  # `usermode strace` (or -strace): what to trace
         self.log_file: str | None = None
         self.warn_unsupported = False
         self.debug: set[str] = set()
@@ -90,10 +95,12 @@ class Process:
         self.dispatcher = Dispatcher(
             self.elf.arch, self.abi, self, warn_unsupported=opts.warn_unsupported or opts.strace)
         self.dispatch: Callable[[int, list[int]], int] = self.dispatcher.call
-        if opts.strace:
-            from usermode.strace import Tracer
+        if opts.strace or opts.trace is not None:
+            from usermode.strace import TraceOptions, Tracer
 
-            self.dispatch = Tracer(self, self.dispatcher, opts.log_file)
+            if opts.trace is None:  # qemu's -strace: the defaults, into the -D file
+                opts.trace = TraceOptions(output=opts.log_file)
+            self.dispatch = Tracer(self, self.dispatcher, opts.trace)
         self.engine.install(self.dispatch, self.abi.mask, self.mem.tlb_fill)
         if "in_asm" in opts.debug:
             from usermode.debug import install_in_asm

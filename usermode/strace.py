@@ -1,147 +1,332 @@
-"""`-strace`: one whole line per guest syscall, `TID name(args) = result`.
+"""Syscall tracing: strace's output from inside the emulator, one whole line per syscall.
 
-The tracer wraps the dispatcher only when tracing is on, so a normal run pays nothing.
-Each line is written with a single write(2) on a private dup of the log fd, so lines from
-different processes never interleave mid-line. Arguments are shown by the kinds the
-registry declares; issue 7 adds flag names, structs and the other strace options.
+The tracer wraps every handler when tracing is on (a normal run keeps the bare table), so
+it sees the arguments as the handler does: register pairs joined and mips numbers made the
+host's. Each line goes out with one write(2) on a private dup of the log fd, so lines from
+threads and processes never interleave mid-line. A call that parks prints strace's
+`<unfinished ...>` line and, once it completes, `<... name resumed>`.
+
+Options follow strace: -o FILE (-ff: FILE.PID per process), -e trace=SET (names and
+%file %network %process %signal %memory %desc classes, `!` to invert), -e status=failed or
+successful (-Z, -z), -s N, -T, -t/-tt/-ttt, -c and -C (the summary table, over every
+process and exec of the run).
 """
 
 from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import os
-from typing import TYPE_CHECKING
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from syscalls.errors import Errno, Park
-from syscalls.registry import Row
+from syscalls.errors import Errno, ExecRequest, Park
+from usermode.trace.classes import expand_set
+from usermode.trace.format import Call
+from usermode.trace.summary import Counts, table
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from syscalls.dispatch import Dispatcher
     from usermode.process import Process
 
-STRING_LIMIT = 32
 HIGH_FD = 900  # keep our log fd out of the way of the guest's low fds
 
 
-def _escape(data: bytes) -> str:
-    out = []
-    for b in data:
-        c = chr(b)
-        if c == '"' or c == "\\":
-            out.append("\\" + c)
-        elif 32 <= b < 127:
-            out.append(c)
-        elif c in "\n\t\r":
-            out.append({"\n": "\\n", "\t": "\\t", "\r": "\\r"}[c])
-        else:
-            out.append(f"\\{b:o}")
-    return "".join(out)
+@dataclass
+class TraceOptions:
+    """What to trace and how to print it; carried through fork and exec with the run."""
+
+    output: str | None = None  # -o FILE (default: stderr)
+    per_process: bool = False  # -ff
+    limit: int = 32  # -s N
+    only: frozenset[str] | None = None  # -e trace=SET
+    status: str | None = None  # "failed" or "successful"
+    durations: bool = False  # -T
+    timestamps: int = 0  # -t 1, -tt 2, -ttt 3
+    summary: str | None = None  # "c": the table only; "C": lines and table
+    root_pid: int = 0  # the run's first process: it prints the summary
+    counts_file: str | None = None  # where every process leaves its counts for the summary
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def lines(self) -> bool:
+        return self.summary != "c"
 
 
 class Tracer:
     def __init__(self, proc: Process, dispatch: Dispatcher,
-                 log_file: str | None) -> None:
+                 opts: TraceOptions | None = None) -> None:
         self.proc = proc
+        self.opts = opts = opts if opts is not None else TraceOptions()
+        if not opts.root_pid:
+            opts.root_pid = proc.pid
+        if opts.summary and opts.counts_file is None:
+            fd, opts.counts_file = tempfile.mkstemp(prefix="usermode-strace-", suffix=".json")
+            os.close(fd)
+        self.fd = -1
+        self.pid = -1
+        self._open()
+        self.counts = Counts()
+        self.rows = dispatch.rows
+        self.names: dict[int, str] = dispatch.names
+        dispatch.wrap_handlers(self._wrap)
         self.inner = dispatch.call
-        if log_file:
-            fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        self._seen = False
+
+    # ---- output ------------------------------------------------------------------------------
+    def _open(self) -> None:
+        """The log fd of this process (after a fork, -ff opens the child's own file)."""
+        o = self.opts
+        if self.fd >= 0:
+            self.proc.fds.reserved.discard(self.fd)
+            os.close(self.fd)
+        self.pid = os.getpid()
+        if o.output:
+            name = f"{o.output}.{self.pid}" if o.per_process else o.output
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
         else:
             fd = os.dup(2)
         self.fd = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, HIGH_FD)
         os.close(fd)
-        proc.fds.reserved.add(self.fd)
-        self.names: dict[int, str] = dispatch.names
-        self.rows: dict[str, Row] = dispatch.rows
-
-    def _arg(self, kind: str, v: int) -> str:
-        base, _, detail = kind.partition(":")
-        abi = self.proc.abi
-        if base in ("int", "fd"):
-            v = abi.s32(v)
-            if detail == "dirfd" and v == -100:
-                return "AT_FDCWD"
-            if detail in ("open_flags", "at_flags", "prot", "map_flags"):
-                return hex(v & 0xFFFFFFFF)
-            return str(v)
-        if base == "uint":
-            v &= 0xFFFFFFFF
-            return oct(v) if detail == "mode" else str(v)
-        if base in ("long", "off", "ssize"):
-            return str(abi.sword(v))
-        if base in ("str", "path"):
-            if v == 0:
-                return "NULL"
-            try:
-                s = self.proc.mem.read_cstr(v, 4096)
-            except (Errno, OSError):
-                return hex(v)
-            cut = s[:STRING_LIMIT]
-            return f'"{_escape(cut)}"' + ("..." if len(s) > STRING_LIMIT else "")
-        if base == "ptr":
-            return "NULL" if v == 0 else hex(v)
-        return str(v)
-
-    def _result(self, ret: int, kind: str) -> str:
-        if -4096 < ret < 0:
-            e = -ret
-            name = errno.errorcode.get(e, str(e))
-            return f"-1 {name} ({os.strerror(e)})"
-        if kind == "ptr":
-            return hex(ret & self.proc.abi.mask)
-        return str(ret)
+        self.proc.fds.reserved.add(self.fd)
 
     def _write(self, text: str) -> None:
+        if os.getpid() != self.pid:  # a forked child: its own file under -ff
+            self.pid = os.getpid()
+            self.counts = Counts()
+            if self.opts.per_process:
+                self._open()
         try:
             os.write(self.fd, text.encode(errors="replace"))  # one write per line: atomic
         except OSError:
             pass  # the guest may have closed our log fd
 
-    def _emit(self, head: str, result: str, tid: int | None = None) -> None:
-        self._write(f"{self.proc.thread.tid if tid is None else tid} {head} = {result}\n")
+    def _prefix(self, tid: int, when: float) -> str:
+        ts = self.opts.timestamps
+        stamp = ""
+        if ts == 1:
+            stamp = time.strftime("%H:%M:%S ", time.localtime(when))
+        elif ts == 2:
+            stamp = time.strftime("%H:%M:%S", time.localtime(when)) + f".{int(when % 1 * 1e6):06d} "
+        elif ts == 3:
+            stamp = f"{when:.6f} "
+        return f"{tid} {stamp}"
 
+    # ---- the wrapped handlers ----------------------------------------------------------------
     def __call__(self, nr: int, args: list[int]) -> int:
-        name = self.names.get(nr)
-        row = self.rows.get(name) if name else None
-        if row is None or row.handler is None:
-            head = f"{name or f'syscall_{nr}'}(" + ", ".join(hex(a) for a in args[:6]) + ")"
-            kind = "int"
-        else:
-            head = f"{name}(" + ", ".join(self._arg(k, a) for k, a in zip(row.args, args,
-                                                                              strict=False)) + ")"
-            kind = row.ret
-        if name in ("exit_group", "exit"):
-            self._write(f"{self.proc.thread.tid} {head} = ?\n")
-            return self.inner(nr, args)
-        try:
-            ret = self.inner(nr, args)
-        except Park as p:
-            tid = self.proc.thread.tid
-            if p.waits:  # strace's split line: the thread sleeps here
-                self._write(f"{tid} {head[:-1]} <unfinished ...>\n")
-                head = f"<... {name} resumed>)"
-            self._wrap(p, head, kind, tid)
-            raise
-        self._emit(head, self._result(ret, kind))
+        self._seen = False
+        ret = self.inner(nr, args)
+        if not self._seen:  # no handler ran: unknown, or its arguments were refused
+            self._unhandled(nr, args, ret)
         return ret
 
-    def _wrap(self, park: Park, head: str, kind: str, tid: int) -> None:
-        """Report the parked call's result when its retry finally produces one."""
+    def _unhandled(self, nr: int, args: list[int], ret: int) -> None:
+        name = self.names.get(nr) or f"syscall_{nr:#x}"
+        if not self._wanted(name):
+            return
+        row = self.rows.get(name)
+        proc = self.proc
+        if row is None or row.handler is None:
+            head = f"{name}(" + ", ".join(hex(a) for a in args[:6]) + ")"
+            call = Call(proc, name, None, (), self.opts.limit)
+            self.counts.add(name, 0, True)
+            self._finish(call, head, proc.thread.tid, time.time(), 0, -errno.ENOSYS)
+            return
+        # an argument the dispatcher refused (a negative fd): shown as the registers hold it
+        vals = tuple(proc.abi.s32(a) if k.split(":")[0] in ("int", "fd") else a
+                     for k, a in zip(row.args, args, strict=False))
+        call = Call(proc, name, row, vals, self.opts.limit)
+        ret = _host_errno(proc, ret)
+        self.counts.add(name, 0, -4096 < ret < 0)
+        if self._status_ok(ret) and self.opts.lines():
+            shown, result = call.finish(ret)
+            self._finish(call, f"{name}({shown})", proc.thread.tid, time.time(), 0, ret, result)
+
+    def _wanted(self, name: str) -> bool:
+        only = self.opts.only
+        return only is None or name in only
+
+    def _wrap(self, name: str, fn: Callable[..., int]) -> Callable[..., int]:
+        if not self._wanted(name):
+            def seen(proc: Process, *a: int) -> int:
+                self._seen = True
+                return fn(proc, *a)
+
+            return seen
+        row = self.rows.get(name)
+        lines = self.opts.lines()
+        limit = self.opts.limit
+
+        def traced(proc: Process, *a: int) -> int:
+            self._seen = True
+            call = Call(proc, name, row, a, limit) if lines else None
+            tid = proc.thread.tid
+            when = time.time()
+            t0 = time.perf_counter_ns()
+            if name in ("exit", "exit_group"):  # no result: "= ?" now
+                self._exiting(call, tid, when, name, a)
+                return fn(proc, *a)
+            try:
+                r = fn(proc, *a)
+            except Errno as e:
+                self._done(call, tid, when, t0, -e.errno)
+                raise
+            except OSError as e:
+                self._done(call, tid, when, t0, -(e.errno or errno.EIO))
+                raise
+            except (ValueError, OverflowError):
+                self._done(call, tid, when, t0, -errno.EINVAL)
+                raise
+            except ExecRequest:
+                self._done(call, tid, when, t0, 0)
+                self._flush_counts()
+                raise
+            except Park as park:
+                self._parked(call, park, tid, when, t0)
+                raise
+            self._done(call, tid, when, t0, r)
+            return r
+
+        return traced
+
+    def _done(self, call: Call | None, tid: int, when: float, t0: int, ret: int,
+              resumed: bool = False) -> None:
+        dt = time.perf_counter_ns() - t0
+        if call is None:
+            self.counts.add(self._name_of(call), dt, -4096 < ret < 0)
+            return
+        self.counts.add(call.name, dt, -4096 < ret < 0)
+        if not self._status_ok(ret):
+            return
+        args, result = call.finish(ret)
+        head = f"<... {call.name} resumed>{args})" if resumed else f"{call.name}({args})"
+        self._finish(call, head, tid, when, dt, ret, result)
+
+    def _name_of(self, call: Call | None) -> str:
+        return call.name if call is not None else "?"
+
+    def _status_ok(self, ret: int) -> bool:
+        st = self.opts.status
+        failed = -4096 < ret < 0
+        return st is None or (st == "failed") == failed
+
+    def _finish(self, call: Call, head: str, tid: int, when: float, dt: int, ret: int,
+                result: str | None = None) -> None:
+        if not self.opts.lines():
+            return
+        text = result if result is not None else call.result(ret)
+        line = f"{self._prefix(tid, when)}{head} = {text}"
+        if self.opts.durations:
+            line += f" <{dt / 1e9:.6f}>"
+        self._write(line + "\n")
+
+    def _parked(self, call: Call | None, park: Park, tid: int, when: float, t0: int) -> None:
+        if call is not None and park.waits and self.opts.status is None:
+            shown = ", ".join(x for x in call.parts[:_first_output(call)] if x)
+            sep = ", " if shown else ""
+            self._write(f"{self._prefix(tid, when)}{call.name}({shown}{sep}<unfinished ...>\n")
         inner = park.retry
+        resumed = bool(park.waits) and self.opts.status is None
 
         def retry(reason: int) -> int:
             try:
                 r = inner(reason)
             except Park as again:
-                self._wrap(again, head, kind, tid)
+                self._parked(None, again, tid, when, t0)
+                again_inner = again.retry
+
+                def chained(reason2: int) -> int:
+                    return again_inner(reason2)
+
+                again.retry = chained
                 raise
             except Errno as e:
-                self._emit(head, self._result(-e.errno, kind), tid)
+                self._done(call, tid, time.time(), t0, -e.errno, resumed)
                 raise
             except OSError as e:
-                self._emit(head, self._result(-(e.errno or 5), kind), tid)
+                self._done(call, tid, time.time(), t0, -(e.errno or errno.EIO), resumed)
                 raise
-            self._emit(head, self._result(r, kind), tid)
+            self._done(call, tid, time.time(), t0, r, resumed)
             return r
 
         park.retry = retry
+
+    def _exiting(self, call: Call | None, tid: int, when: float, name: str,
+                 a: tuple[int, ...]) -> None:
+        status = a[0] & 0xFF if a else 0
+        if call is not None and self._status_ok(0):
+            args, _ = call.finish(0)
+            self._write(f"{self._prefix(tid, when)}{name}({args}) = ?\n")
+        self.counts.add(name, 0, False)
+        if name == "exit" and self.proc.sched.live_threads() > 1:
+            return
+        if self.opts.lines():
+            self._write(f"{self._prefix(tid, time.time())}+++ exited with {status} +++\n")
+        self._flush_counts()
+        if self.opts.summary and os.getpid() == self.opts.root_pid:
+            self._write(table(self._merged()))
+
+    # ---- the -c summary ----------------------------------------------------------------------
+    def _flush_counts(self) -> None:
+        path = self.opts.counts_file
+        if path is None or not self.counts:
+            return
+        line = json.dumps(self.counts.to_json()) + "\n"
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+        self.counts = Counts()
+
+    def _merged(self) -> Counts:
+        total = Counts()
+        path = self.opts.counts_file
+        if path is None:
+            return total
+        try:
+            with open(path) as f:
+                for line in f:
+                    total.merge(Counts.from_json(json.loads(line)))
+            os.unlink(path)
+        except (OSError, ValueError):
+            pass
+        return total
+
+
+def _first_output(call: Call) -> int:
+    for i, code in enumerate(call.codes):
+        if code.startswith(">"):
+            return i
+    return len(call.codes)
+
+
+def _host_errno(proc: Process, ret: int) -> int:
+    """The host errno behind a guest's -errno return (mips numbers errors anew)."""
+    if ret >= 0 or ret <= -4096:
+        return ret
+    out = proc.abi.errno_out
+    if out:
+        back = {g: h for h, g in out.items()}
+        return -back.get(-ret, -ret)
+    return ret
+
+
+def parse_expr(opts: TraceOptions, expr: str) -> None:
+    """One -e argument: trace=SET, status=failed|successful, or a bare SET (strace's
+    shorthand for trace=SET). Raises ValueError."""
+    key, sep, value = expr.partition("=")
+    if not sep:
+        key, value = "trace", expr
+    if key in ("trace", "t"):
+        opts.only = expand_set(value)
+    elif key == "status":
+        if value not in ("failed", "successful"):
+            raise ValueError(f"status={value}: only failed or successful")
+        opts.status = value
+    else:
+        raise ValueError(f"-e {key}=...: only trace= and status= are supported")

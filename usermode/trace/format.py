@@ -1,0 +1,295 @@
+"""One syscall's arguments and result as strace shows them.
+
+`enter` renders the inputs before the handler runs (a buffer the call overwrites is shown
+as it was passed); `finish` renders the outputs and the result after it. Values are the
+handler's own: decoded by the dispatcher (register pairs joined, mips numbers made the
+host's), so one set of names serves every arch.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from syscalls.registry import Row
+from usermode.trace import names as N
+from usermode.trace import render as R
+from usermode.trace.specs import HEX_RESULT, SPECS
+
+if TYPE_CHECKING:
+    from usermode.process import Process
+
+O_CREAT, O_TMPFILE = 0o100, 0o20200000
+F_GETFD, F_GETFL, F_SETFD, F_SETFL = 1, 3, 2, 4
+F_DUPFD, F_DUPFD_CLOEXEC = 0, 1030
+
+
+def _scalar(code: str, v: int, p: Process) -> str:
+    """An argument whose value is all there is to show: by its code or kind detail."""
+    if code in ("fd", "int", "long", "int:fd"):
+        return str(v)
+    if code in ("dirfd", "fd:dirfd"):
+        return "AT_FDCWD" if v in (-100, 0xFFFFFF9C) else str(v)
+    if code in ("uint", "size", "ulong", "uint:uid", "uint:gid"):
+        return str(v)
+    if code in ("ptr", "hex"):
+        return "NULL" if v == 0 else hex(v)
+    detail = code.split(":", 1)[-1]
+    fn = _DETAILS.get(detail)
+    return fn(v, p) if fn is not None else str(v)
+
+
+def _socket_type(v: int) -> str:
+    kind = N.SOCK_TYPES.get(v & 0xF, str(v & 0xF))
+    rest = R.flags(v & ~0xF, N.SOCK_FLAGS, "")
+    return kind + (f"|{rest}" if rest else "")
+
+
+def _futex_op(v: int) -> str:
+    name = N.FUTEX_OPS.get(v & 0x7F, str(v & 0x7F))
+    if v & 128:
+        name += "_PRIVATE"
+    if v & 256:
+        name += "|FUTEX_CLOCK_REALTIME"
+    return name
+
+
+def _clone_flags(v: int) -> str:
+    sig = v & 0xFF
+    text = R.flags(v & ~0xFF, N.CLONE_FLAGS, "")
+    if sig:
+        text = f"{text}|{R.signal(sig)}" if text else R.signal(sig)
+    return text or "0"
+
+
+_DETAILS = {
+    "open_flags": lambda v, p: R.open_flags(p.abi.from_guest_open_flags(v)),
+    "oflags": lambda v, p: R.open_flags(p.abi.from_guest_open_flags(v)),
+    "fdflags": lambda v, p: R.flags(p.abi.from_guest_open_flags(v), N.OPEN_FLAGS),
+    "at_flags": lambda v, p: R.flags(v, N.AT_FLAGS),
+    "prot": lambda v, p: R.flags(v, N.PROT, "PROT_NONE"),
+    "map_flags": lambda v, p: R.map_flags(v),
+    "signal": lambda v, p: R.signal(v) if v else "0",
+    "sighow": lambda v, p: R.enum(v, N.SIG_HOW),
+    "whence": lambda v, p: R.enum(v, N.WHENCE),
+    "clockid": lambda v, p: R.enum(v, N.CLOCKS),
+    "rlimit": lambda v, p: R.enum(v, N.RLIMITS),
+    "wait_options": lambda v, p: R.flags(v, N.WAIT_OPTIONS),
+    "fcntl_cmd": lambda v, p: R.enum(v, N.FCNTL),
+    "ioctl": lambda v, p: N.IOCTLS.get(v, hex(v)),
+    "socket_family": lambda v, p: R.enum(v, N.FAMILIES),
+    "socket_type": lambda v, p: _socket_type(v),
+    "sock_flags": lambda v, p: R.flags(v, N.SOCK_FLAGS),
+    "msg_flags": lambda v, p: R.flags(v, N.MSG_FLAGS),
+    "access_mode": lambda v, p: R.flags(v, N.ACCESS, "F_OK"),
+    "futex_op": lambda v, p: _futex_op(v),
+    "epoll_op": lambda v, p: R.enum(v, N.EPOLL_OPS),
+    "clone_flags": lambda v, p: _clone_flags(v),
+    "grnd_flags": lambda v, p: R.flags(v, N.GRND_FLAGS),
+    "rename_flags": lambda v, p: R.flags(v, N.RENAME_FLAGS),
+    "mremap_flags": lambda v, p: R.flags(v, N.MREMAP_FLAGS),
+    "madvise": lambda v, p: R.enum(v, N.MADVISE),
+    "arch_prctl": lambda v, p: N.ARCH_PRCTL.get(v, hex(v)),
+    "prctl": lambda v, p: R.enum(v, N.PRCTL),
+    "sockopt_level": lambda v, p: R.enum(v, N.SOL),
+    "sockopt": lambda v, p: R.enum(v, N.SO_NAMES),
+    "statx_mask": lambda v, p: R.flags(v, N.STATX_MASK),
+    "sfd_flags": lambda v, p: R.flags(v, N.SFD_FLAGS),
+    "mode": lambda v, p: R.mode(v),
+    "timer_flags": lambda v, p: "TIMER_ABSTIME" if v == 1 else str(v),
+}
+
+
+class Call:
+    """One call in flight: its rendered inputs now, its outputs once it returns."""
+
+    __slots__ = ("args", "codes", "limit", "name", "parts", "proc", "tail")
+
+    def __init__(self, proc: Process, name: str, row: Row | None, args: tuple[int, ...],
+                 limit: int) -> None:
+        self.proc, self.name, self.args, self.limit = proc, name, args, limit
+        codes = SPECS.get(name) or (row.args if row is not None else ())
+        self.codes = codes[:len(args)]
+        self.tail = ""  # after the result: poll's revents, fcntl's flags
+        self.parts: list[str | None] = [self._input(i, c) for i, c in enumerate(self.codes)]
+
+    # ---- before the call ---------------------------------------------------------------------
+    def _input(self, i: int, code: str) -> str | None:
+        if code.startswith(">"):
+            return None  # an output: rendered by finish()
+        v = self.args[i]
+        p = self.proc
+        try:
+            return self._render_input(code, v, p)
+        except Exception:  # a bad guest pointer (or anything odd): the address, as strace
+            return hex(v) if v else "NULL"
+
+    def _render_input(self, code: str, v: int, p: Process) -> str:
+        head, _, ref = code.partition(":")
+        if head in ("path", "str") and not ref:
+            return R.cstr(p, v, None if head == "path" else self.limit)
+        if head == "ibuf":
+            n = self.args[int(ref)]
+            return R.escape(p.mem.read(v, min(n, self.limit)), self.limit, n > self.limit)
+        if head == "iov":
+            return R.iovecs(p, v, self.args[int(ref)], None, self.limit)
+        if head == "mode_creat":
+            f = p.abi.from_guest_open_flags(self.args[int(ref)])
+            return R.mode(v) if f & O_CREAT or f & O_TMPFILE == O_TMPFILE else ""
+        if head == "statx_flags":
+            return R.flags(v, N.AT_FLAGS, "AT_STATX_SYNC_AS_STAT")
+        if head == "utimes":
+            return R.utimes(p, v) if v else "NULL"
+        if not v and head in ("timespec", "sigset", "sigaction", "sockaddr", "pollfds",
+                              "rlimit_in", "rlimit64_in", "epoll_event", "argv", "envp"):
+            return "NULL"
+        if head == "timespec":
+            return R.timespec(p, v)
+        if head == "sigset":
+            return R.guest_sigset(p, v)
+        if head == "sigaction":
+            return R.sigaction(p, v)
+        if head == "sockaddr":
+            return R.sockaddr(p, v, self.args[int(ref)])
+        if head == "pollfds":
+            return R.pollfds(p, v, self.args[int(ref)], False)
+        if head in ("rlimit_in", "rlimit64_in"):
+            return R.rlimit(p, v, head == "rlimit64_in")
+        if head == "argv":
+            return R.argv(p, v, self.limit)
+        if head == "envp":
+            return R.envp(p, v)
+        if head == "epoll_event":
+            raw = p.mem.read(v, 12)
+            ev = int.from_bytes(raw[0:4], p.abi.byteorder)
+            return f"{{events={R.flags(ev, N.EPOLL_EVENTS)}, data=...}}"
+        if head == "fcntl_arg":
+            return self._fcntl_arg(v)
+        return _scalar(code, v, p)
+
+    def _fcntl_arg(self, v: int) -> str:
+        cmd = self.args[1]
+        if cmd in (F_GETFD, F_GETFL, 9, 11, 1025, 1032, 1034):
+            return ""  # no third argument
+        if cmd == F_SETFD:
+            return "FD_CLOEXEC" if v == 1 else str(v)
+        if cmd == F_SETFL:
+            return R.open_flags(self.proc.abi.from_guest_open_flags(v))
+        if cmd in (5, 6, 7, 36, 37, 38):
+            return hex(v)
+        return str(v)
+
+    # ---- after the call ----------------------------------------------------------------------
+    def finish(self, ret: int) -> tuple[str, str]:
+        """(the argument list, the result text) once the call returned `ret` (-errno)."""
+        failed = -4096 < ret < 0
+        parts = []
+        for i, code in enumerate(self.codes):
+            text = self.parts[i]
+            if text is None:
+                v = self.args[i]
+                if failed or not v:
+                    text = "NULL" if not v else hex(v)
+                else:
+                    try:
+                        text = self._render_output(code, v, ret)
+                    except Exception:
+                        text = hex(v)
+            if text != "":
+                parts.append(text)
+        return ", ".join(parts), self.result(ret)
+
+    def _render_output(self, code: str, v: int, ret: int) -> str:
+        p = self.proc
+        head, _, ref = code.partition(":")
+        if head == ">buf":
+            n = ret if ref == "ret" else self.args[int(ref)]
+            return R.escape(p.mem.read(v, min(n, self.limit)), self.limit, n > self.limit)
+        if head == ">link":
+            return R.escape(p.mem.read(v, ret), ret)
+        if head == ">cstr":
+            return R.cstr(p, v, None)
+        if head == ">iov":
+            return R.iovecs(p, v, self.args[int(ref)], ret, self.limit)
+        if head == ">stat":
+            return R.stat(p, v)
+        if head == ">statx":
+            return R.statx(p, v)
+        if head == ">timespec":
+            return R.timespec(p, v)
+        if head == ">timeval":
+            return R.timeval(p, v)
+        if head == ">sigset":
+            return R.guest_sigset(p, v)
+        if head == ">sigaction":
+            return R.sigaction(p, v)
+        if head == ">fdpair":
+            return R.int_array(p, v, 2)
+        if head == ">wstatus":
+            return R.wait_status(int.from_bytes(p.mem.read(v, 4), p.abi.byteorder)) \
+                if ret > 0 else hex(v)
+        if head == ">utsname":
+            return R.utsname(p, v)
+        if head in (">rlimit", ">rlimit64"):
+            return R.rlimit(p, v, head == ">rlimit64")
+        if head == ">sockaddr":
+            size_ptr = self.args[int(ref) if ref else 2]
+            n = int.from_bytes(p.mem.read(size_ptr, 4), p.abi.byteorder) if size_ptr else 0
+            return R.sockaddr(p, v, n)
+        if head == ">socklen":
+            return R.int_array(p, v, 1)
+        if head == ">cpuset":
+            return R.cpuset(p, v, ret)
+        if head == ">dirents":
+            return f"{hex(v)} /* {self._dirents(v, ret)} entries */"
+        if head == ">epoll_events":
+            return self._epoll_events(v, ret)
+        return hex(v)
+
+    def _dirents(self, ptr: int, size: int) -> int:
+        raw = self.proc.mem.read(ptr, size)
+        n = off = 0
+        while off + 18 < len(raw):
+            reclen = int.from_bytes(raw[off + 16:off + 18], self.proc.abi.byteorder)
+            if not reclen:
+                break
+            n += 1
+            off += reclen
+        return n
+
+    def _epoll_events(self, ptr: int, n: int) -> str:
+        p = self.proc
+        size = 12 if p.abi.epoll_packed else 16
+        raw = p.mem.read(ptr, size * min(n, 16))
+        items = []
+        for i in range(0, len(raw), size):
+            ev = int.from_bytes(raw[i:i + 4], p.abi.byteorder)
+            data = int.from_bytes(raw[i + size - 8:i + size], p.abi.byteorder)
+            items.append(f"{{events={R.flags(ev, N.EPOLL_EVENTS)}, "
+                         f"data={{u32={data & 0xFFFFFFFF}, u64={data}}}}}")
+        return "[" + ", ".join(items) + "]"
+
+    def result(self, ret: int) -> str:
+        if -4096 < ret < 0:
+            e = -ret
+            return f"-1 {N.ERRNO.get(e, str(e))} ({os.strerror(e)})"
+        name = self.name
+        if name in HEX_RESULT:
+            return hex(ret & self.proc.abi.mask)
+        if name == "umask":
+            return R.mode(ret)
+        if name in ("fcntl", "fcntl64") and len(self.args) > 1:
+            cmd = self.args[1]
+            if cmd == F_GETFL:
+                shown = R.open_flags(self.proc.abi.from_guest_open_flags(ret))
+                return f"{ret:#x} (flags {shown})" if ret else f"0 (flags {shown})"
+            if cmd == F_GETFD:
+                return f"{ret:#x} (flags FD_CLOEXEC)" if ret == 1 else str(ret)
+        if name in ("poll", "ppoll"):
+            if ret == 0:
+                return "0 (Timeout)"
+            try:
+                return f"{ret} ({R.pollfds(self.proc, self.args[0], self.args[1], True)})"
+            except Exception:
+                return str(ret)
+        return str(ret)

@@ -1,0 +1,294 @@
+"""Render syscall values the way strace prints them: escaped strings cut at `-s`, flags as
+`A|B`, enums by name, and the common structs read from guest memory through the ABI layer.
+
+Every reader here may meet a bad guest pointer; the caller falls back to the bare address,
+so nothing a guest passes can make the tracer fail.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from usermode.trace import names as N
+
+if TYPE_CHECKING:
+    from usermode.process import Process
+
+_ESCAPES = {9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r", 34: '\\"', 92: "\\\\"}
+
+
+def escape(data: bytes, limit: int, cut: bool | None = None) -> str:
+    """A quoted C string as strace shows it: octal escapes, `...` after it when cut."""
+    shown = data[:limit]
+    out = ['"']
+    for i, b in enumerate(shown):
+        if b in _ESCAPES:
+            out.append(_ESCAPES[b])
+        elif 32 <= b < 127:
+            out.append(chr(b))
+        else:
+            nxt = shown[i + 1] if i + 1 < len(shown) else None
+            digit_next = nxt is not None and 0x30 <= nxt <= 0x37
+            out.append(f"\\{b:03o}" if digit_next else f"\\{b:o}")
+    out.append('"')
+    if cut if cut is not None else len(data) > limit:
+        out.append("...")
+    return "".join(out)
+
+
+def flags(v: int, table: Sequence[tuple[int, str]], zero: str = "0") -> str:
+    if v == 0:
+        return zero
+    parts = []
+    for bit, name in table:
+        if bit and v & bit == bit:
+            parts.append(name)
+            v &= ~bit
+    if v:
+        parts.append(hex(v))
+    return "|".join(parts)
+
+
+def enum(v: int, table: dict[int, str]) -> str:
+    return table.get(v, str(v))
+
+
+def open_flags(v: int) -> str:
+    acc = N.OPEN_ACCMODE[v & 3]
+    rest = v & ~3
+    return acc if not rest else f"{acc}|{flags(rest, N.OPEN_FLAGS)}"
+
+
+def mode(v: int) -> str:
+    return f"0{v:o}" if v else "000"
+
+
+def file_mode(v: int) -> str:
+    kind = N.FILE_TYPES.get(v & 0o170000)
+    perm = v & 0o7777
+    return f"{kind}|{perm:04o}" if kind else f"{v:#o}"
+
+
+def map_flags(v: int) -> str:
+    kind = N.MAP_TYPE.get(v & 3, hex(v & 3))
+    rest = flags(v & ~0xF, N.MAP_FLAGS, "")
+    return kind + (f"|{rest}" if rest else "")
+
+
+def signal(n: int) -> str:
+    return N.SIGNALS.get(n, str(n))
+
+
+def sigset(mask: int, nsig: int = 64) -> str:
+    bits = [i + 1 for i in range(nsig) if mask >> i & 1]
+    if len(bits) > nsig // 2:
+        inv = [i + 1 for i in range(nsig) if not mask >> i & 1 and i + 1 not in (32, 33)]
+        return "~[" + " ".join(signal(s)[3:] if signal(s).startswith("SIG") else str(s)
+                               for s in inv) + "]"
+    return "[" + " ".join(signal(s)[3:] if signal(s).startswith("SIG") else str(s)
+                          for s in bits) + "]"
+
+
+def wait_status(s: int) -> str:
+    low = s & 0x7F
+    if low == 0:
+        return f"[{{WIFEXITED(s) && WEXITSTATUS(s) == {(s >> 8) & 0xFF}}}]"
+    if low == 0x7F:
+        return f"[{{WIFSTOPPED(s) && WSTOPSIG(s) == {signal((s >> 8) & 0xFF)}}}]"
+    core = " && WCOREDUMP(s)" if s & 0x80 else ""
+    return f"[{{WIFSIGNALED(s) && WTERMSIG(s) == {signal(low)}{core}}}]"
+
+
+def limit(v: int, wide: bool) -> str:
+    if v in ((1 << 64) - 1, (1 << 32) - 1, 0x7FFFFFFF) and (wide or v != 0x7FFFFFFF):
+        return "RLIM64_INFINITY" if wide else "RLIM_INFINITY"
+    if v and v % 1024 == 0:
+        return f"{v // 1024}*1024"
+    return str(v)
+
+
+# ---- structs in guest memory -------------------------------------------------------------------
+def cstr(p: Process, ptr: int, lim: int | None) -> str:
+    if not ptr:
+        return "NULL"
+    raw = p.mem.read_cstr(ptr, 4096)
+    return escape(raw, len(raw) if lim is None else lim)
+
+
+def stat(p: Process, ptr: int) -> str:
+    d = p.abi.stat.unpack_dict(p.mem.read(ptr, p.abi.stat.size))
+    m = int(d["st_mode"])
+    if m & 0o170000 in (0o20000, 0o60000):
+        rdev = int(d["st_rdev"])
+        extra = f"st_rdev=makedev({os.major(rdev):#x}, {os.minor(rdev)})"
+    else:
+        extra = f"st_size={int(d['st_size'])}"
+    return f"{{st_mode={file_mode(m)}, {extra}, ...}}"
+
+
+def statx(p: Process, ptr: int) -> str:
+    raw = p.mem.read(ptr, 0x48)
+    bo = p.abi.byteorder
+    mask = int.from_bytes(raw[0:4], bo)
+    m = int.from_bytes(raw[0x1C:0x1E], bo)
+    size = int.from_bytes(raw[0x28:0x30], bo)
+    return f"{{stx_mask={flags(mask, N.STATX_MASK)}, stx_attributes=0, " \
+           f"stx_mode={file_mode(m)}, stx_size={size}, ...}}"
+
+
+def timespec(p: Process, ptr: int) -> str:
+    sec, nsec = p.abi.from_guest_timespec(p.mem.read(ptr, p.abi.timespec.size))
+    return f"{{tv_sec={sec}, tv_nsec={nsec}}}"
+
+
+def timeval(p: Process, ptr: int) -> str:
+    sec, usec = p.abi.timeval.unpack(p.mem.read(ptr, p.abi.timeval.size))
+    return f"{{tv_sec={sec}, tv_usec={usec}}}"
+
+
+UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2
+
+
+def utimes(p: Process, ptr: int) -> str:
+    """utimensat's two timespecs, with strace's date comments and UTIME_* names."""
+    size = p.abi.timespec.size
+    raw = p.mem.read(ptr, 2 * size)
+    items = []
+    for i in range(2):
+        sec, nsec = p.abi.from_guest_timespec(raw[i * size:(i + 1) * size])
+        if nsec in (UTIME_NOW, UTIME_OMIT):
+            items.append("UTIME_NOW" if nsec == UTIME_NOW else "UTIME_OMIT")
+            continue
+        when = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+        frac = f".{nsec:09d}" if nsec else ""
+        items.append(f"{{tv_sec={sec}, tv_nsec={nsec}}} /* {when}{frac}+0000 */")
+    return "[" + ", ".join(items) + "]"
+
+
+def guest_sigset(p: Process, ptr: int, size: int | None = None) -> str:
+    n = p.abi.sigset_size if size is None else min(size, p.abi.sigset_size)
+    return sigset(p.abi.from_guest_sigset(p.mem.read(ptr, n)))
+
+
+def sigaction(p: Process, ptr: int) -> str:
+    raw = p.mem.read(ptr, p.abi.sigaction.size)
+    handler, sa_flags, restorer, mask = p.abi.from_guest_sigaction(raw)
+    h = {0: "SIG_DFL", 1: "SIG_IGN"}.get(handler, hex(handler))
+    text = f"{{sa_handler={h}, sa_mask={sigset(mask)}, sa_flags={flags(sa_flags, N.SA_FLAGS)}"
+    if "sa_restorer" in p.abi.sigaction.names:
+        text += f", sa_restorer={hex(restorer)}"
+    return text + "}"
+
+
+def sockaddr(p: Process, ptr: int, size: int) -> str:
+    if not ptr:
+        return "NULL"
+    raw = p.mem.read(ptr, min(max(size, 0), 128))
+    if len(raw) < 2:
+        return "{}"
+    fam = int.from_bytes(raw[0:2], p.abi.byteorder)
+    name = N.FAMILIES.get(fam, str(fam))
+    if fam == 2 and len(raw) >= 8:
+        port = int.from_bytes(raw[2:4], "big")
+        return f'{{sa_family={name}, sin_port=htons({port}), ' \
+               f'sin_addr=inet_addr("{ipaddress.IPv4Address(raw[4:8])}")}}'
+    if fam == 10 and len(raw) >= 24:
+        port = int.from_bytes(raw[2:4], "big")
+        flow = int.from_bytes(raw[4:8], "big")
+        scope = int.from_bytes(raw[24:28], p.abi.byteorder) if len(raw) >= 28 else 0
+        return f'{{sa_family={name}, sin6_port=htons({port}), sin6_flowinfo=htonl({flow}), ' \
+               f'inet_pton({name}, "{ipaddress.IPv6Address(raw[8:24])}", &sin6_addr), ' \
+               f'sin6_scope_id={scope}}}'
+    if fam == 1:
+        path = raw[2:]
+        if path[:1] == b"\0" and len(path) > 1:
+            abstract = escape(path[1:].rstrip(b"\0"), 108)
+            return f"{{sa_family={name}, sun_path=@{abstract}}}"
+        sun = escape(path.split(b"\0")[0], 108)
+        return f"{{sa_family={name}, sun_path={sun}}}"
+    return f"{{sa_family={name}, sa_data={escape(raw[2:], 32)}}}"
+
+
+def pollfds(p: Process, ptr: int, n: int, revents: bool) -> str:
+    raw = p.mem.read(ptr, 8 * min(n, 64))
+    bo = p.abi.byteorder
+    items = []
+    for i in range(0, len(raw), 8):
+        fd = int.from_bytes(raw[i:i + 4], bo, signed=True)
+        if revents:
+            ev = p.abi.poll_in(int.from_bytes(raw[i + 6:i + 8], bo))
+            if not ev:
+                continue
+            items.append(f"{{fd={fd}, revents={flags(ev, N.POLL_EVENTS)}}}")
+        else:
+            ev = p.abi.poll_in(int.from_bytes(raw[i + 4:i + 6], bo))
+            items.append(f"{{fd={fd}, events={flags(ev, N.POLL_EVENTS)}}}")
+    return "[" + ", ".join(items) + ("" if n <= 64 else ", ...") + "]"
+
+
+def iovecs(p: Process, ptr: int, n: int, total: int | None, lim: int) -> str:
+    layout = p.abi.iovec
+    raw = p.mem.read(ptr, layout.size * min(max(n, 0), 16))
+    items = []
+    left = total
+    for i in range(0, len(raw), layout.size):
+        base, length = (int(x) for x in layout.unpack(raw[i:]))
+        shown = length if left is None else max(0, min(length, left))
+        data = p.mem.read(base, min(shown, lim)) if shown else b""
+        if left is not None:
+            left -= shown
+        shown_base = escape(data, lim, shown > lim) if base else "NULL"
+        items.append(f"{{iov_base={shown_base}, iov_len={length}}}")
+    return "[" + ", ".join(items) + ("" if n <= 16 else ", ...") + "]"
+
+
+def argv(p: Process, ptr: int, lim: int) -> str:
+    if not ptr:
+        return "NULL"
+    w = p.abi.wordsize
+    items = []
+    for i in range(64):
+        a = int.from_bytes(p.mem.read(ptr + i * w, w), p.abi.byteorder)
+        if not a:
+            break
+        items.append(cstr(p, a, lim))
+    else:
+        items.append("...")
+    return "[" + ", ".join(items) + "]"
+
+
+def envp(p: Process, ptr: int) -> str:
+    if not ptr:
+        return "NULL"
+    w = p.abi.wordsize
+    n = 0
+    while n < 4096 and int.from_bytes(p.mem.read(ptr + n * w, w), p.abi.byteorder):
+        n += 1
+    return f"{hex(ptr)} /* {n} vars */"
+
+
+def utsname(p: Process, ptr: int) -> str:
+    raw = p.mem.read(ptr, 65 * 2)
+    sysname, nodename = (raw[i * 65:(i + 1) * 65].split(b"\0")[0] for i in range(2))
+    return f"{{sysname={escape(sysname, 65)}, nodename={escape(nodename, 65)}, ...}}"
+
+
+def rlimit(p: Process, ptr: int, wide: bool) -> str:
+    layout = p.abi.rlimit64 if wide else p.abi.rlimit
+    cur, mx = (int(x) for x in layout.unpack(p.mem.read(ptr, layout.size)))
+    return f"{{rlim_cur={limit(cur, wide)}, rlim_max={limit(mx, wide)}}}"
+
+
+def int_array(p: Process, ptr: int, n: int) -> str:
+    raw = p.mem.read(ptr, 4 * n)
+    return "[" + ", ".join(str(int.from_bytes(raw[i:i + 4], p.abi.byteorder, signed=True))
+                           for i in range(0, len(raw), 4)) + "]"
+
+
+def cpuset(p: Process, ptr: int, size: int) -> str:
+    bits = int.from_bytes(p.mem.read(ptr, size), "little")
+    return "[" + " ".join(str(i) for i in range(size * 8) if bits >> i & 1) + "]"
