@@ -11,9 +11,11 @@ from usermode import __version__
 
 if TYPE_CHECKING:
     from usermode.process import Process
+    from usermode.strace import TraceOptions
 
 USAGE = """\
 usage: usermode run [OPTIONS] PROGRAM [ARGS...]
+       usermode strace [STRACE OPTIONS] PROGRAM [ARGS...]   (see usermode strace --help)
        usermode syscalls [--arch ARCH] [--format table|csv|json]
        usermode --version
 
@@ -70,10 +72,11 @@ def _env_list(value: str) -> list[str]:
     return [x for x in value.split(",") if x]
 
 
-def run_command(args: list[str]) -> int:
+def run_command(args: list[str], trace: TraceOptions | None = None) -> int:
     from usermode.process import Options
 
     opts = Options()
+    opts.trace = trace
     env = dict(os.environ)
     set_env: list[str] = _env_list(os.environ.get("QEMU_SET_ENV", ""))
     unset_env: list[str] = _env_list(os.environ.get("QEMU_UNSET_ENV", ""))
@@ -246,6 +249,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args[0] == "run":
         status = run_command(args[1:])
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    if args[0] == "strace":
+        from usermode import strace_cli
+
+        status = strace_cli.main(args[1:])
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(status)

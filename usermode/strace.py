@@ -151,9 +151,12 @@ class Tracer:
         return only is None or name in only
 
     def _wrap(self, name: str, fn: Callable[..., int]) -> Callable[..., int]:
+        exiting = name in ("exit", "exit_group")
         if not self._wanted(name):
             def seen(proc: Process, *a: int) -> int:
                 self._seen = True
+                if exiting:  # the end of the process: the exit line and the summary
+                    self._exiting(None, proc.thread.tid, time.time(), name, a)
                 return fn(proc, *a)
 
             return seen
@@ -167,47 +170,41 @@ class Tracer:
             tid = proc.thread.tid
             when = time.time()
             t0 = time.perf_counter_ns()
-            if name in ("exit", "exit_group"):  # no result: "= ?" now
+            if exiting:  # no result: "= ?" now
                 self._exiting(call, tid, when, name, a)
                 return fn(proc, *a)
             try:
                 r = fn(proc, *a)
             except Errno as e:
-                self._done(call, tid, when, t0, -e.errno)
+                self._done(name, call, tid, when, t0, -e.errno)
                 raise
             except OSError as e:
-                self._done(call, tid, when, t0, -(e.errno or errno.EIO))
+                self._done(name, call, tid, when, t0, -(e.errno or errno.EIO))
                 raise
             except (ValueError, OverflowError):
-                self._done(call, tid, when, t0, -errno.EINVAL)
+                self._done(name, call, tid, when, t0, -errno.EINVAL)
                 raise
             except ExecRequest:
-                self._done(call, tid, when, t0, 0)
+                self._done(name, call, tid, when, t0, 0)
                 self._flush_counts()
                 raise
             except Park as park:
-                self._parked(call, park, tid, when, t0)
+                self._parked(name, call, park, tid, when, t0)
                 raise
-            self._done(call, tid, when, t0, r)
+            self._done(name, call, tid, when, t0, r)
             return r
 
         return traced
 
-    def _done(self, call: Call | None, tid: int, when: float, t0: int, ret: int,
+    def _done(self, name: str, call: Call | None, tid: int, when: float, t0: int, ret: int,
               resumed: bool = False) -> None:
         dt = time.perf_counter_ns() - t0
-        if call is None:
-            self.counts.add(self._name_of(call), dt, -4096 < ret < 0)
+        self.counts.add(name, dt, -4096 < ret < 0)
+        if call is None or not self._status_ok(ret):
             return
-        self.counts.add(call.name, dt, -4096 < ret < 0)
-        if not self._status_ok(ret):
-            return
-        args, result = call.finish(ret)
+        args, result = call.finish(ret, call.first_output() if resumed else 0)
         head = f"<... {call.name} resumed>{args})" if resumed else f"{call.name}({args})"
         self._finish(call, head, tid, when, dt, ret, result)
-
-    def _name_of(self, call: Call | None) -> str:
-        return call.name if call is not None else "?"
 
     def _status_ok(self, ret: int) -> bool:
         st = self.opts.status
@@ -224,33 +221,31 @@ class Tracer:
             line += f" <{dt / 1e9:.6f}>"
         self._write(line + "\n")
 
-    def _parked(self, call: Call | None, park: Park, tid: int, when: float, t0: int) -> None:
-        if call is not None and park.waits and self.opts.status is None:
-            shown = ", ".join(x for x in call.parts[:_first_output(call)] if x)
-            sep = ", " if shown else ""
-            self._write(f"{self._prefix(tid, when)}{call.name}({shown}{sep}<unfinished ...>\n")
+    def _parked(self, name: str, call: Call | None, park: Park, tid: int, when: float,
+                t0: int, resumed: bool = False) -> None:
+        """A call that waits: strace's `<unfinished ...>` line now (once), its result when a
+        retry finally produces one (a retry may park again)."""
+        if not resumed and call is not None and park.waits and self.opts.status is None:
+            n = call.first_output()
+            shown = ", ".join(x for x in call.parts[:n] if x)
+            sep = ", " if shown and n < len(call.codes) else ""
+            self._write(f"{self._prefix(tid, when)}{name}({shown}{sep} <unfinished ...>\n")
+            resumed = True
         inner = park.retry
-        resumed = bool(park.waits) and self.opts.status is None
 
         def retry(reason: int) -> int:
             try:
                 r = inner(reason)
             except Park as again:
-                self._parked(None, again, tid, when, t0)
-                again_inner = again.retry
-
-                def chained(reason2: int) -> int:
-                    return again_inner(reason2)
-
-                again.retry = chained
+                self._parked(name, call, again, tid, when, t0, resumed)
                 raise
             except Errno as e:
-                self._done(call, tid, time.time(), t0, -e.errno, resumed)
+                self._done(name, call, tid, time.time(), t0, -e.errno, resumed)
                 raise
             except OSError as e:
-                self._done(call, tid, time.time(), t0, -(e.errno or errno.EIO), resumed)
+                self._done(name, call, tid, time.time(), t0, -(e.errno or errno.EIO), resumed)
                 raise
-            self._done(call, tid, time.time(), t0, r, resumed)
+            self._done(name, call, tid, time.time(), t0, r, resumed)
             return r
 
         park.retry = retry
@@ -261,7 +256,8 @@ class Tracer:
         if call is not None and self._status_ok(0):
             args, _ = call.finish(0)
             self._write(f"{self._prefix(tid, when)}{name}({args}) = ?\n")
-        self.counts.add(name, 0, False)
+        if self._wanted(name):
+            self.counts.add(name, 0, False)
         if name == "exit" and self.proc.sched.live_threads() > 1:
             return
         if self.opts.lines():
@@ -296,13 +292,6 @@ class Tracer:
         except (OSError, ValueError):
             pass
         return total
-
-
-def _first_output(call: Call) -> int:
-    for i, code in enumerate(call.codes):
-        if code.startswith(">"):
-            return i
-    return len(call.codes)
 
 
 def _host_errno(proc: Process, ret: int) -> int:

@@ -180,11 +180,22 @@ class Call:
         return str(v)
 
     # ---- after the call ----------------------------------------------------------------------
-    def finish(self, ret: int) -> tuple[str, str]:
-        """(the argument list, the result text) once the call returned `ret` (-errno)."""
+    def first_output(self) -> int:
+        """How many arguments an `<unfinished ...>` line shows: those before the first
+        output."""
+        for i, code in enumerate(self.codes):
+            if code.startswith(">"):
+                return i
+        return len(self.codes)
+
+    def finish(self, ret: int, skip: int = 0) -> tuple[str, str]:
+        """(the argument list, the result text) once the call returned `ret` (-errno);
+        `skip`: arguments an `<unfinished ...>` line already showed."""
         failed = -4096 < ret < 0
         parts = []
         for i, code in enumerate(self.codes):
+            if i < skip:
+                continue
             text = self.parts[i]
             if text is None:
                 v = self.args[i]
