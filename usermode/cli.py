@@ -214,6 +214,8 @@ def _run_one(program: str, argv: list[str], env: dict[str, str],
 
         sys.stderr.write(describe(proc, f) + "\n")
         _print_stats(proc)
+        if proc.tracer is not None:
+            proc.tracer.killed(f.signo)
         die(f.signo)
         return 128 + f.signo
     except Exception as e:  # a bug of ours: one line, the traceback only on request

@@ -25,7 +25,7 @@ from usermode.sched import Scheduler, Thread
 from usermode.signals import IGNORED, Action
 
 if TYPE_CHECKING:
-    from usermode.strace import TraceOptions
+    from usermode.strace import TraceOptions, Tracer
 
 
 class UsageError(Exception):
@@ -95,6 +95,7 @@ class Process:
         self.dispatcher = Dispatcher(
             self.elf.arch, self.abi, self, warn_unsupported=opts.warn_unsupported or opts.strace)
         self.dispatch: Callable[[int, list[int]], int] = self.dispatcher.call
+        self.tracer: Tracer | None = None  # set by the tracer itself
         if opts.strace or opts.trace is not None:
             from usermode.strace import TraceOptions, Tracer
 
@@ -251,6 +252,8 @@ class Process:
 
     def die_by_signal(self, signo: int) -> None:
         """End the emulator with the guest's fatal signal (default action of a sent signal)."""
+        if self.tracer is not None:
+            self.tracer.killed(signo)
         die(signo)
 
     def close(self) -> None:

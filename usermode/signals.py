@@ -253,10 +253,14 @@ def deliver(p: Process, t: Thread) -> None:
     act = p.sigactions.get(signo, DEFAULT)
     if act.handler == SIG_IGN:
         return
+    if p.tracer is not None and not (act.handler == SIG_DFL and signo in DEFAULT_IGNORE):
+        p.tracer.signal(t.tid, signo, info)
     if act.handler == SIG_DFL:
         if signo in DEFAULT_STOP:
             stop(signo)
         elif signo not in DEFAULT_IGNORE:
+            if p.tracer is not None:
+                p.tracer.killed(signo)
             die(signo)
         return
     if t.restore_mask is not None:  # sigsuspend/ppoll: the frame keeps the caller's mask

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from usermode.process import Process
 
 HIGH_FD = 900  # keep our log fd out of the way of the guest's low fds
+_FORKS = frozenset({"fork", "vfork", "clone", "clone3"})
 
 
 @dataclass
@@ -75,6 +76,7 @@ class Tracer:
         self.names: dict[int, str] = dispatch.names
         dispatch.wrap_handlers(self._wrap)
         self.inner = dispatch.call
+        proc.tracer = self
         self._seen = False
 
     # ---- output ------------------------------------------------------------------------------
@@ -199,6 +201,11 @@ class Tracer:
     def _done(self, name: str, call: Call | None, tid: int, when: float, t0: int, ret: int,
               resumed: bool = False) -> None:
         dt = time.perf_counter_ns() - t0
+        if os.getpid() != self.pid and name in _FORKS:
+            # the child side of a fork: strace shows the call in the parent only, and the
+            # child's trace (and counts) start afresh
+            self._write("")
+            return
         self.counts.add(name, dt, -4096 < ret < 0)
         if call is None or not self._status_ok(ret):
             return
@@ -262,6 +269,31 @@ class Tracer:
             return
         if self.opts.lines():
             self._write(f"{self._prefix(tid, time.time())}+++ exited with {status} +++\n")
+        self._flush_counts()
+        if self.opts.summary and os.getpid() == self.opts.root_pid:
+            self._write(table(self._merged()))
+
+    # ---- signals -----------------------------------------------------------------------------
+    def signal(self, tid: int, signo: int, info: bytes) -> None:
+        """A signal delivered to a guest thread: strace's `--- SIGNAME {siginfo} ---`."""
+        if not self.opts.lines() or self.opts.status is not None:
+            return
+        from usermode.trace import render
+
+        try:
+            text = render.siginfo(self.proc, signo, info)
+        except Exception:
+            text = "{...}"
+        self._write(f"{self._prefix(tid, time.time())}--- {render.signal(signo)} {text} ---\n")
+
+    def killed(self, signo: int) -> None:
+        """The process dies of `signo`: the last line, and its part of the summary."""
+        from usermode.trace import render
+
+        if self.opts.lines():
+            tid = self.proc.thread.tid
+            self._write(f"{self._prefix(tid, time.time())}+++ killed by "
+                        f"{render.signal(signo)} +++\n")
         self._flush_counts()
         if self.opts.summary and os.getpid() == self.opts.root_pid:
             self._write(table(self._merged()))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from syscalls.errors import REGISTERS_RESTORED
 from syscalls.registry import Row
 from usermode.trace import names as N
 from usermode.trace import render as R
@@ -281,6 +282,11 @@ class Call:
         return "[" + ", ".join(items) + "]"
 
     def result(self, ret: int) -> str:
+        if ret == REGISTERS_RESTORED:
+            return "?"
+        mask = self.proc.abi.mask
+        if ret > mask >> 1 and ret <= mask and self.name not in HEX_RESULT:
+            ret -= mask + 1  # a register value: signed, as strace shows it
         if -4096 < ret < 0:
             e = -ret
             return f"-1 {N.ERRNO.get(e, str(e))} ({os.strerror(e)})"

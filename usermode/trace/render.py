@@ -292,3 +292,39 @@ def int_array(p: Process, ptr: int, n: int) -> str:
 def cpuset(p: Process, ptr: int, size: int) -> str:
     bits = int.from_bytes(p.mem.read(ptr, size), "little")
     return "[" + " ".join(str(i) for i in range(size * 8) if bits >> i & 1) + "]"
+
+
+SI_CODES = {0: "SI_USER", 0x80: "SI_KERNEL", -1: "SI_QUEUE", -2: "SI_TIMER", -3: "SI_MESGQ",
+            -4: "SI_ASYNCIO", -5: "SI_SIGIO", -6: "SI_TKILL"}
+FAULT_CODES = {11: {1: "SEGV_MAPERR", 2: "SEGV_ACCERR"}, 7: {1: "BUS_ADRALN", 2: "BUS_ADRERR"},
+               4: {1: "ILL_ILLOPC", 2: "ILL_ILLOPN", 3: "ILL_ILLADR", 4: "ILL_ILLTRP",
+                   5: "ILL_PRVOPC"},
+               8: {1: "FPE_INTDIV", 2: "FPE_INTOVF", 3: "FPE_FLTDIV"}, 5: {1: "TRAP_BRKPT"}}
+CLD_CODES = {1: "CLD_EXITED", 2: "CLD_KILLED", 3: "CLD_DUMPED", 4: "CLD_TRAPPED",
+             5: "CLD_STOPPED", 6: "CLD_CONTINUED"}
+
+
+def siginfo(p: Process, signo: int, raw: bytes) -> str:
+    """A delivered signal's siginfo (the guest's layout) as strace's `--- SIG ---` shows it."""
+    bo = p.abi.byteorder
+    code_at, _ = p.abi.siginfo_code_errno
+    code = int.from_bytes(raw[code_at:code_at + 4], bo, signed=True) if len(raw) >= 16 else 0
+    word = p.abi.wordsize
+    at = 16 if word == 8 else 12  # the union after signo, errno and code
+    head = f"{{si_signo={signal(signo)}, si_code="
+    if code <= 0 or code == 0x80:
+        pid = int.from_bytes(raw[at:at + 4], bo, signed=True)
+        uid = int.from_bytes(raw[at + 4:at + 8], bo)
+        return head + f"{SI_CODES.get(code, str(code))}, si_pid={pid}, si_uid={uid}}}"
+    if signo == 17:
+        pid = int.from_bytes(raw[at:at + 4], bo, signed=True)
+        uid = int.from_bytes(raw[at + 4:at + 8], bo)
+        status = int.from_bytes(raw[at + 8:at + 12], bo, signed=True)
+        shown = signal(status) if code in (2, 3, 4, 5) else str(status)
+        return head + f"{CLD_CODES.get(code, str(code))}, si_pid={pid}, si_uid={uid}, " \
+            f"si_status={shown}, si_utime=0, si_stime=0}}"
+    names = FAULT_CODES.get(signo)
+    if names is not None:
+        addr = int.from_bytes(raw[at:at + word], bo)
+        return head + f"{names.get(code, str(code))}, si_addr={hex(addr) if addr else 'NULL'}}}"
+    return head + f"{code}}}"

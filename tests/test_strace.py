@@ -1,0 +1,182 @@
+"""`usermode strace`: decoded lines held against strace's own output for the same program run
+natively, the -c summary, filters, per-process files, timing columns and bad options."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def ustrace(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "usermode", "strace", *args],
+                          capture_output=True, timeout=120, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def native_strace() -> str:
+    exe = shutil.which("strace")
+    if exe is None:
+        pytest.skip("strace is not installed: no native trace to compare with")
+    p = subprocess.run([exe, "-o", "/dev/null", "/bin/true"], capture_output=True)
+    if p.returncode:
+        pytest.skip(f"strace cannot trace here (ptrace refused): {p.stderr.decode().strip()}")
+    return exe
+
+
+def lines_of(path: Path, tid_prefix: bool, scratch: str) -> list[tuple[str, str]]:
+    """(syscall name, normalised line): no thread id, strace's column padding squeezed,
+    addresses and the scratch directory made neutral."""
+    out = []
+    for line in path.read_text().splitlines():
+        if tid_prefix:
+            line = line.split(" ", 1)[1]
+        line = re.sub(r" +=", " =", line)
+        line = re.sub(r"0x[0-9a-f]{6,}", "ADDR", line).replace(scratch, "SCRATCH")
+        m = re.match(r"([a-z_0-9]+)\(", line)
+        if m:
+            out.append((m.group(1), line))
+    return out
+
+
+def traces(guest, arch: str, native: str, tmp_path: Path  # type: ignore[no-untyped-def]
+           ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """fileio under us (guest `arch`) and the x86_64 build under the host's strace."""
+    ours_dir, native_dir = tmp_path / "a", tmp_path / "b"
+    ours_dir.mkdir()
+    native_dir.mkdir()
+    p = ustrace("-o", str(tmp_path / "ours.txt"), str(guest("fileio", arch)), str(ours_dir))
+    assert p.returncode == 0, p.stderr
+    n = subprocess.run([native, "-o", str(tmp_path / "native.txt"),
+                        str(guest("fileio", "x86_64")), str(native_dir)], capture_output=True)
+    assert n.returncode == 0, n.stderr
+    return (lines_of(tmp_path / "ours.txt", True, str(ours_dir)),
+            lines_of(tmp_path / "native.txt", False, str(native_dir)))
+
+
+# what depends on the address-space layout or the kernel's own sizes, not on decoding
+LAYOUT = {"mmap", "munmap", "brk", "set_tid_address", "sched_getaffinity", "execve"}
+
+
+def test_x86_64_lines_equal_native_strace(guest, native_strace: str,  # type: ignore[no-untyped-def]
+                                          tmp_path: Path) -> None:
+    ours, native = traces(guest, "x86_64", native_strace, tmp_path)
+    a = [line for name, line in ours if name not in LAYOUT]
+    b = [line for name, line in native if name not in LAYOUT]
+    assert len(a) > 250
+    diff = [(x, y) for x, y in zip(a, b, strict=False) if x != y]
+    assert not diff and len(a) == len(b), diff[:5]
+
+
+# calls both arches' musl make the same way (x86_64's also uses open, stat, mkdir...)
+SAME_ON_BOTH = ("read", "write", "readv", "writev", "close", "lseek", "pread64", "pwrite64",
+                "ftruncate", "truncate", "fsync", "fdatasync", "getcwd", "chdir", "fchdir",
+                "umask", "getdents64", "close_range", "dup", "utimensat", "statx", "fchmod",
+                "getuid", "pipe2", "renameat2", "ioctl")
+
+
+def test_aarch64_lines_equal_native_strace(guest, native_strace: str,  # type: ignore[no-untyped-def]
+                                           tmp_path: Path) -> None:
+    ours, native = traces(guest, "aarch64", native_strace, tmp_path)
+    for name in SAME_ON_BOTH:
+        a = [line for n, line in ours if n == name]
+        b = [line for n, line in native if n == name]
+        assert a == b, name
+    assert sum(n in SAME_ON_BOTH for n, _ in ours) > 100
+
+
+@pytest.mark.parametrize("arch", ("aarch64", "x86_64", "arm", "mipsel"))
+def test_summary_counts(guest, arch: str) -> None:  # type: ignore[no-untyped-def]
+    p = ustrace("-c", str(guest("hello", arch)))
+    assert p.returncode == 0 and p.stdout == b"hello, world\n"
+    rows = {}
+    lines = p.stderr.decode().splitlines()
+    assert lines[0].split() == ["%", "time", "seconds", "usecs/call", "calls", "errors",
+                                "syscall"]
+    for line in lines[2:]:
+        f = line.split()
+        if len(f) >= 5 and not line.startswith("---"):
+            rows[f[-1]] = (int(f[3]), int(f[4]) if len(f) == 6 else 0)
+    assert rows["writev"] == (1, 0)
+    assert rows["exit_group"] == (1, 0)
+    assert rows["ioctl"] == (1, 1)  # TIOCGWINSZ on a pipe: ENOTTY
+    calls = sum(c for name, (c, _) in rows.items() if name != "total")
+    assert rows["total"] == (calls, sum(e for n, (_, e) in rows.items() if n != "total"))
+
+
+def test_trace_classes_and_status(guest, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    prog = str(guest("fileio", "aarch64"))
+    (tmp_path / "a").mkdir()
+    p = ustrace("-e", "trace=%file", str(prog), str(tmp_path / "a"))
+    names = {m.group(1) for m in re.finditer(r"^\d+ ([a-z_0-9]+)\(", p.stderr.decode(), re.M)}
+    assert {"openat", "newfstatat", "unlinkat", "chdir"} <= names
+    assert not names & {"read", "write", "close", "lseek", "writev"}
+    (tmp_path / "b").mkdir()
+    p = ustrace("-e", "status=failed", "-e", "trace=!%memory", prog, str(tmp_path / "b"))
+    lines = [x for x in p.stderr.decode().splitlines() if "+++" not in x]
+    assert lines and all(" = -1 E" in x for x in lines)
+    assert not any(" mmap(" in x for x in lines)
+
+
+def test_timing_columns(guest) -> None:  # type: ignore[no-untyped-def]
+    p = ustrace("-tt", "-T", str(guest("hello", "x86_64")))
+    line = next(x for x in p.stderr.decode().splitlines() if " writev(" in x)
+    assert re.match(r"^\d+ \d\d:\d\d:\d\d\.\d{6} writev\(1, .* = 13 <\d+\.\d{6}>$", line), line
+    p = ustrace("-ttt", "-s", "3", str(guest("hello", "x86_64")))
+    line = next(x for x in p.stderr.decode().splitlines() if " writev(" in x)
+    assert re.match(r'^\d+ \d{10}\.\d{6} writev\(1, \[\{iov_base="hel"\.\.\., iov_len=12\}',
+                    line), line
+
+
+def test_threads_park_as_unfinished_and_resumed(guest) -> None:  # type: ignore[no-untyped-def]
+    p = ustrace("-e", "trace=accept4,recvfrom,ppoll", str(guest("netio", "aarch64")),
+                "poll", "tcp")
+    assert p.returncode == 0, p.stderr
+    lines = p.stderr.decode().splitlines()
+    assert any(x.endswith(" ppoll([{fd=3, events=POLLIN}], 1, {tv_sec=0, tv_nsec=30000000}, "
+                          "NULL, 8 <unfinished ...>") for x in lines), lines[:10]
+    assert any(x.endswith(" <... ppoll resumed>) = 0 (Timeout)") for x in lines)
+    unfinished = [x for x in lines if x.endswith(" recvfrom(5,  <unfinished ...>")]
+    resumed = [x for x in lines if re.search(r' <\.\.\. recvfrom resumed>"ping \d+", 256, 0, '
+                                             r'NULL, NULL\) = 6$', x)]
+    assert unfinished and resumed
+    tids = {x.split()[0] for x in lines}
+    assert len(tids) == 2  # the main thread and the echo server
+
+
+def test_per_process_files(guest, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "trace"
+    p = ustrace("-ff", "-o", str(out), str(guest("procs", "x86_64")), "fork_status")
+    assert p.returncode == 0, p.stderr
+    files = sorted(tmp_path.glob("trace.*"))
+    assert len(files) >= 2
+    texts = [f.read_text() for f in files]
+    assert sum("+++ exited with" in t for t in texts) == len(files) - 1
+    killed = [t for t in texts if "+++ killed by SIGTERM +++" in t]
+    assert len(killed) == 1
+    assert re.search(r"--- SIGTERM \{si_signo=SIGTERM, si_code=SI_USER, si_pid=\d+, "
+                     r"si_uid=\d+\} ---", killed[0])
+    pids = {int(f.suffix[1:]) for f in files}
+    for f, t in zip(files, texts, strict=True):
+        assert all(line.split()[0] == f.suffix[1:] or int(line.split()[0]) not in pids
+                   for line in t.splitlines())
+
+
+@pytest.mark.parametrize("args", [("-e", "trace=%nope", "x"), ("-ff", "x"), ("-s",),
+                                  ("--bogus", "x"), ("-e", "status=maybe", "x"), ()])
+def test_bad_options_are_one_line_errors(args: tuple[str, ...]) -> None:
+    p = ustrace(*args)
+    assert p.returncode == 2
+    err = p.stderr.decode()
+    assert err.count("\n") == 1 and err.startswith("usermode: strace: ") and "Traceback" not in err
+
+
+def test_bad_pointers_never_break_the_tracer(guest) -> None:  # type: ignore[no-untyped-def]
+    p = ustrace(str(guest("faults", "aarch64")), "efault")
+    err = p.stderr.decode()
+    assert "Traceback" not in err
+    assert "-1 EFAULT (Bad address)" in err
