@@ -180,3 +180,56 @@ def test_bad_pointers_never_break_the_tracer(guest) -> None:  # type: ignore[no-
     err = p.stderr.decode()
     assert "Traceback" not in err
     assert "-1 EFAULT (Bad address)" in err
+
+
+SCHEMA = Path(__file__).resolve().parents[1] / "docs" / "trace-json.schema.json"
+
+
+def um_run(*args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "usermode", "run", *args],
+                          capture_output=True, timeout=120)
+
+
+def test_json_lines_follow_the_schema(guest, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema validates the records")
+    import json
+
+    out = tmp_path / "t.jsonl"
+    p = um_run("--trace-json", str(out), str(guest("sigs", "arm")))
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == b""  # no strace lines unless asked for
+    schema = json.loads(SCHEMA.read_text())
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    for r in records:
+        jsonschema.validate(r, schema)
+    calls = [r for r in records if "name" in r]
+    assert {r["arch"] for r in calls} == {"arm"}
+    kill = next(r for r in calls if r["name"] == "kill")
+    assert kill["args"][1] == "SIGUSR1" and kill["ret"] == 0 and kill["errno"] is None
+    assert kill["number"] == 37 and kill["raw_args"][1] == 10
+    assert any(r["errno"] for r in calls)
+    assert any(r.get("signal") == "SIGUSR1" for r in records)
+
+
+def test_timeline_is_trace_event_json(guest, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    out = tmp_path / "t.json"
+    p = ustrace("-o", str(tmp_path / "lines.txt"), "--trace-timeline", str(out),
+                str(guest("netio", "aarch64")), "poll", "tcp")
+    assert p.returncode == 0, p.stderr
+    events = json.loads(out.read_text())  # the closed array: strict JSON
+    slices = [e for e in events if e["ph"] == "X"]
+    tracks = {(e["pid"], e["tid"]) for e in slices}
+    named = {(e["pid"], e["tid"]) for e in events if e["name"] == "thread_name"}
+    assert len(tracks) == 3 and tracks == named  # main, the poll writer, the echo server
+    for e in slices:
+        assert isinstance(e["ts"], (int, float)) and e["dur"] >= 0
+    calls = [e for e in slices if e["cat"] == "syscall"]
+    parked = [e for e in slices if e["cat"] == "parked"]
+    assert parked
+    for w in parked:  # each wait lies inside its call's slice on the same track
+        assert any(c["tid"] == w["tid"] and c["name"] == w["name"].split(": ")[1]
+                   and c["ts"] <= w["ts"] + 1 and w["ts"] + w["dur"] <= c["ts"] + c["dur"] + 1
+                   for c in calls), w
+    assert "exited with 0" in events[-2]["name"]

@@ -30,6 +30,8 @@ options (qemu-user names; the QEMU_* environment variables work too):
   -cpu MODEL      CPU model (accepted; the most capable working model is used)
   -strace         print each guest syscall on stderr (or the -D file)      (QEMU_STRACE)
   -D FILE         write -strace and -d output to FILE                      (QEMU_LOG_FILENAME)
+  --trace-json FILE      every syscall as a JSON line (ts, pid, tid, args, result...)
+  --trace-timeline FILE  a Chrome/Perfetto trace: a track per thread, syscalls as slices
   -d ITEMS        debug items, comma-separated: unimp (warn on unsupported syscalls),
                   in_asm (disassemble each translated block), trace (tracebacks on
                   internal errors)                                          (QEMU_LOG)
@@ -91,7 +93,9 @@ def run_command(args: list[str], trace: TraceOptions | None = None) -> int:
             opts.stack_size = _size(os.environ["QEMU_STACK_SIZE"])
         i = 0
         with_value = {"-L", "-E", "-U", "-0", "-s", "-cpu", "-D", "-d", "-r", "-B", "-R", "-p",
-                      "-g", "-seed", "-poll-max-ns", "-poll-grow", "-poll-shrink", "-quantum-ms"}
+                      "-g", "-seed", "-poll-max-ns", "-poll-grow", "-poll-shrink", "-quantum-ms",
+                      "-trace-json", "-trace-timeline"}
+        machine: dict[str, str] = {}
         while i < len(args) and args[i].startswith("-") and args[i] != "-":
             opt = args[i]
             if opt == "--":
@@ -138,6 +142,8 @@ def run_command(args: list[str], trace: TraceOptions | None = None) -> int:
                 opts.poll_shrink = _count(opt, val)
             elif opt == "-quantum-ms":
                 opts.quantum_ns = max(1, _count(opt, val)) * 1_000_000
+            elif opt in ("-trace-json", "-trace-timeline"):
+                machine[opt] = os.path.abspath(val)
             # -cpu, -r, -B, -R, -p, -g, -seed: accepted for compatibility
     except ValueError as e:
         return _fail(f"bad option value: {e}", EXIT_USAGE)
@@ -151,6 +157,13 @@ def run_command(args: list[str], trace: TraceOptions | None = None) -> int:
         env[k] = v
     for k in unset_env:
         env.pop(k, None)
+    if machine:  # a machine-readable trace: strace's lines only if asked for as well
+        from usermode.strace import TraceOptions
+
+        if opts.trace is None:
+            opts.trace = TraceOptions(text=opts.strace, output=opts.log_file)
+        opts.trace.json_file = machine.get("-trace-json")
+        opts.trace.timeline_file = machine.get("-trace-timeline")
     opts.warn_unsupported = "unimp" in opts.debug
     program = args[i]
     guest_argv = [opts.argv0 or program, *args[i + 1:]]

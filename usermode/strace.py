@@ -9,7 +9,8 @@ threads and processes never interleave mid-line. A call that parks prints strace
 Options follow strace: -o FILE (-ff: FILE.PID per process), -e trace=SET (names and
 %file %network %process %signal %memory %desc classes, `!` to invert), -e status=failed or
 successful (-Z, -z), -s N, -T, -t/-tt/-ttt, -c and -C (the summary table, over every
-process and exec of the run).
+process and exec of the run). The same calls can also go to JSON lines, a Perfetto
+timeline and, for the Python API, a list of event objects (`usermode.trace.sinks`).
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from syscalls.errors import Errno, ExecRequest, Park
+from usermode.trace import render
 from usermode.trace.classes import expand_set
 from usermode.trace.format import Call
+from usermode.trace.names import ERRNO
+from usermode.trace.sinks import JsonSink, SignalEvent, SyscallEvent, TimelineSink
 from usermode.trace.summary import Counts, table
 
 if TYPE_CHECKING:
@@ -40,8 +44,9 @@ _FORKS = frozenset({"fork", "vfork", "clone", "clone3"})
 
 @dataclass
 class TraceOptions:
-    """What to trace and how to print it; carried through fork and exec with the run."""
+    """What to trace and how to show it; carried through fork and exec with the run."""
 
+    text: bool = True  # strace's lines (off when only a machine-readable trace is wanted)
     output: str | None = None  # -o FILE (default: stderr)
     per_process: bool = False  # -ff
     limit: int = 32  # -s N
@@ -50,12 +55,30 @@ class TraceOptions:
     durations: bool = False  # -T
     timestamps: int = 0  # -t 1, -tt 2, -ttt 3
     summary: str | None = None  # "c": the table only; "C": lines and table
+    json_file: str | None = None  # --trace-json FILE
+    timeline_file: str | None = None  # --trace-timeline FILE
+    events: list[SyscallEvent | SignalEvent] | None = None  # the Python API's record
     root_pid: int = 0  # the run's first process: it prints the summary
     counts_file: str | None = None  # where every process leaves its counts for the summary
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def lines(self) -> bool:
-        return self.summary != "c"
+        return self.text and self.summary != "c"
+
+
+class _InFlight:
+    """One traced call between entry and result."""
+
+    __slots__ = ("call", "name", "nr", "parked_at", "parked_ns", "raw", "resumed", "t0",
+                 "tid", "when")
+
+    def __init__(self, name: str, call: Call | None, tid: int, nr: int,
+                 raw: tuple[int, ...]) -> None:
+        self.name, self.call, self.tid, self.nr, self.raw = name, call, tid, nr, raw
+        self.when = time.time()
+        self.t0 = time.perf_counter_ns()
+        self.parked_at = 0
+        self.parked_ns = 0
+        self.resumed = False
 
 
 class Tracer:
@@ -63,14 +86,21 @@ class Tracer:
                  opts: TraceOptions | None = None) -> None:
         self.proc = proc
         self.opts = opts = opts if opts is not None else TraceOptions()
-        if not opts.root_pid:
+        first = not opts.root_pid
+        if first:
             opts.root_pid = proc.pid
         if opts.summary and opts.counts_file is None:
             fd, opts.counts_file = tempfile.mkstemp(prefix="usermode-strace-", suffix=".json")
             os.close(fd)
+        self.json = JsonSink(opts.json_file, first) if opts.json_file else None
+        self.timeline = TimelineSink(opts.timeline_file, first) if opts.timeline_file else None
+        self.records = bool(self.json or self.timeline or opts.events is not None)
         self.fd = -1
         self.pid = -1
-        self._open()
+        if opts.lines() or opts.summary:
+            self._open()
+        else:
+            self.pid = os.getpid()
         self.counts = Counts()
         self.rows = dispatch.rows
         self.names: dict[int, str] = dispatch.names
@@ -78,6 +108,8 @@ class Tracer:
         self.inner = dispatch.call
         proc.tracer = self
         self._seen = False
+        self._nr = 0
+        self._raw: list[int] = []
 
     # ---- output ------------------------------------------------------------------------------
     def _open(self) -> None:
@@ -96,12 +128,18 @@ class Tracer:
         os.close(fd)
         self.proc.fds.reserved.add(self.fd)
 
-    def _write(self, text: str) -> None:
-        if os.getpid() != self.pid:  # a forked child: its own file under -ff
+    def _forked(self) -> None:
+        """First output of a forked child: its own counts, and its own file under -ff."""
+        if os.getpid() != self.pid:
             self.pid = os.getpid()
             self.counts = Counts()
-            if self.opts.per_process:
+            if self.opts.per_process and self.fd >= 0:
                 self._open()
+
+    def _write(self, text: str) -> None:
+        self._forked()
+        if self.fd < 0 or not text:
+            return
         try:
             os.write(self.fd, text.encode(errors="replace"))  # one write per line: atomic
         except OSError:
@@ -121,6 +159,7 @@ class Tracer:
     # ---- the wrapped handlers ----------------------------------------------------------------
     def __call__(self, nr: int, args: list[int]) -> int:
         self._seen = False
+        self._nr, self._raw = nr, args
         ret = self.inner(nr, args)
         if not self._seen:  # no handler ran: unknown, or its arguments were refused
             self._unhandled(nr, args, ret)
@@ -133,20 +172,18 @@ class Tracer:
         row = self.rows.get(name)
         proc = self.proc
         if row is None or row.handler is None:
-            head = f"{name}(" + ", ".join(hex(a) for a in args[:6]) + ")"
-            call = Call(proc, name, None, (), self.opts.limit)
-            self.counts.add(name, 0, True)
-            self._finish(call, head, proc.thread.tid, time.time(), 0, -errno.ENOSYS)
-            return
-        # an argument the dispatcher refused (a negative fd): shown as the registers hold it
-        vals = tuple(proc.abi.s32(a) if k.split(":")[0] in ("int", "fd") else a
-                     for k, a in zip(row.args, args, strict=False))
-        call = Call(proc, name, row, vals, self.opts.limit)
-        ret = _host_errno(proc, ret)
-        self.counts.add(name, 0, -4096 < ret < 0)
-        if self._status_ok(ret) and self.opts.lines():
-            shown, result = call.finish(ret)
-            self._finish(call, f"{name}({shown})", proc.thread.tid, time.time(), 0, ret, result)
+            vals: tuple[int, ...] = tuple(args[:6])
+            call = Call(proc, name, None, vals, self.opts.limit)
+            call.codes = ("hex",) * len(vals)
+            call.parts = [hex(a) for a in vals]
+            ret = -errno.ENOSYS
+        else:  # an argument the dispatcher refused (a negative fd): as the registers hold it
+            vals = tuple(proc.abi.s32(a) if k.split(":")[0] in ("int", "fd") else a
+                         for k, a in zip(row.args, args, strict=False))
+            call = Call(proc, name, row, vals, self.opts.limit)
+            ret = _host_errno(proc, ret)
+        f = _InFlight(name, call, proc.thread.tid, nr, tuple(args[:6]))
+        self._done(f, ret)
 
     def _wanted(self, name: str) -> bool:
         only = self.opts.only
@@ -158,145 +195,167 @@ class Tracer:
             def seen(proc: Process, *a: int) -> int:
                 self._seen = True
                 if exiting:  # the end of the process: the exit line and the summary
-                    self._exiting(None, proc.thread.tid, time.time(), name, a)
+                    self._exiting(None, proc.thread.tid, name, a)
                 return fn(proc, *a)
 
             return seen
         row = self.rows.get(name)
-        lines = self.opts.lines()
+        render_args = self.opts.lines() or self.records
         limit = self.opts.limit
 
         def traced(proc: Process, *a: int) -> int:
             self._seen = True
-            call = Call(proc, name, row, a, limit) if lines else None
-            tid = proc.thread.tid
-            when = time.time()
-            t0 = time.perf_counter_ns()
+            call = Call(proc, name, row, a, limit) if render_args else None
+            f = _InFlight(name, call, proc.thread.tid, self._nr, tuple(self._raw[:6]))
             if exiting:  # no result: "= ?" now
-                self._exiting(call, tid, when, name, a)
+                self._exiting(call, f.tid, name, a)
                 return fn(proc, *a)
             try:
                 r = fn(proc, *a)
             except Errno as e:
-                self._done(name, call, tid, when, t0, -e.errno)
+                self._done(f, -e.errno)
                 raise
             except OSError as e:
-                self._done(name, call, tid, when, t0, -(e.errno or errno.EIO))
+                self._done(f, -(e.errno or errno.EIO))
                 raise
             except (ValueError, OverflowError):
-                self._done(name, call, tid, when, t0, -errno.EINVAL)
+                self._done(f, -errno.EINVAL)
                 raise
             except ExecRequest:
-                self._done(name, call, tid, when, t0, 0)
+                self._done(f, 0)
                 self._flush_counts()
                 raise
             except Park as park:
-                self._parked(name, call, park, tid, when, t0)
+                self._parked(f, park)
                 raise
-            self._done(name, call, tid, when, t0, r)
+            self._done(f, r)
             return r
 
         return traced
 
-    def _done(self, name: str, call: Call | None, tid: int, when: float, t0: int, ret: int,
-              resumed: bool = False) -> None:
-        dt = time.perf_counter_ns() - t0
-        if os.getpid() != self.pid and name in _FORKS:
+    def _done(self, f: _InFlight, ret: int) -> None:
+        dt = time.perf_counter_ns() - f.t0
+        if os.getpid() != self.pid and f.name in _FORKS:
             # the child side of a fork: strace shows the call in the parent only, and the
             # child's trace (and counts) start afresh
-            self._write("")
+            self._forked()
             return
-        self.counts.add(name, dt, -4096 < ret < 0)
+        failed = -4096 < ret < 0
+        self.counts.add(f.name, dt, failed)
+        call = f.call
         if call is None or not self._status_ok(ret):
             return
-        args, result = call.finish(ret, call.first_output() if resumed else 0)
-        head = f"<... {call.name} resumed>{args})" if resumed else f"{call.name}({args})"
-        self._finish(call, head, tid, when, dt, ret, result)
+        args, result = call.finish(ret, call.first_output() if f.resumed else 0)
+        if self.opts.lines():
+            head = f"<... {f.name} resumed>{args})" if f.resumed else f"{f.name}({args})"
+            line = f"{self._prefix(f.tid, f.when)}{head} = {result}"
+            if self.opts.durations:
+                line += f" <{dt / 1e9:.6f}>"
+            self._write(line + "\n")
+        if self.records:
+            shown = args if not f.resumed else call.finish(ret)[0]
+            ev = SyscallEvent(
+                f.when, os.getpid(), f.tid, self.proc.abi.arch, f.name, f.nr, f.raw,
+                tuple(_split_args(shown)), ret, ERRNO.get(-ret) if failed else None, dt / 1e9,
+                f.parked_ns / 1e9)
+            self._record(ev)
+
+    def _record(self, ev: SyscallEvent | SignalEvent) -> None:
+        self._forked()
+        comm = os.fsdecode(self.proc.comm)
+        if isinstance(ev, SyscallEvent):
+            if self.json:
+                self.json.syscall(ev)
+            if self.timeline:
+                self.timeline.syscall(ev, comm)
+        else:
+            if self.json:
+                self.json.signal(ev)
+            if self.timeline:
+                self.timeline.signal(ev, comm)
+        if self.opts.events is not None:
+            self.opts.events.append(ev)
 
     def _status_ok(self, ret: int) -> bool:
         st = self.opts.status
         failed = -4096 < ret < 0
         return st is None or (st == "failed") == failed
 
-    def _finish(self, call: Call, head: str, tid: int, when: float, dt: int, ret: int,
-                result: str | None = None) -> None:
-        if not self.opts.lines():
-            return
-        text = result if result is not None else call.result(ret)
-        line = f"{self._prefix(tid, when)}{head} = {text}"
-        if self.opts.durations:
-            line += f" <{dt / 1e9:.6f}>"
-        self._write(line + "\n")
-
-    def _parked(self, name: str, call: Call | None, park: Park, tid: int, when: float,
-                t0: int, resumed: bool = False) -> None:
+    def _parked(self, f: _InFlight, park: Park) -> None:
         """A call that waits: strace's `<unfinished ...>` line now (once), its result when a
         retry finally produces one (a retry may park again)."""
-        if not resumed and call is not None and park.waits and self.opts.status is None:
-            n = call.first_output()
-            shown = ", ".join(x for x in call.parts[:n] if x)
-            sep = ", " if shown and n < len(call.codes) else ""
-            self._write(f"{self._prefix(tid, when)}{name}({shown}{sep} <unfinished ...>\n")
-            resumed = True
+        call = f.call
+        if park.waits:
+            f.parked_at = time.perf_counter_ns()
+            if not f.resumed and call is not None and self.opts.status is None:
+                if self.opts.lines():
+                    n = call.first_output()
+                    shown = ", ".join(x for x in call.parts[:n] if x)
+                    sep = ", " if shown and n < len(call.codes) else ""
+                    self._write(f"{self._prefix(f.tid, f.when)}{f.name}({shown}{sep} "
+                                "<unfinished ...>\n")
+                f.resumed = True
         inner = park.retry
 
         def retry(reason: int) -> int:
+            if f.parked_at:
+                f.parked_ns += time.perf_counter_ns() - f.parked_at
+                f.parked_at = 0
             try:
                 r = inner(reason)
             except Park as again:
-                self._parked(name, call, again, tid, when, t0, resumed)
+                self._parked(f, again)
                 raise
             except Errno as e:
-                self._done(name, call, tid, time.time(), t0, -e.errno, resumed)
+                self._done(f, -e.errno)
                 raise
             except OSError as e:
-                self._done(name, call, tid, time.time(), t0, -(e.errno or errno.EIO), resumed)
+                self._done(f, -(e.errno or errno.EIO))
                 raise
-            self._done(name, call, tid, time.time(), t0, r, resumed)
+            self._done(f, r)
             return r
 
         park.retry = retry
 
-    def _exiting(self, call: Call | None, tid: int, when: float, name: str,
-                 a: tuple[int, ...]) -> None:
+    def _exiting(self, call: Call | None, tid: int, name: str, a: tuple[int, ...]) -> None:
         status = a[0] & 0xFF if a else 0
-        if call is not None and self._status_ok(0):
+        if call is not None and self._status_ok(0) and self.opts.lines():
             args, _ = call.finish(0)
-            self._write(f"{self._prefix(tid, when)}{name}({args}) = ?\n")
+            self._write(f"{self._prefix(tid, time.time())}{name}({args}) = ?\n")
         if self._wanted(name):
             self.counts.add(name, 0, False)
         if name == "exit" and self.proc.sched.live_threads() > 1:
             return
+        self._process_end(f"+++ exited with {status} +++")
+
+    def _process_end(self, text: str) -> None:
         if self.opts.lines():
-            self._write(f"{self._prefix(tid, time.time())}+++ exited with {status} +++\n")
+            self._write(f"{self._prefix(self.proc.thread.tid, time.time())}{text}\n")
         self._flush_counts()
-        if self.opts.summary and os.getpid() == self.opts.root_pid:
+        root = os.getpid() == self.opts.root_pid
+        if self.opts.summary and root:
             self._write(table(self._merged()))
+        if self.timeline:
+            self.timeline.process_exit(os.getpid(), root, text.strip("+ "))
 
     # ---- signals -----------------------------------------------------------------------------
     def signal(self, tid: int, signo: int, info: bytes) -> None:
         """A signal delivered to a guest thread: strace's `--- SIGNAME {siginfo} ---`."""
-        if not self.opts.lines() or self.opts.status is not None:
+        if self.opts.status is not None:
             return
-        from usermode.trace import render
-
         try:
             text = render.siginfo(self.proc, signo, info)
         except Exception:
             text = "{...}"
-        self._write(f"{self._prefix(tid, time.time())}--- {render.signal(signo)} {text} ---\n")
+        when = time.time()
+        if self.opts.lines():
+            self._write(f"{self._prefix(tid, when)}--- {render.signal(signo)} {text} ---\n")
+        if self.records:
+            self._record(SignalEvent(when, os.getpid(), tid, render.signal(signo), text))
 
     def killed(self, signo: int) -> None:
         """The process dies of `signo`: the last line, and its part of the summary."""
-        from usermode.trace import render
-
-        if self.opts.lines():
-            tid = self.proc.thread.tid
-            self._write(f"{self._prefix(tid, time.time())}+++ killed by "
-                        f"{render.signal(signo)} +++\n")
-        self._flush_counts()
-        if self.opts.summary and os.getpid() == self.opts.root_pid:
-            self._write(table(self._merged()))
+        self._process_end(f"+++ killed by {render.signal(signo)} +++")
 
     # ---- the -c summary ----------------------------------------------------------------------
     def _flush_counts(self) -> None:
@@ -324,6 +383,32 @@ class Tracer:
         except (OSError, ValueError):
             pass
         return total
+
+
+def _split_args(text: str) -> list[str]:
+    """The top-level arguments of a rendered list (commas inside quotes, braces and
+    brackets belong to their argument)."""
+    out, depth, quoted, start, i = [], 0, False, 0, 0
+    while i < len(text):
+        c = text[i]
+        if quoted:
+            if c == "\\":
+                i += 1
+            elif c == '"':
+                quoted = False
+        elif c == '"':
+            quoted = True
+        elif c in "[{(":
+            depth += 1
+        elif c in "]})":
+            depth -= 1
+        elif c == "," and depth == 0:
+            out.append(text[start:i].strip())
+            start = i + 1
+        i += 1
+    if text.strip():
+        out.append(text[start:].strip())
+    return out
 
 
 def _host_errno(proc: Process, ret: int) -> int:

@@ -6,6 +6,7 @@ Children and threads are always followed (strace -f); -L and -E pass to the run 
 
 from __future__ import annotations
 
+import os
 import sys
 
 from usermode.strace import TraceOptions, parse_expr
@@ -26,6 +27,7 @@ are always followed, each line starts with the thread id).
   -t, -tt, -ttt   time of day; with microseconds; seconds since the epoch
   -c          a summary table only;  -C  the lines and the summary table
   -f          accepted (always on)
+  --trace-json FILE, --trace-timeline FILE   also a JSON-lines trace, a Perfetto timeline
   -L DIR      guest sysroot;  -E VAR=VALUE  set a guest environment variable
 """
 
@@ -57,13 +59,17 @@ def main(args: list[str]) -> int:
                 opts.summary = opt[1]
             elif opt in ("-z", "-Z"):
                 opts.status = "successful" if opt == "-z" else "failed"
-            elif opt in ("-o", "-e", "-s", "-L", "-E"):
+            elif opt in ("-o", "-e", "-s", "-L", "-E", "--trace-json", "--trace-timeline"):
                 if i >= len(args):
                     return _fail(f"strace: option {opt} needs a value", EXIT_USAGE)
                 val = args[i]
                 i += 1
                 if opt == "-o":
-                    opts.output = val
+                    opts.output = os.path.abspath(val)
+                elif opt == "--trace-json":
+                    opts.json_file = os.path.abspath(val)
+                elif opt == "--trace-timeline":
+                    opts.timeline_file = os.path.abspath(val)
                 elif opt == "-e":
                     parse_expr(opts, val)
                 elif opt == "-s":

@@ -1,0 +1,129 @@
+"""Machine-readable traces: JSON lines (--trace-json) and a Chrome/Perfetto trace-event file
+(--trace-timeline), plus in-memory events for the Python API.
+
+Every process of a run appends to the same files with one write per record (O_APPEND), so
+records of processes and threads never interleave mid-record. The timeline is the JSON
+array format: `[` first, then one event per line each followed by a comma; the run's first
+process closes the array when it exits (viewers also accept an array left open).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SyscallEvent:
+    """One completed guest syscall."""
+
+    ts: float  # wall-clock seconds at entry
+    pid: int
+    tid: int
+    arch: str
+    name: str
+    number: int
+    raw_args: tuple[int, ...]  # the registers as the guest passed them
+    args: tuple[str, ...]  # decoded, as strace shows them
+    ret: int  # the result, -errno on failure
+    errno: str | None  # ENOENT...
+    duration: float  # seconds, entry to result (time parked included)
+    parked: float  # seconds spent parked in the event loop
+
+
+@dataclass(frozen=True)
+class SignalEvent:
+    ts: float
+    pid: int
+    tid: int
+    signal: str
+    info: str
+
+
+def _append(path: str, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, text.encode(errors="replace"))
+    finally:
+        os.close(fd)
+
+
+class JsonSink:
+    """JSON lines: one object per syscall (and per signal, with "signal" set)."""
+
+    def __init__(self, path: str, fresh: bool) -> None:
+        self.path = path
+        if fresh:
+            open(path, "w").close()
+
+    def syscall(self, ev: SyscallEvent) -> None:
+        d = asdict(ev)
+        d["raw_args"] = list(ev.raw_args)
+        d["args"] = list(ev.args)
+        _append(self.path, json.dumps(d) + "\n")
+
+    def signal(self, ev: SignalEvent) -> None:
+        _append(self.path, json.dumps(asdict(ev)) + "\n")
+
+    def process_exit(self, pid: int, root: bool, how: str) -> None:
+        return None
+
+
+class TimelineSink:
+    """Trace events: a track per guest thread, syscalls and parked time as slices, signals
+    as instant events."""
+
+    def __init__(self, path: str, fresh: bool) -> None:
+        self.path = path
+        self._named: set[tuple[int, int]] = set()
+        if fresh:
+            with open(path, "w") as f:
+                f.write("[\n")
+
+    def _event(self, ev: dict[str, Any]) -> None:
+        _append(self.path, json.dumps(ev) + ",\n")
+
+    def _name_track(self, pid: int, tid: int, comm: str) -> None:
+        if (pid, tid) in self._named:
+            return
+        if not any(p == pid for p, _ in self._named):
+            self._event({"name": "process_name", "ph": "M", "pid": pid, "tid": pid,
+                         "args": {"name": f"{comm} ({pid})"}})
+        self._named.add((pid, tid))
+        label = "main" if tid == pid else f"thread {tid}"
+        self._event({"name": "thread_name", "ph": "M", "pid": pid, "tid": tid,
+                     "args": {"name": label}})
+
+    def syscall(self, ev: SyscallEvent, comm: str = "guest") -> None:
+        self._name_track(ev.pid, ev.tid, comm)
+        start = ev.ts * 1e6
+        args = {"args": ", ".join(ev.args), "ret": ev.errno or ev.ret}
+        self._event({"name": ev.name, "cat": "syscall", "ph": "X", "ts": round(start, 3),
+                     "dur": round(ev.duration * 1e6, 3), "pid": ev.pid, "tid": ev.tid,
+                     "args": args})
+        if ev.parked > 0:  # the wait inside the call: its end is the call's end
+            end = start + ev.duration * 1e6
+            self._event({"name": f"parked: {ev.name}", "cat": "parked", "ph": "X",
+                         "ts": round(end - ev.parked * 1e6, 3),
+                         "dur": round(ev.parked * 1e6, 3), "pid": ev.pid, "tid": ev.tid})
+
+    def signal(self, ev: SignalEvent, comm: str = "guest") -> None:
+        self._name_track(ev.pid, ev.tid, comm)
+        self._event({"name": ev.signal, "cat": "signal", "ph": "i", "s": "t",
+                     "ts": round(ev.ts * 1e6, 3), "pid": ev.pid, "tid": ev.tid,
+                     "args": {"info": ev.info}})
+
+    def process_exit(self, pid: int, root: bool, how: str) -> None:
+        self._event({"name": how, "cat": "process", "ph": "i", "s": "p",
+                     "ts": round(_now() * 1e6, 3), "pid": pid, "tid": pid})
+        if root:  # close the array: the file is then strict JSON
+            _append(self.path, json.dumps({"name": "trace_end", "ph": "M", "pid": pid,
+                                           "tid": pid, "args": {}}) + "\n]\n")
+
+
+def _now() -> float:
+    import time
+
+    return time.time()
