@@ -45,17 +45,41 @@ class Dispatcher:
         for k in registry.SIGNED_WORD:
             convs[k] = abi.sword
         self._convs = convs
-        self.rows = rows
-        self.table: dict[int, Entry] = self._build(None)
+        self.rows = dict(rows)
+        self._wraps: list[Wrap] = []
+        self.table: dict[int, Entry] = self._build()
         self.call = self._make_call()
 
-    def wrap_handlers(self, wrap: Wrap) -> None:
+    def wrap_handlers(self, wrap: Wrap, inner: bool = False) -> None:
         """Rebuild the table with every handler wrapped (`wrap(name, handler)`): tracing and
-        hooks see the decoded arguments; a run without them pays nothing."""
-        self.table = self._build(wrap)
-        self.call = self._make_call()
+        hooks see the decoded arguments; a run without them pays nothing. Wrappers stack:
+        `inner` puts this one closest to the handler (API hooks, inside the tracer)."""
+        if inner:
+            self._wraps.insert(0, wrap)
+        else:
+            self._wraps.append(wrap)
+        self._rebuild()
 
-    def _build(self, wrap: Wrap | None) -> dict[int, Entry]:
+    def _rebuild(self) -> None:
+        # in place: the engine's hook (and a tracer) already hold `call`, bound to this dict
+        new = self._build()
+        self.table.clear()
+        self.table.update(new)
+
+    def serve_unimplemented(self, name: str) -> None:
+        """Give a syscall without a handler one that says ENOSYS, taking six raw words, so a
+        wrapper (a Python hook replacing it) has something to wrap."""
+        if name in self.rows and self.rows[name].handler is not None:
+            return
+
+        def enosys(_p: Any, *_a: int) -> int:
+            raise Errno(errno.ENOSYS)
+
+        self.rows[name] = registry.Row(name, enosys, ("ulong",) * 6, registry.UNSUPPORTED,
+                                       "served by a Python hook", "int")
+        self._rebuild()
+
+    def _build(self) -> dict[int, Entry]:
         abi, convs, rows = self.abi, self._convs, self.rows
         table: dict[int, Entry] = {}
         stack_args = abi.stack_args  # mips o32: arguments 5.. are on the guest's stack
@@ -63,7 +87,9 @@ class Dispatcher:
             row = rows.get(name)
             if row is None or row.handler is None:
                 continue
-            fn = row.handler if wrap is None else wrap(name, row.handler)
+            fn = row.handler
+            for wrap in self._wraps:
+                fn = wrap(name, fn)
             kinds = [k if not a.endswith(":dirfd") else "int" for k, a in zip(
                 row.base_kinds, row.args, strict=True)]
             arg_convs = [_arg_conv(a, k, convs, abi) for a, k in zip(row.args, kinds,

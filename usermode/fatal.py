@@ -11,8 +11,15 @@ SIGNAMES = {4: "Illegal instruction", 5: "Trace/breakpoint trap", 6: "Aborted",
             7: "Bus error", 8: "Floating point exception", 11: "Segmentation fault"}
 
 
+# The Python API runs the guest inside its caller's process: there a fatal signal raises
+# this (an exception class taking the signal number) instead of killing the process.
+RAISE_ON_DEATH: type[BaseException] | None = None
+
+
 def die(signo: int) -> None:
     """Die of `signo` so our parent sees exactly what a native run would show."""
+    if RAISE_ON_DEATH is not None:
+        raise RAISE_ON_DEATH(signo)
     sys.stdout.flush()
     sys.stderr.flush()
     try:

@@ -96,6 +96,7 @@ class Process:
             self.elf.arch, self.abi, self, warn_unsupported=opts.warn_unsupported or opts.strace)
         self.dispatch: Callable[[int, list[int]], int] = self.dispatcher.call
         self.tracer: Tracer | None = None  # set by the tracer itself
+        self.api_hooks: list[object] = []  # the Python API's address hooks, kept alive
         if opts.strace or opts.trace is not None:
             from usermode.strace import TraceOptions, Tracer
 
