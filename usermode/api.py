@@ -212,6 +212,8 @@ class Emulator:
         return status
 
     def _redirect(self) -> list[tuple[int, int]]:
+        sys.stdout.flush()  # what the caller printed so far goes where it was meant to
+        sys.stderr.flush()
         saved = []
         for fd, target in enumerate(self._stdio):
             if target is None:
@@ -225,6 +227,8 @@ class Emulator:
 
     @staticmethod
     def _restore(saved: list[tuple[int, int]]) -> None:
+        sys.stdout.flush()  # a hook's prints went with the guest's output
+        sys.stderr.flush()
         for fd, copy in saved:
             os.dup2(copy, fd)
             os.close(copy)
