@@ -17,6 +17,7 @@ USAGE = """\
 usage: usermode run [OPTIONS] PROGRAM [ARGS...]
        usermode strace [STRACE OPTIONS] PROGRAM [ARGS...]   (see usermode strace --help)
        usermode syscalls [--arch ARCH] [--format table|csv|json]
+       usermode binfmt print|register|unregister [...]   (see usermode binfmt --help)
        usermode --version
 
 Run a Linux program built for another CPU on this machine.
@@ -274,6 +275,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(status)
+    if args[0] == "binfmt":
+        from usermode import binfmt
+
+        return binfmt.main(args[1:])
     if args[0] == "syscalls":
         from usermode import syscall_table
 
