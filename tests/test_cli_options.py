@@ -162,3 +162,32 @@ def test_loop_option_values_are_checked(tmp_path: Path) -> None:
     assert p.returncode == 2 and b"must not be negative" in p.stderr
     p = um("--poll-grow", "x", "/bin/true")
     assert p.returncode == 2 and b"bad option value" in p.stderr
+
+
+def test_cpu_help_and_checked_models(guest) -> None:  # type: ignore[no-untyped-def]
+    p = um("-cpu", "help")
+    assert p.returncode == 0
+    text = p.stdout.decode()
+    for arch, used in (("aarch64", "max*"), ("arm", "cortex-a15*"), ("mipsel", "74kf*"),
+                       ("x86_64", "haswell*"), ("riscv64", "sifive-u54*")):
+        line = next(x for x in text.splitlines() if x.strip().startswith(f"{arch}:"))
+        assert used in line.split(), line
+    prog = str(guest("hello", "aarch64"))
+    assert um("-cpu", "cortex-a72", prog).stdout == b"hello, world\n"
+    p = um("-cpu", "pentium9000", prog)
+    assert p.returncode == 2 and p.stderr.decode().count("\n") == 1
+    import os
+
+    p = um(prog, env=dict(os.environ, QEMU_CPU="nope"))
+    assert p.returncode == 2 and b"QEMU_CPU" in p.stderr
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_uname_release(guest, arch: str) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    prog = str(guest("sysinfo", arch))
+    assert "release=9.9.9-test\n" in um("-r", "9.9.9-test", prog).stdout.decode()
+    p = um(prog, env=dict(os.environ, QEMU_UNAME="8.8.8-env"))
+    assert "release=8.8.8-env\n" in p.stdout.decode()
+    assert f"release={os.uname().release}\n" in um(prog).stdout.decode()

@@ -28,7 +28,9 @@ options (qemu-user names; the QEMU_* environment variables work too):
   -U VAR          remove a variable from the guest's environment           (QEMU_UNSET_ENV)
   -0 ARGV0        use ARGV0 as the guest's argv[0]                         (QEMU_ARGV0)
   -s SIZE         guest stack size in bytes (k/m suffixes)                 (QEMU_STACK_SIZE)
-  -cpu MODEL      CPU model (accepted; the most capable working model is used)
+  -cpu MODEL      CPU model: checked, the most capable working one is used; -cpu help
+                  lists them                                                (QEMU_CPU)
+  -r RELEASE      the kernel release uname reports                          (QEMU_UNAME)
   -strace         print each guest syscall on stderr (or the -D file)      (QEMU_STRACE)
   -D FILE         write -strace and -d output to FILE                      (QEMU_LOG_FILENAME)
   --trace-json FILE      every syscall as a JSON line (ts, pid, tid, args, result...)
@@ -87,6 +89,7 @@ def run_command(args: list[str], trace: TraceOptions | None = None) -> int:
     opts.argv0 = os.environ.get("QEMU_ARGV0") or None
     opts.strace = bool(os.environ.get("QEMU_STRACE"))
     opts.log_file = os.environ.get("QEMU_LOG_FILENAME") or None
+    opts.uname_release = os.environ.get("QEMU_UNAME") or None
     if os.environ.get("QEMU_LOG"):
         opts.debug |= set(_env_list(os.environ["QEMU_LOG"]))
     try:
@@ -135,6 +138,16 @@ def run_command(args: list[str], trace: TraceOptions | None = None) -> int:
                 opts.log_file = val
             elif opt == "-d":
                 opts.debug |= set(_env_list(val))
+            elif opt == "-r":
+                opts.uname_release = val
+            elif opt == "-cpu":
+                from usermode import cpus
+
+                if val == "help":
+                    sys.stdout.write(cpus.help_text())
+                    return 0
+                if not cpus.known(val):
+                    return _fail(f"unknown CPU model {val!r} (see -cpu help)", EXIT_USAGE)
             elif opt == "-poll-max-ns":
                 opts.poll_max_ns = _count(opt, val)
             elif opt == "-poll-grow":
@@ -145,7 +158,7 @@ def run_command(args: list[str], trace: TraceOptions | None = None) -> int:
                 opts.quantum_ns = max(1, _count(opt, val)) * 1_000_000
             elif opt in ("-trace-json", "-trace-timeline"):
                 machine[opt] = os.path.abspath(val)
-            # -cpu, -r, -B, -R, -p, -g, -seed: accepted for compatibility
+            # -B, -R, -p, -g, -seed: accepted for compatibility
     except ValueError as e:
         return _fail(f"bad option value: {e}", EXIT_USAGE)
     if i >= len(args):
@@ -165,6 +178,12 @@ def run_command(args: list[str], trace: TraceOptions | None = None) -> int:
             opts.trace = TraceOptions(text=opts.strace, output=opts.log_file)
         opts.trace.json_file = machine.get("-trace-json")
         opts.trace.timeline_file = machine.get("-trace-timeline")
+    cpu = os.environ.get("QEMU_CPU")
+    if cpu and cpu != "help":
+        from usermode import cpus
+
+        if not cpus.known(cpu):
+            return _fail(f"unknown CPU model {cpu!r} in QEMU_CPU (see -cpu help)", EXIT_USAGE)
     opts.warn_unsupported = "unimp" in opts.debug
     program = args[i]
     guest_argv = [opts.argv0 or program, *args[i + 1:]]

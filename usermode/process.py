@@ -46,6 +46,7 @@ class Options:
         self.strace = False
         self.trace: TraceOptions | None = None  # `usermode strace` (or -strace): what to trace
         self.log_file: str | None = None
+        self.uname_release: str | None = None  # -r / QEMU_UNAME
         self.warn_unsupported = False
         self.debug: set[str] = set()
         self.quantum_ns = 10_000_000  # preemption time slice while several threads compete

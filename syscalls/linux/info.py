@@ -22,7 +22,8 @@ GRND_NONBLOCK, GRND_RANDOM, GRND_INSECURE = 1, 2, 4
 @syscall("uname", args=("ptr",))
 def sys_uname(p: Process, buf: int) -> int:
     u = os.uname()
-    fields = (u.sysname, u.nodename, u.release, u.version, p.arch.UNAME_MACHINE, "(none)")
+    release = p.opts.uname_release or u.release
+    fields = (u.sysname, u.nodename, release, u.version, p.arch.UNAME_MACHINE, "(none)")
     out = b"".join(os.fsencode(f)[:64].ljust(65, b"\0") for f in fields)
     p.mem.write(buf, out)
     return 0

@@ -44,6 +44,7 @@ static void check_identity(void)
     CHECK("uname", u.sysname[0] != 0 && u.machine[0] != 0 && u.release[0] != 0);
     printf("sysname=%s\n", u.sysname);
     printf("machine=%s\n", u.machine);
+    printf("release=%s\n", u.release);
     CHECK("uname", strcmp(u.sysname, "Linux") == 0);
     guest_ok("uname");
 
