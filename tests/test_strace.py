@@ -146,6 +146,9 @@ def test_threads_park_as_unfinished_and_resumed(guest) -> None:  # type: ignore[
     assert unfinished and resumed
     tids = {x.split()[0] for x in lines}
     assert len(tids) == 2  # the main thread and the echo server
+    pid = min(tids, key=len)
+    assert tids - {pid} == {f"{pid}/32769"} or len(tids - {pid}) == 1  # PID/TID for threads
+    assert all("/" in t for t in tids - {pid})
 
 
 def test_per_process_files(guest, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -6,7 +6,8 @@ host's. Each line goes out with one write(2) on a private dup of the log fd, so 
 threads and processes never interleave mid-line. A call that parks prints strace's
 `<unfinished ...>` line and, once it completes, `<... name resumed>`.
 
-Options follow strace: -o FILE (-ff: FILE.PID per process), -e trace=SET (names and
+Each line starts with the thread id (`PID/TID` for threads other than a process's main
+thread). Options follow strace: -o FILE (-ff: FILE.PID per process), -e trace=SET (names and
 %file %network %process %signal %memory %desc classes, `!` to invert), -e status=failed or
 successful (-Z, -z), -s N, -T, -t/-tt/-ttt, -c and -C (the summary table, over every
 process and exec of the run). The same calls can also go to JSON lines, a Perfetto
@@ -154,7 +155,10 @@ class Tracer:
             stamp = time.strftime("%H:%M:%S", time.localtime(when)) + f".{int(when % 1 * 1e6):06d} "
         elif ts == 3:
             stamp = f"{when:.6f} "
-        return f"{tid} {stamp}"
+        pid = os.getpid()
+        # a main thread's tid is its pid; other threads' ids are per process (above
+        # pid_max), so in a log shared by processes they come with their pid
+        return f"{tid} {stamp}" if tid == pid else f"{pid}/{tid} {stamp}"
 
     # ---- the wrapped handlers ----------------------------------------------------------------
     def __call__(self, nr: int, args: list[int]) -> int:
