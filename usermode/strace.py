@@ -93,15 +93,18 @@ class Tracer:
         if opts.summary and opts.counts_file is None:
             fd, opts.counts_file = tempfile.mkstemp(prefix="usermode-strace-", suffix=".json")
             os.close(fd)
-        self.json = JsonSink(opts.json_file, first) if opts.json_file else None
-        self.timeline = TimelineSink(opts.timeline_file, first) if opts.timeline_file else None
+        reserve = proc.fds.reserved.add
+        self.json = JsonSink(opts.json_file, first, reserve) if opts.json_file else None
+        self.timeline = (TimelineSink(opts.timeline_file, first, reserve)
+                         if opts.timeline_file else None)
         self.records = bool(self.json or self.timeline or opts.events is not None)
         self.fd = -1
-        self.pid = -1
-        if opts.lines() or opts.summary:
+        self.pid = os.getpid()
+        self.lines = opts.lines()
+        if self.lines or opts.summary:
             self._open()
-        else:
-            self.pid = os.getpid()
+        global _CURRENT
+        _CURRENT = self
         self.counts = Counts()
         self.rows = dispatch.rows
         self.names: dict[int, str] = dispatch.names
@@ -109,6 +112,7 @@ class Tracer:
         self.inner = dispatch.call
         proc.tracer = self
         self._seen = False
+        self._child = False  # set in a forked child until its fork call returns
         self._nr = 0
         self._raw: list[int] = []
 
@@ -130,16 +134,17 @@ class Tracer:
         self.proc.fds.reserved.add(self.fd)
 
     def _forked(self) -> None:
-        """First output of a forked child: its own counts, and its own file under -ff."""
+        """In a forked child (os.register_at_fork): its own counts, and its own file under
+        -ff."""
         if os.getpid() != self.pid:
             self.pid = os.getpid()
             self.counts = Counts()
             if self.opts.per_process and self.fd >= 0:
                 self._open()
+            self._child = True
 
     def _write(self, text: str) -> None:
-        self._forked()
-        if self.fd < 0 or not text:
+        if self.fd < 0:
             return
         try:
             os.write(self.fd, text.encode(errors="replace"))  # one write per line: atomic
@@ -155,7 +160,7 @@ class Tracer:
             stamp = time.strftime("%H:%M:%S", time.localtime(when)) + f".{int(when % 1 * 1e6):06d} "
         elif ts == 3:
             stamp = f"{when:.6f} "
-        pid = os.getpid()
+        pid = self.pid
         # a main thread's tid is its pid; other threads' ids are per process (above
         # pid_max), so in a log shared by processes they come with their pid
         return f"{tid} {stamp}" if tid == pid else f"{pid}/{tid} {stamp}"
@@ -177,7 +182,8 @@ class Tracer:
         proc = self.proc
         if row is None or row.handler is None:
             vals: tuple[int, ...] = tuple(args[:6])
-            call = Call(proc, name, None, vals, self.opts.limit)
+            call = Call(proc, name, None, (), self.opts.limit)
+            call.args = vals
             call.codes = ("hex",) * len(vals)
             call.parts = [hex(a) for a in vals]
             ret = -errno.ENOSYS
@@ -204,7 +210,7 @@ class Tracer:
 
             return seen
         row = self.rows.get(name)
-        render_args = self.opts.lines() or self.records
+        render_args = self.lines or self.records
         limit = self.opts.limit
 
         def traced(proc: Process, *a: int) -> int:
@@ -239,33 +245,32 @@ class Tracer:
 
     def _done(self, f: _InFlight, ret: int) -> None:
         dt = time.perf_counter_ns() - f.t0
-        if os.getpid() != self.pid and f.name in _FORKS:
-            # the child side of a fork: strace shows the call in the parent only, and the
-            # child's trace (and counts) start afresh
-            self._forked()
+        if self._child and f.name in _FORKS:
+            # the child side of a fork: strace shows the call in the parent only
+            self._child = False
             return
         failed = -4096 < ret < 0
         self.counts.add(f.name, dt, failed)
         call = f.call
-        if call is None or not self._status_ok(ret):
+        if call is None or (self.opts.status is not None and not self._status_ok(ret)):
             return
-        args, result = call.finish(ret, call.first_output() if f.resumed else 0)
-        if self.opts.lines():
+        parts = call.finish_list(ret)
+        if self.lines:
+            shown = parts[call.first_output():] if f.resumed else parts
+            args = ", ".join(shown)
             head = f"<... {f.name} resumed>{args})" if f.resumed else f"{f.name}({args})"
-            line = f"{self._prefix(f.tid, f.when)}{head} = {result}"
+            line = f"{self._prefix(f.tid, f.when)}{head} = {call.result(ret)}"
             if self.opts.durations:
                 line += f" <{dt / 1e9:.6f}>"
             self._write(line + "\n")
         if self.records:
-            shown = args if not f.resumed else call.finish(ret)[0]
             ev = SyscallEvent(
-                f.when, os.getpid(), f.tid, self.proc.abi.arch, f.name, f.nr, f.raw,
-                tuple(_split_args(shown)), ret, ERRNO.get(-ret) if failed else None, dt / 1e9,
+                f.when, self.pid, f.tid, self.proc.abi.arch, f.name, f.nr, f.raw,
+                tuple(parts), ret, ERRNO.get(-ret) if failed else None, dt / 1e9,
                 f.parked_ns / 1e9)
             self._record(ev)
 
     def _record(self, ev: SyscallEvent | SignalEvent) -> None:
-        self._forked()
         comm = os.fsdecode(self.proc.comm)
         if isinstance(ev, SyscallEvent):
             if self.json:
@@ -292,7 +297,7 @@ class Tracer:
         if park.waits:
             f.parked_at = time.perf_counter_ns()
             if not f.resumed and call is not None and self.opts.status is None:
-                if self.opts.lines():
+                if self.lines:
                     n = call.first_output()
                     shown = ", ".join(x for x in call.parts[:n] if x)
                     sep = ", " if shown and n < len(call.codes) else ""
@@ -323,7 +328,7 @@ class Tracer:
 
     def _exiting(self, call: Call | None, tid: int, name: str, a: tuple[int, ...]) -> None:
         status = a[0] & 0xFF if a else 0
-        if call is not None and self._status_ok(0) and self.opts.lines():
+        if call is not None and self._status_ok(0) and self.lines:
             args, _ = call.finish(0)
             self._write(f"{self._prefix(tid, time.time())}{name}({args}) = ?\n")
         if self._wanted(name):
@@ -333,14 +338,14 @@ class Tracer:
         self._process_end(f"+++ exited with {status} +++")
 
     def _process_end(self, text: str) -> None:
-        if self.opts.lines():
+        if self.lines:
             self._write(f"{self._prefix(self.proc.thread.tid, time.time())}{text}\n")
         self._flush_counts()
-        root = os.getpid() == self.opts.root_pid
+        root = self.pid == self.opts.root_pid
         if self.opts.summary and root:
             self._write(table(self._merged()))
         if self.timeline:
-            self.timeline.process_exit(os.getpid(), root, text.strip("+ "))
+            self.timeline.process_exit(self.pid, root, text.strip("+ "))
 
     # ---- signals -----------------------------------------------------------------------------
     def signal(self, tid: int, signo: int, info: bytes) -> None:
@@ -352,10 +357,10 @@ class Tracer:
         except Exception:
             text = "{...}"
         when = time.time()
-        if self.opts.lines():
+        if self.lines:
             self._write(f"{self._prefix(tid, when)}--- {render.signal(signo)} {text} ---\n")
         if self.records:
-            self._record(SignalEvent(when, os.getpid(), tid, render.signal(signo), text))
+            self._record(SignalEvent(when, self.pid, tid, render.signal(signo), text))
 
     def killed(self, signo: int) -> None:
         """The process dies of `signo`: the last line, and its part of the summary."""
@@ -389,30 +394,15 @@ class Tracer:
         return total
 
 
-def _split_args(text: str) -> list[str]:
-    """The top-level arguments of a rendered list (commas inside quotes, braces and
-    brackets belong to their argument)."""
-    out, depth, quoted, start, i = [], 0, False, 0, 0
-    while i < len(text):
-        c = text[i]
-        if quoted:
-            if c == "\\":
-                i += 1
-            elif c == '"':
-                quoted = False
-        elif c == '"':
-            quoted = True
-        elif c in "[{(":
-            depth += 1
-        elif c in "]})":
-            depth -= 1
-        elif c == "," and depth == 0:
-            out.append(text[start:i].strip())
-            start = i + 1
-        i += 1
-    if text.strip():
-        out.append(text[start:].strip())
-    return out
+_CURRENT: Tracer | None = None  # this process's tracer (an exec makes a new one)
+
+
+def _after_fork() -> None:
+    if _CURRENT is not None:
+        _CURRENT._forked()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def _host_errno(proc: Process, ret: int) -> int:

@@ -9,6 +9,7 @@ host's), so one set of names serves every arch.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from syscalls.errors import REGISTERS_RESTORED
@@ -101,18 +102,52 @@ _DETAILS = {
 }
 
 
+def _ptr(v: int) -> str:
+    return hex(v) if v else "NULL"
+
+
+def _dirfd(v: int) -> str:
+    return "AT_FDCWD" if v in (-100, 0xFFFFFF9C) else str(v)
+
+
+# codes whose text is a function of the value alone: no memory, no other argument
+_PLAIN = {"fd": str, "int": str, "long": str, "int:fd": str, "uint": str, "size": str,
+          "ulong": str, "uint:uid": str, "uint:gid": str, "ptr": _ptr, "hex": _ptr,
+          "dirfd": _dirfd, "fd:dirfd": _dirfd, "off": str, "ssize": str}
+# name -> (codes, per code: its plain renderer or None, the first output's index)
+_PLANS: dict[str, tuple[tuple[str, ...], tuple[Callable[[int], str] | None, ...], int]] = {}
+
+
+def _plan(name: str, row: Row | None
+          ) -> tuple[tuple[str, ...], tuple[Callable[[int], str] | None, ...], int]:
+    plan = _PLANS.get(name)
+    if plan is None or row is None:
+        codes = tuple(SPECS.get(name) or (row.args if row is not None else ()))
+        first = next((i for i, c in enumerate(codes) if c.startswith(">")), len(codes))
+        plan = (codes, tuple(_PLAIN.get(c) for c in codes), first)
+        if row is not None:
+            _PLANS[name] = plan
+    return plan
+
+
 class Call:
     """One call in flight: its rendered inputs now, its outputs once it returns."""
 
-    __slots__ = ("args", "codes", "limit", "name", "parts", "proc", "tail")
+    __slots__ = ("_first", "args", "codes", "limit", "name", "parts", "proc", "tail")
 
     def __init__(self, proc: Process, name: str, row: Row | None, args: tuple[int, ...],
                  limit: int) -> None:
         self.proc, self.name, self.args, self.limit = proc, name, args, limit
-        codes = SPECS.get(name) or (row.args if row is not None else ())
-        self.codes = codes[:len(args)]
+        codes, plain, first = _plan(name, row)
+        n = len(args)
+        self.codes = codes[:n]
+        self._first = min(first, n)
         self.tail = ""  # after the result: poll's revents, fcntl's flags
-        self.parts: list[str | None] = [self._input(i, c) for i, c in enumerate(self.codes)]
+        parts: list[str | None] = []
+        for i, code in enumerate(self.codes):
+            fn = plain[i]
+            parts.append(fn(args[i]) if fn is not None else self._input(i, code))
+        self.parts = parts
 
     # ---- before the call ---------------------------------------------------------------------
     def _input(self, i: int, code: str) -> str | None:
@@ -184,14 +219,15 @@ class Call:
     def first_output(self) -> int:
         """How many arguments an `<unfinished ...>` line shows: those before the first
         output."""
-        for i, code in enumerate(self.codes):
-            if code.startswith(">"):
-                return i
-        return len(self.codes)
+        return self._first
 
     def finish(self, ret: int, skip: int = 0) -> tuple[str, str]:
         """(the argument list, the result text) once the call returned `ret` (-errno);
         `skip`: arguments an `<unfinished ...>` line already showed."""
+        return ", ".join(self.finish_list(ret, skip)), self.result(ret)
+
+    def finish_list(self, ret: int, skip: int = 0) -> list[str]:
+        """The rendered arguments, one string each (see finish)."""
         failed = -4096 < ret < 0
         parts = []
         for i, code in enumerate(self.codes):
@@ -209,7 +245,7 @@ class Call:
                         text = hex(v)
             if text != "":
                 parts.append(text)
-        return ", ".join(parts), self.result(ret)
+        return parts
 
     def _render_output(self, code: str, v: int, ret: int) -> str:
         p = self.proc

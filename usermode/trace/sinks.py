@@ -9,14 +9,14 @@ process closes the array when it exits (viewers also accept an array left open).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
-from dataclasses import asdict, dataclass
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class SyscallEvent:
+class SyscallEvent(NamedTuple):
     """One completed guest syscall."""
 
     ts: float  # wall-clock seconds at entry
@@ -33,8 +33,9 @@ class SyscallEvent:
     parked: float  # seconds spent parked in the event loop
 
 
-@dataclass(frozen=True)
-class SignalEvent:
+class SignalEvent(NamedTuple):
+    """A signal delivered to a guest thread."""
+
     ts: float
     pid: int
     tid: int
@@ -42,30 +43,37 @@ class SignalEvent:
     info: str
 
 
-def _append(path: str, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
-    try:
-        os.write(fd, text.encode(errors="replace"))
-    finally:
+class _File:
+    """An O_APPEND fd kept open for the run (above the guest's fds, which `reserve` keeps
+    the guest from closing); each record is one write."""
+
+    def __init__(self, path: str, fresh: bool, reserve: Callable[[int], None]) -> None:
+        if fresh:
+            open(path, "w").close()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        self.fd = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 900)
         os.close(fd)
+        reserve(self.fd)
+
+    def write(self, text: str) -> None:
+        try:
+            os.write(self.fd, text.encode(errors="replace"))
+        except OSError:
+            pass
 
 
 class JsonSink:
     """JSON lines: one object per syscall (and per signal, with "signal" set)."""
 
-    def __init__(self, path: str, fresh: bool) -> None:
-        self.path = path
-        if fresh:
-            open(path, "w").close()
+    def __init__(self, path: str, fresh: bool, reserve: Callable[[int], None]) -> None:
+        self.out = _File(path, fresh, reserve)
+        self._dumps = json.JSONEncoder().encode
 
     def syscall(self, ev: SyscallEvent) -> None:
-        d = asdict(ev)
-        d["raw_args"] = list(ev.raw_args)
-        d["args"] = list(ev.args)
-        _append(self.path, json.dumps(d) + "\n")
+        self.out.write(self._dumps(ev._asdict()) + "\n")
 
     def signal(self, ev: SignalEvent) -> None:
-        _append(self.path, json.dumps(asdict(ev)) + "\n")
+        self.out.write(self._dumps(ev._asdict()) + "\n")
 
     def process_exit(self, pid: int, root: bool, how: str) -> None:
         return None
@@ -75,15 +83,14 @@ class TimelineSink:
     """Trace events: a track per guest thread, syscalls and parked time as slices, signals
     as instant events."""
 
-    def __init__(self, path: str, fresh: bool) -> None:
-        self.path = path
-        self._named: set[tuple[int, int]] = set()
+    def __init__(self, path: str, fresh: bool, reserve: Callable[[int], None]) -> None:
+        self.out = _File(path, fresh, reserve)
         if fresh:
-            with open(path, "w") as f:
-                f.write("[\n")
+            self.out.write("[\n")
+        self._named: set[tuple[int, int]] = set()
 
     def _event(self, ev: dict[str, Any]) -> None:
-        _append(self.path, json.dumps(ev) + ",\n")
+        self.out.write(json.dumps(ev) + ",\n")
 
     def _name_track(self, pid: int, tid: int, comm: str) -> None:
         if (pid, tid) in self._named:
@@ -119,8 +126,8 @@ class TimelineSink:
         self._event({"name": how, "cat": "process", "ph": "i", "s": "p",
                      "ts": round(_now() * 1e6, 3), "pid": pid, "tid": pid})
         if root:  # close the array: the file is then strict JSON
-            _append(self.path, json.dumps({"name": "trace_end", "ph": "M", "pid": pid,
-                                           "tid": pid, "args": {}}) + "\n]\n")
+            self.out.write(json.dumps({"name": "trace_end", "ph": "M", "pid": pid,
+                                       "tid": pid, "args": {}}) + "\n]\n")
 
 
 def _now() -> float:
