@@ -236,3 +236,51 @@ def test_timeline_is_trace_event_json(guest, tmp_path: Path) -> None:  # type: i
                    and c["ts"] <= w["ts"] + 1 and w["ts"] + w["dur"] <= c["ts"] + c["dur"] + 1
                    for c in calls), w
     assert "exited with 0" in events[-2]["name"]
+
+
+def joined(lines: list[str]) -> list[str]:
+    """strace lines with `<unfinished ...>` and its `<... resumed>` put back together."""
+    out: list[str] = []
+    open_calls: dict[str, int] = {}
+    for line in lines:
+        tid, _, rest = line.partition(" ")
+        if rest.endswith(" <unfinished ...>"):
+            open_calls[tid] = len(out)
+            out.append(rest[:-len(" <unfinished ...>")].rstrip(", ").rstrip())
+            continue
+        m = re.match(r"<\.\.\. \w+ resumed>(.*)$", rest)
+        if m and tid in open_calls:
+            i = open_calls.pop(tid)
+            tail = m.group(1)
+            out[i] = out[i] + (", " if not tail.startswith(")") else "") + tail
+            continue
+        out.append(rest)
+    return out
+
+
+def test_select_and_msghdr_like_native_strace(guest, native_strace: str,  # type: ignore[no-untyped-def]
+                                              tmp_path: Path) -> None:
+    prog = str(guest("netio", "x86_64"))
+    calls = "trace=select,pselect6,sendmsg,recvmsg"
+
+    def norm(lines: list[str]) -> list[str]:
+        out = []
+        for x in joined(lines):
+            x = re.sub(r" +=", " =", x)
+            x = re.sub(r"left \{[^}]*\}", "left {...}", x)
+            x = re.sub(r"cmsg_data=\[\d+\]", "cmsg_data=[FD]", x)
+            x = re.sub(r"^(sendmsg|recvmsg)\(\d+,", r"\1(FD,", x)
+            if not x.startswith("+++"):
+                out.append(x)
+        return sorted(out)
+
+    p = ustrace("-e", calls, prog, "select", "unix")
+    assert p.returncode == 0, p.stderr
+    ours = norm(p.stderr.decode().splitlines())
+    n = subprocess.run([native_strace, "-f", "-o", str(tmp_path / "n.txt"), "-e", calls, prog,
+                        "select", "unix"], capture_output=True)
+    assert n.returncode == 0
+    native = norm((tmp_path / "n.txt").read_text().splitlines())
+    assert ours == native
+    assert any("msg_control=[{cmsg_len=20, cmsg_level=SOL_SOCKET, cmsg_type=SCM_RIGHTS" in x
+               for x in ours)

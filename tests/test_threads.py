@@ -49,8 +49,10 @@ def test_strace_lines_carry_thread_ids(arch: str) -> None:
     emu = subprocess.run([sys.executable, "-m", "usermode", "run", "-strace", str(binary),
                           "create"], env=env, capture_output=True, timeout=120)
     assert emu.returncode == 0, describe(emu)
-    tids = {int(m.group(1)) for m in re.finditer(rb"^(\d+) ", emu.stderr, re.M)}
+    # the main thread's lines start with its tid, the others' with PID/TID
+    tids = {int(m.group(2) or m.group(1))
+            for m in re.finditer(rb"^(\d+)(?:/(\d+))? ", emu.stderr, re.M)}
     assert len(tids) == 9, emu.stderr.decode()[-3000:]  # the main thread and 8 others
     assert re.search(rb"^\d+ clone3?\(.*\) = \d+$", emu.stderr, re.M), emu.stderr.decode()[-3000:]
-    assert re.search(rb"^\d+ futex\(.* <unfinished \.\.\.>$", emu.stderr, re.M) or \
-        re.search(rb"^\d+ exit\(0\) = \?$", emu.stderr, re.M)
+    assert re.search(rb"^[\d/]+ futex\(.* <unfinished \.\.\.>$", emu.stderr, re.M) or \
+        re.search(rb"^[\d/]+ exit\(0\) = \?$", emu.stderr, re.M)

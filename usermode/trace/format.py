@@ -177,8 +177,21 @@ class Call:
         if head == "utimes":
             return R.utimes(p, v) if v else "NULL"
         if not v and head in ("timespec", "sigset", "sigaction", "sockaddr", "pollfds",
-                              "rlimit_in", "rlimit64_in", "epoll_event", "argv", "envp"):
+                              "rlimit_in", "rlimit64_in", "epoll_event", "argv", "envp",
+                              "fdset", "timeval", "msghdr", "pselect_sig"):
             return "NULL"
+        if head == "fdset":
+            return R.fd_set(p, v, self.args[int(ref)])
+        if head == "timeval":
+            return R.timeval(p, v)
+        if head == "pselect_sig":
+            w = p.abi.wordsize
+            raw = p.mem.read(v, 2 * w)
+            ss, size = (int.from_bytes(raw[i * w:(i + 1) * w], p.abi.byteorder) for i in (0, 1))
+            return f"{{sigmask={R.guest_sigset(p, ss, size) if ss else 'NULL'}, " \
+                   f"sigsetsize={size}}}"
+        if head == "msghdr":
+            return R.msghdr(p, v, self.limit, None)
         if head == "timespec":
             return R.timespec(p, v)
         if head == "sigset":
@@ -286,6 +299,8 @@ class Call:
             return R.sockaddr(p, v, n)
         if head == ">socklen":
             return R.int_array(p, v, 1)
+        if head == ">msghdr":
+            return R.msghdr(p, v, self.limit, ret)
         if head == ">cpuset":
             return R.cpuset(p, v, ret)
         if head == ">dirents":
@@ -338,6 +353,20 @@ class Call:
                 return f"{ret:#x} (flags {shown})" if ret else f"0 (flags {shown})"
             if cmd == F_GETFD:
                 return f"{ret:#x} (flags FD_CLOEXEC)" if ret == 1 else str(ret)
+        if name in ("select", "_newselect", "pselect6") and len(self.args) > 3:
+            if ret == 0:
+                return "0 (Timeout)"
+            try:
+                sets = [(label, R.fd_set(self.proc, ptr, self.args[0])) for label, ptr in
+                        zip(("in", "out", "except"), self.args[1:4], strict=True) if ptr]
+                shown = [f"{label} {text}" for label, text in sets if text != "[]"]
+                if len(self.args) > 4 and self.args[4]:  # the time left, written back
+                    left = (R.timespec if name == "pselect6" else R.timeval)(self.proc,
+                                                                             self.args[4])
+                    shown.append(f"left {left}")
+                return f"{ret} ({', '.join(shown)})"
+            except Exception:
+                return str(ret)
         if name in ("poll", "ppoll"):
             if ret == 0:
                 return "0 (Timeout)"

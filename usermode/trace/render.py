@@ -328,3 +328,55 @@ def siginfo(p: Process, signo: int, raw: bytes) -> str:
         addr = int.from_bytes(raw[at:at + word], bo)
         return head + f"{names.get(code, str(code))}, si_addr={hex(addr) if addr else 'NULL'}}}"
     return head + f"{code}}}"
+
+
+def fd_set(p: Process, ptr: int, nfds: int) -> str:
+    """An fd_set's members below nfds: `[3 4]`."""
+    w = p.abi.wordsize
+    nbytes = (max(nfds, 0) + 8 * w - 1) // (8 * w) * w
+    bits = int.from_bytes(p.mem.read(ptr, min(nbytes, 1 << 17)), "little")
+    return "[" + " ".join(str(i) for i in range(min(nfds, nbytes * 8)) if bits >> i & 1) + "]"
+
+
+def msghdr(p: Process, ptr: int, lim: int, total: int | None) -> str:
+    """A struct msghdr: name, iovecs (up to `total` bytes after a receive), control."""
+    w = p.abi.wordsize
+    bo = p.abi.byteorder
+    raw = p.mem.read(ptr, 7 * w)
+    name, namelen, iov, iovlen, control, controllen, mflags = (
+        int.from_bytes(raw[i * w:(i + 1) * w], bo) for i in range(7))
+    namelen &= 0xFFFFFFFF
+    mflags &= 0xFFFFFFFF
+    name_text = sockaddr(p, name, namelen) if name else "NULL"
+    parts = [f"msg_name={name_text}", f"msg_namelen={namelen}",
+             f"msg_iov={iovecs(p, iov, iovlen, total, lim) if iov else 'NULL'}",
+             f"msg_iovlen={iovlen}"]
+    if control and controllen:
+        parts.append(f"msg_control={cmsgs(p, control, controllen)}")
+    parts += [f"msg_controllen={controllen}", f"msg_flags={flags(mflags, N.MSG_FLAGS)}"]
+    return "{" + ", ".join(parts) + "}"
+
+
+def cmsgs(p: Process, ptr: int, size: int) -> str:
+    w = p.abi.wordsize
+    bo = p.abi.byteorder
+    raw = p.mem.read(ptr, min(size, 4096))
+    items = []
+    off = 0
+    while off + w + 8 <= len(raw):
+        clen = int.from_bytes(raw[off:off + w], bo)
+        level = int.from_bytes(raw[off + w:off + w + 4], bo)
+        ctype = int.from_bytes(raw[off + w + 4:off + w + 8], bo)
+        if clen < w + 8:
+            break
+        level_name = "SOL_SOCKET" if level == p.abi.sol_socket else str(level)
+        data = raw[off + w + 8:off + clen]
+        if level == p.abi.sol_socket and ctype == 1:
+            fds = [int.from_bytes(data[i:i + 4], bo, signed=True)
+                   for i in range(0, len(data) - 3, 4)]
+            shown = f"cmsg_type=SCM_RIGHTS, cmsg_data={fds}"
+        else:
+            shown = f"cmsg_type={ctype:#x}, cmsg_data={escape(data, 32)}"
+        items.append(f"{{cmsg_len={clen}, cmsg_level={level_name}, {shown}}}")
+        off += (clen + w - 1) // w * w
+    return "[" + ", ".join(items) + "]"
