@@ -56,6 +56,10 @@ def _futex_op(v: int) -> str:
     return name
 
 
+def _bitset(v: int) -> str:
+    return "FUTEX_BITSET_MATCH_ANY" if v & 0xFFFFFFFF == 0xFFFFFFFF else hex(v)
+
+
 def _clone_flags(v: int) -> str:
     sig = v & 0xFF
     text = R.flags(v & ~0xFF, N.CLONE_FLAGS, "")
@@ -148,6 +152,49 @@ class Call:
             fn = plain[i]
             parts.append(fn(args[i]) if fn is not None else self._input(i, code))
         self.parts = parts
+        if name == "futex" and n == 6:
+            self.parts = self._futex_parts()
+            self.codes = self.codes[:len(self.parts)]
+            self._first = len(self.parts)
+
+    def _futex_parts(self) -> list[str | None]:
+        """strace shows the arguments the operation uses (a timeout for the waits)."""
+        uaddr, op, val, timeout, uaddr2, val3 = self.args
+        cmd = op & 0x7F
+        head: list[str | None] = [_ptr(uaddr), _futex_op(op), str(val)]
+        if cmd in (0, 9):  # WAIT, WAIT_BITSET
+            try:
+                ts = R.timespec(self.proc, timeout) if timeout else "NULL"
+            except Exception:
+                ts = hex(timeout)
+            if cmd == 0:
+                return [*head, ts]
+            return [*head, ts, _bitset(val3)]
+        if cmd == 1:  # WAKE
+            return head
+        if cmd == 10:  # WAKE_BITSET
+            return [*head, "NULL", _bitset(val3)]
+        if cmd == 3:  # REQUEUE
+            return [*head, str(timeout & 0xFFFFFFFF), _ptr(uaddr2)]
+        if cmd in (4, 5):  # CMP_REQUEUE, WAKE_OP
+            return [*head, str(timeout & 0xFFFFFFFF), _ptr(uaddr2), str(val3)]
+        return [*head, _ptr(timeout), _ptr(uaddr2), str(val3)]
+
+    def _clone_parts(self) -> list[str]:
+        """strace's clone: named fields, each only where the flags use it."""
+        flags, sp, ptid, a3, a4 = self.args[:5]
+        tls, ctid = (a3, a4) if self.proc.abi.clone_backwards else (a4, a3)
+        out = [f"child_stack={_ptr(sp)}", f"flags={_clone_flags(flags)}"]
+        if flags & 0x100000:  # CLONE_PARENT_SETTID
+            try:
+                out.append(f"parent_tid={R.int_array(self.proc, ptid, 1)}")
+            except Exception:
+                out.append(f"parent_tid={_ptr(ptid)}")
+        if flags & 0x80000:  # CLONE_SETTLS
+            out.append(f"tls={_ptr(tls)}")
+        if flags & 0x1200000:  # CLONE_CHILD_SETTID, CLONE_CHILD_CLEARTID
+            out.append(f"child_tidptr={_ptr(ctid)}")
+        return out
 
     # ---- before the call ---------------------------------------------------------------------
     def _input(self, i: int, code: str) -> str | None:
@@ -241,6 +288,8 @@ class Call:
 
     def finish_list(self, ret: int, skip: int = 0) -> list[str]:
         """The rendered arguments, one string each (see finish)."""
+        if self.name == "clone" and len(self.args) == 5:
+            return self._clone_parts()[skip:]
         failed = -4096 < ret < 0
         parts = []
         for i, code in enumerate(self.codes):
