@@ -179,7 +179,7 @@ def sigaction(p: Process, ptr: int) -> str:
     handler, sa_flags, restorer, mask = p.abi.from_guest_sigaction(raw)
     h = {0: "SIG_DFL", 1: "SIG_IGN"}.get(handler, hex(handler))
     text = f"{{sa_handler={h}, sa_mask={sigset(mask)}, sa_flags={flags(sa_flags, N.SA_FLAGS)}"
-    if "sa_restorer" in p.abi.sigaction.names:
+    if "sa_restorer" in p.abi.sigaction.names and sa_flags & 0x04000000:  # SA_RESTORER
         text += f", sa_restorer={hex(restorer)}"
     return text + "}"
 
