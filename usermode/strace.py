@@ -102,7 +102,7 @@ class Tracer:
         self.pid = os.getpid()
         self.lines = opts.lines()
         if self.lines or opts.summary:
-            self._open()
+            self._open(truncate=first)
         global _CURRENT
         _CURRENT = self
         self.counts = Counts()
@@ -117,8 +117,10 @@ class Tracer:
         self._raw: list[int] = []
 
     # ---- output ------------------------------------------------------------------------------
-    def _open(self) -> None:
-        """The log fd of this process (after a fork, -ff opens the child's own file)."""
+    def _open(self, truncate: bool = False) -> None:
+        """The log fd of this process (after a fork, -ff opens the child's own file). The
+        run's first process starts the file afresh, as strace does; a process's -ff file
+        is its own."""
         o = self.opts
         if self.fd >= 0:
             self.proc.fds.reserved.discard(self.fd)
@@ -126,7 +128,10 @@ class Tracer:
         self.pid = os.getpid()
         if o.output:
             name = f"{o.output}.{self.pid}" if o.per_process else o.output
-            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+            mode = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+            if truncate:
+                mode |= os.O_TRUNC
+            fd = os.open(name, mode, 0o644)
         else:
             fd = os.dup(2)
         self.fd = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, HIGH_FD)
@@ -140,7 +145,7 @@ class Tracer:
             self.pid = os.getpid()
             self.counts = Counts()
             if self.opts.per_process and self.fd >= 0:
-                self._open()
+                self._open(truncate=True)  # a new process: its own file, afresh
             self._child = True
 
     def _write(self, text: str) -> None:
@@ -320,6 +325,10 @@ class Tracer:
                 raise
             except OSError as e:
                 self._done(f, -(e.errno or errno.EIO))
+                raise
+            except ExecRequest:  # execve runs its work outside the syscall hook
+                self._done(f, 0)
+                self._flush_counts()
                 raise
             self._done(f, r)
             return r
