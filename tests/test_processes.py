@@ -15,7 +15,7 @@ from support import EMULATED_ARCHES, describe, guest_env, run_usermode
 
 EXPECTED = (b"fork_status ok\nfork_memory ok\nexec ok\nscript ok\nspawn ok\nresources ok\n"
             b"vfork ok\nwait_signals ok\nstop_continue ok\nshared_futex ok\n"
-            b"procs done\n")
+            b"sigchld_info ok\nprocs done\n")
 
 
 @pytest.mark.parametrize("libc", ["musl", "glibc"])

@@ -41,7 +41,7 @@ def bit(signo: int) -> int:
 
 
 def siginfo(p: Process, signo: int, code: int, *, pid: int = 0, uid: int = 0,
-            addr: int | None = None) -> bytes:
+            addr: int | None = None, status: int | None = None) -> bytes:
     bo = p.abi.byteorder
     info = bytearray(128)
     info[0:4] = p.abi.sig_to_guest(signo).to_bytes(4, bo)
@@ -53,7 +53,29 @@ def siginfo(p: Process, signo: int, code: int, *, pid: int = 0, uid: int = 0,
     else:
         info[u:u + 4] = pid.to_bytes(4, bo)
         info[u + 4:u + 8] = uid.to_bytes(4, bo)
+        if status is not None:  # SIGCHLD's si_status (si_utime/si_stime stay 0)
+            info[u + 8:u + 12] = status.to_bytes(4, bo, signed=True)
     return bytes(info)
+
+
+SA_NOCLDSTOP = 1  # host numbering (the ABI layer converts guest flags)
+CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_TRAPPED, CLD_STOPPED, CLD_CONTINUED = 1, 2, 3, 4, 5, 6
+
+
+def child_siginfo(p: Process) -> bytes | None:
+    """A host SIGCHLD's siginfo, read back from the child it is about (waitid with WNOWAIT:
+    the child stays waitable); None if no child has news."""
+    try:
+        r = os.waitid(os.P_ALL, 0, os.WEXITED | os.WSTOPPED | os.WCONTINUED | os.WNOHANG |
+                      os.WNOWAIT)
+    except (ChildProcessError, OSError):
+        return None
+    if r is None:
+        return None
+    status = r.si_status
+    if r.si_code in (CLD_KILLED, CLD_DUMPED, CLD_STOPPED, CLD_TRAPPED, CLD_CONTINUED):
+        status = p.abi.sig_to_guest(status)
+    return siginfo(p, SIGCHLD, r.si_code, pid=r.si_pid, uid=r.si_uid, status=status)
 
 
 class Action:
@@ -153,8 +175,15 @@ def mask_changed(p: Process, old: int, new: int) -> None:
 
 def _on_host_signal(p: Process, signo: int) -> None:
     """A host signal the guest handles or blocks (runs on the main thread)."""
+    info = None
     if signo == SIGCHLD:
         p.children.notify()
+        info = child_siginfo(p)
+        code = int.from_bytes(info[8:12] if p.abi.siginfo_code_errno[0] == 8 else info[4:8],
+                              p.abi.byteorder, signed=True) if info else 0
+        act = p.sigactions.get(SIGCHLD, DEFAULT)
+        if act.flags & SA_NOCLDSTOP and code in (CLD_STOPPED, CLD_CONTINUED):
+            return  # SA_NOCLDSTOP: waiters woke, but no signal for a stop or continue
     sched = p.sched
     target = sched.current
     if target.sigmask & bit(signo):
@@ -162,7 +191,7 @@ def _on_host_signal(p: Process, signo: int) -> None:
             if not t.sigmask & bit(signo):
                 target = t
                 break
-    queue(p, target, signo, siginfo(p, signo, SI_USER))
+    queue(p, target, signo, info or siginfo(p, signo, SI_USER))
     sched.wake()
 
 

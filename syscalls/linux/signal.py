@@ -188,7 +188,9 @@ def _wait_for_signal(p: Process, temp_mask: int | None) -> int:
         raise Errno(errno.EINTR)
 
     if signals.deliverable(t):
-        return resumed(0)
+        # a signal already pending: finish outside the syscall hook, so the scheduler
+        # delivers it (under the temporary mask) before the guest runs on
+        raise Park.outside(lambda: resumed(0))
     raise Park(resumed, forever=True, own_eintr=True)
 
 

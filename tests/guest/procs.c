@@ -302,6 +302,67 @@ static void check_stop_continue(void)
     guest_ok("stop_continue");
 }
 
+static volatile sig_atomic_t chld_count;
+static volatile pid_t chld_pid;
+static volatile int chld_code, chld_status;
+
+static void on_chld(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)uc;
+    chld_count++;
+    chld_pid = si->si_pid;
+    chld_code = si->si_code;
+    chld_status = si->si_status;
+}
+
+static void check_sigchld_info(void)
+{
+    /* an SA_SIGINFO handler learns which child exited and how; with SA_NOCLDSTOP a child's
+     * stop and continue send no SIGCHLD, though waitpid still reports them */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGCHLD);
+    CHECK("sigchld_info", sigprocmask(SIG_BLOCK, &block, &old) == 0);
+    struct sigaction sa = {.sa_sigaction = on_chld, .sa_flags = SA_SIGINFO | SA_NOCLDSTOP};
+    struct sigaction prev;
+    CHECK("sigchld_info", sigaction(SIGCHLD, &sa, &prev) == 0);
+    chld_count = 0;
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(7);
+    sigsuspend(&old); /* returns once the handler ran */
+    CHECKF("sigchld_info", chld_count == 1 && chld_pid == pid, "count %d pid %d/%d",
+           (int)chld_count, (int)chld_pid, (int)pid);
+    CHECKF("sigchld_info", chld_code == CLD_EXITED && chld_status == 7, "code %d status %d",
+           chld_code, chld_status);
+    int st;
+    CHECK("sigchld_info", waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 7);
+    chld_count = 0;
+    int go[2];
+    CHECK("sigchld_info", pipe(go) == 0);
+    pid = fork();
+    if (pid == 0) {
+        char c;
+        close(go[1]);
+        raise(SIGSTOP);
+        read(go[0], &c, 1); /* exits once the parent saw the continue */
+        _exit(8);
+    }
+    close(go[0]);
+    CHECK("sigchld_info", waitpid(pid, &st, WUNTRACED) == pid && WIFSTOPPED(st));
+    CHECK("sigchld_info", kill(pid, SIGCONT) == 0);
+    CHECK("sigchld_info", waitpid(pid, &st, WCONTINUED) == pid && WIFCONTINUED(st));
+    close(go[1]);
+    CHECK("sigchld_info", waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 8);
+    sigsuspend(&old); /* the exit's SIGCHLD: the only one */
+    CHECKF("sigchld_info", chld_count == 1 && chld_code == CLD_EXITED && chld_pid == pid,
+           "count %d code %d", (int)chld_count, chld_code);
+    CHECK("sigchld_info", sigaction(SIGCHLD, &prev, NULL) == 0);
+    CHECK("sigchld_info", sigprocmask(SIG_SETMASK, &old, NULL) == 0);
+    guest_ok("sigchld_info");
+}
+
 static void check_shared_futex(void)
 {
     /* a process-shared semaphore and a raw (non-private) futex in MAP_SHARED memory: each
@@ -342,6 +403,7 @@ static const struct guest_check checks[] = {
     {"spawn", check_spawn},             {"resources", check_resources},
     {"vfork", check_vfork},             {"wait_signals", check_wait_signals},
     {"stop_continue", check_stop_continue}, {"shared_futex", check_shared_futex},
+    {"sigchld_info", check_sigchld_info},
 };
 
 int main(int argc, char **argv)
