@@ -284,3 +284,23 @@ def test_select_and_msghdr_like_native_strace(guest, native_strace: str,  # type
     assert ours == native
     assert any("msg_control=[{cmsg_len=20, cmsg_level=SOL_SOCKET, cmsg_type=SCM_RIGHTS" in x
                for x in ours)
+
+
+def test_tty_ioctls_on_mipsel_like_native_strace(guest, native_strace: str,  # type: ignore[no-untyped-def]
+                                                 tmp_path: Path) -> None:
+    """termios and winsize structs through a pty, decoded from a MIPS guest (its own termios
+    layout and request numbers) the way strace shows the x86_64 build's."""
+    p = ustrace("-e", "trace=ioctl", str(guest("sysinfo", "mipsel")))
+    assert p.returncode == 0, p.stderr
+    n = subprocess.run([native_strace, "-o", str(tmp_path / "n.txt"), "-e", "trace=ioctl",
+                        str(guest("sysinfo", "x86_64"))], capture_output=True)
+    assert n.returncode == 0
+
+    def norm(lines: list[str]) -> list[str]:
+        return [re.sub(r"0x[0-9a-f]{6,}", "ADDR", re.sub(r" +=", " =", x))
+                for x in lines if "ioctl(" in x]
+
+    ours = norm([x.split(" ", 1)[1] for x in p.stderr.decode().splitlines()])
+    native = norm((tmp_path / "n.txt").read_text().splitlines())
+    assert ours == native
+    assert any("c_lflag=ISIG|ICANON|ECHOE|ECHOK|ECHOCTL|ECHOKE|TOSTOP" in x for x in ours)

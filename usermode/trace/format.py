@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 O_CREAT, O_TMPFILE = 0o100, 0o20200000
 F_GETFD, F_GETFL, F_SETFD, F_SETFL = 1, 3, 2, 4
 F_DUPFD, F_DUPFD_CLOEXEC = 0, 1030
+TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ, TIOCSWINSZ = (0x5401, 0x5402, 0x5403, 0x5404,
+                                                           0x5413, 0x5414)
+FIONREAD, TIOCGPTN, TIOCSPTLCK = 0x541B, 0x80045430, 0x40045431
 
 
 def _scalar(code: str, v: int, p: Process) -> str:
@@ -207,7 +210,7 @@ class Call:
         except Exception:  # a bad guest pointer (or anything odd): the address, as strace
             return hex(v) if v else "NULL"
 
-    def _render_input(self, code: str, v: int, p: Process) -> str:
+    def _render_input(self, code: str, v: int, p: Process) -> str | None:
         head, _, ref = code.partition(":")
         if head in ("path", "str") and not ref:
             return R.cstr(p, v, None if head == "path" else self.limit)
@@ -261,6 +264,15 @@ class Call:
             return f"{{events={R.flags(ev, N.EPOLL_EVENTS)}, data=...}}"
         if head == "fcntl_arg":
             return self._fcntl_arg(v)
+        if head == "ioctl_arg":
+            req = self.args[int(ref)]
+            if req in (TCSETS, TCSETSW, TCSETSF) and v:
+                return R.termios(p, v)
+            if req == TIOCSWINSZ and v:
+                return R.winsize(p, v)
+            if req == TIOCSPTLCK and v:
+                return R.int_array(p, v, 1)
+            return None if req in (TCGETS, TIOCGWINSZ, FIONREAD, TIOCGPTN) and v else _ptr(v)
         return _scalar(code, v, p)
 
     def _fcntl_arg(self, v: int) -> str:
@@ -348,6 +360,11 @@ class Call:
             return R.sockaddr(p, v, n)
         if head == ">socklen":
             return R.int_array(p, v, 1)
+        if head == "ioctl_arg":  # an output for the get requests
+            req = self.args[int(ref)]
+            if req in (FIONREAD, TIOCGPTN):
+                return R.int_array(p, v, 1)
+            return R.termios(p, v) if req == TCGETS else R.winsize(p, v)
         if head == ">msghdr":
             return R.msghdr(p, v, self.limit, ret)
         if head == ">cpuset":

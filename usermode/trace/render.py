@@ -380,3 +380,47 @@ def cmsgs(p: Process, ptr: int, size: int) -> str:
         items.append(f"{{cmsg_len={clen}, cmsg_level={level_name}, {shown}}}")
         off += (clen + w - 1) // w * w
     return "[" + ", ".join(items) + "]"
+
+
+_BAUD = {0: "B0", 1: "B50", 2: "B75", 3: "B110", 4: "B134", 5: "B150", 6: "B200", 7: "B300",
+         8: "B600", 9: "B1200", 10: "B1800", 11: "B2400", 12: "B4800", 13: "B9600",
+         14: "B19200", 15: "B38400", 0o10001: "B57600", 0o10002: "B115200",
+         0o10003: "B230400", 0o10004: "B460800", 0o10007: "B921600", 0o10010: "B1000000"}
+
+
+IFLAGS = [(1, "IGNBRK"), (2, "BRKINT"), (4, "IGNPAR"), (8, "PARMRK"), (0x10, "INPCK"),
+          (0x20, "ISTRIP"), (0x40, "INLCR"), (0x80, "IGNCR"), (0x100, "ICRNL"), (0x200, "IUCLC"),
+          (0x400, "IXON"), (0x800, "IXANY"), (0x1000, "IXOFF"), (0x2000, "IMAXBEL"),
+          (0x4000, "IUTF8")]
+OFLAGS = [(1, "OPOST"), (2, "OLCUC"), (4, "ONLCR"), (8, "OCRNL"), (0x10, "ONOCR"),
+          (0x20, "ONLRET"), (0x40, "OFILL"), (0x80, "OFDEL")]
+CFLAGS = [(0o100, "CSTOPB"), (0o200, "CREAD"), (0o400, "PARENB"), (0o1000, "PARODD"),
+          (0o2000, "HUPCL"), (0o4000, "CLOCAL"), (0o10000000000, "CMSPAR"),
+          (0o20000000000, "CRTSCTS")]
+LFLAGS = [(1, "ISIG"), (2, "ICANON"), (4, "XCASE"), (8, "ECHO"), (0x10, "ECHOE"),
+          (0x20, "ECHOK"), (0x40, "ECHONL"), (0x80, "NOFLSH"), (0x8000, "IEXTEN"),
+          (0x200, "ECHOCTL"), (0x400, "ECHOPRT"), (0x800, "ECHOKE"), (0x1000, "FLUSHO"),
+          (0x4000, "PENDIN"), (0x100, "TOSTOP"), (0x10000, "EXTPROC")]
+
+
+def termios(p: Process, ptr: int) -> str:
+    """struct termios as strace shows it without -v: the four flag words."""
+    from syscalls.linux.tty import termios_size
+
+    raw = p.mem.read(ptr, termios_size(p.abi, False))
+    bo = p.abi.byteorder
+    iflag, oflag, cflag, lflag = (int.from_bytes(raw[i:i + 4], bo) for i in (0, 4, 8, 12))
+    lflag = p.abi.lflag_in(lflag)
+    delays = [f"NL{oflag >> 8 & 1}", f"CR{oflag >> 9 & 3}", f"TAB{oflag >> 11 & 3}",
+              f"BS{oflag >> 13 & 1}", f"VT{oflag >> 14 & 1}", f"FF{oflag >> 15 & 1}"]
+    out_text = "|".join([*delays, flags(oflag & 0xFF, OFLAGS, "")]).rstrip("|")
+    speed = _BAUD.get(cflag & 0o10017, str(cflag & 0o10017))
+    size = f"CS{5 + (cflag >> 4 & 3)}"
+    c_text = "|".join(x for x in (speed, size, flags(cflag & ~0o10077, CFLAGS, "")) if x)
+    return (f"{{c_iflag={flags(iflag, IFLAGS)}, c_oflag={out_text}, c_cflag={c_text}, "
+            f"c_lflag={flags(lflag, LFLAGS)}, ...}}")
+
+
+def winsize(p: Process, ptr: int) -> str:
+    row, col, xp, yp = (int(v) for v in p.abi.winsize.unpack(p.mem.read(ptr, 8)))
+    return f"{{ws_row={row}, ws_col={col}, ws_xpixel={xp}, ws_ypixel={yp}}}"

@@ -74,7 +74,7 @@ SPECS: dict[str, tuple[str, ...]] = {
     "epoll_pwait": ("fd", ">epoll_events:ret", "int", "int", "sigset", "size"),
     "fcntl": ("fd", "fcntl_cmd", "fcntl_arg:1"),
     "fcntl64": ("fd", "fcntl_cmd", "fcntl_arg:1"),
-    "ioctl": ("fd", "ioctl", "ptr"),
+    "ioctl": ("fd", "ioctl", "ioctl_arg:1"),
     "umask": ("mode",),
     "lseek": ("fd", "long", "whence"),
     "kill": ("int", "signal"),
