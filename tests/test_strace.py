@@ -244,6 +244,7 @@ def joined(lines: list[str]) -> list[str]:
     open_calls: dict[str, int] = {}
     for line in lines:
         tid, _, rest = line.partition(" ")
+        rest = rest.lstrip()  # strace pads short pids ("%-5d")
         if rest.endswith(" <unfinished ...>"):
             open_calls[tid] = len(out)
             out.append(rest[:-len(" <unfinished ...>")].rstrip(", ").rstrip())

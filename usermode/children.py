@@ -28,6 +28,10 @@ class ChildWatch:
         self.active = False
         self._pipe: tuple[int, int] | None = None
         self._owner = 0  # the pid that made the pipe: a forked child makes its own
+        # the siginfo of the child a wait reaped last: the host SIGCHLD about it may be
+        # handled only after the guest's wait took the child, when nothing is left to ask
+        self.reaped: bytes | None = None
+        self.announced: set[tuple[int, int]] = set()  # (pid, CLD_*) a SIGCHLD already told
 
     def arm(self) -> int:
         """Make host SIGCHLD wake waiters and drain what is pending; returns the fd to wait on."""
@@ -57,6 +61,28 @@ class ChildWatch:
                     pass
             except BlockingIOError:
                 pass
+
+    def reaped_status(self, pid: int, status: int) -> None:
+        """A wait took child `pid` with wait status `status`."""
+        from usermode import signals
+
+        abi = self.p.abi
+        if os.WIFEXITED(status):
+            code, value = signals.CLD_EXITED, os.WEXITSTATUS(status)
+        elif os.WIFSIGNALED(status):
+            code = signals.CLD_DUMPED if os.WCOREDUMP(status) else signals.CLD_KILLED
+            value = abi.sig_to_guest(os.WTERMSIG(status))
+        elif os.WIFSTOPPED(status):
+            code, value = signals.CLD_STOPPED, abi.sig_to_guest(os.WSTOPSIG(status))
+        elif os.WIFCONTINUED(status):
+            code, value = signals.CLD_CONTINUED, abi.sig_to_guest(signals.SIGCONT)
+        else:
+            return
+        if (pid, code) in self.announced:  # its SIGCHLD already went out with this news
+            self.announced.discard((pid, code))
+            return
+        self.reaped = signals.siginfo(self.p, signals.SIGCHLD, code, pid=pid,
+                                      uid=os.getuid(), status=value)
 
     def notify(self) -> None:
         """From the host SIGCHLD handler."""

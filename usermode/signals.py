@@ -69,10 +69,12 @@ def child_siginfo(p: Process) -> bytes | None:
         r = os.waitid(os.P_ALL, 0, os.WEXITED | os.WSTOPPED | os.WCONTINUED | os.WNOHANG |
                       os.WNOWAIT)
     except (ChildProcessError, OSError):
-        return None
-    if r is None:
-        return None
+        r = None
+    if r is None:  # the guest's wait took the child already: what that wait found
+        info, p.children.reaped = p.children.reaped, None
+        return info
     status = r.si_status
+    p.children.announced.add((r.si_pid, r.si_code))
     if r.si_code in (CLD_KILLED, CLD_DUMPED, CLD_STOPPED, CLD_TRAPPED, CLD_CONTINUED):
         status = p.abi.sig_to_guest(status)
     return siginfo(p, SIGCHLD, r.si_code, pid=r.si_pid, uid=r.si_uid, status=status)
@@ -179,8 +181,12 @@ def _on_host_signal(p: Process, signo: int) -> None:
     if signo == SIGCHLD:
         p.children.notify()
         info = child_siginfo(p)
+        if info is None:
+            # no child has news and no wait took any unannounced: a late duplicate of a
+            # SIGCHLD already told (the host's arrive coalesced and possibly late)
+            return
         code = int.from_bytes(info[8:12] if p.abi.siginfo_code_errno[0] == 8 else info[4:8],
-                              p.abi.byteorder, signed=True) if info else 0
+                              p.abi.byteorder, signed=True)
         act = p.sigactions.get(SIGCHLD, DEFAULT)
         if act.flags & SA_NOCLDSTOP and code in (CLD_STOPPED, CLD_CONTINUED):
             return  # SA_NOCLDSTOP: waiters woke, but no signal for a stop or continue

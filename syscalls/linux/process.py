@@ -133,6 +133,8 @@ def _rusage_bytes(p: Process, ru: object) -> bytes:
 
 def _wait4_now(p: Process, pid: int, status: int, options: int, rusage: int) -> int:
     r, st, ru = os.wait4(pid, options)
+    if r:
+        p.children.reaped_status(r, st)
     if r and status:
         p.mem.write(status, (p.abi.to_guest_wait_status(st) & 0xFFFFFFFF).to_bytes(
             4, p.abi.byteorder))
