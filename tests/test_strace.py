@@ -305,3 +305,25 @@ def test_tty_ioctls_on_mipsel_like_native_strace(guest, native_strace: str,  # t
     native = norm((tmp_path / "n.txt").read_text().splitlines())
     assert ours == native
     assert any("c_lflag=ISIG|ICANON|ECHOE|ECHOK|ECHOCTL|ECHOKE|TOSTOP" in x for x in ours)
+
+
+def test_sigpipe_is_shown_and_kills(guest, native_strace: str,  # type: ignore[no-untyped-def]
+                                    tmp_path: Path) -> None:
+    """A write to a closed pipe: EPIPE, the SIGPIPE and the death, as strace shows them."""
+    import signal
+
+    prog = guest("sigs", "x86_64")
+    p = ustrace("-e", "trace=write", str(guest("sigs", "aarch64")), "pipe_dies")
+    assert p.returncode == -signal.SIGPIPE
+    n = subprocess.run([native_strace, "-o", str(tmp_path / "n.txt"), "-e", "trace=write",
+                        str(prog), "pipe_dies"], capture_output=True)
+    assert n.returncode == -signal.SIGPIPE or n.returncode == 128 + signal.SIGPIPE
+
+    def norm(lines: list[str]) -> list[str]:
+        return [re.sub(r"si_pid=\d+", "si_pid=PID", re.sub(r" +=", " =", x)) for x in lines
+                if "EPIPE" in x or "SIGPIPE" in x]
+
+    ours = norm([x.split(" ", 1)[1] for x in p.stderr.decode().splitlines() if " " in x
+                 and x.split(" ", 1)[0].isdigit()])
+    native = norm((tmp_path / "n.txt").read_text().splitlines())
+    assert ours == native and len(ours) == 3, (ours, native)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 SIG_DFL, SIG_IGN = 0, 1
 SA_SIGINFO, SA_ONSTACK, SA_RESTART = 0x4, 0x08000000, 0x10000000
 SA_NODEFER, SA_RESETHAND, SA_RESTORER = 0x40000000, 0x80000000, 0x04000000
-SIGKILL, SIGSEGV, SIGSTOP, SIGCHLD, SIGCONT = 9, 11, 19, 17, 18
+SIGKILL, SIGSEGV, SIGSTOP, SIGCHLD, SIGCONT, SIGPIPE = 9, 11, 19, 17, 18, 13
 DEFAULT_IGNORE = frozenset({17, 18, 23, 28})  # SIGCHLD SIGCONT SIGURG SIGWINCH
 DEFAULT_STOP = frozenset({19, 20, 21, 22})  # SIGSTOP SIGTSTP SIGTTIN SIGTTOU
 SI_USER, SI_QUEUE, SI_TKILL = 0, -1, -6
@@ -133,6 +133,10 @@ def mirror_disposition(p: Process, signo: int) -> None:
         want = HOST_QUIET  # noted for the guest, which blocks it (or waits for children)
     else:
         want = HOST_DFL
+    if want == HOST_DFL and signo == SIGPIPE and p.tracer is not None:
+        # traced: the write sees EPIPE and the tracer raises the guest's SIGPIPE itself,
+        # so the trace shows it (and the death it brings)
+        want = HOST_IGN
     if p.host_dispositions.get(signo, HOST_DFL) == want:
         return
     try:

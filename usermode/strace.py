@@ -41,6 +41,11 @@ if TYPE_CHECKING:
 
 HIGH_FD = 900  # keep our log fd out of the way of the guest's low fds
 _FORKS = frozenset({"fork", "vfork", "clone", "clone3"})
+# calls whose EPIPE raises SIGPIPE (the send calls unless MSG_NOSIGNAL); flags argument index
+_PIPE_WRITERS = {"write": None, "writev": None, "pwrite64": None, "pwritev": None,
+                 "pwritev2": None, "sendfile": None, "sendfile64": None, "splice": None,
+                 "send": 3, "sendto": 3, "sendmsg": 2, "sendmmsg": 3}
+MSG_NOSIGNAL = 0x4000
 
 
 @dataclass
@@ -69,12 +74,13 @@ class TraceOptions:
 class _InFlight:
     """One traced call between entry and result."""
 
-    __slots__ = ("call", "name", "nr", "parked_at", "parked_ns", "raw", "resumed", "t0",
-                 "tid", "when")
+    __slots__ = ("args", "call", "name", "nr", "parked_at", "parked_ns", "raw", "resumed",
+                 "t0", "tid", "when")
 
     def __init__(self, name: str, call: Call | None, tid: int, nr: int,
-                 raw: tuple[int, ...]) -> None:
+                 raw: tuple[int, ...], args: tuple[int, ...] = ()) -> None:
         self.name, self.call, self.tid, self.nr, self.raw = name, call, tid, nr, raw
+        self.args = args
         self.when = time.time()
         self.t0 = time.perf_counter_ns()
         self.parked_at = 0
@@ -111,6 +117,9 @@ class Tracer:
         dispatch.wrap_handlers(self._wrap)
         self.inner = dispatch.call
         proc.tracer = self
+        from usermode import signals
+
+        signals.mirror_disposition(proc, signals.SIGPIPE)  # EPIPE comes back to us
         self._seen = False
         self._child = False  # set in a forked child until its fork call returns
         self._nr = 0
@@ -221,7 +230,7 @@ class Tracer:
         def traced(proc: Process, *a: int) -> int:
             self._seen = True
             call = Call(proc, name, row, a, limit) if render_args else None
-            f = _InFlight(name, call, proc.thread.tid, self._nr, tuple(self._raw[:6]))
+            f = _InFlight(name, call, proc.thread.tid, self._nr, tuple(self._raw[:6]), a)
             if exiting:  # no result: "= ?" now
                 self._exiting(call, f.tid, name, a)
                 return fn(proc, *a)
@@ -229,9 +238,11 @@ class Tracer:
                 r = fn(proc, *a)
             except Errno as e:
                 self._done(f, -e.errno)
+                self._pipe_check(f, e.errno)
                 raise
             except OSError as e:
                 self._done(f, -(e.errno or errno.EIO))
+                self._pipe_check(f, e.errno or errno.EIO)
                 raise
             except (ValueError, OverflowError):
                 self._done(f, -errno.EINVAL)
@@ -355,6 +366,31 @@ class Tracer:
             self._write(table(self._merged()))
         if self.timeline:
             self.timeline.process_exit(self.pid, root, text.strip("+ "))
+
+    def _pipe_check(self, f: _InFlight, err: int) -> None:
+        """EPIPE on a pipe or socket: the SIGPIPE the host would have sent (its own is
+        ignored while tracing, so that the trace can show it), delivered as the call
+        returns: the call ends outside the hook, where the run loop delivers it."""
+        if err != errno.EPIPE or f.name not in _PIPE_WRITERS:
+            return
+        from syscalls.linux.signal import check_delivery
+        from usermode import signals
+
+        at = _PIPE_WRITERS[f.name]
+        if at is not None and len(f.args) > at and f.args[at] & MSG_NOSIGNAL:
+            return
+        proc = self.proc
+        info = signals.siginfo(proc, signals.SIGPIPE, signals.SI_USER, pid=self.pid,
+                               uid=os.getuid())
+        signals.queue(proc, proc.thread, signals.SIGPIPE, info)
+        try:
+            check_delivery(proc)
+        except Park as park:
+            def epipe(_reason: int) -> int:
+                raise Errno(errno.EPIPE)
+
+            park.retry = epipe
+            raise park from None
 
     # ---- signals -----------------------------------------------------------------------------
     def signal(self, tid: int, signo: int, info: bytes) -> None:
