@@ -74,13 +74,14 @@ class TraceOptions:
 class _InFlight:
     """One traced call between entry and result."""
 
-    __slots__ = ("args", "call", "name", "nr", "parked_at", "parked_ns", "raw", "resumed",
-                 "t0", "tid", "when")
+    __slots__ = ("args", "call", "done", "name", "nr", "parked_at", "parked_ns", "raw",
+                 "resumed", "t0", "tid", "when")
 
     def __init__(self, name: str, call: Call | None, tid: int, nr: int,
                  raw: tuple[int, ...], args: tuple[int, ...] = ()) -> None:
         self.name, self.call, self.tid, self.nr, self.raw = name, call, tid, nr, raw
         self.args = args
+        self.done = False
         self.when = time.time()
         self.t0 = time.perf_counter_ns()
         self.parked_at = 0
@@ -121,6 +122,7 @@ class Tracer:
 
         signals.mirror_disposition(proc, signals.SIGPIPE)  # EPIPE comes back to us
         self._seen = False
+        self._exec: _InFlight | None = None  # the execve in flight
         self._child = False  # set in a forked child until its fork call returns
         self._nr = 0
         self._raw: list[int] = []
@@ -231,6 +233,8 @@ class Tracer:
             self._seen = True
             call = Call(proc, name, row, a, limit) if render_args else None
             f = _InFlight(name, call, proc.thread.tid, self._nr, tuple(self._raw[:6]), a)
+            if name in ("execve", "execveat"):
+                self._exec = f
             if exiting:  # no result: "= ?" now
                 self._exiting(call, f.tid, name, a)
                 return fn(proc, *a)
@@ -260,6 +264,9 @@ class Tracer:
         return traced
 
     def _done(self, f: _InFlight, ret: int) -> None:
+        if f.done:
+            return
+        f.done = True
         dt = time.perf_counter_ns() - f.t0
         if self._child and f.name in _FORKS:
             # the child side of a fork: strace shows the call in the parent only
@@ -366,6 +373,17 @@ class Tracer:
             self._write(table(self._merged()))
         if self.timeline:
             self.timeline.process_exit(self.pid, root, text.strip("+ "))
+
+    def native_exec(self) -> None:
+        """The execve in flight hands this process to a native program: its line now (the
+        host's exec does not return), and the process's part of the summary."""
+        f = self._exec
+        if f is not None:
+            self._done(f, 0)
+        if self.lines:
+            self._write(f"{self._prefix(self.proc.thread.tid, time.time())}+++ running a "
+                        "native program: not traced further +++\n")
+        self._flush_counts()
 
     def _pipe_check(self, f: _InFlight, err: int) -> None:
         """EPIPE on a pipe or socket: the SIGPIPE the host would have sent (its own is

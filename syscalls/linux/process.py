@@ -281,6 +281,8 @@ def _execve(p: Process, path_ptr: int, argv_ptr: int, envp_ptr: int) -> int:
 
     def run() -> int:
         if elf.arch == HOST_ARCH and p.arch.UNAME_MACHINE != HOST_ARCH:
+            if p.tracer is not None:
+                p.tracer.native_exec()
             os.execve(host, argv or [guest], dict(_env_pairs(envp)))  # native: the host runs it
         raise ExecRequest(os.fsdecode(host), argv, envp)
 

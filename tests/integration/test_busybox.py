@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -122,3 +123,24 @@ def test_busybox_exit_status(busybox: tuple[str, Path], files: Path) -> None:
     p = um(busybox[1], "cat", "no-such-file", cwd=files)
     assert p.returncode == 1
     assert b"No such file or directory" in p.stderr
+
+
+def test_strace_follows_a_shell_to_a_native_program(busybox: tuple[str, Path], files: Path,
+                                                    tmp_path: Path) -> None:
+    """A foreign shell that runs a host program: the execve line, then where tracing
+    stops (the host runs the native program itself)."""
+    arch, bb = busybox
+    if arch == "x86_64":
+        pytest.skip("an x86_64 guest's x86_64 children are emulated, not native")
+    true = shutil.which("true")
+    assert true is not None
+    log = tmp_path / "trace.txt"
+    p = subprocess.run([sys.executable, "-m", "usermode", "strace", "-o", str(log),
+                        "-e", "trace=execve,wait4", str(bb), "sh", "-c", f"{true}; echo $?"],
+                       capture_output=True, cwd=files, timeout=120)
+    assert p.returncode == 0 and p.stdout == b"0\n", p.stderr
+    text = log.read_text()
+    assert re.search(rf'^\d+ execve\("{re.escape(true)}", \["{re.escape(true)}"\], 0x[0-9a-f]+ '
+                     r"/\* \d+ vars \*/\) = 0$", text, re.M), text
+    assert "+++ running a native program: not traced further +++" in text
+    assert re.search(r"WIFEXITED\(s\) && WEXITSTATUS\(s\) == 0", text), text
