@@ -327,3 +327,34 @@ def test_sigpipe_is_shown_and_kills(guest, native_strace: str,  # type: ignore[n
                  and x.split(" ", 1)[0].isdigit()])
     native = norm((tmp_path / "n.txt").read_text().splitlines())
     assert ours == native and len(ours) == 3, (ours, native)
+
+
+@pytest.mark.parametrize("arch", ("x86_64", "arm", "mipsel"))
+def test_statfs_like_native_strace(guest, native_strace: str, arch: str,  # type: ignore[no-untyped-def]
+                                   tmp_path: Path) -> None:
+    """struct statfs (and statfs64, which arm and mips use) decoded from each ABI's own
+    layout, as strace shows the x86_64 build's."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    calls = "trace=statfs,fstatfs,statfs64,fstatfs64"
+    p = ustrace("-e", calls, str(guest("wide", arch)), str(tmp_path / "a"), "statfs")
+    assert p.returncode == 0, p.stderr
+    n = subprocess.run([native_strace, "-o", str(tmp_path / "n.txt"), "-e", calls,
+                        str(guest("wide", "x86_64")), str(tmp_path / "b"), "statfs"],
+                       capture_output=True)
+    assert n.returncode == 0
+
+    def norm(lines: list[str], scratch: Path) -> list[str]:
+        out = []
+        for x in lines:
+            x = re.sub(r" +=", " =", x).replace(str(scratch), "SCRATCH")
+            x = re.sub(r"(f_bfree|f_bavail|f_ffree)=\d+", r"\1=N", x)
+            x = re.sub(r"0x[0-9a-f]{6,}", "ADDR", x)
+            x = re.sub(r"^(f?statfs)64\((\S+), \d+,", r"\1(\2,", x)  # the size argument
+            if "statfs" in x:
+                out.append(x)
+        return out
+
+    ours = norm([x.split(" ", 1)[1] for x in p.stderr.decode().splitlines()], tmp_path / "a")
+    native = norm((tmp_path / "n.txt").read_text().splitlines(), tmp_path / "b")
+    assert ours == native and len(ours) >= 3, (ours, native)

@@ -367,6 +367,8 @@ class Call:
             return R.termios(p, v) if req == TCGETS else R.winsize(p, v)
         if head == ">msghdr":
             return R.msghdr(p, v, self.limit, ret)
+        if head in (">statfs", ">statfs64"):
+            return R.statfs(p, v, head == ">statfs64")
         if head == ">cpuset":
             return R.cpuset(p, v, ret)
         if head == ">dirents":

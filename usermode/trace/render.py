@@ -424,3 +424,26 @@ def termios(p: Process, ptr: int) -> str:
 def winsize(p: Process, ptr: int) -> str:
     row, col, xp, yp = (int(v) for v in p.abi.winsize.unpack(p.mem.read(ptr, 8)))
     return f"{{ws_row={row}, ws_col={col}, ws_xpixel={xp}, ws_ypixel={yp}}}"
+
+
+FS_MAGIC = {0xEF53: "EXT2_SUPER_MAGIC", 0x01021994: "TMPFS_MAGIC",
+            0x794C7630: "OVERLAYFS_SUPER_MAGIC", 0x9FA0: "PROC_SUPER_MAGIC",
+            0x62656572: "SYSFS_MAGIC", 0x9123683E: "BTRFS_SUPER_MAGIC",
+            0x58465342: "XFS_SUPER_MAGIC", 0x6969: "NFS_SUPER_MAGIC",
+            0x65735546: "FUSE_SUPER_MAGIC", 0x1CD1: "DEVPTS_SUPER_MAGIC",
+            0x27E0EB: "CGROUP_SUPER_MAGIC", 0x63677270: "CGROUP2_SUPER_MAGIC"}
+ST_FLAGS = [(1, "ST_RDONLY"), (2, "ST_NOSUID"), (4, "ST_NODEV"), (8, "ST_NOEXEC"),
+            (16, "ST_SYNCHRONOUS"), (0x20, "ST_VALID"), (64, "ST_MANDLOCK"),
+            (0x400, "ST_NOATIME"), (0x800, "ST_NODIRATIME"), (0x1000, "ST_RELATIME")]
+
+
+def statfs(p: Process, ptr: int, wide: bool) -> str:
+    layout = p.abi.statfs64 if wide else p.abi.statfs
+    d = {k: int(v) for k, v in layout.unpack_dict(p.mem.read(ptr, layout.size)).items()}
+    kind = FS_MAGIC.get(d["f_type"], hex(d["f_type"]))
+    fsid = f"{{val=[{d['f_fsid0'] & 0xFFFFFFFF:#x}, {d['f_fsid1'] & 0xFFFFFFFF:#x}]}}"
+    counts = ", ".join(f"{k}={d[k]}" for k in ("f_blocks", "f_bfree", "f_bavail", "f_files",
+                                              "f_ffree"))
+    return (f"{{f_type={kind}, f_bsize={d['f_bsize']}, {counts}, f_fsid={fsid}, "
+            f"f_namelen={d['f_namelen']}, f_frsize={d['f_frsize']}, "
+            f"f_flags={flags(d['f_flags'], ST_FLAGS)}}}")
