@@ -115,16 +115,19 @@ def _poll(p: Process, ufds: int, nfds: int, deadline: int | None,
     ptr = p.mem.host_ptr(ufds, nfds * POLLFD_SIZE, PROT_R | PROT_W)
     abi = p.abi
     bo = abi.byteorder
+    renumbered = abi.poll_renumbered
     wait: list[tuple[int, int]] = []
     events: list[int] = []
     for i in range(0, len(raw), POLLFD_SIZE):
         fd = int.from_bytes(raw[i:i + 4], bo, signed=True)
-        ev = abi.poll_in(int.from_bytes(raw[i + 4:i + 6], bo))
+        ev = int.from_bytes(raw[i + 4:i + 6], bo)
+        if renumbered:
+            ev = abi.poll_in(ev)
         events.append(ev)
         if fd >= 0:
             wait.append((fd, ev | 0x18))  # POLLERR|POLLHUP are always reported
 
-    if abi.poll_renumbered:  # MIPS's POLLWRNORM/POLLWRBAND: the host polls a converted copy
+    if renumbered:  # MIPS's POLLWRNORM/POLLWRBAND: the host polls a converted copy
         host = bytearray(raw)
         for i, ev in enumerate(events):
             host[i * POLLFD_SIZE + 4:i * POLLFD_SIZE + 6] = ev.to_bytes(2, "little")

@@ -137,6 +137,14 @@ def _plan(name: str, row: Row | None
     return plan
 
 
+# structs shown from their address alone, as inputs (`code`) or outputs (`>code`)
+_POINTED: dict[str, Callable[[Process, int], str]] = {
+    "timespec": R.timespec, "timeval": R.timeval, "sigset": R.guest_sigset,
+    "sigaction": R.sigaction, "stat": R.stat, "statx": R.statx, "utsname": R.utsname,
+    "envp": R.envp,
+}
+
+
 class Call:
     """One call in flight: its rendered inputs now, its outputs once it returns."""
 
@@ -230,10 +238,11 @@ class Call:
                               "rlimit_in", "rlimit64_in", "epoll_event", "argv", "envp",
                               "fdset", "timeval", "msghdr", "pselect_sig"):
             return "NULL"
+        shown = _POINTED.get(head)
+        if shown is not None:
+            return shown(p, v)
         if head == "fdset":
             return R.fd_set(p, v, self.args[int(ref)])
-        if head == "timeval":
-            return R.timeval(p, v)
         if head == "pselect_sig":
             w = p.abi.wordsize
             raw = p.mem.read(v, 2 * w)
@@ -242,12 +251,6 @@ class Call:
                    f"sigsetsize={size}}}"
         if head == "msghdr":
             return R.msghdr(p, v, self.limit, None)
-        if head == "timespec":
-            return R.timespec(p, v)
-        if head == "sigset":
-            return R.guest_sigset(p, v)
-        if head == "sigaction":
-            return R.sigaction(p, v)
         if head == "sockaddr":
             return R.sockaddr(p, v, self.args[int(ref)])
         if head == "pollfds":
@@ -256,8 +259,6 @@ class Call:
             return R.rlimit(p, v, head == "rlimit64_in")
         if head == "argv":
             return R.argv(p, v, self.limit)
-        if head == "envp":
-            return R.envp(p, v)
         if head == "epoll_event":
             raw = p.mem.read(v, 12)
             ev = int.from_bytes(raw[0:4], p.abi.byteorder)
@@ -333,25 +334,14 @@ class Call:
             return R.cstr(p, v, None)
         if head == ">iov":
             return R.iovecs(p, v, self.args[int(ref)], ret, self.limit)
-        if head == ">stat":
-            return R.stat(p, v)
-        if head == ">statx":
-            return R.statx(p, v)
-        if head == ">timespec":
-            return R.timespec(p, v)
-        if head == ">timeval":
-            return R.timeval(p, v)
-        if head == ">sigset":
-            return R.guest_sigset(p, v)
-        if head == ">sigaction":
-            return R.sigaction(p, v)
+        shown = _POINTED.get(head[1:])
+        if shown is not None:
+            return shown(p, v)
         if head == ">fdpair":
             return R.int_array(p, v, 2)
         if head == ">wstatus":
             return R.wait_status(int.from_bytes(p.mem.read(v, 4), p.abi.byteorder)) \
                 if ret > 0 else hex(v)
-        if head == ">utsname":
-            return R.utsname(p, v)
         if head in (">rlimit", ">rlimit64"):
             return R.rlimit(p, v, head == ">rlimit64")
         if head == ">sockaddr":
