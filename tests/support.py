@@ -236,7 +236,7 @@ THREAD_CHECKS = ("create", "futex_pingpong", "futex_ops", "atomics", "spin", "ri
 SIGS_CHECKS = ("eintr", "spin", "ucontext", "altstack", "sigsuspend", "sigwait",
                "pipe_ignored", "signalfd", "sigqueue", "blocked_default")
 NETIO_CHECKS = ("poll", "select", "epoll", "eventfd", "timerfd", "tcp", "udp", "unix",
-                "pollband")
+                "pollband", "ifreq")
 COMPUTE_CHECKS = ("sha256", "int", "float", "simd", "qsort", "strtod")
 
 ARGS_ENV = {"USERMODE_T_VALUE": "some value=with=equals", "USERMODE_T_EMPTY": ""}
@@ -387,6 +387,9 @@ REFERENCE_BUGS: dict[tuple[str, tuple[str, ...]], tuple[bytes, str]] = {
     ("sysinfo", ("i386",)): (
         b"FAIL: rlimit_words: as 0xffffffff",
         "qemu-i386's old getrlimit (76) does not clamp limits to 0x7fffffff as Linux does"),
+    ("netio", ("aarch64", "x86_64", "riscv64", "arm", "i386", "mipsel")): (
+        b"FAIL: ifreq: ioctl(s, _IOR(0xee, 1, int), &x) == -1 && errno == ENOTTY",
+        "qemu-user answers an ioctl request it does not know with ENOSYS; Linux says ENOTTY"),
     ("netio", ("mipsel",)): (
         b"FAIL: pollband: revents 0x4 0x100",
         "qemu-mipsel passes poll events through unconverted: a guest POLLWRBAND (0x100) "

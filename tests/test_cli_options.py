@@ -148,7 +148,7 @@ def test_poll_fds_switches_the_loop_into_polling(guest, arch: str) -> None:  # t
     prog = guest("netio", arch)
     p = um("--poll-fds", "--poll-max-ns", "200000", "--stats", str(prog))
     assert p.returncode == 0, p.stderr
-    assert p.stdout.decode().endswith("pollband ok\nnetio done\n")
+    assert p.stdout.decode().endswith("pollband ok\nifreq ok\nnetio done\n")
     err = p.stderr.decode()
     loop = dict(kv.split("=") for kv in err.split("  loop: ")[1].splitlines()[0].split())
     # 1000 TCP round trips between two guest threads: the peer's data is there within

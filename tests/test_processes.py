@@ -14,7 +14,7 @@ from conftest import build_or_skip
 from support import EMULATED_ARCHES, describe, guest_env, run_usermode
 
 EXPECTED = (b"fork_status ok\nfork_memory ok\nexec ok\nscript ok\nspawn ok\nresources ok\n"
-            b"vfork ok\nwait_signals ok\nstop_continue ok\nshared_futex ok\n"
+            b"vfork ok\nwait_signals ok\nstop_continue ok\nshared_futex ok\nsender_info ok\n"
             b"sigchld_info ok\nprocs done\n")
 
 

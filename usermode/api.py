@@ -194,6 +194,7 @@ class Emulator:
         saved_fds = self._redirect()
         saved_signals = {s: signal.getsignal(s) for s in signal.valid_signals()
                          if s not in (signal.SIGKILL, signal.SIGSTOP)}
+        saved_mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
         fatal.RAISE_ON_DEATH = _GuestKilled
         try:
             status = self._run_images()
@@ -205,6 +206,8 @@ class Emulator:
                         signal.signal(s, h if h is not None else signal.SIG_DFL)
                     except (OSError, ValueError, TypeError):
                         pass
+                signal.pthread_sigmask(signal.SIG_SETMASK,
+                                       saved_mask & signal.valid_signals())
                 self._restore(saved_fds)
         if os.getpid() != pid0:  # a guest fork's child: never return into the caller
             sys.stdout.flush()

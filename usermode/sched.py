@@ -30,6 +30,7 @@ from syscalls.errors import INTERRUPTED, NOW, TIMEOUT, WOKEN, Errno, Park
 from usermode import signals
 from usermode.engine.core import GuestFault
 from usermode.faultaddr import cpu_tlb_fault, fault_address
+from usermode.hostsignals import block_ours
 from usermode.hostsys import ready_now
 from usermode.loop.aio import EventLoop, Source, Timer
 from usermode.loop.monitor import ERR, HUP, IN, OUT
@@ -252,6 +253,11 @@ class Scheduler:
         if external:
             self.external_waits += 1
             t.cleanups.append(self._external_done)
+        if park.interruptible and t.pending and (
+                signals.deliverable(t) or signals.pending_mask(t) & t.sigwait):
+            # a host signal's handler ran after the syscall looked (between the hook and
+            # here) and could not interrupt a thread that was not parked yet
+            self.interrupt(t)
 
     def _external_done(self) -> None:
         self.external_waits -= 1
@@ -445,6 +451,7 @@ class Scheduler:
         assert fn is not None
 
         def work() -> None:
+            block_ours()  # host signals are the main thread's (or the signalfd's)
             try:
                 park.result = fn()
             except BaseException as e:  # delivered to the guest thread as its result

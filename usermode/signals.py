@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from syscalls.errors import Errno
 from usermode.fatal import die, stop
+from usermode.hostsignals import VIA_FD
 
 if TYPE_CHECKING:
     from usermode.process import Process
@@ -29,7 +31,7 @@ SA_NODEFER, SA_RESETHAND, SA_RESTORER = 0x40000000, 0x80000000, 0x04000000
 SIGKILL, SIGSEGV, SIGSTOP, SIGCHLD, SIGCONT, SIGPIPE = 9, 11, 19, 17, 18, 13
 DEFAULT_IGNORE = frozenset({17, 18, 23, 28})  # SIGCHLD SIGCONT SIGURG SIGWINCH
 DEFAULT_STOP = frozenset({19, 20, 21, 22})  # SIGSTOP SIGTSTP SIGTTIN SIGTTOU
-SI_USER, SI_QUEUE, SI_TKILL = 0, -1, -6
+SI_USER, SI_QUEUE, SI_ASYNCIO, SI_TKILL = 0, -1, -4, -6
 SIGRTMIN = 32
 UNBLOCKABLE = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1))
 MAX_SNAPSHOTS = 64
@@ -41,7 +43,8 @@ def bit(signo: int) -> int:
 
 
 def siginfo(p: Process, signo: int, code: int, *, pid: int = 0, uid: int = 0,
-            addr: int | None = None, status: int | None = None) -> bytes:
+            addr: int | None = None, status: int | None = None,
+            value: int | None = None) -> bytes:
     bo = p.abi.byteorder
     info = bytearray(128)
     info[0:4] = p.abi.sig_to_guest(signo).to_bytes(4, bo)
@@ -55,6 +58,9 @@ def siginfo(p: Process, signo: int, code: int, *, pid: int = 0, uid: int = 0,
         info[u + 4:u + 8] = uid.to_bytes(4, bo)
         if status is not None:  # SIGCHLD's si_status (si_utime/si_stime stay 0)
             info[u + 8:u + 12] = status.to_bytes(4, bo, signed=True)
+        elif value is not None:  # sigqueue's or a timer's si_value
+            ws = p.abi.wordsize
+            info[u + 8:u + 8 + ws] = (value & ((1 << 8 * ws) - 1)).to_bytes(ws, bo)
     return bytes(info)
 
 
@@ -114,15 +120,16 @@ MIRRORED = sum(1 << (s - 1) for s in range(1, 65) if s not in SYNCHRONOUS | HOST
 HOST_DFL, HOST_IGN, HOST_HANDLER, HOST_QUIET = 0, 1, 2, 3
 
 
-def mirror_disposition(p: Process, signo: int) -> None:
+def mirror_disposition(p: Process, signo: int, *, follow: bool = True) -> bool:
     """Make the host disposition of `signo` follow the guest's: ignored stays ignored (so a
     write to a closed pipe fails with EPIPE instead of killing us), default stays default
     (the host kills us exactly as it would kill the guest), and a guest handler gets a host
-    handler that queues the signal for the guest and gets the engine to stop promptly."""
+    handler that queues the signal for the guest and gets the engine to stop promptly.
+    Returns whether it changed; `follow=False` leaves the signalfd to `_follow`."""
     import signal as host
 
     if signo in SYNCHRONOUS or signo in HOST_UNCATCHABLE or signo >= host.NSIG:
-        return
+        return False
     act = p.sigactions.get(signo, DEFAULT)
     if act.handler == SIG_IGN:
         want = HOST_IGN
@@ -138,7 +145,7 @@ def mirror_disposition(p: Process, signo: int) -> None:
         # so the trace shows it (and the death it brings)
         want = HOST_IGN
     if p.host_dispositions.get(signo, HOST_DFL) == want:
-        return
+        return False
     try:
         if want == HOST_IGN:
             host.signal(signo, host.SIG_IGN)
@@ -150,7 +157,20 @@ def mirror_disposition(p: Process, signo: int) -> None:
             host.signal(signo, lambda s, _f: _on_host_signal(p, s))
         p.host_dispositions[signo] = want
     except (OSError, ValueError):  # not the main thread, or a signal Python cannot handle
-        pass
+        return False
+    if follow:
+        _follow(p, (signo,))
+    return True
+
+
+def _follow(p: Process, changed: Iterable[int]) -> None:
+    """The host signalfd reads (with their siginfo) the signals we catch that it can read;
+    any that arrived for a signal it stops reading are handed on now."""
+    caught = (HOST_HANDLER, HOST_QUIET)
+    add = {s for s in changed if s in VIA_FD and p.host_dispositions.get(s) in caught}
+    remove = {s for s in changed if s in VIA_FD and s not in add}
+    if p.sched.watchdog.read_signals(add, remove):
+        _hand_on_records(p)
 
 
 def exec_reset(p: Process) -> set[int]:
@@ -173,14 +193,22 @@ def mask_changed(p: Process, old: int, new: int) -> None:
     """A guest thread's mask changed: a signal the guest now blocks (and leaves at its
     default action) must not kill or stop us from the host; it stays pending instead."""
     changed = (old ^ new) & MIRRORED
+    moved = []
     while changed:
         low = changed & -changed
         changed ^= low
-        mirror_disposition(p, low.bit_length())
+        if mirror_disposition(p, low.bit_length(), follow=False):
+            moved.append(low.bit_length())
+    if moved:
+        _follow(p, moved)
 
 
 def _on_host_signal(p: Process, signo: int) -> None:
     """A host signal the guest handles or blocks (runs on the main thread)."""
+    sfd = p.sched.watchdog.sigfd
+    if sfd is not None and signo in VIA_FD:
+        if _hand_on_records(p) or sfd.reads(signo):
+            return  # (no record: handed on with an earlier signal's call)
     info = None
     if signo == SIGCHLD:
         p.children.notify()
@@ -194,15 +222,31 @@ def _on_host_signal(p: Process, signo: int) -> None:
         act = p.sigactions.get(SIGCHLD, DEFAULT)
         if act.flags & SA_NOCLDSTOP and code in (CLD_STOPPED, CLD_CONTINUED):
             return  # SA_NOCLDSTOP: waiters woke, but no signal for a stop or continue
-    sched = p.sched
-    target = sched.current
+    queue(p, _target(p, signo), signo, info or siginfo(p, signo, SI_USER))
+    p.sched.wake()
+
+
+def _hand_on_records(p: Process) -> bool:
+    """Queue every signal the host signalfd read, with its sender, code and value."""
+    sfd = p.sched.watchdog.sigfd
+    records = sfd.drain() if sfd is not None else []
+    for r in records:
+        value = r.value if SI_ASYNCIO <= r.code <= SI_QUEUE else None
+        info = siginfo(p, r.signo, r.code, pid=r.pid, uid=r.uid, value=value)
+        queue(p, _target(p, r.signo), r.signo, info)
+    if records:
+        p.sched.wake()
+    return bool(records)
+
+
+def _target(p: Process, signo: int) -> Thread:
+    """The thread a process-directed signal goes to: the current one unless it blocks it."""
+    target = p.sched.current
     if target.sigmask & bit(signo):
-        for t in sched.threads.values():
+        for t in p.sched.threads.values():
             if not t.sigmask & bit(signo):
-                target = t
-                break
-    queue(p, target, signo, info or siginfo(p, signo, SI_USER))
-    sched.wake()
+                return t
+    return target
 
 
 # ---- queueing ---------------------------------------------------------------------------------

@@ -15,12 +15,14 @@ single-threaded program without handlers pays nothing.
 
 from __future__ import annotations
 
+import _thread
 import os
 import select
 import threading
 import time
 from typing import TYPE_CHECKING
 
+from usermode.hostsignals import HostSignalFd, block_ours
 from usermode.loop.monitor import move_high
 
 if TYPE_CHECKING:
@@ -37,24 +39,49 @@ class Watchdog:
         self._thread: threading.Thread | None = None
         self._stopper: BlockStopper | None = None
         self._wakeup: tuple[int, int] | None = None  # (read end, write end)
+        self.sigfd: HostSignalFd | None = None  # host signals read with their siginfo
 
-    def start(self) -> None:
-        if self._thread is None:
+    def start(self, preempt: bool = True) -> None:
+        if preempt and self._stopper is None:
             self._stopper = self.sched.engine.enable_preemption()  # before any stop request
+            self._poke()  # a thread waiting without a timeout starts counting quanta
+        if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="usermode-watchdog",
                                             daemon=True)
             self._thread.start()
 
-    def watch_host_signals(self) -> None:
-        if self._wakeup is not None:
-            return
-        import signal as host
+    def watch_host_signals(self, preempt: bool = True) -> None:
+        """Python-level host handlers are in use: their wakeup-fd writes reach this thread
+        (which, with `preempt`, gets the engine to stop so the handler runs promptly)."""
+        if self._wakeup is None:
+            import signal as host
 
-        r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._wakeup = (move_high(r), move_high(w))
-        self.sched.proc.fds.reserved.update(self._wakeup)
-        host.set_wakeup_fd(self._wakeup[1], warn_on_full_buffer=False)
-        self.start()
+            r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+            self._wakeup = (move_high(r), move_high(w))
+            self.sched.proc.fds.reserved.update(self._wakeup)
+            host.set_wakeup_fd(self._wakeup[1], warn_on_full_buffer=False)
+        self.start(preempt)
+
+    def read_signals(self, add: set[int], remove: set[int]) -> bool:
+        """Read `add` through the host signalfd from now on, and stop reading `remove`
+        (main thread). Returns whether records wait to be handed on."""
+        sfd = self.sigfd
+        if sfd is None:
+            if not add:
+                return False
+            sfd = self.sigfd = HostSignalFd(self.sched.proc.fds.reserved.add)
+        arrived = sfd.change(add, remove)
+        if add:
+            self.watch_host_signals(preempt=False)  # (a handler's signal also preempts)
+            self._poke()  # the thread waits on the signalfd from now on
+        return arrived
+
+    def _poke(self) -> None:
+        if self._wakeup is not None and self._thread is not None:
+            try:
+                os.write(self._wakeup[1], b"\0")
+            except OSError:
+                pass
 
     def request_stop(self) -> None:
         if self._stopper is not None:
@@ -63,48 +90,77 @@ class Watchdog:
     def close(self) -> None:
         """The image is going away (execve): the thread ends, host signals stop here."""
         self.closed = True
+        if self.sigfd is not None:
+            reserved = self.sched.proc.fds.reserved
+            reserved.discard(self.sigfd.fd)
+            self.sigfd.close()  # the signals it read go back to plain delivery
         if self._wakeup is not None:
             import signal as host
 
+            self._poke()
             host.set_wakeup_fd(-1)
 
     def after_fork(self) -> None:
         """In a forked child: the thread did not survive, and the wakeup pipe is shared
         with the parent, so both are made anew if they were in use."""
         self._thread = None
+        preempt = self._stopper is not None
+        if self.sigfd is not None:  # the fd reads this process's signals: kept
+            self.sigfd.forget()  # records of signals sent to the parent
         if self._wakeup is not None:
             close_reserved(self.sched.proc, self._wakeup)
             self._wakeup = None
-            self.watch_host_signals()
+            self.watch_host_signals(preempt)
 
     def _run(self) -> None:
-        stopper = self._stopper
-        assert stopper is not None
+        block_ours()
         sched = self.sched
         last = -1
         q = self.quantum_ns / 1e9
         while not self.closed:
+            stopper = self._stopper
+            sfd = self.sigfd
             if self._wakeup is None:
                 time.sleep(q)
             else:
-                r = self._wakeup[0]
+                fds = [self._wakeup[0]]
+                if sfd is not None and sfd.signals:
+                    fds.append(sfd.fd)
                 try:
-                    ready = select.select([r], [], [], q)[0]
-                    if ready:
-                        os.read(r, 512)
-                except OSError:  # closed under us: this image is going away (execve)
+                    ready = select.select(fds, [], [], q if stopper is not None else None)[0]
+                    if self._wakeup[0] in ready:
+                        os.read(self._wakeup[0], 512)
+                except (OSError, TypeError, ValueError):  # closed under us (execve)
                     if self.closed:
                         return
                     time.sleep(q)
                     continue
+                if sfd is not None and sfd.fd in ready:
+                    self._hand_on(sfd.read())
+                elif ready:  # the C handler may have run on this thread: the main
+                    self._wake_loop()  # thread can be asleep in the loop, not interrupted
                 if ready:
-                    stopper.request()  # a host signal: let the main thread run its handler
+                    if stopper is not None:
+                        stopper.request()  # a host signal: the main thread runs its handler
                     continue
             g = sched.gen
-            if g == last and (sched.runq or sched.external_waits) and len(sched.threads) > 1:
+            if (stopper is not None and g == last and (sched.runq or sched.external_waits)
+                    and len(sched.threads) > 1):
                 self.preemptions += 1
                 stopper.request()
             last = g
+
+    def _hand_on(self, signos: list[int]) -> None:
+        """Signals read from the signalfd: their Python handler runs on the main thread
+        as if each had been delivered there, and the loop wakes if it sleeps."""
+        for signo in dict.fromkeys(signos):
+            _thread.interrupt_main(signo)
+        self._wake_loop()
+
+    def _wake_loop(self) -> None:
+        loop = self.sched._loop
+        if loop is not None:
+            loop.notify()
 
 
 def close_reserved(proc: object, fds: tuple[int, ...] | set[int]) -> None:

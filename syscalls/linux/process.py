@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from loaders.elf import ElfError, read_elf
 from syscalls.errors import Errno, ExecRequest, Park
 from syscalls.registry import PARTIAL, syscall
+from usermode.hostsignals import restore_mask, with_guest_mask
 from usermode.memory import PROT_W
 
 if TYPE_CHECKING:
@@ -283,7 +284,11 @@ def _execve(p: Process, path_ptr: int, argv_ptr: int, envp_ptr: int) -> int:
         if elf.arch == HOST_ARCH and p.arch.UNAME_MACHINE != HOST_ARCH:
             if p.tracer is not None:
                 p.tracer.native_exec()
-            os.execve(host, argv or [guest], dict(_env_pairs(envp)))  # native: the host runs it
+            saved = with_guest_mask(p.thread.sigmask)  # kept across execve, as Linux does
+            try:
+                os.execve(host, argv or [guest], dict(_env_pairs(envp)))  # the host runs it
+            finally:
+                restore_mask(saved)
         raise ExecRequest(os.fsdecode(host), argv, envp)
 
     raise Park.outside(run)

@@ -289,3 +289,4 @@ def sys_rt_sigtimedwait(p: Process, set_ptr: int, info_ptr: int, ts_ptr: int,
         raise Errno(errno.EAGAIN if reason == TIMEOUT else errno.EINTR)
 
     raise Park(resumed, deadline=deadline, forever=True, own_eintr=True)
+

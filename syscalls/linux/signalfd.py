@@ -18,7 +18,7 @@ from syscalls.errors import Errno, Park
 from syscalls.linux.signal import check_delivery, target_for_process
 from syscalls.registry import PARTIAL, syscall
 from usermode import hostsys, signals
-from usermode.memory import PROT_R, PROT_W
+from usermode.memory import PROT_W
 
 if TYPE_CHECKING:
     from usermode.process import Process
@@ -115,10 +115,27 @@ def signalfd_read(p: Process, fd: int, buf: int, count: int) -> int:
 
 
 # ---- queueing with data --------------------------------------------------------------------------
-def _guest_info(p: Process, sig: int, uinfo: int) -> bytes:
+def _guest_info(p: Process, sig: int, uinfo: int) -> tuple[bytes, int]:
+    """The caller's siginfo with si_signo set to `sig` (as the kernel does), and its code."""
     info = bytearray(p.mem.read(uinfo, SIGINFO_SIZE))
-    info[0:4] = sig.to_bytes(4, p.abi.byteorder)
-    return bytes(info)
+    bo = p.abi.byteorder
+    info[0:4] = p.abi.sig_to_guest(sig).to_bytes(4, bo)
+    c = p.abi.siginfo_code_errno[0]
+    return bytes(info), int.from_bytes(info[c:c + 4], bo, signed=True)
+
+
+def _to_host(p: Process, sig: int, info: bytes, code: int) -> bytes:
+    """For another process: only codes the kernel lets a sender claim, and the guest's
+    pid, uid and value moved to the host's siginfo layout."""
+    if code >= 0 or code == signals.SI_TKILL:
+        raise Errno(errno.EPERM)
+    bo, ws = p.abi.byteorder, p.abi.wordsize
+    u = 16 if ws == 8 else 12
+    pid, uid = (int.from_bytes(info[u + k:u + k + 4], bo) for k in (0, 4))
+    value = int.from_bytes(info[u + 8:u + 8 + ws], bo)
+    head = b"".join(v.to_bytes(4, "little", signed=True) for v in (sig, 0, code, 0))
+    return (head + pid.to_bytes(4, "little") + uid.to_bytes(4, "little")
+            + value.to_bytes(8, "little")).ljust(SIGINFO_SIZE, b"\0")
 
 
 @syscall("rt_sigqueueinfo", args=("int", "int:signal", "ptr"), support=PARTIAL,
@@ -126,13 +143,9 @@ def _guest_info(p: Process, sig: int, uinfo: int) -> bytes:
 def sys_rt_sigqueueinfo(p: Process, tgid: int, sig: int, uinfo: int) -> int:
     if not 0 <= sig <= 64:
         raise Errno(errno.EINVAL)
+    info, code = _guest_info(p, sig, uinfo)
     if tgid != p.pid:
-        code = int.from_bytes(p.mem.read(uinfo + 8, 4), p.abi.byteorder, signed=True)
-        if code >= 0 or code == signals.SI_TKILL:
-            raise Errno(errno.EPERM)  # only the kernel may claim those codes for others
-        return hostsys.syscall(NR_RT_SIGQUEUEINFO, tgid, sig,
-                               p.mem.host_ptr(uinfo, SIGINFO_SIZE, PROT_R))
-    info = _guest_info(p, sig, uinfo)
+        return hostsys.syscall(NR_RT_SIGQUEUEINFO, tgid, sig, _to_host(p, sig, info, code))
     if sig == 0:
         return 0
     t = target_for_process(p, sig)
@@ -145,13 +158,13 @@ def sys_rt_sigqueueinfo(p: Process, tgid: int, sig: int, uinfo: int) -> int:
 def sys_rt_tgsigqueueinfo(p: Process, tgid: int, tid: int, sig: int, uinfo: int) -> int:
     if not 0 <= sig <= 64 or tgid <= 0 or tid <= 0:
         raise Errno(errno.EINVAL)
+    info, code = _guest_info(p, sig, uinfo)
     if tgid != p.pid:
         return hostsys.syscall(NR_RT_TGSIGQUEUEINFO, tgid, tid, sig,
-                               p.mem.host_ptr(uinfo, SIGINFO_SIZE, PROT_R))
+                               _to_host(p, sig, info, code))
     t = p.sched.threads.get(tid)
     if t is None:
         raise Errno(errno.ESRCH)
-    info = _guest_info(p, sig, uinfo)
     if sig == 0:
         return 0
     signals.queue(p, t, sig, info)

@@ -16,13 +16,11 @@ such a call runs, SIGTTOU is blocked on the host if the guest thread blocks it.
 from __future__ import annotations
 
 import ctypes
-import errno
-import os
 import signal as host_signal
 import struct
 from typing import TYPE_CHECKING
 
-from syscalls.errors import Errno
+from syscalls.linux.ioctl_more import other_ioctl
 from syscalls.registry import PARTIAL, syscall
 from usermode import hostsys
 from usermode.memory import PROT_R, PROT_W
@@ -118,8 +116,7 @@ def _termios_call(p: Process, fd: int, req: int, arg: int) -> int:
 def sys_ioctl(p: Process, fd: int, req: int, arg: int) -> int:
     spec = _BUFS.get(req)
     if spec is None:
-        os.fstat(fd)  # EBADF first, as Linux
-        raise Errno(errno.ENOTTY)
+        return other_ioctl(p, fd, req, arg)
     size, access = spec
     if size in (TERMIOS, TERMIOS2) and p.abi.nccs != HOST_NCCS:
         return _termios_call(p, fd, req, arg)

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/eventfd.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -418,10 +420,52 @@ static void check_unix(void)
     guest_ok("unix");
 }
 
+static void check_ifreq(void)
+{
+    /* interface requests on a socket: index and name of lo both ways, its flags, MTU and
+     * address, SIOCGIFCONF with and without a buffer (entries of this ABI's ifreq size);
+     * an unknown request is ENOTTY */
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    CHECK("ifreq", s >= 0);
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strcpy(ifr.ifr_name, "lo");
+    CHECK("ifreq", ioctl(s, SIOCGIFINDEX, &ifr) == 0 && ifr.ifr_ifindex > 0);
+    int index = ifr.ifr_ifindex;
+    memset(&ifr, 0, sizeof ifr);
+    ifr.ifr_ifindex = index;
+    CHECK("ifreq", ioctl(s, SIOCGIFNAME, &ifr) == 0 && strcmp(ifr.ifr_name, "lo") == 0);
+    CHECK("ifreq", ioctl(s, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_LOOPBACK));
+    CHECK("ifreq", ioctl(s, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0);
+    CHECK("ifreq", ioctl(s, SIOCGIFADDR, &ifr) == 0);
+    struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
+    CHECK("ifreq", sin->sin_family == AF_INET && sin->sin_addr.s_addr == htonl(INADDR_LOOPBACK));
+    strcpy(ifr.ifr_name, "nosuchif9");
+    CHECK("ifreq", ioctl(s, SIOCGIFINDEX, &ifr) == -1 && errno == ENODEV);
+    struct ifreq reqs[32];
+    struct ifconf ifc = {.ifc_len = sizeof reqs, .ifc_req = reqs};
+    CHECK("ifreq", ioctl(s, SIOCGIFCONF, &ifc) == 0 && ifc.ifc_len > 0
+          && ifc.ifc_len % (int)sizeof(struct ifreq) == 0);
+    int found = 0, n = ifc.ifc_len / (int)sizeof(struct ifreq);
+    for (int i = 0; i < n; i++) {
+        sin = (struct sockaddr_in *)&reqs[i].ifr_addr;
+        if (strcmp(reqs[i].ifr_name, "lo") == 0 && sin->sin_addr.s_addr == htonl(INADDR_LOOPBACK))
+            found = 1;
+    }
+    CHECKF("ifreq", found, "%d entries, no lo", n);
+    struct ifconf sizing = {.ifc_len = 0, .ifc_req = NULL};
+    CHECK("ifreq", ioctl(s, SIOCGIFCONF, &sizing) == 0 && sizing.ifc_len == ifc.ifc_len);
+    int x;
+    CHECK("ifreq", ioctl(s, _IOR(0xee, 1, int), &x) == -1 && errno == ENOTTY); /* last: */
+    close(s); /* qemu-user answers ENOSYS */
+    guest_ok("ifreq");
+}
+
 static const struct guest_check checks[] = {
     {"poll", check_poll},       {"select", check_select}, {"epoll", check_epoll},
     {"eventfd", check_eventfd}, {"timerfd", check_timerfd}, {"tcp", check_tcp},
     {"udp", check_udp},         {"unix", check_unix},       {"pollband", check_pollband},
+    {"ifreq", check_ifreq},
 };
 
 int main(int argc, char **argv)

@@ -197,8 +197,10 @@ static void check_resources(void)
     int fd = (int)syscall(SYS_pidfd_open, pid, 0);
     CHECK("resources", fd >= 0);
     CHECK("resources", syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0) == 0);
-    int st;
-    CHECK("resources", waitpid(pid, &st, 0) == pid && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    int st = 0;
+    pid_t got = waitpid(pid, &st, 0);
+    CHECKF("resources", got == pid && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+           "waitpid %d/%d status %#x", (int)got, (int)pid, st);
     close(fd);
     guest_ok("resources");
 }
@@ -363,6 +365,76 @@ static void check_sigchld_info(void)
     guest_ok("sigchld_info");
 }
 
+static volatile sig_atomic_t usr_count;
+static volatile int usr_pid, usr_uid, usr_code;
+
+static void on_usr1(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)uc;
+    usr_count++;
+    usr_pid = si->si_pid;
+    usr_uid = si->si_uid;
+    usr_code = si->si_code;
+}
+
+static void check_sender_info(void)
+{
+    /* a signal from another process carries its sender: an SA_SIGINFO handler sees the
+     * child's pid and uid; sigqueue's values arrive in order with SI_QUEUE, each real-time
+     * instance queued while blocked */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGUSR1);
+    sigaddset(&block, SIGRTMIN + 2);
+    CHECK("sender_info", sigprocmask(SIG_BLOCK, &block, &old) == 0);
+    struct sigaction sa = {.sa_sigaction = on_usr1, .sa_flags = SA_SIGINFO};
+    struct sigaction prev;
+    CHECK("sender_info", sigaction(SIGUSR1, &sa, &prev) == 0);
+    usr_count = 0;
+    pid_t pid = fork();
+    if (pid == 0) {
+        union sigval v;
+        int bad = kill(getppid(), SIGUSR1) != 0;
+        for (int i = 0; i < 3; i++) {
+            v.sival_int = 40 + i;
+            bad |= sigqueue(getppid(), SIGRTMIN + 2, v) != 0;
+        }
+        _exit(bad);
+    }
+    int st;
+    CHECK("sender_info", waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    sigset_t wait_usr1 = block; /* the real-time ones stay blocked for sigtimedwait */
+    sigdelset(&wait_usr1, SIGUSR1);
+    while (usr_count == 0)
+        sigsuspend(&wait_usr1);
+    CHECKF("sender_info", usr_count == 1 && usr_pid == pid && usr_uid == (int)getuid(),
+           "count %d pid %d/%d uid %d", (int)usr_count, usr_pid, (int)pid, usr_uid);
+    CHECKF("sender_info", usr_code == SI_USER, "code %d", usr_code);
+    sigset_t rt;
+    sigemptyset(&rt);
+    sigaddset(&rt, SIGRTMIN + 2);
+    for (int i = 0; i < 3; i++) {
+        siginfo_t si;
+        struct timespec ts = {5, 0};
+        int s = sigtimedwait(&rt, &si, &ts);
+        CHECKF("sender_info", s == SIGRTMIN + 2 && si.si_code == SI_QUEUE && si.si_pid == pid
+               && si.si_value.sival_int == 40 + i, "sig %d code %d pid %d value %d", s,
+               si.si_code, (int)si.si_pid, si.si_value.sival_int);
+    }
+    /* a bad info pointer, and a claim of a kernel code for another process */
+    CHECK("sender_info", syscall(SYS_rt_sigqueueinfo, getpid(), SIGUSR1, (void *)8) == -1
+          && errno == EFAULT);
+    siginfo_t forged;
+    memset(&forged, 0, sizeof forged);
+    forged.si_code = SI_USER;
+    CHECK("sender_info", syscall(SYS_rt_sigqueueinfo, getppid(), SIGUSR1, &forged) == -1
+          && errno == EPERM);
+    CHECK("sender_info", sigaction(SIGUSR1, &prev, NULL) == 0);
+    CHECK("sender_info", sigprocmask(SIG_SETMASK, &old, NULL) == 0);
+    guest_ok("sender_info");
+}
+
 static void check_shared_futex(void)
 {
     /* a process-shared semaphore and a raw (non-private) futex in MAP_SHARED memory: each
@@ -403,6 +475,7 @@ static const struct guest_check checks[] = {
     {"spawn", check_spawn},             {"resources", check_resources},
     {"vfork", check_vfork},             {"wait_signals", check_wait_signals},
     {"stop_continue", check_stop_continue}, {"shared_futex", check_shared_futex},
+    {"sender_info", check_sender_info},
     {"sigchld_info", check_sigchld_info},
 };
 
