@@ -253,7 +253,8 @@ def joined(lines: list[str]) -> list[str]:
         if m and tid in open_calls:
             i = open_calls.pop(tid)
             tail = m.group(1)
-            out[i] = out[i] + (", " if not tail.startswith(")") else "") + tail
+            glue = "" if tail.startswith((")", " =>")) else ", "  # clone3's " => {...}"
+            out[i] = out[i] + glue + tail
             continue
         out.append(rest)
     return out
@@ -285,6 +286,60 @@ def test_select_and_msghdr_like_native_strace(guest, native_strace: str,  # type
     assert ours == native
     assert any("msg_control=[{cmsg_len=20, cmsg_level=SOL_SOCKET, cmsg_type=SCM_RIGHTS" in x
                for x in ours)
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "arm", "mipsel"])
+def test_interface_ioctls_like_native_strace(guest, native_strace: str, arch: str,  # type: ignore[no-untyped-def]
+                                             tmp_path: Path) -> None:
+    """struct ifreq and ifconf (40-byte entries on x86_64, 32 on arm and mipsel) and an
+    unknown request split into its _IOC fields (MIPS encodes directions differently)."""
+    p = ustrace("-e", "trace=ioctl", str(guest("netio", arch)), "ifreq")
+    assert p.returncode == 0, p.stderr
+    n = subprocess.run([native_strace, "-o", str(tmp_path / "n.txt"), "-e", "trace=ioctl",
+                        str(guest("netio", "x86_64")), "ifreq"], capture_output=True)
+    assert n.returncode == 0
+
+    def norm(lines: list[str]) -> list[str]:
+        out = []
+        for x in lines:
+            x = re.sub(r" +=", " =", re.sub(r"^\d+ +", "", x))
+            x = re.sub(r"0x[0-9a-f]{6,}", "ADDR", x)
+            x = re.sub(r"ifc_len=\d+ /\*", "ifc_len=N /*", x)
+            x = re.sub(r"=> \d+ /\*", "=> N /*", x)
+            if not x.startswith("+++"):
+                out.append(x)
+        return out
+
+    ours = norm(p.stderr.decode().splitlines())
+    assert ours == norm((tmp_path / "n.txt").read_text().splitlines())
+    assert any(x.startswith('ioctl(3, SIOCGIFINDEX, {ifr_name="lo", ifr_ifindex=') for x in ours)
+    assert "ioctl(3, _IOC(_IOC_READ, 0xee, 0x1, 0x4), ADDR) = -1 ENOTTY " \
+           "(Inappropriate ioctl for device)" in ours
+
+
+def test_clone3_like_native_strace(guest, native_strace: str,  # type: ignore[no-untyped-def]
+                                   tmp_path: Path) -> None:
+    """glibc's pthread_create (the x86_64 build, emulated): clone3's struct clone_args and
+    the tid it stored. (The arm64 cross glibc still creates threads with clone.)"""
+    p = ustrace("-e", "trace=clone3", str(guest("threads", "x86_64", "glibc")), "create")
+    assert p.returncode == 0, p.stderr
+    n = subprocess.run([native_strace, "-f", "-o", str(tmp_path / "n.txt"), "-e",
+                        "trace=clone3", str(guest("threads", "x86_64", "glibc")), "create"],
+                       capture_output=True)
+    assert n.returncode == 0
+
+    def norm(lines: list[str]) -> list[str]:
+        out = []
+        for x in joined(lines):
+            x = re.sub(r"0x[0-9a-f]{5,}", "ADDR", re.sub(r" +=", " =", x))
+            x = re.sub(r"\[\d+\]", "[TID]", re.sub(r"= \d+$", "= TID", x))
+            if x.startswith("clone3("):
+                out.append(x)
+        return out
+
+    ours = norm(p.stderr.decode().splitlines())
+    assert ours and ours == norm((tmp_path / "n.txt").read_text().splitlines())
+    assert ours[0].endswith("} => {parent_tid=[TID]}, 88) = TID")
 
 
 def test_tty_ioctls_on_mipsel_like_native_strace(guest, native_strace: str,  # type: ignore[no-untyped-def]

@@ -13,8 +13,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from syscalls.errors import REGISTERS_RESTORED
+from syscalls.linux.ioctl_more import IFREQ_GETS, SIOCGIFCONF
 from syscalls.registry import Row
 from usermode.trace import names as N
+from usermode.trace import netdev
 from usermode.trace import render as R
 from usermode.trace.specs import HEX_RESULT, SPECS
 
@@ -27,6 +29,7 @@ F_DUPFD, F_DUPFD_CLOEXEC = 0, 1030
 TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ, TIOCSWINSZ = (0x5401, 0x5402, 0x5403, 0x5404,
                                                            0x5413, 0x5414)
 FIONREAD, TIOCGPTN, TIOCSPTLCK = 0x541B, 0x80045430, 0x40045431
+_IOCTL_OUTPUTS = frozenset({TCGETS, TIOCGWINSZ, FIONREAD, TIOCGPTN, *IFREQ_GETS})
 
 
 def _scalar(code: str, v: int, p: Process) -> str:
@@ -85,7 +88,7 @@ _DETAILS = {
     "rlimit": lambda v, p: R.enum(v, N.RLIMITS),
     "wait_options": lambda v, p: R.flags(v, N.WAIT_OPTIONS),
     "fcntl_cmd": lambda v, p: R.enum(v, N.FCNTL),
-    "ioctl": lambda v, p: N.IOCTLS.get(v, hex(v)),
+    "ioctl": lambda v, p: N.IOCTLS.get(v) or netdev.request(p, v),
     "socket_family": lambda v, p: R.enum(v, N.FAMILIES),
     "socket_type": lambda v, p: _socket_type(v),
     "sock_flags": lambda v, p: R.flags(v, N.SOCK_FLAGS),
@@ -148,7 +151,7 @@ _POINTED: dict[str, Callable[[Process, int], str]] = {
 class Call:
     """One call in flight: its rendered inputs now, its outputs once it returns."""
 
-    __slots__ = ("_first", "args", "codes", "limit", "name", "parts", "proc", "tail")
+    __slots__ = ("_first", "args", "codes", "limit", "name", "parts", "proc", "saved", "tail")
 
     def __init__(self, proc: Process, name: str, row: Row | None, args: tuple[int, ...],
                  limit: int) -> None:
@@ -158,6 +161,7 @@ class Call:
         self.codes = codes[:n]
         self._first = min(first, n)
         self.tail = ""  # after the result: poll's revents, fcntl's flags
+        self.saved = 0  # an input the call overwrites (SIOCGIFCONF's length)
         parts: list[str | None] = []
         for i, code in enumerate(self.codes):
             fn = plain[i]
@@ -207,6 +211,41 @@ class Call:
             out.append(f"child_tidptr={_ptr(ctid)}")
         return out
 
+    def _clone_args(self, v: int, size: int) -> str:
+        """struct clone_args (u64 fields on every ABI): the fields its flags use."""
+        p = self.proc
+        raw = p.mem.read(v, min(max(size, 0), 88)).ljust(88, b"\0")
+        f = [int.from_bytes(raw[i:i + 8], p.abi.byteorder) for i in range(0, 88, 8)]
+        flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls = f[:8]
+        out = [f"flags={_clone_flags(flags) if flags else '0'}"]
+        if flags & 0x1000:  # CLONE_PIDFD
+            out.append(f"pidfd={_ptr(pidfd)}")
+        if flags & 0x1200000:  # CLONE_CHILD_SETTID, CLONE_CHILD_CLEARTID
+            out.append(f"child_tid={_ptr(child_tid)}")
+        if flags & 0x100000:  # CLONE_PARENT_SETTID
+            out.append(f"parent_tid={_ptr(parent_tid)}")
+        sig = p.abi.sig_in.get(exit_signal, exit_signal) if exit_signal else 0
+        out += [f"exit_signal={R.signal(sig) if sig else 0}", f"stack={_ptr(stack)}",
+                f"stack_size={hex(stack_size)}"]
+        if flags & 0x80000:  # CLONE_SETTLS
+            out.append(f"tls={_ptr(tls)}")
+        if f[9]:
+            out.append(f"set_tid={_ptr(f[8])}, set_tid_size={f[9]}")
+        return "{" + ", ".join(out) + "}"
+
+    def _clone3_result(self, ret: int) -> str:
+        """` => {parent_tid=[N]}` after a clone3 that stored the child's tid."""
+        v, size = self.args[0], self.args[1]
+        try:
+            raw = self.proc.mem.read(v, 32)
+            bo = self.proc.abi.byteorder
+            if not int.from_bytes(raw[0:8], bo) & 0x100000 or ret <= 0:
+                return ""
+            ptid = int.from_bytes(raw[24:32], bo)
+            return f" => {{parent_tid={R.int_array(self.proc, ptid, 1)}}}" if size else ""
+        except Exception:
+            return ""
+
     # ---- before the call ---------------------------------------------------------------------
     def _input(self, i: int, code: str) -> str | None:
         if code.startswith(">"):
@@ -251,6 +290,8 @@ class Call:
                    f"sigsetsize={size}}}"
         if head == "msghdr":
             return R.msghdr(p, v, self.limit, None)
+        if head == "clone_args":
+            return self._clone_args(v, self.args[int(ref)])
         if head == "sockaddr":
             return R.sockaddr(p, v, self.args[int(ref)])
         if head == "pollfds":
@@ -273,7 +314,10 @@ class Call:
                 return R.winsize(p, v)
             if req == TIOCSPTLCK and v:
                 return R.int_array(p, v, 1)
-            return None if req in (TCGETS, TIOCGWINSZ, FIONREAD, TIOCGPTN) and v else _ptr(v)
+            if req == SIOCGIFCONF and v:
+                self.saved = netdev.ifconf_len(p, v)
+                return None
+            return None if req in _IOCTL_OUTPUTS and v else _ptr(v)
         return _scalar(code, v, p)
 
     def _fcntl_arg(self, v: int) -> str:
@@ -311,8 +355,10 @@ class Call:
             text = self.parts[i]
             if text is None:
                 v = self.args[i]
-                if failed or not v:
-                    text = "NULL" if not v else hex(v)
+                if not v:
+                    text = "NULL"
+                elif failed and not (code.startswith("ioctl_arg") and self._net_request()):
+                    text = hex(v)
                 else:
                     try:
                         text = self._render_output(code, v, ret)
@@ -320,7 +366,13 @@ class Call:
                         text = hex(v)
             if text != "":
                 parts.append(text)
+        if self.name == "clone3" and parts and not skip:
+            parts[0] += self._clone3_result(ret)
         return parts
+
+    def _net_request(self) -> bool:
+        """An ioctl whose struct strace shows as passed even when the call failed."""
+        return self.args[1] in IFREQ_GETS or self.args[1] == SIOCGIFCONF
 
     def _render_output(self, code: str, v: int, ret: int) -> str:
         p = self.proc
@@ -354,6 +406,10 @@ class Call:
             req = self.args[int(ref)]
             if req in (FIONREAD, TIOCGPTN):
                 return R.int_array(p, v, 1)
+            if req in IFREQ_GETS:
+                return netdev.ifreq(p, v, req, ret >= 0)
+            if req == SIOCGIFCONF:
+                return netdev.ifconf(p, v, self.saved, ret >= 0)
             return R.termios(p, v) if req == TCGETS else R.winsize(p, v)
         if head == ">msghdr":
             return R.msghdr(p, v, self.limit, ret)

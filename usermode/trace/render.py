@@ -187,7 +187,10 @@ def sigaction(p: Process, ptr: int) -> str:
 def sockaddr(p: Process, ptr: int, size: int) -> str:
     if not ptr:
         return "NULL"
-    raw = p.mem.read(ptr, min(max(size, 0), 128))
+    return sockaddr_bytes(p, p.mem.read(ptr, min(max(size, 0), 128)))
+
+
+def sockaddr_bytes(p: Process, raw: bytes) -> str:
     if len(raw) < 2:
         return "{}"
     fam = int.from_bytes(raw[0:2], p.abi.byteorder)

@@ -44,6 +44,7 @@ SPECS: dict[str, tuple[str, ...]] = {
     "wait4": ("int", ">wstatus", "wait_options", "ptr"),
     "waitpid": ("int", ">wstatus", "wait_options"),
     "execve": ("path", "argv", "envp"),
+    "clone3": ("clone_args:1", "size"),
     "execveat": ("dirfd", "path", "argv", "envp", "at_flags"),
     "uname": (">utsname",),
     "bind": ("fd", "sockaddr:2", "int"),
