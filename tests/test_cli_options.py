@@ -116,6 +116,27 @@ def test_in_asm_disassembles_blocks(guest, arch: str,  # type: ignore[no-untyped
     assert ("svc" in text) if arch == "aarch64" else ("syscall" in text)
 
 
+def test_debug_items_page_strace_help_and_unknown(guest, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    prog = str(guest("hello", "aarch64"))
+    log = tmp_path / "d.log"
+    p = um("-d", "page,strace", "-D", str(log), prog)
+    assert p.returncode == 0 and p.stdout == b"hello, world\n", p.stderr
+    text = log.read_text().splitlines()
+    maps = [x for x in text if x[:12].isalnum() and "-" in x[:14]]
+    assert any(x.endswith("[stack]") and " rw-p " in x for x in maps)
+    assert any(x.endswith(prog) and " r-xp " in x for x in maps)
+    assert any(x.split(" ", 1)[1] == 'writev(1, [{iov_base="hello, world", iov_len=12}, '
+               '{iov_base="\\n", iov_len=1}], 2) = 13' for x in text)
+    h = um("-d", "help", prog)
+    assert h.returncode == 0 and b"page " in h.stdout and b"in_asm " in h.stdout
+    bad = um("-d", "unimp,bogus", prog)
+    assert bad.returncode == 2 and bad.stdout == b""
+    assert bad.stderr == b"usermode: unknown -d item 'bogus' (see -d help)\n"
+    qemu_only = um("-d", "cpu,exec", "-B", "0x10000", prog)
+    assert qemu_only.returncode == 0 and qemu_only.stdout == b"hello, world\n"
+    assert qemu_only.stderr == b"usermode: -d cpu,exec: not supported, ignored\n"
+
+
 @pytest.mark.parametrize("arch", ARCHES)
 def test_trace_log_survives_guest_close_range(guest, arch: str,  # type: ignore[no-untyped-def]
                                               tmp_path: Path) -> None:

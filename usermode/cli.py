@@ -36,8 +36,11 @@ options (qemu-user names; the QEMU_* environment variables work too):
   --trace-json FILE      every syscall as a JSON line (ts, pid, tid, args, result...)
   --trace-timeline FILE  a Chrome/Perfetto trace: a track per thread, syscalls as slices
   -d ITEMS        debug items, comma-separated: unimp (warn on unsupported syscalls),
-                  in_asm (disassemble each translated block), trace (tracebacks on
-                  internal errors)                                          (QEMU_LOG)
+                  in_asm (disassemble each translated block), page (the memory map
+                  after loading), strace, trace (tracebacks on internal errors);
+                  -d help lists them                                        (QEMU_LOG)
+  -B, -R, -p, -g, -seed  accepted for qemu compatibility and ignored (guest addresses
+                  are the guest's own here, with no host base)
 
 event loop and threads (usermode's own):
   --poll-max-ns N   longest adaptive polling window before a blocking wait (0: never poll)
@@ -137,6 +140,11 @@ def run_command(args: list[str], trace: TraceOptions | None = None) -> int:
             elif opt == "-D":
                 opts.log_file = val
             elif opt == "-d":
+                if val == "help":
+                    from usermode.debug import help_text
+
+                    sys.stdout.write(help_text())
+                    return 0
                 opts.debug |= set(_env_list(val))
             elif opt == "-r":
                 opts.uname_release = val
@@ -184,6 +192,11 @@ def run_command(args: list[str], trace: TraceOptions | None = None) -> int:
 
         if not cpus.known(cpu):
             return _fail(f"unknown CPU model {cpu!r} in QEMU_CPU (see -cpu help)", EXIT_USAGE)
+    from usermode.debug import check_items
+
+    bad = check_items(opts.debug)
+    if bad:
+        return _fail(bad, EXIT_USAGE)
     opts.warn_unsupported = "unimp" in opts.debug
     program = args[i]
     guest_argv = [opts.argv0 or program, *args[i + 1:]]

@@ -98,7 +98,7 @@ class Process:
         self.dispatch: Callable[[int, list[int]], int] = self.dispatcher.call
         self.tracer: Tracer | None = None  # set by the tracer itself
         self.api_hooks: list[object] = []  # the Python API's address hooks, kept alive
-        if opts.strace or opts.trace is not None:
+        if opts.strace or opts.trace is not None or "strace" in opts.debug:
             from usermode.strace import TraceOptions, Tracer
 
             if opts.trace is None:  # qemu's -strace: the defaults, into the -D file
@@ -213,6 +213,10 @@ class Process:
         for reg, val in a.ENTRY_REGS:
             eng.set_reg(reg, val)
         self.entry = entry
+        if "page" in self.opts.debug:
+            from usermode.debug import print_page_map
+
+            print_page_map(self, self._log_fd())
 
     def _read_interp(self) -> ElfFile:
         """The ELF interpreter, looked up through the sysroot (exit 127 if missing)."""

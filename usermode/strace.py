@@ -294,17 +294,16 @@ class Tracer:
             self._record(ev)
 
     def _record(self, ev: SyscallEvent | SignalEvent) -> None:
-        comm = os.fsdecode(self.proc.comm)
         if isinstance(ev, SyscallEvent):
             if self.json:
                 self.json.syscall(ev)
             if self.timeline:
-                self.timeline.syscall(ev, comm)
+                self.timeline.syscall(ev, os.fsdecode(self.proc.comm))
         else:
             if self.json:
                 self.json.signal(ev)
             if self.timeline:
-                self.timeline.signal(ev, comm)
+                self.timeline.signal(ev, os.fsdecode(self.proc.comm))
         if self.opts.events is not None:
             self.opts.events.append(ev)
 
