@@ -237,6 +237,7 @@ SIGS_CHECKS = ("eintr", "spin", "ucontext", "altstack", "sigsuspend", "sigwait",
                "pipe_ignored", "signalfd", "sigqueue", "blocked_default")
 NETIO_CHECKS = ("poll", "select", "epoll", "eventfd", "timerfd", "tcp", "udp", "unix",
                 "pollband", "ifreq")
+IPC_CHECKS = ("shm", "sem", "msg", "eintr")
 COMPUTE_CHECKS = ("sha256", "int", "float", "simd", "qsort", "strtod")
 
 ARGS_ENV = {"USERMODE_T_VALUE": "some value=with=equals", "USERMODE_T_EMPTY": ""}
@@ -322,6 +323,7 @@ CASES: tuple[GuestCase, ...] = (
     GuestCase("compute", "compute", lines=(*_ok(COMPUTE_CHECKS), "compute done")),
     GuestCase("threads", "threads", THREAD_CHECKS, lines=(*_ok(THREAD_CHECKS), "threads done")),
     GuestCase("netio", "netio", lines=(*_ok(NETIO_CHECKS), "netio done")),
+    GuestCase("ipc", "ipc", lines=(*_ok(IPC_CHECKS), "ipc done")),
     GuestCase("sigs", "sigs", lines=(*_ok(SIGS_CHECKS), "sigs done")),
     GuestCase("sigpipe", "sigs", ("pipe_dies",), returncode=-signal.SIGPIPE,
               lines=("writing to a closed pipe",)),
@@ -390,6 +392,9 @@ REFERENCE_BUGS: dict[tuple[str, tuple[str, ...]], tuple[bytes, str]] = {
     ("netio", ("aarch64", "x86_64", "riscv64", "arm", "i386", "mipsel")): (
         b"FAIL: ifreq: ioctl(s, _IOR(0xee, 1, int), &x) == -1 && errno == ENOTTY",
         "qemu-user answers an ioctl request it does not know with ENOSYS; Linux says ENOTTY"),
+    ("ipc", ("aarch64", "riscv64")): (
+        b"FAIL: msg: qnum 0 lrpid 0 lspid",
+        "qemu-user's msgctl(IPC_STAT) leaves msg_lrpid 0 on these ABIs"),
     ("netio", ("mipsel",)): (
         b"FAIL: pollband: revents 0x4 0x100",
         "qemu-mipsel passes poll events through unconverted: a guest POLLWRBAND (0x100) "

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 from bisect import bisect_right
+from collections.abc import Callable
 from typing import Any
 
 from syscalls.errors import Errno
@@ -255,8 +256,10 @@ class AddressSpace:
 
     def map(self, addr: int, length: int, prot: int, *, fixed: bool = False,
             noreplace: bool = False, shared: bool = False, fd: int = -1, offset: int = 0,
-            name: str = "", dev: int = 0, ino: int = 0, host_prot: int | None = None) -> int:
-        """mmap semantics. Returns the guest address. Raises Errno."""
+            name: str = "", dev: int = 0, ino: int = 0, host_prot: int | None = None,
+            install: Callable[[int, int], None] | None = None) -> int:
+        """mmap semantics. Returns the guest address. Raises Errno. `install(host, length)`
+        puts the host pages in place itself (a System V segment's shmat)."""
         length = page_up(length)
         if length == 0:
             raise Errno(errno.EINVAL)
@@ -281,7 +284,9 @@ class AddressSpace:
             maywrite = bool(host_prot & hostmm.PROT_WRITE)
             for lo, hi, b in pieces:
                 h = b.host + (lo - b.lo)
-                if fd >= 0:
+                if install is not None:
+                    install(h, hi - lo)
+                elif fd >= 0:
                     hostmm.map_file(h, hi - lo, host_prot, shared, fd, offset + (lo - addr))
                 elif shared:
                     hostmm.mmap(h, hi - lo, host_prot,

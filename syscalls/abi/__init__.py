@@ -53,6 +53,11 @@ class Abi:
         shape64 = _Shape(self, getattr(data, "STATFS64_ALIGN64", self.align64))
         self.statfs64 = Layout(getattr(data, "STATFS64", structs.with_spare(
             structs.STATFS64, spare, self.wordsize)), shape64)
+        wide = self.wordsize == 8
+        self.shmlba: int = getattr(data, "SHMLBA", 4096)  # shmat's address alignment
+        self.shmid64 = Layout(getattr(data, "SHMID64", structs.shmid64(wide)), self)
+        self.semid64 = Layout(getattr(data, "SEMID64", structs.semid64(wide)), self)
+        self.msqid64 = Layout(structs.msqid64(wide), self)
         self.flock = Layout(getattr(data, "FLOCK", structs.FLOCK), self)
         self.flock64 = Layout(structs.FLOCK64, self)
         # clone's argument order: tls before child_tid (CONFIG_CLONE_BACKWARDS) or after

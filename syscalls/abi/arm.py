@@ -16,3 +16,4 @@ EPOLL_PACKED = False
 # 64-bit syscall arguments travel in even/odd register pairs (r2:r3 skipped to r4:r5...)
 PAIR_ALIGN = True
 STATFS64_ALIGN64 = 4  # struct statfs64 is packed to 4-byte alignment (84 bytes)
+SHMLBA = 0x4000  # shmat's address alignment: four pages (VIPT caches)

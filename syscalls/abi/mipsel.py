@@ -4,7 +4,7 @@ tests/unit/test_abi_mips.py against the cross headers). Tables map host (x86_64)
 guest values; what is not listed is the same on both."""
 
 from syscalls.abi import generic
-from syscalls.abi.structs import Field
+from syscalls.abi.structs import SEMID64_MIPS32, SHMID64_MIPS32, Field
 
 WORDSIZE = 4
 LITTLE_ENDIAN = True
@@ -31,6 +31,8 @@ STAT_OLD: list[Field] = [
     ("st_ctime_nsec", "u32"), ("st_blksize", "u32"), ("st_blocks", "u32"), ("pad:56", "pad:56"),
 ]
 # struct statfs and statfs64: f_frsize third, f_files and f_ffree before f_bavail, f_spare[5]
+SHMID64 = SHMID64_MIPS32  # the times' high halves at the end
+SEMID64 = SEMID64_MIPS32
 STATFS: list[Field] = [
     ("f_type", "u32"), ("f_bsize", "u32"), ("f_frsize", "u32"), ("f_blocks", "u32"),
     ("f_bfree", "u32"), ("f_files", "u32"), ("f_ffree", "u32"), ("f_bavail", "u32"),
@@ -115,3 +117,4 @@ IOCTLS = {
 NCCS = 23
 TERMIOS_CC = {4: 16, 6: 4, 11: 17, 16: 6}  # host index -> guest index (VEOF VMIN VEOL VEOL2)
 TERMIOS_LFLAG = {0x100: 0x8000, 0x8000: 0x100, 0x1000: 0x2000}  # TOSTOP IEXTEN FLUSHO
+SHMLBA = 0x40000  # shmat's address alignment: 256 KiB (cache aliasing)

@@ -182,3 +182,47 @@ STACK_T: list[Field] = [("ss_sp", "ptr"), ("ss_flags", "s32"), ("ss_size", "ulon
 STAT_FIELD_ORDER = ("st_dev", "st_ino", "st_mode", "st_nlink", "st_uid", "st_gid", "st_rdev",
                     "st_size", "st_blksize", "st_blocks", "st_atime", "st_atime_nsec",
                     "st_mtime", "st_mtime_nsec", "st_ctime", "st_ctime_nsec")
+# ---- System V IPC (the IPC_64 structs) ----------------------------------------------------------
+# struct ipc64_perm: mode is a u16 followed by two pad bytes on i386 and arm, a u32 elsewhere:
+# the same bytes on a little-endian ABI, so one declaration serves.
+IPC64_PERM: list[Field] = [("key", "s32"), ("uid", "u32"), ("gid", "u32"), ("cuid", "u32"),
+                           ("cgid", "u32"), ("mode", "u32"), ("seq", "u16"), ("pad:2", "pad:2"),
+                           ("unused1", "ulong"), ("unused2", "ulong")]
+_SPLIT_TIME = ("atime", "dtime", "ctime", "otime", "stime", "rtime")  # *_high on 32-bit ABIs
+
+
+def _times(names: tuple[str, ...], wide: bool) -> list[Field]:
+    if wide:
+        return [(n, "long") for n in names]
+    return [f for n in names for f in ((n, "ulong"), (f"{n}_high", "ulong"))]
+
+
+def shmid64(wide: bool) -> list[Field]:
+    return [*IPC64_PERM, ("segsz", "ulong"), *_times(("atime", "dtime", "ctime"), wide),
+            ("cpid", "s32"), ("lpid", "s32"), ("nattch", "ulong"), ("unused4", "ulong"),
+            ("unused5", "ulong")]
+
+
+def semid64(wide: bool) -> list[Field]:
+    return [*IPC64_PERM, *_times(("otime", "ctime"), wide), ("nsems", "ulong"),
+            ("unused3", "ulong"), ("unused4", "ulong")]
+
+
+def msqid64(wide: bool) -> list[Field]:
+    return [*IPC64_PERM, *_times(("stime", "rtime", "ctime"), wide), ("cbytes", "ulong"),
+            ("qnum", "ulong"), ("qbytes", "ulong"), ("lspid", "s32"), ("lrpid", "s32"),
+            ("unused4", "ulong"), ("unused5", "ulong")]
+
+
+# x86_64's semid64_ds has a spare word after each time
+SEMID64_X86_64: list[Field] = [*IPC64_PERM, ("otime", "long"), ("unused1", "ulong"),
+                               ("ctime", "long"), ("unused2", "ulong"), ("nsems", "ulong"),
+                               ("unused3", "ulong"), ("unused4", "ulong")]
+# 32-bit MIPS: the times' high halves at the end (shm: 16 bits each)
+SHMID64_MIPS32: list[Field] = [*IPC64_PERM, ("segsz", "ulong"), ("atime", "ulong"),
+                               ("dtime", "ulong"), ("ctime", "ulong"), ("cpid", "s32"),
+                               ("lpid", "s32"), ("nattch", "ulong"), ("atime_high", "u16"),
+                               ("dtime_high", "u16"), ("ctime_high", "u16"), ("pad:2", "pad:2")]
+SEMID64_MIPS32: list[Field] = [*IPC64_PERM, ("otime", "ulong"), ("ctime", "ulong"),
+                               ("nsems", "ulong"), ("otime_high", "ulong"),
+                               ("ctime_high", "ulong")]

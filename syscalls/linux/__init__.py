@@ -18,6 +18,7 @@ from syscalls.linux import (  # noqa: F401
     signal,
     signalfd,
     socket,
+    sysvipc,
     thread,
     time,
     tty,

@@ -22,6 +22,7 @@ from syscalls.linux import (  # noqa: F401  (rows aliased below)
     poll,
     signal,
     socket,
+    sysvipc,
     time,
 )
 from syscalls.linux.mm import sys_mmap
@@ -73,7 +74,7 @@ for _name, _target in (("clock_gettime64", "clock_gettime"), ("clock_settime64",
                        ("timerfd_settime64", "timerfd_settime"),
                        ("timerfd_gettime64", "timerfd_gettime"),
                        ("rt_sigtimedwait_time64", "rt_sigtimedwait"),
-                       ("recvmmsg_time64", "recvmmsg"),
+                       ("recvmmsg_time64", "recvmmsg"), ("semtimedop_time64", "semtimedop"),
                        ("sched_rr_get_interval_time64", "sched_rr_get_interval")):
     if _target in ROWS:
         alias(_name, _target, wrap=_time64)

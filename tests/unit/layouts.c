@@ -2,6 +2,10 @@
  * tests/unit/test_abi_compiled.py. Each value is stored plus 1000000 so that none lands
  * in .bss (a zero would be emitted as .zero, not as a number). */
 #include <stddef.h>
+#include <asm/ipcbuf.h>
+#include <asm/msgbuf.h>
+#include <asm/sembuf.h>
+#include <asm/shmbuf.h>
 #include <asm/stat.h>
 #include <asm/statfs.h>
 #include <asm/termbits.h>
@@ -61,3 +65,19 @@ V(rlimit_size, sizeof(struct rlimit))
 V(rlimit64_size, sizeof(struct rlimit64))
 V(epoll_event_size, sizeof(struct epoll_event))
 V(epoll_event_data, offsetof(struct epoll_event, data))
+V(ipc64_perm_size, sizeof(struct ipc64_perm))
+V(ipc64_perm_seq, offsetof(struct ipc64_perm, seq))
+V(shmid64_size, sizeof(struct shmid64_ds))
+V(shmid64_segsz, offsetof(struct shmid64_ds, shm_segsz))
+V(shmid64_ctime, offsetof(struct shmid64_ds, shm_ctime))
+V(shmid64_cpid, offsetof(struct shmid64_ds, shm_cpid))
+V(shmid64_nattch, offsetof(struct shmid64_ds, shm_nattch))
+V(semid64_size, sizeof(struct semid64_ds))
+V(semid64_otime, offsetof(struct semid64_ds, sem_otime))
+V(semid64_ctime, offsetof(struct semid64_ds, sem_ctime))
+V(semid64_nsems, offsetof(struct semid64_ds, sem_nsems))
+V(msqid64_size, sizeof(struct msqid64_ds))
+V(msqid64_ctime, offsetof(struct msqid64_ds, msg_ctime))
+V(msqid64_qnum, offsetof(struct msqid64_ds, msg_qnum))
+V(msqid64_qbytes, offsetof(struct msqid64_ds, msg_qbytes))
+V(msqid64_lrpid, offsetof(struct msqid64_ds, msg_lrpid))

@@ -77,6 +77,14 @@ def test_layouts_match_the_compiler(arch: str, tmp_path_factory: pytest.TempPath
         "rlimit64_size": abi.rlimit64.size,
         "epoll_event_size": event.size,
         "epoll_event_data": event.size - 8,
+        "ipc64_perm_size": abi.shmid64.offsets["segsz"],
+        "ipc64_perm_seq": abi.shmid64.offsets["seq"],
+        "shmid64_size": abi.shmid64.size,
+        **{f"shmid64_{f}": abi.shmid64.offsets[f] for f in ("segsz", "ctime", "cpid", "nattch")},
+        "semid64_size": abi.semid64.size,
+        **{f"semid64_{f}": abi.semid64.offsets[f] for f in ("otime", "ctime", "nsems")},
+        "msqid64_size": abi.msqid64.size,
+        **{f"msqid64_{f}": abi.msqid64.offsets[f] for f in ("ctime", "qnum", "qbytes", "lrpid")},
     }
     assert set(c) == set(ours), "layouts.c and this test list different values"
     wrong = {k: (ours[k], c[k]) for k in ours if ours[k] != c[k]}
