@@ -342,6 +342,31 @@ def test_clone3_like_native_strace(guest, native_strace: str,  # type: ignore[no
     assert ours[0].endswith("} => {parent_tid=[TID]}, 88) = TID")
 
 
+def test_sysv_ipc_like_native_strace(guest, native_strace: str,  # type: ignore[no-untyped-def]
+                                     tmp_path: Path) -> None:
+    """shm/sem/msg calls with their keys, flags, commands, sembufs, messages and *_ds
+    structs, the waits that park, and EINTR."""
+    prog = str(guest("ipc", "x86_64"))
+    p = ustrace("-f", "-e", "trace=%ipc", prog)
+    assert p.returncode == 0, p.stderr
+    n = subprocess.run([native_strace, "-f", "-o", str(tmp_path / "n.txt"), "-e", "trace=%ipc",
+                        prog], capture_output=True)
+    assert n.returncode == 0
+
+    def norm(lines: list[str]) -> list[str]:
+        out = []
+        for x in joined(lines):
+            x = re.sub(r"0x[0-9a-f]{6,}", "ADDR", re.sub(r" +=", " =", x))
+            x = re.sub(r"\b\d{4,}\b", "N", x)  # ids, pids, times
+            if re.match(r"(shm|sem|msg)\w+\(", x):
+                out.append(x)
+        return sorted(out)
+
+    ours = norm(p.stderr.decode().splitlines())
+    assert len(ours) > 40
+    assert ours == norm((tmp_path / "n.txt").read_text().splitlines())
+
+
 def test_tty_ioctls_on_mipsel_like_native_strace(guest, native_strace: str,  # type: ignore[no-untyped-def]
                                                  tmp_path: Path) -> None:
     """termios and winsize structs through a pty, decoded from a MIPS guest (its own termios

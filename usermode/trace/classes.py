@@ -28,6 +28,10 @@ MEMORY = frozenset({
     "pkey_mprotect", "shmat", "shmdt", "memfd_create", "membarrier", "mbind",
     "set_mempolicy", "get_mempolicy", "process_madvise"})
 
+IPC = frozenset({
+    "ipc", "shmget", "shmat", "shmdt", "shmctl", "semget", "semop", "semtimedop",
+    "semtimedop_time64", "semctl", "msgget", "msgsnd", "msgrcv", "msgctl"})
+
 
 @cache
 def classes() -> dict[str, frozenset[str]]:
@@ -37,7 +41,7 @@ def classes() -> dict[str, frozenset[str]]:
     desc = frozenset(n for n, r in rows.items() if (r.args and r.args[0].split(":")[0] == "fd")
                      or r.ret == "fd") | NETWORK - {"socketcall"}
     return {"file": file, "desc": desc, "network": NETWORK, "process": PROCESS,
-            "signal": SIGNAL, "memory": MEMORY}
+            "signal": SIGNAL, "memory": MEMORY, "ipc": IPC}
 
 
 def expand_set(value: str) -> frozenset[str]:

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 from syscalls.errors import REGISTERS_RESTORED
 from syscalls.linux.ioctl_more import IFREQ_GETS, SIOCGIFCONF
 from syscalls.registry import Row
+from usermode.trace import ipc, netdev
 from usermode.trace import names as N
-from usermode.trace import netdev
 from usermode.trace import render as R
 from usermode.trace.specs import HEX_RESULT, SPECS
 
@@ -109,6 +109,7 @@ _DETAILS = {
     "sfd_flags": lambda v, p: R.flags(v, N.SFD_FLAGS),
     "mode": lambda v, p: R.mode(v),
     "timer_flags": lambda v, p: "TIMER_ABSTIME" if v == 1 else str(v),
+    **ipc.SCALARS,
 }
 
 
@@ -233,6 +234,17 @@ class Call:
             out.append(f"set_tid={_ptr(f[8])}, set_tid_size={f[9]}")
         return "{" + ", ".join(out) + "}"
 
+    def _ipc_ds_input(self, kind: str, v: int) -> str | None:
+        """The last argument of shmctl/semctl/msgctl, as its command uses it."""
+        cmd = self.args[-2]
+        if ipc.is_stat(kind, cmd):
+            return None  # filled by the call
+        if ipc.is_set(cmd) and v:
+            return ipc.ds(self.proc, kind, v, full=False)
+        if kind == "sem" and cmd & 0xFF in (13, 16, 17):  # GETALL, SETVAL, SETALL
+            return hex(v)
+        return _ptr(v)
+
     def _clone3_result(self, ret: int) -> str:
         """` => {parent_tid=[N]}` after a clone3 that stored the child's tid."""
         v, size = self.args[0], self.args[1]
@@ -292,6 +304,12 @@ class Call:
             return R.msghdr(p, v, self.limit, None)
         if head == "clone_args":
             return self._clone_args(v, self.args[int(ref)])
+        if head == "sembufs":
+            return ipc.sembufs(p, v, self.args[int(ref)])
+        if head == "msgbuf":
+            return ipc.msgbuf(p, v, self.args[int(ref)], self.limit)
+        if head == "ipc_ds":
+            return self._ipc_ds_input(ref, v)
         if head == "sockaddr":
             return R.sockaddr(p, v, self.args[int(ref)])
         if head == "pollfds":
@@ -413,6 +431,10 @@ class Call:
             return R.termios(p, v) if req == TCGETS else R.winsize(p, v)
         if head == ">msghdr":
             return R.msghdr(p, v, self.limit, ret)
+        if head == "ipc_ds":
+            return ipc.ds(p, ref, v, full=True)
+        if head == ">msgbuf":
+            return ipc.msgbuf(p, v, self.args[int(ref)], self.limit)
         if head in (">statfs", ">statfs64"):
             return R.statfs(p, v, head == ">statfs64")
         if head == ">cpuset":
