@@ -277,6 +277,7 @@ class Emulator:
                 env = {os.fsdecode(k): os.fsdecode(v) for k, sep, v in
                        (item.partition(b"=") for item in x.envp) if sep}
             except _GuestKilled as k:
+                _close_quietly(proc)
                 return -k.signo
             except GuestFault as f:
                 from usermode.crash import describe
@@ -284,6 +285,7 @@ class Emulator:
                 self.crash = describe(proc, f)
                 if proc.tracer is not None:
                     proc.tracer.killed(f.signo)
+                _close_quietly(proc)
                 return -f.signo
 
     def _install(self, proc: Process) -> None:
@@ -354,3 +356,12 @@ def _hook_address(proc: Process, address: int, callback: Callable[[AddressContex
     cb = capi.HOOK_CODE(on_code)
     engine.uc.hook_add(capi.UC_HOOK_CODE, cb, address, address)
     proc.api_hooks.append(cb)  # keep the ctypes callback alive as long as the process
+
+
+def _close_quietly(proc: Process) -> None:
+    """A run that a signal or fault ended: its engine, memory, watchdog thread and host
+    signalfd go now (a later run in this process must not share them)."""
+    try:
+        proc.close()
+    except Exception:
+        pass

@@ -12,7 +12,11 @@ Left on plain Python handlers:
   watchdog's signalfd could not read;
 - job control (SIGTSTP, SIGTTIN, SIGTTOU), whose kernel checks look at the host mask;
 - SIGCHLD, whose siginfo comes from waitid (signals.child_siginfo).
-Threads of ours other than the main one block all of these, so none is delivered there.
+Threads of ours other than the main one block the signals read here, so none is delivered
+there; a delivery elsewhere (a thread of an API caller) still reaches the guest, as a plain
+SI_USER. A signal sent to our main thread alone (tgkill from outside, F_SETOWN_EX) is not
+visible to the watchdog's read: it waits until the guest's disposition changes. Another
+emulated process aims its rt_tgsigqueueinfo at our main thread as a process-directed one.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import ctypes
 import os
 import signal as host
 import struct
+import threading
 from collections import deque
 from collections.abc import Callable
 from typing import NamedTuple
@@ -71,9 +76,13 @@ class HostSignalFd:
     def __init__(self, reserve: Callable[[int], None]) -> None:
         self.fd = -1
         self.signals: set[int] = set()
-        # Read, not yet handed on. No lock: the main thread's handler can run between any
-        # two bytecodes of the main thread, so records only move by atomic deque calls.
+        # Read, not yet handed on. The main thread's Python handler can run between any two
+        # of its bytecodes, so the handler's side (drain) takes no lock and records move by
+        # atomic deque calls; `lock` only keeps a read and its append together (watchdog)
+        # against the main thread's own reads outside handlers (change, kill(0)).
         self._inbox: deque[HostSigInfo] = deque()
+        self.announced: set[int] = set()  # signals handed to the main thread by the watchdog
+        self.lock = threading.Lock()
         self._reserve = reserve
 
     def _set_mask(self) -> None:
@@ -93,15 +102,16 @@ class HostSignalFd:
         add -= self.signals
         remove &= self.signals
         if add:
+            host.pthread_sigmask(host.SIG_BLOCK, add)  # first: none slips past both ways
             self.signals |= add
             self._set_mask()
-            host.pthread_sigmask(host.SIG_BLOCK, add)
         if remove:
-            self.read()
-            self.signals -= remove
-            if self.signals:
-                self._set_mask()
-            host.pthread_sigmask(host.SIG_UNBLOCK, remove)
+            with self.lock:  # a record the watchdog is reading lands before we look
+                self.read()
+                self.signals -= remove
+                if self.signals:
+                    self._set_mask()
+                host.pthread_sigmask(host.SIG_UNBLOCK, remove)
         return bool(self._inbox)
 
     def read(self) -> list[int]:
@@ -136,9 +146,6 @@ class HostSignalFd:
     def forget(self) -> None:
         """In a forked child: what was read so far was sent to the parent."""
         self._inbox.clear()
-
-    def reads(self, signo: int) -> bool:
-        return signo in self.signals
 
     def close(self) -> None:
         """Stop reading: every signal goes back to the host's normal delivery."""

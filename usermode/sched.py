@@ -230,6 +230,12 @@ class Scheduler:
         if not park.waits:
             self._finish(t, park, NOW)
             return
+        if park.interruptible and t.pending and (
+                signals.deliverable(t) or signals.pending_mask(t) & t.sigwait):
+            # a host signal's handler ran after the syscall looked (between the hook and
+            # here): the wait ends before anything (a helper thread) starts for it
+            self._finish(t, park, INTERRUPTED)
+            return
         self.stats["parks"] += 1
         t.state = PARKED
         t.park = park
@@ -253,11 +259,6 @@ class Scheduler:
         if external:
             self.external_waits += 1
             t.cleanups.append(self._external_done)
-        if park.interruptible and t.pending and (
-                signals.deliverable(t) or signals.pending_mask(t) & t.sigwait):
-            # a host signal's handler ran after the syscall looked (between the hook and
-            # here) and could not interrupt a thread that was not parked yet
-            self.interrupt(t)
 
     def _external_done(self) -> None:
         self.external_waits -= 1

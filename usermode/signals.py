@@ -207,8 +207,10 @@ def _on_host_signal(p: Process, signo: int) -> None:
     """A host signal the guest handles or blocks (runs on the main thread)."""
     sfd = p.sched.watchdog.sigfd
     if sfd is not None and signo in VIA_FD:
-        if _hand_on_records(p) or sfd.reads(signo):
-            return  # (no record: handed on with an earlier signal's call)
+        announced = signo in sfd.announced
+        sfd.announced.discard(signo)
+        if _hand_on_records(p) or announced:
+            return  # (announced without a record: it went with an earlier call's records)
     info = None
     if signo == SIGCHLD:
         p.children.notify()

@@ -136,7 +136,9 @@ class Watchdog:
                     time.sleep(q)
                     continue
                 if sfd is not None and sfd.fd in ready:
-                    self._hand_on(sfd.read())
+                    with sfd.lock:
+                        got = sfd.read()
+                    self._hand_on(got)
                 elif ready:  # the C handler may have run on this thread: the main
                     self._wake_loop()  # thread can be asleep in the loop, not interrupted
                 if ready:
@@ -153,7 +155,10 @@ class Watchdog:
     def _hand_on(self, signos: list[int]) -> None:
         """Signals read from the signalfd: their Python handler runs on the main thread
         as if each had been delivered there, and the loop wakes if it sleeps."""
+        sfd = self.sigfd
         for signo in dict.fromkeys(signos):
+            if sfd is not None:
+                sfd.announced.add(signo)
             _thread.interrupt_main(signo)
         self._wake_loop()
 

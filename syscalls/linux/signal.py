@@ -3,6 +3,7 @@ sigaltstack, kill, tkill, tgkill: signals. Delivery and frames are usermode/sign
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import time
@@ -119,10 +120,13 @@ def _signal_group_others(p: Process, sig: int) -> None:
     """kill(0, sig): every other process of our group, through the host."""
     import signal as host_signal
 
+    sfd = p.sched.watchdog.sigfd
+    lock = sfd.lock if sfd is not None else contextlib.nullcontext()
     old = host_signal.pthread_sigmask(host_signal.SIG_BLOCK, [sig])
     try:
-        os.killpg(os.getpgrp(), sig)
-        host_signal.sigtimedwait([sig], 0)  # our own copy: delivered as a guest signal above
+        with lock:  # the watchdog's signalfd read must not take our own copy first
+            os.killpg(os.getpgrp(), sig)
+            host_signal.sigtimedwait([sig], 0)  # our own copy: delivered as a guest signal
     finally:
         host_signal.pthread_sigmask(host_signal.SIG_SETMASK, old)
 

@@ -160,6 +160,9 @@ def sys_rt_tgsigqueueinfo(p: Process, tgid: int, tid: int, sig: int, uinfo: int)
         raise Errno(errno.EINVAL)
     info, code = _guest_info(p, sig, uinfo)
     if tgid != p.pid:
+        if tid == tgid:  # an emulated process reads only process-wide signals with their
+            # siginfo (usermode/hostsignals.py): its main thread gets it as one of those
+            return hostsys.syscall(NR_RT_SIGQUEUEINFO, tgid, sig, _to_host(p, sig, info, code))
         return hostsys.syscall(NR_RT_TGSIGQUEUEINFO, tgid, tid, sig,
                                _to_host(p, sig, info, code))
     t = p.sched.threads.get(tid)
