@@ -113,6 +113,7 @@ class Tracer:
         global _CURRENT
         _CURRENT = self
         self.counts = Counts()
+        self.counting = opts.counts_file is not None  # -c: every process adds its counts
         self.rows = dispatch.rows
         self.names: dict[int, str] = dispatch.names
         dispatch.wrap_handlers(self._wrap)
@@ -273,7 +274,8 @@ class Tracer:
             self._child = False
             return
         failed = -4096 < ret < 0
-        self.counts.add(f.name, dt, failed)
+        if self.counting:
+            self.counts.add(f.name, dt, failed)
         call = f.call
         if call is None or (self.opts.status is not None and not self._status_ok(ret)):
             return
