@@ -342,15 +342,19 @@ def test_clone3_like_native_strace(guest, native_strace: str,  # type: ignore[no
     assert ours[0].endswith("} => {parent_tid=[TID]}, 88) = TID")
 
 
-def test_sysv_ipc_like_native_strace(guest, native_strace: str,  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("arch", ["x86_64", "i386"])
+def test_sysv_ipc_like_native_strace(guest, native_strace: str, arch: str,  # type: ignore[no-untyped-def]
                                      tmp_path: Path) -> None:
     """shm/sem/msg calls with their keys, flags, commands, sembufs, messages and *_ds
-    structs, the waits that park, and EINTR."""
-    prog = str(guest("ipc", "x86_64"))
+    structs, the waits that park, and EINTR. The i386 build (the host runs it natively
+    too) goes through the ipc multiplexer, which strace shows as the calls it makes."""
+    prog = str(guest("ipc", arch))
     p = ustrace("-f", "-e", "trace=%ipc", prog)
     assert p.returncode == 0, p.stderr
     n = subprocess.run([native_strace, "-f", "-o", str(tmp_path / "n.txt"), "-e", "trace=%ipc",
                         prog], capture_output=True)
+    if n.returncode != 0 and arch == "i386":
+        pytest.skip(f"this host does not run i386 programs natively: {n.stderr[-200:]!r}")
     assert n.returncode == 0
 
     def norm(lines: list[str]) -> list[str]:
@@ -358,6 +362,8 @@ def test_sysv_ipc_like_native_strace(guest, native_strace: str,  # type: ignore[
         for x in joined(lines):
             x = re.sub(r"0x[0-9a-f]{6,}", "ADDR", re.sub(r" +=", " =", x))
             x = re.sub(r"\b\d{4,}\b", "N", x)  # ids, pids, times
+            if "ENOMSG" in x:  # strace drops msgtyp from a failed msgrcv through ipc
+                continue
             if re.match(r"(shm|sem|msg)\w+\(", x):
                 out.append(x)
         return sorted(out)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from syscalls.errors import Errno, ExecRequest, Park
-from usermode.trace import render
+from usermode.trace import ipc, render
 from usermode.trace.classes import expand_set
 from usermode.trace.format import Call
 from usermode.trace.names import ERRNO
@@ -75,7 +75,7 @@ class _InFlight:
     """One traced call between entry and result."""
 
     __slots__ = ("args", "call", "done", "name", "nr", "parked_at", "parked_ns", "raw",
-                 "resumed", "t0", "tid", "when")
+                 "result_at", "resumed", "t0", "tid", "when")
 
     def __init__(self, name: str, call: Call | None, tid: int, nr: int,
                  raw: tuple[int, ...], args: tuple[int, ...] = ()) -> None:
@@ -87,6 +87,7 @@ class _InFlight:
         self.parked_at = 0
         self.parked_ns = 0
         self.resumed = False
+        self.result_at = 0  # ipc's shmat: where the address it returns is stored
 
 
 class Tracer:
@@ -218,7 +219,9 @@ class Tracer:
 
     def _wrap(self, name: str, fn: Callable[..., int]) -> Callable[..., int]:
         exiting = name in ("exit", "exit_group")
-        if not self._wanted(name):
+        wanted = self._wanted(name) or (
+            name == "ipc" and any(self._wanted(n) for n in ipc.SUBCALLS.values()))
+        if not wanted:
             def seen(proc: Process, *a: int) -> int:
                 self._seen = True
                 if exiting:  # the end of the process: the exit line and the summary
@@ -232,8 +235,13 @@ class Tracer:
 
         def traced(proc: Process, *a: int) -> int:
             self._seen = True
-            call = Call(proc, name, row, a, limit) if render_args else None
-            f = _InFlight(name, call, proc.thread.tid, self._nr, tuple(self._raw[:6]), a)
+            if name == "ipc" and render_args:
+                f = self._ipc_call(proc, a)
+                if not self._wanted(f.name):
+                    return fn(proc, *a)
+            else:
+                call = Call(proc, name, row, a, limit) if render_args else None
+                f = _InFlight(name, call, proc.thread.tid, self._nr, tuple(self._raw[:6]), a)
             if name in ("execve", "execveat"):
                 self._exec = f
             if exiting:  # no result: "= ?" now
@@ -264,6 +272,34 @@ class Tracer:
 
         return traced
 
+    def _ipc_call(self, proc: Process, a: tuple[int, ...]) -> _InFlight:
+        """i386's and MIPS's ipc: shown as the call it makes, as strace does."""
+        raw = tuple(self._raw[:6])
+        try:
+            sub = ipc.subcall(proc, a)
+        except Exception:  # a bad pointer (msgrcv's kludge): the raw call
+            sub = None
+        if sub is None:
+            return _InFlight("ipc", Call(proc, "ipc", self.rows.get("ipc"), a, self.opts.limit),
+                             proc.thread.tid, self._nr, raw, a)
+        name, args, result_at = sub
+        stat = False
+        semun: str | int = 0
+        if name == "semctl":
+            stat = ipc.is_stat("sem", args[2])
+            try:
+                semun = ipc.semun_by_reference(proc, stat, args[3])
+            except Exception:
+                semun = hex(args[3])
+            if isinstance(semun, int):
+                args = (*args[:3], semun)
+        call = Call(proc, name, self.rows.get(name), args, self.opts.limit)
+        if isinstance(semun, str):
+            call.parts[3] = semun
+        f = _InFlight(name, call, proc.thread.tid, self._nr, raw, args)
+        f.result_at = result_at
+        return f
+
     def _done(self, f: _InFlight, ret: int) -> None:
         if f.done:
             return
@@ -280,6 +316,12 @@ class Tracer:
         if call is None or (self.opts.status is not None and not self._status_ok(ret)):
             return
         parts = call.finish_list(ret)
+        if f.result_at and ret == 0:  # ipc's shmat returned the address through memory
+            try:
+                ws = self.proc.abi.wordsize
+                ret = int.from_bytes(self.proc.mem.read(f.result_at, ws), self.proc.abi.byteorder)
+            except Exception:
+                pass
         if self.lines:
             shown = parts[call.first_output():] if f.resumed else parts
             args = ", ".join(shown)

@@ -116,3 +116,60 @@ def ds(p: Process, kind: str, ptr: int, full: bool) -> str:
                 f"msg_ctime={_time(v, 'ctime')}, msg_qnum={v['qnum']}, "
                 f"msg_qbytes={v['qbytes']}, msg_lspid={v['lspid']}, msg_lrpid={v['lrpid']}")
     return f"{{{perm}, {rest}}}"
+
+
+# ---- i386's and MIPS o32's ipc(call, first, second, third, ptr, fifth) -------------------------
+SUBCALLS = {1: "semop", 2: "semget", 3: "semctl", 4: "semtimedop", 11: "msgsnd", 12: "msgrcv",
+            13: "msgget", 14: "msgctl", 21: "shmat", 22: "shmdt", 23: "shmget", 24: "shmctl"}
+
+
+def subcall(p: Process, a: tuple[int, ...]) -> tuple[str, tuple[int, ...], int] | None:
+    """The call an `ipc` makes, as strace shows it: (name, its arguments, the address its
+    result is stored at (shmat) or 0)."""
+    if len(a) < 6:
+        return None
+    call, first, second, third, ptr, fifth = a[:6]
+    version, c = call >> 16, call & 0xFFFF
+    name = SUBCALLS.get(c)
+    if name is None:
+        return None
+    mask = p.abi.mask
+    args: tuple[int, ...]
+    if c in (2, 23):
+        args = (first, second, third)
+    elif c == 1:
+        args = (first, ptr, second)
+    elif c == 3:  # the union semun, passed by reference
+        args = (first, second, third, ptr)
+    elif c == 4:
+        args = (first, ptr, second, fifth & mask)
+    elif c == 11:
+        args = (first, ptr, second, third)
+    elif c == 12:
+        if version == 0 and ptr:
+            ws, bo = p.abi.wordsize, p.abi.byteorder
+            raw = p.mem.read(ptr, 2 * ws)
+            args = (first, int.from_bytes(raw[:ws], bo), second,
+                    p.abi.sword(int.from_bytes(raw[ws:], bo)), third)
+        else:
+            args = (first, ptr, second, fifth, third)
+    elif c == 13:
+        args = (first, second)
+    elif c in (14, 24):
+        args = (first, second, ptr)
+    elif c == 21:
+        return name, (first, ptr, second), third & mask
+    else:
+        args = (ptr,)
+    return name, args, 0
+
+
+def semun_by_reference(p: Process, kind_stat: bool, ptr: int) -> str | int:
+    """semctl's fourth argument through ipc: the union's word in brackets, or (for a STAT)
+    the pointer it holds, whose struct is shown after the call."""
+    if not ptr:
+        return "NULL"
+    word = int.from_bytes(p.mem.read(ptr, p.abi.wordsize), p.abi.byteorder)
+    if kind_stat:
+        return word
+    return f"[{hex(word) if word else 'NULL'}]"
