@@ -134,6 +134,13 @@ class AddressSpace:
                 return b
         return None
 
+    def one_backing(self, lo: int, hi: int) -> bool:
+        """Whether [lo, hi) would lie in one host reservation (shmat needs one piece)."""
+        b = self._backing_for(lo)
+        if b is not None:
+            return hi <= b.hi
+        return hi <= min((x.lo for x in self.backings if x.lo > lo), default=hi)
+
     def _ensure_backed(self, lo: int, hi: int) -> list[tuple[int, int, Backing]]:
         """Split [lo, hi) into pieces each inside one backing, creating backings for gaps."""
         pieces: list[tuple[int, int, Backing]] = []
@@ -235,7 +242,8 @@ class AddressSpace:
             if merged:
                 p = merged[-1]
                 if p.end == v.start and p.prot == v.prot and p.backing is v.backing and \
-                        p.shared == v.shared and p.name == v.name and not p.ino and not v.ino:
+                        p.shared == v.shared and p.name == v.name and not p.ino and not v.ino \
+                        and not v.name.startswith("/SYSV"):  # each shmat stays its own
                     p.end = v.end
                     continue
             merged.append(v)

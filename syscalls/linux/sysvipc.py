@@ -27,7 +27,7 @@ from syscalls.abi import get as get_abi
 from syscalls.errors import INTERRUPTED, Errno, Park
 from syscalls.linux.time import read_timespec_ns
 from syscalls.registry import PARTIAL, syscall
-from usermode import hostsys
+from usermode import hostmm, hostsys
 from usermode.memory import PAGE, PROT_R, PROT_W, PROT_X, page_up
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ SHM_STAT, SHM_INFO, SHM_STAT_ANY = 13, 14, 15
 GETPID, GETVAL, GETALL, GETNCNT, GETZCNT, SETVAL, SETALL = 11, 12, 13, 14, 15, 16, 17
 SEM_STAT, SEM_INFO, SEM_STAT_ANY = 18, 19, 20
 MSG_STAT, MSG_INFO, MSG_STAT_ANY = 11, 12, 13
+MSG_COPY = 0o40000
 SEMBUF = 6  # struct sembuf {u16 sem_num; s16 sem_op; s16 sem_flg}: the same everywhere
 SEMINFO, MSGINFO = 40, 32  # all ints (and msginfo's trailing short): the same everywhere
 MAX_POLL_NS = 20_000_000
@@ -105,11 +106,14 @@ def _words_to_guest(p: Process, nr: int, ident: int, cmd: int, ptr: int,
     return r
 
 
-def _version(p: Process, cmd: int) -> int:
+_STRUCT_CMDS = {"shm": (IPC_STAT, IPC_SET, IPC_INFO, SHM_STAT, SHM_INFO, SHM_STAT_ANY),
+                "sem": (IPC_STAT, IPC_SET, IPC_INFO, SEM_STAT, SEM_INFO, SEM_STAT_ANY),
+                "msg": (IPC_STAT, IPC_SET, IPC_INFO, MSG_STAT, MSG_INFO, MSG_STAT_ANY)}
+
+
+def _version(p: Process, cmd: int, family: str) -> int:
     """The command without IPC_64; a 32-bit guest's old-struct commands are refused."""
-    if p.abi.wordsize == 4 and not cmd & IPC_64 and cmd & 0xFF in (
-            IPC_STAT, IPC_SET, IPC_INFO, SHM_STAT, SHM_INFO, SHM_STAT_ANY, SEM_STAT,
-            SEM_INFO, SEM_STAT_ANY, MSG_INFO):
+    if p.abi.wordsize == 4 and not cmd & IPC_64 and cmd in _STRUCT_CMDS[family]:
         raise Errno(errno.EINVAL)
     return cmd & ~IPC_64
 
@@ -168,18 +172,24 @@ def sys_shmat(p: Process, shmid: int, addr: int, flg: int) -> int:
             raise Errno(errno.EINVAL)
         if not flg & SHM_REMAP and not p.mem.is_free(addr, addr + size):
             raise Errno(errno.EINVAL)
-    prot = PROT_R | (0 if flg & SHM_RDONLY else PROT_W) | (PROT_X if flg & SHM_EXEC else 0)
+        if not p.mem.one_backing(addr, addr + size):  # one host attach covers it all
+            raise Errno(errno.EINVAL)
+    elif flg & SHM_REMAP:
+        raise Errno(errno.EINVAL)
+    rdonly = bool(flg & SHM_RDONLY)
+    prot = PROT_R | (0 if rdonly else PROT_W) | (PROT_X if flg & SHM_EXEC else 0)
     host_flg = SHM_REMAP | (flg & (SHM_RDONLY | SHM_EXEC))
-    pieces = []
+    # read-only host pages: a later mprotect(PROT_WRITE) is EACCES, as on Linux
+    host_prot = hostmm.PROT_READ | (0 if rdonly else hostmm.PROT_WRITE)
 
     def install(host: int, length: int) -> None:
-        if pieces:  # a segment cannot straddle two host reservations
+        if length != size:  # never attach past the end of a host reservation
             raise Errno(errno.EINVAL)
-        pieces.append(host)
         hostsys.syscall(NR_SHMAT, shmid, host, host_flg)
 
     return p.mem.map(addr, size, prot, fixed=bool(addr), shared=True, install=install,
-                     name=f"/SYSV{int(values['key']) & 0xFFFFFFFF:08x}", ino=shmid)
+                     host_prot=host_prot, name=f"/SYSV{int(values['key']) & 0xFFFFFFFF:08x}",
+                     ino=shmid)
 
 
 @syscall("shmdt", args=("ptr",), support=PARTIAL)
@@ -187,12 +197,13 @@ def sys_shmdt(p: Process, addr: int) -> int:
     if addr & (PAGE - 1):
         raise Errno(errno.EINVAL)
     v = p.mem.find(addr)
-    if v is None or v.start != addr or not v.name.startswith("/SYSV"):
+    if v is None or v.start != addr or not v.name.startswith("/SYSV") or v.offset != 0:
         raise Errno(errno.EINVAL)
     end = v.end
-    while True:  # the segment's mappings that follow (an mprotect may have split it)
+    while True:  # this attachment's mappings that follow (an mprotect may have split it)
         nxt = p.mem.find(end)
-        if nxt is None or nxt.start != end or nxt.name != v.name or nxt.ino != v.ino:
+        if (nxt is None or nxt.start != end or nxt.name != v.name or nxt.ino != v.ino
+                or nxt.offset != end - addr):
             break
         end = nxt.end
     p.mem.unmap(addr, end - addr)  # the host pages go back under our reservation: detached
@@ -201,7 +212,7 @@ def sys_shmdt(p: Process, addr: int) -> int:
 
 @syscall("shmctl", args=("int", "int", "ptr"), support=PARTIAL)
 def sys_shmctl(p: Process, shmid: int, cmd: int, buf: int) -> int:
-    cmd = _version(p, cmd)
+    cmd = _version(p, cmd, "shm")
     if cmd in (IPC_STAT, SHM_STAT, SHM_STAT_ANY, IPC_SET):
         return _ctl_ds(p, "shmid64", cmd, buf,
                        lambda c, a: hostsys.syscall(NR_SHMCTL, shmid, c, a))
@@ -258,7 +269,7 @@ def sys_semtimedop(p: Process, semid: int, sops: int, nsops: int, timeout: int) 
 
 @syscall("semctl", args=("int", "int", "int", "ulong"), support=PARTIAL)
 def sys_semctl(p: Process, semid: int, num: int, cmd: int, arg: int) -> int:
-    cmd = _version(p, cmd)
+    cmd = _version(p, cmd, "sem")
     if cmd in (IPC_STAT, SEM_STAT, SEM_STAT_ANY, IPC_SET):
         return _ctl_ds(p, "semid64", cmd, arg,
                        lambda c, a: hostsys.syscall(NR_SEMCTL, semid, 0, c, a))
@@ -311,6 +322,8 @@ def sys_msgrcv(p: Process, msqid: int, msgp: int, size: int, mtype: int, flg: in
     if size > 1 << 24:
         raise Errno(errno.EINVAL)
     p.mem.host_ptr(msgp, ws + size, PROT_W)  # EFAULT first
+    if flg & MSG_COPY and not flg & IPC_NOWAIT:
+        raise Errno(errno.EINVAL)  # as Linux: a copy never waits
     host = ctypes.create_string_buffer(8 + size)
     addr = ctypes.addressof(host)
 
@@ -333,7 +346,7 @@ def sys_msgrcv(p: Process, msqid: int, msgp: int, size: int, mtype: int, flg: in
 
 @syscall("msgctl", args=("int", "int", "ptr"), support=PARTIAL)
 def sys_msgctl(p: Process, msqid: int, cmd: int, buf: int) -> int:
-    cmd = _version(p, cmd)
+    cmd = _version(p, cmd, "msg")
     if cmd in (IPC_STAT, MSG_STAT, MSG_STAT_ANY, IPC_SET):
         return _ctl_ds(p, "msqid64", cmd, buf,
                        lambda c, a: hostsys.syscall(NR_MSGCTL, msqid, c, a))
@@ -388,8 +401,8 @@ def sys_ipc(p: Process, call: int, first: int, second: int, third: int, ptr: int
         return 0
     if call == SHMDT:
         return sys_shmdt(p, ptr)
-    if call == SHMGET:
-        return sys_shmget(p, first, second, third)
+    if call == SHMGET:  # the size is unsigned (the kernel's compat ipc)
+        return sys_shmget(p, first, second & 0xFFFFFFFF, third)
     if call == SHMCTL:
         return sys_shmctl(p, first, second, ptr)
     raise Errno(errno.ENOSYS)

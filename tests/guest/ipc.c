@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ipc.h>
+#include <sys/mman.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
@@ -60,8 +61,20 @@ static void check_shm(void)
     ds.shm_perm.mode = 0640;
     CHECK("shm", shmctl(id, IPC_SET, &ds) == 0);
     CHECK("shm", shmctl(id, IPC_STAT, &ds) == 0 && (ds.shm_perm.mode & 0777) == 0640);
-    CHECK("shm", shmdt(a) == 0);
+    /* two more attachments side by side over a reserved range (SHM_REMAP; 256 KiB apart,
+     * MIPS's SHMLBA): each detaches on its own, and a read-only one cannot be made
+     * writable */
+    const uintptr_t lba = 0x40000;
+    char *area = mmap(NULL, 3 * lba, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK("shm", area != MAP_FAILED);
+    char *b = (char *)(((uintptr_t)area + lba - 1) & ~(lba - 1));
+    CHECK("shm", shmat(id, b, SHM_REMAP) == b && shmat(id, b + lba, SHM_RDONLY | SHM_REMAP)
+          == b + lba && strcmp(b + lba, "child") == 0);
+    CHECK("shm", mprotect(b + lba, 4096, PROT_READ | PROT_WRITE) == -1 && errno == EACCES);
+    CHECK("shm", shmdt(a) == 0 && shmdt(b) == 0);
     CHECK("shm", shmdt(a) == -1 && errno == EINVAL);
+    CHECK("shm", strcmp(b + lba + 9000, "far end") == 0 && shmdt(b + lba) == 0);
+    munmap(area, 3 * lba);
     CHECK("shm", shmctl(id, IPC_STAT, &ds) == 0 && ds.shm_nattch == 0);
     CHECK("shm", shmctl(id, IPC_RMID, NULL) == 0);
     CHECK("shm", shmat(id, NULL, 0) == (void *)-1 && (errno == EINVAL || errno == EIDRM));
