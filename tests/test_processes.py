@@ -32,3 +32,30 @@ def test_processes_under_usermode(arch: str, libc: str) -> None:
     emu = run_usermode(binary, env=guest_env())
     assert emu.returncode == 0, describe(emu)
     assert emu.stdout == EXPECTED, describe(emu)
+
+
+@pytest.mark.parametrize("arch", ["aarch64", "mipsel"])
+def test_signal_to_our_main_thread_alone_has_its_sender(arch: str) -> None:
+    """tgkill aimed at the emulator's main thread (not the process) while the guest waits
+    in pause(): the guest's SA_SIGINFO handler runs, with SI_TKILL and our pid."""
+    import ctypes
+    import os
+    import signal
+    import sys
+
+    binary = build_or_skip("sigs", arch, "musl")
+    p = subprocess.Popen([sys.executable, "-m", "usermode", "run", str(binary), "wait_usr1"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=guest_env())
+    try:
+        assert p.stdout is not None
+        assert p.stdout.readline() == b"ready\n"
+        libc = ctypes.CDLL(None, use_errno=True)
+        nr_tgkill = 234  # x86_64
+        assert libc.syscall(nr_tgkill, p.pid, p.pid, signal.SIGUSR1) == 0
+        out, err = p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    assert out == f"usr1 code=-6 pid={os.getpid()}\n".encode()

@@ -15,7 +15,8 @@ Left on plain Python handlers:
 Threads of ours other than the main one block the signals read here, so none is delivered
 there; a delivery elsewhere (a thread of an API caller) still reaches the guest, as a plain
 SI_USER. A signal sent to our main thread alone (tgkill from outside, F_SETOWN_EX) is not
-visible to the watchdog's read: it waits until the guest's disposition changes. Another
+visible to the watchdog's read; the event loop waits on the signalfd too, so the main
+thread reads it once the guest waits (and at the latest when the guest parks). Another
 emulated process aims its rt_tgsigqueueinfo at our main thread as a process-directed one.
 """
 

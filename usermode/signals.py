@@ -170,7 +170,7 @@ def _follow(p: Process, changed: Iterable[int]) -> None:
     add = {s for s in changed if s in VIA_FD and p.host_dispositions.get(s) in caught}
     remove = {s for s in changed if s in VIA_FD and s not in add}
     if p.sched.watchdog.read_signals(add, remove):
-        _hand_on_records(p)
+        hand_on_host_records(p)
 
 
 def exec_reset(p: Process) -> set[int]:
@@ -209,7 +209,7 @@ def _on_host_signal(p: Process, signo: int) -> None:
     if sfd is not None and signo in VIA_FD:
         announced = signo in sfd.announced
         sfd.announced.discard(signo)
-        if _hand_on_records(p) or announced:
+        if hand_on_host_records(p) or announced:
             return  # (announced without a record: it went with an earlier call's records)
     info = None
     if signo == SIGCHLD:
@@ -228,7 +228,7 @@ def _on_host_signal(p: Process, signo: int) -> None:
     p.sched.wake()
 
 
-def _hand_on_records(p: Process) -> bool:
+def hand_on_host_records(p: Process) -> bool:
     """Queue every signal the host signalfd read, with its sender, code and value."""
     sfd = p.sched.watchdog.sigfd
     records = sfd.drain() if sfd is not None else []

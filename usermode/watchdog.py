@@ -70,7 +70,10 @@ class Watchdog:
             if not add:
                 return False
             sfd = self.sigfd = HostSignalFd(self.sched.proc.fds.reserved.add)
+        created = sfd.fd < 0
         arrived = sfd.change(add, remove)
+        if created:
+            self.sched.watch_signalfd()
         if add:
             self.watch_host_signals(preempt=False)  # (a handler's signal also preempts)
             self._poke()  # the thread waits on the signalfd from now on

@@ -73,7 +73,10 @@ def park_until_ready(p: Process, check: Callable[[], int], fds: tuple[tuple[int,
             return r
         return park_until_ready(p, check, fds, deadline, done)
 
-    raise Park(resumed, fds=fds, deadline=deadline, own_eintr=True)
+    # nothing to wait for and no deadline (ppoll(NULL, 0, NULL): musl's pause on arches
+    # without SYS_pause): a wait only a signal ends
+    raise Park(resumed, fds=fds, deadline=deadline, own_eintr=True,
+               forever=not fds and deadline is None)
 
 
 def _with_sigmask(p: Process, sigmask: int, size: int) -> Callable[[int], None] | None:

@@ -5,7 +5,7 @@
  * SIGPIPE (ignored: EPIPE; default: the process dies of it - last, as "pipe_dies"), signalfd,
  * sigqueue of real-time signals, and blocked default-action signals staying pending.
  *
- * usage: sigs [check ...]   (no argument: every check but pipe_dies)
+ * usage: sigs [check ...]   (no argument: every check but pipe_dies and wait_usr1)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -349,9 +349,35 @@ static const struct guest_check checks[] = {
     {"sigqueue", check_sigqueue},   {"blocked_default", check_blocked_default},
 };
 
+static volatile sig_atomic_t usr1_code, usr1_pid, usr1_seen; /* wait_usr1 */
+
+static void on_usr1_waited(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)uc;
+    usr1_code = si->si_code;
+    usr1_pid = si->si_pid;
+    usr1_seen = 1;
+}
+
+static void wait_usr1(void)
+{
+    /* for a test that sends SIGUSR1 from outside (to our main thread alone, with tgkill) */
+    struct sigaction sa = {.sa_sigaction = on_usr1_waited, .sa_flags = SA_SIGINFO};
+    CHECK("wait_usr1", sigaction(SIGUSR1, &sa, NULL) == 0);
+    printf("ready\n");
+    fflush(stdout);
+    while (!usr1_seen)
+        pause();
+    printf("usr1 code=%d pid=%d\n", (int)usr1_code, (int)usr1_pid);
+    exit(0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "pipe_dies") == 0)
         pipe_dies();
+    if (argc > 1 && strcmp(argv[1], "wait_usr1") == 0)
+        wait_usr1();
     return guest_run_checks("sigs", checks, sizeof checks / sizeof checks[0], argc, argv);
 }
