@@ -123,7 +123,10 @@ class Scheduler:
                 sfd.read()
             signals.hand_on_host_records(self.proc)
 
+        # a check that never fires keeps adaptive polling possible (QEMU polls only while
+        # every handler can be polled); the fd wakes the blocking wait that follows
         self._loop.add(Source("host-signalfd", fd=sfd.fd, events=IN, on_fd=ready,
+                              poll_check=lambda: False, poll_ready=lambda: None,
                               always_ready=False))
 
     @property
