@@ -361,7 +361,9 @@ def test_sysv_ipc_like_native_strace(guest, native_strace: str, arch: str,  # ty
         out = []
         for x in joined(lines):
             x = re.sub(r"0x[0-9a-f]{6,}", "ADDR", re.sub(r" +=", " =", x))
-            x = re.sub(r"\b\d{4,}\b", "N", x)  # ids, pids, times
+            x = re.sub(r"(cpid|lpid|lspid|lrpid)=\d+", r"\1=PID", x)  # any width
+            x = re.sub(r"(GETPID, \S+\) =) \d+$", r"\1 PID", x)
+            x = re.sub(r"\b\d{4,}\b", "N", x)  # ids, times
             if "ENOMSG" in x:  # strace drops msgtyp from a failed msgrcv through ipc
                 continue
             if re.match(r"(shm|sem|msg)\w+\(", x):
