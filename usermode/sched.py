@@ -107,27 +107,8 @@ class Scheduler:
         if self._loop is None:
             self._loop = self._loop_factory()
             self.proc.fds.reserved.update(self._loop.internal_fds())
-            if self.watchdog.sigfd is not None and self.watchdog.sigfd.signals:
-                self.watch_signalfd()
+            self.watchdog.watch_in_loop(self._loop)
         return self._loop
-
-    def watch_signalfd(self) -> None:
-        """The loop also waits on the host signalfd: a signal sent to our main thread alone
-        (which the watchdog's read cannot see) wakes it, and the main thread reads it."""
-        sfd = self.watchdog.sigfd
-        if self._loop is None or sfd is None or sfd.fd < 0:
-            return
-
-        def ready(_fd: int, _revents: int) -> None:
-            with sfd.lock:
-                sfd.read()
-            signals.hand_on_host_records(self.proc)
-
-        # a check that never fires keeps adaptive polling possible (QEMU polls only while
-        # every handler can be polled); the fd wakes the blocking wait that follows
-        self._loop.add(Source("host-signalfd", fd=sfd.fd, events=IN, on_fd=ready,
-                              poll_check=lambda: False, poll_ready=lambda: None,
-                              always_ready=False))
 
     @property
     def has_loop(self) -> bool:

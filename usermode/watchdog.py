@@ -23,10 +23,12 @@ import time
 from typing import TYPE_CHECKING
 
 from usermode.hostsignals import HostSignalFd, block_ours
-from usermode.loop.monitor import move_high
+from usermode.loop.aio import Source
+from usermode.loop.monitor import IN, move_high
 
 if TYPE_CHECKING:
     from usermode.engine.preempt import BlockStopper
+    from usermode.loop.aio import EventLoop
     from usermode.sched import Scheduler
 
 
@@ -72,12 +74,32 @@ class Watchdog:
             sfd = self.sigfd = HostSignalFd(self.sched.proc.fds.reserved.add)
         created = sfd.fd < 0
         arrived = sfd.change(add, remove)
-        if created:
-            self.sched.watch_signalfd()
+        if created and self.sched.has_loop:
+            self.watch_in_loop(self.sched.loop)
         if add:
             self.watch_host_signals(preempt=False)  # (a handler's signal also preempts)
             self._poke()  # the thread waits on the signalfd from now on
         return arrived
+
+    def watch_in_loop(self, loop: EventLoop) -> None:
+        """The loop also waits on the host signalfd: a signal sent to our main thread alone
+        (which this thread's read cannot see) wakes it, and the main thread reads it."""
+        sfd = self.sigfd
+        if sfd is None or sfd.fd < 0 or not sfd.signals:
+            return
+        proc = self.sched.proc
+
+        def ready(_fd: int, _revents: int) -> None:
+            from usermode import signals
+
+            with sfd.lock:
+                sfd.read()
+            signals.hand_on_host_records(proc)
+
+        # a check that never fires keeps adaptive polling possible (QEMU polls only while
+        # every handler can be polled); the fd wakes the blocking wait that follows
+        loop.add(Source("host-signalfd", fd=sfd.fd, events=IN, on_fd=ready,
+                        poll_check=lambda: False, poll_ready=lambda: None, always_ready=False))
 
     def _poke(self) -> None:
         if self._wakeup is not None and self._thread is not None:

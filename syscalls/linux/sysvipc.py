@@ -119,11 +119,15 @@ def _version(p: Process, cmd: int, family: str) -> int:
 
 
 # ---- waiting without blocking -------------------------------------------------------------------
-def _polling(attempt: Callable[[], int | None], deadline: int | None, timeout_err: int) -> int:
-    """Run `attempt` (None: it would block) until it answers, parking between tries."""
+def _polling(attempt: Callable[[], int | None], deadline: int | None, timeout_err: int,
+             *, waits: bool = True) -> int:
+    """Run `attempt` (None: it would block) until it answers, parking between tries; a call
+    that may not wait (`waits` False) fails with `timeout_err` at once."""
     r = attempt()
     if r is not None:
         return r
+    if not waits:
+        raise Errno(timeout_err)
 
     def wait(delay: int) -> int:
         now = time.monotonic_ns()
@@ -247,12 +251,7 @@ def _semtimedop(p: Process, semid: int, sops: int, nsops: int, deadline: int | N
         return _nowait(lambda: hostsys.syscall(NR_SEMTIMEDOP, semid, addr, nsops, 0),
                        errno.EAGAIN)
 
-    if not waits:
-        r = attempt()
-        if r is None:
-            raise Errno(errno.EAGAIN)
-        return r
-    return _polling(attempt, deadline, errno.EAGAIN)
+    return _polling(attempt, deadline, errno.EAGAIN, waits=waits)
 
 
 @syscall("semop", args=("int", "ptr", "uint"), support=PARTIAL, note="waits by polling")
@@ -307,12 +306,7 @@ def sys_msgsnd(p: Process, msqid: int, msgp: int, size: int, flg: int) -> int:
         return _nowait(lambda: hostsys.syscall(NR_MSGSND, msqid, addr, size, flg | IPC_NOWAIT),
                        errno.EAGAIN)
 
-    if flg & IPC_NOWAIT:
-        r = attempt()
-        if r is None:
-            raise Errno(errno.EAGAIN)
-        return r
-    return _polling(attempt, None, errno.EAGAIN)
+    return _polling(attempt, None, errno.EAGAIN, waits=not flg & IPC_NOWAIT)
 
 
 @syscall("msgrcv", args=("int", "ptr", "size", "long", "int"), support=PARTIAL,
@@ -336,12 +330,7 @@ def sys_msgrcv(p: Process, msqid: int, msgp: int, size: int, mtype: int, flg: in
                         + host.raw[8:8 + n])
         return n
 
-    if flg & IPC_NOWAIT:
-        r = attempt()
-        if r is None:
-            raise Errno(errno.ENOMSG)
-        return r
-    return _polling(attempt, None, errno.ENOMSG)
+    return _polling(attempt, None, errno.ENOMSG, waits=not flg & IPC_NOWAIT)
 
 
 @syscall("msgctl", args=("int", "int", "ptr"), support=PARTIAL)
