@@ -47,7 +47,36 @@ UNAME_MACHINES: dict[str, str] = {
     "i386": "i686",
 }
 
+# Timeouts are generous and scale with the machine: a loaded 2-core box runs several times
+# slower, and a timeout is not a finding. USERMODE_TEST_TIMEOUT_SCALE multiplies every
+# subprocess timeout of the suite (default 4).
+TIMEOUT_SCALE = float(os.environ.get("USERMODE_TEST_TIMEOUT_SCALE", "4"))
 DEFAULT_TIMEOUT = float(os.environ.get("USERMODE_TEST_TIMEOUT", "60"))
+
+
+def scaled(seconds: float) -> float:
+    """A test's timeout for this machine: `seconds` times USERMODE_TEST_TIMEOUT_SCALE."""
+    return seconds * TIMEOUT_SCALE
+
+
+def _text(data: bytes | str | None) -> str:
+    if data is None:
+        return ""
+    return data if isinstance(data, str) else data.decode(errors="replace")
+
+
+def run_cmd(cmd: list[str], *, timeout: float = 120, **kwargs: object
+        ) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
+    """subprocess.run with the timeout scaled for this machine; a timeout fails the test as
+    a timeout, with the command and its output so far (not a bare TimeoutExpired)."""
+    limit = scaled(timeout)
+    try:
+        return subprocess.run(cmd, timeout=limit, **kwargs)  # type: ignore[call-overload, no-any-return]
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"timed out after {limit:.0f} s (USERMODE_TEST_TIMEOUT_SCALE="
+                    f"{TIMEOUT_SCALE:g}): {' '.join(map(str, cmd))}\n--- stdout so far ---\n"
+                    f"{_text(e.stdout)[-4000:]}\n--- stderr so far ---\n"
+                    f"{_text(e.stderr)[-4000:]}", pytrace=False)
 
 
 def _arch_list(var: str, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -87,7 +116,7 @@ def _run(
     timeout: float,
     cwd: Path | None,
 ) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
+    return run_cmd(
         argv,
         input=stdin,
         stdin=subprocess.DEVNULL if stdin is None else None,

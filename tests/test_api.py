@@ -139,13 +139,14 @@ def test_errors_before_the_run(tmp_path: Path, guest) -> None:  # type: ignore[n
 
 
 def test_the_readme_example_runs() -> None:
-    import subprocess
     import sys
+
+    from support import run_cmd
 
     root = Path(__file__).resolve().parents[1]
     text = (root / "README.md").read_text()
     code = text.split("## Python API\n\n```python\n", 1)[1].split("```", 1)[0]
-    p = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+    p = run_cmd([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
                        timeout=120)
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith("0 b'Hello from aarch64! api\\n' ['0x1011a0c', (")

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import run_cmd
 
 from usermode.binfmt import ENTRIES
 
@@ -33,7 +34,7 @@ KNOWN = {
 
 
 def binfmt(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "usermode", "binfmt", *args],
+    return run_cmd([sys.executable, "-m", "usermode", "binfmt", *args],
                           capture_output=True, text=True, timeout=60)
 
 
@@ -89,7 +90,7 @@ def test_the_kernel_runs_a_foreign_binary(guest, tmp_path: Path) -> None:  # typ
     unshare = shutil.which("unshare")
     if unshare is None:
         pytest.skip("no unshare(1): cannot make a private binfmt_misc")
-    probe = subprocess.run([unshare, "--user", "--map-root-user", "--mount", "sh", "-c",
+    probe = run_cmd([unshare, "--user", "--map-root-user", "--mount", "sh", "-c",
                             "mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc"],
                            capture_output=True, text=True)
     if probe.returncode:
@@ -107,7 +108,7 @@ mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
 {sys.executable} -m usermode binfmt unregister --arch aarch64
 test ! -e /proc/sys/fs/binfmt_misc/usermode-aarch64
 """
-    p = subprocess.run([unshare, "--user", "--map-root-user", "--mount", "sh", "-c", script],
+    p = run_cmd([unshare, "--user", "--map-root-user", "--mount", "sh", "-c", script],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     out = p.stdout.splitlines()

@@ -8,13 +8,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import run_cmd
 
 ARCHES = ("aarch64", "x86_64")
 
 
 def um(*args: str, env: dict[str, str] | None = None,
        input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "usermode", "run", *args], capture_output=True,
+    return run_cmd([sys.executable, "-m", "usermode", "run", *args], capture_output=True,
                           env=env, input=input, timeout=120)
 
 
@@ -60,7 +61,7 @@ def test_segv_one_line_and_signal(guest, arch: str) -> None:  # type: ignore[no-
     assert err.count("\n") == 1 and "Traceback" not in err
     assert "Segmentation fault at pc 0x" in err and "SEGV_MAPERR" in err
     # the shell's view: 128 + 11
-    sh = subprocess.run(["sh", "-c", f'"{sys.executable}" -m usermode run '
+    sh = run_cmd(["sh", "-c", f'"{sys.executable}" -m usermode run '
                                      f'"{guest("faults", arch)}" segv 2>/dev/null; echo $?'],
                         capture_output=True, timeout=120)
     assert sh.stdout.splitlines()[-1] == b"139"

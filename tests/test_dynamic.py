@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 from guestbuild import GuestBuildError, ToolchainMissing, build_guest
+from support import run_cmd
 
 CROSS_SYSROOT = {"aarch64": "/usr/aarch64-linux-gnu"}
 
 
 def um(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "usermode", "run", *args], capture_output=True,
+    return run_cmd([sys.executable, "-m", "usermode", "run", *args], capture_output=True,
                           timeout=120)
 
 
@@ -30,11 +31,11 @@ def dyn_build(name: str, arch: str, pie: bool) -> Path:
 
 def reference(arch: str, binary: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     if arch == "x86_64":
-        return subprocess.run([str(binary), *args], capture_output=True, timeout=120)
+        return run_cmd([str(binary), *args], capture_output=True, timeout=120)
     qemu = f"qemu-{arch}"
     if shutil.which(qemu) is None:
         pytest.skip(f"{qemu} not installed: no reference")
-    return subprocess.run([qemu, "-L", CROSS_SYSROOT[arch], str(binary), *args],
+    return run_cmd([qemu, "-L", CROSS_SYSROOT[arch], str(binary), *args],
                           capture_output=True, timeout=120)
 
 

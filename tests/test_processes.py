@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 from conftest import build_or_skip
-from support import EMULATED_ARCHES, describe, guest_env, run_usermode
+from support import EMULATED_ARCHES, describe, guest_env, run_cmd, run_usermode, scaled
 
 EXPECTED = (b"fork_status ok\nfork_memory ok\nexec ok\nscript ok\nspawn ok\nresources ok\n"
             b"vfork ok\nwait_signals ok\nstop_continue ok\nshared_futex ok\nsender_info ok\n"
@@ -21,7 +21,7 @@ EXPECTED = (b"fork_status ok\nfork_memory ok\nexec ok\nscript ok\nspawn ok\nreso
 @pytest.mark.parametrize("libc", ["musl", "glibc"])
 def test_native_reference(libc: str) -> None:
     binary = build_or_skip("procs", "x86_64", libc)
-    native = subprocess.run([str(binary)], capture_output=True, timeout=60)
+    native = run_cmd([str(binary)], capture_output=True, timeout=60)
     assert native.returncode == 0 and native.stdout == EXPECTED, describe(native)
 
 
@@ -52,7 +52,7 @@ def test_signal_to_our_main_thread_alone_has_its_sender(arch: str) -> None:
         libc = ctypes.CDLL(None, use_errno=True)
         nr_tgkill = 234  # x86_64
         assert libc.syscall(nr_tgkill, p.pid, p.pid, signal.SIGUSR1) == 0
-        out, err = p.communicate(timeout=20)
+        out, err = p.communicate(timeout=scaled(20))
     finally:
         if p.poll() is None:
             p.kill()

@@ -10,10 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import run_cmd
 
 
 def ustrace(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "usermode", "strace", *args],
+    return run_cmd([sys.executable, "-m", "usermode", "strace", *args],
                           capture_output=True, timeout=120, cwd=cwd)
 
 
@@ -22,7 +23,7 @@ def native_strace() -> str:
     exe = shutil.which("strace")
     if exe is None:
         pytest.skip("strace is not installed: no native trace to compare with")
-    p = subprocess.run([exe, "-o", "/dev/null", "/bin/true"], capture_output=True)
+    p = run_cmd([exe, "-o", "/dev/null", "/bin/true"], capture_output=True)
     if p.returncode:
         pytest.skip(f"strace cannot trace here (ptrace refused): {p.stderr.decode().strip()}")
     return exe
@@ -51,7 +52,7 @@ def traces(guest, arch: str, native: str, tmp_path: Path  # type: ignore[no-unty
     native_dir.mkdir()
     p = ustrace("-o", str(tmp_path / "ours.txt"), str(guest("fileio", arch)), str(ours_dir))
     assert p.returncode == 0, p.stderr
-    n = subprocess.run([native, "-o", str(tmp_path / "native.txt"),
+    n = run_cmd([native, "-o", str(tmp_path / "native.txt"),
                         str(guest("fileio", "x86_64")), str(native_dir)], capture_output=True)
     assert n.returncode == 0, n.stderr
     return (lines_of(tmp_path / "ours.txt", True, str(ours_dir)),
@@ -189,7 +190,7 @@ SCHEMA = Path(__file__).resolve().parents[1] / "docs" / "trace-json.schema.json"
 
 
 def um_run(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "usermode", "run", *args],
+    return run_cmd([sys.executable, "-m", "usermode", "run", *args],
                           capture_output=True, timeout=120)
 
 
@@ -279,7 +280,7 @@ def test_select_and_msghdr_like_native_strace(guest, native_strace: str,  # type
     p = ustrace("-e", calls, prog, "select", "unix")
     assert p.returncode == 0, p.stderr
     ours = norm(p.stderr.decode().splitlines())
-    n = subprocess.run([native_strace, "-f", "-o", str(tmp_path / "n.txt"), "-e", calls, prog,
+    n = run_cmd([native_strace, "-f", "-o", str(tmp_path / "n.txt"), "-e", calls, prog,
                         "select", "unix"], capture_output=True)
     assert n.returncode == 0
     native = norm((tmp_path / "n.txt").read_text().splitlines())
@@ -295,7 +296,7 @@ def test_interface_ioctls_like_native_strace(guest, native_strace: str, arch: st
     unknown request split into its _IOC fields (MIPS encodes directions differently)."""
     p = ustrace("-e", "trace=ioctl", str(guest("netio", arch)), "ifreq")
     assert p.returncode == 0, p.stderr
-    n = subprocess.run([native_strace, "-o", str(tmp_path / "n.txt"), "-e", "trace=ioctl",
+    n = run_cmd([native_strace, "-o", str(tmp_path / "n.txt"), "-e", "trace=ioctl",
                         str(guest("netio", "x86_64")), "ifreq"], capture_output=True)
     assert n.returncode == 0
 
@@ -323,7 +324,7 @@ def test_clone3_like_native_strace(guest, native_strace: str,  # type: ignore[no
     the tid it stored. (The arm64 cross glibc still creates threads with clone.)"""
     p = ustrace("-e", "trace=clone3", str(guest("threads", "x86_64", "glibc")), "create")
     assert p.returncode == 0, p.stderr
-    n = subprocess.run([native_strace, "-f", "-o", str(tmp_path / "n.txt"), "-e",
+    n = run_cmd([native_strace, "-f", "-o", str(tmp_path / "n.txt"), "-e",
                         "trace=clone3", str(guest("threads", "x86_64", "glibc")), "create"],
                        capture_output=True)
     assert n.returncode == 0
@@ -351,15 +352,26 @@ def test_sysv_ipc_like_native_strace(guest, native_strace: str, arch: str,  # ty
     prog = str(guest("ipc", arch))
     p = ustrace("-f", "-e", "trace=%ipc", prog)
     assert p.returncode == 0, p.stderr
-    n = subprocess.run([native_strace, "-f", "-o", str(tmp_path / "n.txt"), "-e", "trace=%ipc",
+    n = run_cmd([native_strace, "-f", "-o", str(tmp_path / "n.txt"), "-e", "trace=%ipc",
                         prog], capture_output=True)
     if n.returncode != 0 and arch == "i386":
         pytest.skip(f"this host does not run i386 programs natively: {n.stderr[-200:]!r}")
     assert n.returncode == 0
 
     def norm(lines: list[str]) -> list[str]:
+        # System V ids are host-global and move on between the two runs (other processes
+        # create and remove objects too): name each id by the get call that returned it,
+        # in the order of the log, whatever its width
+        ids: dict[str, str] = {}
         out = []
         for x in joined(lines):
+            got = re.match(r"(?:\d+ )?(shm|sem|msg)get\(.*\) = (\d+)$", x)
+            if got:
+                ids[got[1] + got[2]] = f"{got[1].upper()}ID{len(ids)}"
+                x = x[:got.start(2)] + ids[got[1] + got[2]]
+            used = re.match(r"((?:\d+ )?(shm|sem|msg)(?!get)\w+\()(\d+)", x)
+            if used and used[2] + used[3] in ids:
+                x = used[1] + ids[used[2] + used[3]] + x[used.end():]
             x = re.sub(r"0x[0-9a-f]{6,}", "ADDR", re.sub(r" +=", " =", x))
             x = re.sub(r"(cpid|lpid|lspid|lrpid)=\d+", r"\1=PID", x)  # any width
             x = re.sub(r"(GETPID, \S+\) =) \d+$", r"\1 PID", x)
@@ -381,7 +393,7 @@ def test_tty_ioctls_on_mipsel_like_native_strace(guest, native_strace: str,  # t
     layout and request numbers) the way strace shows the x86_64 build's."""
     p = ustrace("-e", "trace=ioctl", str(guest("sysinfo", "mipsel")))
     assert p.returncode == 0, p.stderr
-    n = subprocess.run([native_strace, "-o", str(tmp_path / "n.txt"), "-e", "trace=ioctl",
+    n = run_cmd([native_strace, "-o", str(tmp_path / "n.txt"), "-e", "trace=ioctl",
                         str(guest("sysinfo", "x86_64"))], capture_output=True)
     assert n.returncode == 0
 
@@ -403,7 +415,7 @@ def test_sigpipe_is_shown_and_kills(guest, native_strace: str,  # type: ignore[n
     prog = guest("sigs", "x86_64")
     p = ustrace("-e", "trace=write", str(guest("sigs", "aarch64")), "pipe_dies")
     assert p.returncode == -signal.SIGPIPE
-    n = subprocess.run([native_strace, "-o", str(tmp_path / "n.txt"), "-e", "trace=write",
+    n = run_cmd([native_strace, "-o", str(tmp_path / "n.txt"), "-e", "trace=write",
                         str(prog), "pipe_dies"], capture_output=True)
     assert n.returncode == -signal.SIGPIPE or n.returncode == 128 + signal.SIGPIPE
 
@@ -427,7 +439,7 @@ def test_statfs_like_native_strace(guest, native_strace: str, arch: str,  # type
     calls = "trace=statfs,fstatfs,statfs64,fstatfs64"
     p = ustrace("-e", calls, str(guest("wide", arch)), str(tmp_path / "a"), "statfs")
     assert p.returncode == 0, p.stderr
-    n = subprocess.run([native_strace, "-o", str(tmp_path / "n.txt"), "-e", calls,
+    n = run_cmd([native_strace, "-o", str(tmp_path / "n.txt"), "-e", calls,
                         str(guest("wide", "x86_64")), str(tmp_path / "b"), "statfs"],
                        capture_output=True)
     assert n.returncode == 0

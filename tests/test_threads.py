@@ -11,12 +11,11 @@
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 
 import pytest
 from conftest import build_or_skip
-from support import EMULATED_ARCHES, REPO_ROOT, describe, guest_env, run_usermode
+from support import EMULATED_ARCHES, REPO_ROOT, describe, guest_env, run_cmd, run_usermode
 
 
 @pytest.mark.parametrize("libc", ["musl", "glibc"])
@@ -24,7 +23,7 @@ from support import EMULATED_ARCHES, REPO_ROOT, describe, guest_env, run_usermod
 def test_robust_mutex_owner_death(arch: str, libc: str) -> None:
     binary = build_or_skip("threads", arch, libc)
     if arch == "x86_64":
-        native = subprocess.run([str(binary), "robust"], capture_output=True, timeout=60)
+        native = run_cmd([str(binary), "robust"], capture_output=True, timeout=60)
         assert native.stdout == b"robust ok\nthreads done\n", describe(native)
     emu = run_usermode(binary, "robust", env=guest_env())
     assert emu.returncode == 0, describe(emu)
@@ -46,7 +45,7 @@ def test_strace_lines_carry_thread_ids(arch: str) -> None:
     binary = build_or_skip("threads", arch, "musl")
     env = guest_env()
     env["PYTHONPATH"] = str(REPO_ROOT)
-    emu = subprocess.run([sys.executable, "-m", "usermode", "run", "-strace", str(binary),
+    emu = run_cmd([sys.executable, "-m", "usermode", "run", "-strace", str(binary),
                           "create"], env=env, capture_output=True, timeout=120)
     assert emu.returncode == 0, describe(emu)
     # the main thread's lines start with its tid, the others' with PID/TID

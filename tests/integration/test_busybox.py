@@ -14,6 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 from fetch_debs import fetch
+from support import run_cmd
 
 ARCHES = {"aarch64": "qemu-aarch64", "x86_64": None,  # x86_64 guest: the host runs it natively
           "arm": "qemu-arm", "mipsel": "qemu-mipsel", "i386": "qemu-i386",
@@ -47,7 +48,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def um(bb: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "usermode", "run", str(bb), *args],
+    return run_cmd([sys.executable, "-m", "usermode", "run", str(bb), *args],
                           capture_output=True, cwd=cwd, timeout=120)
 
 
@@ -59,7 +60,7 @@ def reference(arch: str, bb: Path, *args: str, cwd: Path) -> subprocess.Complete
         if shutil.which(qemu) is None:
             pytest.skip(f"{qemu} not installed: no reference to compare with")
         cmd = [qemu, str(bb), *args]
-    return subprocess.run(cmd, capture_output=True, cwd=cwd, timeout=120)
+    return run_cmd(cmd, capture_output=True, cwd=cwd, timeout=120)
 
 
 CASES = [
@@ -104,7 +105,7 @@ def test_busybox_sha256_is_correct(busybox: tuple[str, Path], files: Path) -> No
 
 
 def test_busybox_pipeline_through_stdin(busybox: tuple[str, Path], files: Path) -> None:
-    p = subprocess.run([sys.executable, "-m", "usermode", "run", str(busybox[1]), "sort", "-r"],
+    p = run_cmd([sys.executable, "-m", "usermode", "run", str(busybox[1]), "sort", "-r"],
                        input=b"b\na\nc\n", capture_output=True, timeout=60)
     assert p.stdout == b"c\nb\na\n" and p.returncode == 0
 
@@ -135,7 +136,7 @@ def test_strace_follows_a_shell_to_a_native_program(busybox: tuple[str, Path], f
     true = shutil.which("true")
     assert true is not None
     log = tmp_path / "trace.txt"
-    p = subprocess.run([sys.executable, "-m", "usermode", "strace", "-o", str(log),
+    p = run_cmd([sys.executable, "-m", "usermode", "strace", "-o", str(log),
                         "-e", "trace=execve,wait4", str(bb), "sh", "-c", f"{true}; echo $?"],
                        capture_output=True, cwd=files, timeout=120)
     assert p.returncode == 0 and p.stdout == b"0\n", p.stderr

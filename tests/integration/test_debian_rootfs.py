@@ -17,6 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 from fetch_debs import fetch
+from support import run_cmd
 
 CORPUS = ["libc6", "coreutils", "bash", "dash", "grep", "sed", "gawk", "findutils",
           "diffutils", "python3.11-minimal", "libpython3.11-stdlib", "lua5.4", "sqlite3",
@@ -59,9 +60,9 @@ def run_both(rootfs: Path, data: Path, prog: str, *args: str,
     # the machine's own shell start-up files.
     env = {k: v for k, v in os.environ.items() if not k.startswith("SSH")}
     env["HOME"] = str(data)
-    um = subprocess.run([sys.executable, "-m", "usermode", "run", "-L", str(rootfs), exe,
+    um = run_cmd([sys.executable, "-m", "usermode", "run", "-L", str(rootfs), exe,
                          *args], input=stdin, capture_output=True, cwd=data, timeout=180, env=env)
-    ref = subprocess.run(["qemu-aarch64", "-L", str(rootfs), exe, *args], input=stdin,
+    ref = run_cmd(["qemu-aarch64", "-L", str(rootfs), exe, *args], input=stdin,
                          capture_output=True, cwd=data, timeout=180, env=env)
     return um, ref
 
@@ -136,7 +137,7 @@ def test_rootfs_compression_round_trip(rootfs: Path, data: Path, tool: str) -> N
 
 
 def um_only(rootfs: Path, data: Path, prog: str, *args: str) -> str:
-    p = subprocess.run([sys.executable, "-m", "usermode", "run", "-L", str(rootfs),
+    p = run_cmd([sys.executable, "-m", "usermode", "run", "-L", str(rootfs),
                         str(rootfs / prog), *args], capture_output=True, cwd=data, timeout=120)
     assert p.returncode == 0, p.stderr.decode()
     return p.stdout.decode()
@@ -170,7 +171,7 @@ def test_proc_self_auxv_has_the_guest_entries(rootfs: Path, data: Path) -> None:
 def test_ls_of_a_sysroot_directory_stats_every_entry(rootfs: Path, data: Path) -> None:
     # qemu 7.2 -L lists /usr/bin from the rootfs but cannot lstat the entries that exist only
     # there ("cannot access '/usr/bin/gawk'"); the overlay resolves both the same way
-    p = subprocess.run([sys.executable, "-m", "usermode", "run", "-L", str(rootfs),
+    p = run_cmd([sys.executable, "-m", "usermode", "run", "-L", str(rootfs),
                         str(rootfs / "bin/ls"), "-la", "/usr/bin"], capture_output=True,
                        cwd=data, timeout=120)
     assert p.returncode == 0, p.stderr.decode()[-500:]
@@ -202,7 +203,7 @@ def test_cpython_threads_survive_frequent_preemption(rootfs: Path, data: Path) -
     thread itself corrupted this program; the native stop-on-request block hook must not."""
     exe = str(rootfs / "usr/bin/python3.11")
     for _ in range(2):
-        p = subprocess.run([sys.executable, "-m", "usermode", "run", "--stats", "--quantum-ms",
+        p = run_cmd([sys.executable, "-m", "usermode", "run", "--stats", "--quantum-ms",
                             "1", "-L", str(rootfs), exe, "-c", PREEMPTED_PYTHON],
                            capture_output=True, cwd=data, timeout=300)
         assert p.returncode == 0, p.stderr.decode()[-2000:]
@@ -234,7 +235,7 @@ def test_bash_forks_pipes_and_execs_foreign_coreutils(rootfs: Path, data: Path) 
         pytest.skip("coreutils missing from the rootfs")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SSH")}
     env["HOME"] = str(data)
-    p = subprocess.run([sys.executable, "-m", "usermode", "run", "-L", str(rootfs),
+    p = run_cmd([sys.executable, "-m", "usermode", "run", "-L", str(rootfs),
                         str(rootfs / "bin/bash"), "-c", SHELL_SCRIPT],
                        capture_output=True, cwd=data, timeout=300, env=env)
     assert p.returncode == 0, p.stderr.decode()[-2000:]
@@ -264,7 +265,7 @@ def test_bash_traps_signals_and_timeouts(rootfs: Path, data: Path) -> None:
     coreutils timeout killing its own process group: the same as bash run natively."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SSH")}
     env["HOME"] = str(data)
-    p = subprocess.run([sys.executable, "-m", "usermode", "run", "-L", str(rootfs),
+    p = run_cmd([sys.executable, "-m", "usermode", "run", "-L", str(rootfs),
                         str(rootfs / "bin/bash"), "-c", TRAP_SCRIPT],
                        capture_output=True, cwd=data, timeout=300, env=env)
     assert p.stdout.decode().splitlines() == [

@@ -14,6 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 from fetch_debs import fetch
+from support import scaled
 
 PROMPT = "PROMPT$ "
 
@@ -36,7 +37,7 @@ def _shell(rootfs: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
     c = pexpect.spawn(sys.executable, ["-m", "usermode", "run", "-L", str(rootfs),
                                        str(rootfs / "bin/bash"), "--norc", "--noprofile",
                                        "-i"],
-                      env=env, cwd=str(tmp_path), timeout=60, encoding="utf-8",
+                      env=env, cwd=str(tmp_path), timeout=scaled(60), encoding="utf-8",
                       dimensions=(33, 111))
     c.expect_exact(PROMPT)
     _run(c, "uname -m; command -v sh stty", "aarch64", "/bin/sh", "/bin/stty")

@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import run_cmd
 
 
 def run(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "usermode", *args], capture_output=True,
+    return run_cmd([sys.executable, "-m", "usermode", *args], capture_output=True,
                           timeout=60)
 
 

@@ -9,13 +9,14 @@ import subprocess
 import sys
 
 import pytest
+from support import run_cmd
 
 from syscalls import tables
 from usermode.engine.arch import SUPPORTED
 
 
 def usermode(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "usermode", "syscalls", *args],
+    return run_cmd([sys.executable, "-m", "usermode", "syscalls", *args],
                           capture_output=True, text=True, timeout=60)
 
 
