@@ -6,7 +6,7 @@ import os
 from typing import NamedTuple
 
 from loaders.elf import ElfError, ElfFile
-from usermode.memory import PAGE, PROT_R, PROT_W, PROT_X, AddressSpace, page_down, page_up
+from usermode.kernel.memory import PAGE, PROT_R, PROT_W, PROT_X, AddressSpace, page_down, page_up
 
 PF_X, PF_W, PF_R = 1, 2, 4
 BRK_RESERVE = 1 << 30  # host address space reserved after the image for brk growth

@@ -15,7 +15,7 @@ from typing import Any
 
 from syscalls import registry, tables
 from syscalls.abi import Abi
-from syscalls.errors import Errno
+from usermode.kernel.errors import Errno
 
 Conv = Callable[[int], int]
 Entry = tuple[Callable[..., int], tuple[tuple[int, Conv], ...], int, str]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from support import run_cmd
 
-from usermode.binfmt import ENTRIES
+from usermode.cli.binfmt import ENTRIES
 
 # qemu-binfmt-conf.sh's values (QEMU 7.2), as bytes
 KNOWN = {

@@ -2,6 +2,6 @@
 
 import sys
 
-from usermode.cli import main
+from usermode.cli.main import main
 
 sys.exit(main())

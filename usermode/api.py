@@ -26,11 +26,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
-from syscalls.errors import Errno, ExecRequest
+from usermode.kernel.errors import Errno, ExecRequest
 from usermode.trace.sinks import SignalEvent, SyscallEvent
 
 if TYPE_CHECKING:
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 __all__ = ["AddressContext", "Emulator", "EmulatorError", "HookError", "SignalEvent",
            "SyscallContext", "SyscallEvent"]
@@ -188,7 +188,7 @@ class Emulator:
     def run(self) -> int:
         """Run the program to its end: its exit status, or -SIGNO if a signal ended it.
         Raises EmulatorError if it cannot start and HookError if a hook raised."""
-        from usermode import fatal
+        from usermode.kernel import fatal
 
         pid0 = os.getpid()
         saved_fds = self._redirect()
@@ -238,12 +238,12 @@ class Emulator:
 
     def _run_images(self) -> int:
         from usermode.engine.core import GuestFault
-        from usermode.process import Options, Process, UsageError
+        from usermode.kernel.process import Options, Process, UsageError
 
         opts = Options()
         opts.sysroot = self.sysroot
         if self._trace:
-            from usermode.strace import TraceOptions
+            from usermode.trace.tracer import TraceOptions
 
             opts.trace = TraceOptions(text=False, events=self.events)
         program, argv, env = self.argv[0], list(self.argv), self.env
@@ -265,7 +265,7 @@ class Emulator:
                 return status
             except ExecRequest as x:
                 from syscalls.linux.process import close_on_exec
-                from usermode.signals import exec_reset
+                from usermode.kernel.signals import exec_reset
 
                 reserved = set(proc.fds.reserved)
                 opts.exec_ignored = exec_reset(proc)
@@ -280,7 +280,7 @@ class Emulator:
                 _close_quietly(proc)
                 return -k.signo
             except GuestFault as f:
-                from usermode.crash import describe
+                from usermode.trace.crash import describe
 
                 self.crash = describe(proc, f)
                 if proc.tracer is not None:

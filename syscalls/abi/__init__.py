@@ -13,7 +13,7 @@ from functools import cache
 
 from syscalls.abi import generic, numbering, structs
 from syscalls.abi.structs import Layout
-from syscalls.errors import Errno
+from usermode.kernel.errors import Errno
 
 
 class _Shape:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from syscalls.registry import syscall
 
 if TYPE_CHECKING:
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 
 @syscall("set_tls", args=("ulong",))

@@ -10,7 +10,6 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from syscalls.errors import Errno, Park
 from syscalls.linux import (  # noqa: F401  (rows aliased below)
     epoll,
     fs_fd,
@@ -27,9 +26,10 @@ from syscalls.linux import (  # noqa: F401  (rows aliased below)
 )
 from syscalls.linux.mm import sys_mmap
 from syscalls.registry import PARTIAL, ROWS, SIGNED32, Handler, alias, syscall
+from usermode.kernel.errors import Errno, Park
 
 if TYPE_CHECKING:
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 MMAP2_UNIT = 4096  # not the page size: the unit is fixed (abi.md §2)
 

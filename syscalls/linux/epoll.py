@@ -17,7 +17,6 @@ import struct
 import time
 from typing import TYPE_CHECKING
 
-from syscalls.errors import Errno
 from syscalls.linux.poll import (
     _chain,
     _with_sigmask,
@@ -25,13 +24,14 @@ from syscalls.linux.poll import (
     park_until_ready,
 )
 from syscalls.registry import syscall
-from usermode import hostsys
-from usermode.memory import PROT_W
+from usermode.host import syscalls as hostsys
+from usermode.kernel.errors import Errno
+from usermode.kernel.memory import PROT_W
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD = 1, 2, 3
 HOST_EVENT = struct.Struct("<IQ")  # x86_64's packed struct epoll_event

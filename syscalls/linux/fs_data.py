@@ -13,17 +13,17 @@ import fcntl
 import os
 from typing import TYPE_CHECKING
 
-from syscalls.errors import Errno, Park
 from syscalls.linux.fs_path import PATH_MAX
 from syscalls.linux.fs_rw import stream_io
 from syscalls.registry import syscall
-from usermode import hostsys
-from usermode.hostsys import POLLOUT
+from usermode.host import syscalls as hostsys
+from usermode.host.syscalls import POLLOUT
+from usermode.kernel.errors import Errno, Park
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN = 1, 2, 4, 8
 MFD_FLAGS = 0x1 | 0x2 | 0x4 | 0x8 | 0x10  # CLOEXEC ALLOW_SEALING HUGETLB NOEXEC_SEAL EXEC

@@ -9,13 +9,13 @@ import os
 import struct
 from typing import TYPE_CHECKING
 
-from syscalls.errors import Errno, Park
 from syscalls.registry import syscall
-from usermode import hostsys
-from usermode.memory import PROT_R, PROT_W
+from usermode.host import syscalls as hostsys
+from usermode.kernel.errors import Errno, Park
+from usermode.kernel.memory import PROT_R, PROT_W
 
 if TYPE_CHECKING:
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 O_CLOEXEC = 0x80000
 F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL = 0, 1, 2, 3, 4

@@ -10,15 +10,15 @@ import os
 import stat
 from typing import TYPE_CHECKING
 
-from syscalls.errors import Errno, Park
 from syscalls.linux.fs_fd import _id
 from syscalls.registry import syscall
-from usermode import hostsys
-from usermode.memory import PROT_W
-from usermode.procfs import open_emulated
+from usermode.host import syscalls as hostsys
+from usermode.kernel.errors import Errno, Park
+from usermode.kernel.memory import PROT_W
+from usermode.kernel.procfs import open_emulated
 
 if TYPE_CHECKING:
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 AT_FDCWD = -100
 AT_SYMLINK_NOFOLLOW = 0x100

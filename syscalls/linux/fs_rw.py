@@ -6,15 +6,15 @@ import errno
 import os
 from typing import TYPE_CHECKING
 
-from syscalls.errors import Errno, Park
 from syscalls.registry import syscall
-from usermode.hostsys import POLLIN, POLLOUT, ready_now
-from usermode.memory import PROT_R, PROT_W
+from usermode.host.syscalls import POLLIN, POLLOUT, ready_now
+from usermode.kernel.errors import Errno, Park
+from usermode.kernel.memory import PROT_R, PROT_W
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 _IOV_MAX = 1024
 

@@ -8,14 +8,14 @@ import os
 from typing import TYPE_CHECKING
 
 from syscalls.abi import get as get_abi
-from syscalls.errors import Errno
 from syscalls.linux.fs_path import AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, PATH_MAX, dir_fd
 from syscalls.registry import syscall
-from usermode import hostsys
-from usermode.memory import PROT_W
+from usermode.host import syscalls as hostsys
+from usermode.kernel.errors import Errno
+from usermode.kernel.memory import PROT_W
 
 if TYPE_CHECKING:
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 STATX_SIZE = 256  # identical layout on every arch
 STATFS_SIZE = 120  # struct statfs on 64-bit guests (= host)

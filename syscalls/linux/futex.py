@@ -19,13 +19,13 @@ import errno
 import time
 from typing import TYPE_CHECKING
 
-from syscalls.errors import TIMEOUT, Errno, Park
 from syscalls.linux.time import read_timespec_ns
 from syscalls.registry import PARTIAL, syscall
-from usermode import hostsys
+from usermode.host import syscalls as hostsys
+from usermode.kernel.errors import TIMEOUT, Errno, Park
 
 if TYPE_CHECKING:
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 FUTEX_WAIT, FUTEX_WAKE, FUTEX_FD, FUTEX_REQUEUE, FUTEX_CMP_REQUEUE = 0, 1, 2, 3, 4
 FUTEX_WAKE_OP, FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET = 5, 9, 10

@@ -9,10 +9,10 @@ import os
 from typing import TYPE_CHECKING
 
 from syscalls.registry import syscall
-from usermode import hostsys
+from usermode.host import syscalls as hostsys
 
 if TYPE_CHECKING:
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 
 @syscall("getpid")
@@ -53,7 +53,7 @@ def sys_getgroups(p: Process, size: int, lst: int) -> int:
     if size < len(groups):
         import errno
 
-        from syscalls.errors import Errno
+        from usermode.kernel.errors import Errno
 
         raise Errno(errno.EINVAL)
     p.mem.write(lst, b"".join(g.to_bytes(4, p.abi.byteorder) for g in groups))
@@ -157,7 +157,7 @@ def sys_setgroups(p: Process, size: int, lst: int) -> int:
     if size < 0 or size > NGROUPS_MAX:
         import errno
 
-        from syscalls.errors import Errno
+        from usermode.kernel.errors import Errno
 
         raise Errno(errno.EINVAL)
     raw = p.mem.read(lst, 4 * size) if size else b""

@@ -8,12 +8,12 @@ import os
 import resource
 from typing import TYPE_CHECKING
 
-from syscalls.errors import Errno
 from syscalls.registry import PARTIAL, syscall
-from usermode.memory import PROT_W
+from usermode.kernel.errors import Errno
+from usermode.kernel.memory import PROT_W
 
 if TYPE_CHECKING:
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 RLIM_INFINITY = (1 << 64) - 1
 GRND_NONBLOCK, GRND_RANDOM, GRND_INSECURE = 1, 2, 4
@@ -240,7 +240,7 @@ NR_PRCTL = 157
 @syscall("prctl", args=("int:prctl", "ulong", "ulong", "ulong", "ulong"), support=PARTIAL,
          note="PR_SET/GET_NAME, PR_SET/GET_PDEATHSIG, PR_SET/GET_CHILD_SUBREAPER; others EINVAL")
 def sys_prctl(p: Process, option: int, a2: int, a3: int, a4: int, a5: int) -> int:
-    from usermode import hostsys
+    from usermode.host import syscalls as hostsys
 
     if option in (PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER):  # our process is the guest's
         return hostsys.syscall(NR_PRCTL, option, a2 & 0xFFFFFFFF, 0, 0, 0)

@@ -17,11 +17,11 @@ import errno
 import os
 from typing import TYPE_CHECKING
 
-from syscalls.errors import Errno
-from usermode import hostsys
+from usermode.host import syscalls as hostsys
+from usermode.kernel.errors import Errno
 
 if TYPE_CHECKING:
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 # interface requests whose struct ifreq is read and written back
 SIOCGIFNAME, SIOCGIFCONF, SIOCGIFFLAGS, SIOCGIFADDR = 0x8910, 0x8912, 0x8913, 0x8915

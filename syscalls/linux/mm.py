@@ -7,13 +7,13 @@ import os
 import stat
 from typing import TYPE_CHECKING
 
-from syscalls.errors import Errno
 from syscalls.registry import PARTIAL, syscall
-from usermode import hostmm
-from usermode.memory import PAGE, PROT_R, PROT_W, PROT_X, page_up
+from usermode.host import mm as hostmm
+from usermode.kernel.errors import Errno
+from usermode.kernel.memory import PAGE, PROT_R, PROT_W, PROT_X, page_up
 
 if TYPE_CHECKING:
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE = 0x1, 0x2, 0x3
 MAP_FIXED = 0x10

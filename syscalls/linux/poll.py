@@ -15,16 +15,17 @@ import errno
 import time
 from typing import TYPE_CHECKING
 
-from syscalls.errors import INTERRUPTED, TIMEOUT, Errno, Park
 from syscalls.linux.time import read_timespec_ns
 from syscalls.registry import syscall
-from usermode import hostsys, signals
-from usermode.memory import PROT_R, PROT_W
+from usermode.host import syscalls as hostsys
+from usermode.kernel import signals
+from usermode.kernel.errors import INTERRUPTED, TIMEOUT, Errno, Park
+from usermode.kernel.memory import PROT_R, PROT_W
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 NSEC = 1_000_000_000
 POLLIN, POLLPRI, POLLOUT = 0x1, 0x2, 0x4

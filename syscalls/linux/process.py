@@ -12,7 +12,7 @@ closed, and the run loop starts the new program; no new Python interpreter, no b
 An ELF the host runs natively is exec'd on the host, as Linux would.
 
 Waiting never blocks the host thread that runs guest code: a wait that would block parks the
-guest thread until a host SIGCHLD (usermode/children.py), so other guest threads go on and
+guest thread until a host SIGCHLD (usermode/kernel/children.py), so other guest threads go on and
 a guest signal interrupts the wait. vfork suspends the calling thread until the child execs
 or exits (a close-on-exec pipe's write end held by the child).
 """
@@ -28,13 +28,13 @@ from select import POLLIN
 from typing import TYPE_CHECKING
 
 from loaders.elf import ElfError, read_elf
-from syscalls.errors import Errno, ExecRequest, Park
 from syscalls.registry import PARTIAL, syscall
-from usermode.hostsignals import restore_mask, with_guest_mask
-from usermode.memory import PROT_W
+from usermode.host.signals import restore_mask, with_guest_mask
+from usermode.kernel.errors import Errno, ExecRequest, Park
+from usermode.kernel.memory import PROT_W
 
 if TYPE_CHECKING:
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 CLONE_VM, CLONE_VFORK, CLONE_THREAD = 0x100, 0x4000, 0x10000
 CLONE_SETTLS, CLONE_PARENT_SETTID, CLONE_CHILD_CLEARTID = 0x80000, 0x100000, 0x200000
@@ -157,7 +157,7 @@ def sys_wait4(p: Process, pid: int, status: int, options: int, rusage: int) -> i
 def _until_child(p: Process, attempt: Callable[[], int | None]) -> int:
     """Run a WNOHANG wait (`attempt`: None while no child is ready) until it finds one;
     between attempts the thread is parked until our host SIGCHLD handler reports a change
-    (see usermode/children.py)."""
+    (see usermode/kernel/children.py)."""
     fd = p.children.arm()
     r = attempt()
     if r is not None:

@@ -1,5 +1,5 @@
 """rt_sigaction, rt_sigprocmask, rt_sigpending, rt_sigsuspend, pause, rt_sigreturn,
-sigaltstack, kill, tkill, tgkill: signals. Delivery and frames are usermode/signals.py's."""
+sigaltstack, kill, tkill, tgkill: signals. Delivery and frames are usermode/kernel/signals.py's."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from syscalls.errors import TIMEOUT, Errno, Park
 from syscalls.registry import PARTIAL, syscall
-from usermode import signals
+from usermode.kernel import signals
+from usermode.kernel.errors import TIMEOUT, Errno, Park
 
 if TYPE_CHECKING:
-    from usermode.process import Process
-    from usermode.sched import Thread
+    from usermode.kernel.process import Process
+    from usermode.kernel.sched import Thread
 
 SIGKILL, SIGSTOP = 9, 19
 SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2

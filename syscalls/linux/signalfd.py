@@ -1,6 +1,6 @@
 """signalfd, signalfd4, rt_sigqueueinfo, rt_tgsigqueueinfo: signals as data.
 
-Guest signals are pending in our own structures (usermode/signals.py), not in the host
+Guest signals are pending in our own structures (usermode/kernel/signals.py), not in the host
 kernel, so a guest signalfd is a host eventfd that stands in for it: pollable, close-on-exec
 and non-blocking as asked, readable exactly while one of its signals is pending (kept so by
 `signals.sync_signalfds`). A read of it dequeues those signals here and returns
@@ -14,14 +14,15 @@ import os
 from select import POLLIN
 from typing import TYPE_CHECKING
 
-from syscalls.errors import Errno, Park
 from syscalls.linux.signal import check_delivery, target_for_process
 from syscalls.registry import PARTIAL, syscall
-from usermode import hostsys, signals
-from usermode.memory import PROT_W
+from usermode.host import syscalls as hostsys
+from usermode.kernel import signals
+from usermode.kernel.errors import Errno, Park
+from usermode.kernel.memory import PROT_W
 
 if TYPE_CHECKING:
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 SFD_CLOEXEC, SFD_NONBLOCK = os.O_CLOEXEC, os.O_NONBLOCK
 SIGINFO_SIZE = 128  # struct signalfd_siginfo, like siginfo_t
@@ -161,7 +162,7 @@ def sys_rt_tgsigqueueinfo(p: Process, tgid: int, tid: int, sig: int, uinfo: int)
     info, code = _guest_info(p, sig, uinfo)
     if tgid != p.pid:
         if tid == tgid:  # an emulated process reads only process-wide signals with their
-            # siginfo (usermode/hostsignals.py): its main thread gets it as one of those
+            # siginfo (usermode/host/signals.py): its main thread gets it as one of those
             return hostsys.syscall(NR_RT_SIGQUEUEINFO, tgid, sig, _to_host(p, sig, info, code))
         return hostsys.syscall(NR_RT_TGSIGQUEUEINFO, tgid, tid, sig,
                                _to_host(p, sig, info, code))

@@ -18,17 +18,17 @@ import fcntl
 import os
 from typing import TYPE_CHECKING
 
-from syscalls.errors import Errno, Park
 from syscalls.linux import cmsg
 from syscalls.linux.fs_rw import would_block
 from syscalls.registry import PARTIAL, syscall
-from usermode import hostsys
-from usermode.memory import PROT_R, PROT_W
+from usermode.host import syscalls as hostsys
+from usermode.kernel.errors import Errno, Park
+from usermode.kernel.memory import PROT_R, PROT_W
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 POLLIN, POLLOUT = 0x1, 0x4
 MSG_DONTWAIT, MSG_WAITALL, MSG_NOSIGNAL = 0x40, 0x100, 0x4000

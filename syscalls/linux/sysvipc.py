@@ -24,15 +24,16 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from syscalls.abi import get as get_abi
-from syscalls.errors import INTERRUPTED, Errno, Park
 from syscalls.linux.time import read_timespec_ns
 from syscalls.registry import PARTIAL, syscall
-from usermode import hostmm, hostsys
-from usermode.memory import PAGE, PROT_R, PROT_W, PROT_X, page_up
+from usermode.host import mm as hostmm
+from usermode.host import syscalls as hostsys
+from usermode.kernel.errors import INTERRUPTED, Errno, Park
+from usermode.kernel.memory import PAGE, PROT_R, PROT_W, PROT_X, page_up
 
 if TYPE_CHECKING:
     from syscalls.abi.structs import Layout
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 NR_SHMGET, NR_SHMAT, NR_SHMCTL, NR_SHMDT = 29, 30, 31, 67
 NR_SEMGET, NR_SEMCTL, NR_SEMTIMEDOP = 64, 66, 220

@@ -7,11 +7,11 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
-from syscalls.errors import Errno, Park
 from syscalls.registry import PARTIAL, syscall
+from usermode.kernel.errors import Errno, Park
 
 if TYPE_CHECKING:
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 CLONE_VM, CLONE_FS, CLONE_FILES, CLONE_SIGHAND = 0x100, 0x200, 0x400, 0x800
 CLONE_PIDFD, CLONE_VFORK, CLONE_THREAD = 0x1000, 0x4000, 0x10000

@@ -7,12 +7,12 @@ import errno
 import time
 from typing import TYPE_CHECKING
 
-from syscalls.errors import INTERRUPTED, Errno, Park
 from syscalls.registry import syscall
-from usermode.memory import PROT_W
+from usermode.kernel.errors import INTERRUPTED, Errno, Park
+from usermode.kernel.memory import PROT_W
 
 if TYPE_CHECKING:
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 TIMER_ABSTIME = 1
 NSEC = 1_000_000_000

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING
 
 from syscalls.linux.ioctl_more import other_ioctl
 from syscalls.registry import PARTIAL, syscall
-from usermode import hostsys
-from usermode.memory import PROT_R, PROT_W
+from usermode.host import syscalls as hostsys
+from usermode.kernel.memory import PROT_R, PROT_W
 
 if TYPE_CHECKING:
     from syscalls.abi import Abi
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 TCGETS, TCSETS, TCSETSW, TCSETSF = 0x5401, 0x5402, 0x5403, 0x5404
 TCSBRK, TCXONC, TCFLSH, TIOCEXCL, TIOCNXCL = 0x5409, 0x540A, 0x540B, 0x540C, 0x540D

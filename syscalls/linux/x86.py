@@ -8,13 +8,13 @@ import errno
 import struct
 from typing import TYPE_CHECKING
 
-from syscalls.errors import Errno
 from syscalls.registry import PARTIAL, syscall
 from usermode.engine import capi
-from usermode.memory import PROT_R, PROT_W
+from usermode.kernel.errors import Errno
+from usermode.kernel.memory import PROT_R, PROT_W
 
 if TYPE_CHECKING:
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS = 0x1001, 0x1002, 0x1003, 0x1004
 

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 
 from syscalls.linux.fs_path import PATH_MAX
 from syscalls.registry import syscall
-from usermode import hostsys
-from usermode.memory import PROT_R, PROT_W
+from usermode.host import syscalls as hostsys
+from usermode.kernel.memory import PROT_R, PROT_W
 
 if TYPE_CHECKING:
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 # host (x86_64) numbers
 _GET, _LGET, _FGET, _LIST, _LLIST, _FLIST = 191, 192, 193, 194, 195, 196

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from usermode.engine import arch as archmod
+from usermode import arch as archmod
 from usermode.engine.core import Engine
-from usermode.memory import PROT_R, PROT_W, PROT_X, AddressSpace
+from usermode.kernel.memory import PROT_R, PROT_W, PROT_X, AddressSpace
 
 AS = "aarch64-linux-gnu-as"
 OBJCOPY = "aarch64-linux-gnu-objcopy"

@@ -8,11 +8,11 @@ import os
 
 import pytest
 
-from syscalls.errors import Errno
-from usermode.engine import arch as archmod
+from usermode import arch as archmod
 from usermode.engine import capi
 from usermode.engine.core import Engine
-from usermode.memory import PAGE, PROT_R, PROT_W, PROT_X, AddressSpace
+from usermode.kernel.errors import Errno
+from usermode.kernel.memory import PAGE, PROT_R, PROT_W, PROT_X, AddressSpace
 
 TOP = 0x7F0000000000
 

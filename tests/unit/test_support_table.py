@@ -12,7 +12,7 @@ import pytest
 from support import run_cmd
 
 from syscalls import tables
-from usermode.engine.arch import SUPPORTED
+from usermode.arch import SUPPORTED
 
 
 def usermode(*args: str) -> subprocess.CompletedProcess[str]:

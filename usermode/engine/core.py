@@ -13,8 +13,8 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from syscalls.errors import REGISTERS_RESTORED, Park
 from usermode.engine import capi
+from usermode.kernel.errors import REGISTERS_RESTORED, Park
 
 if TYPE_CHECKING:
     from usermode.engine.preempt import BlockStopper

@@ -12,16 +12,16 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from syscalls.errors import REGISTERS_RESTORED
 from syscalls.linux.ioctl_more import IFREQ_GETS, SIOCGIFCONF
 from syscalls.registry import Row
+from usermode.kernel.errors import REGISTERS_RESTORED
 from usermode.trace import ipc, netdev
 from usermode.trace import names as N
 from usermode.trace import render as R
 from usermode.trace.specs import HEX_RESULT, SPECS
 
 if TYPE_CHECKING:
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 O_CREAT, O_TMPFILE = 0o100, 0o20200000
 F_GETFD, F_GETFL, F_SETFD, F_SETFL = 1, 3, 2, 4

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from usermode.trace import render as R
 
 if TYPE_CHECKING:
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 IPC_64 = 0x100
 _GET = [(0o1000, "IPC_CREAT"), (0o2000, "IPC_EXCL"), (0o4000, "IPC_NOWAIT")]

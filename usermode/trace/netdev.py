@@ -24,7 +24,7 @@ from syscalls.linux.ioctl_more import (
 from usermode.trace import render as R
 
 if TYPE_CHECKING:
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 IFF_FLAGS = [(1 << i, "IFF_" + n) for i, n in enumerate(
     ("UP", "BROADCAST", "DEBUG", "LOOPBACK", "POINTOPOINT", "NOTRAILERS", "RUNNING", "NOARP",

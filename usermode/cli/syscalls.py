@@ -13,7 +13,7 @@ import sys
 from dataclasses import asdict, dataclass
 
 from syscalls import registry, tables
-from usermode.engine.arch import SUPPORTED
+from usermode.arch import SUPPORTED
 
 USAGE = """\
 usage: usermode syscalls [--arch ARCH] [--format table|csv|json]

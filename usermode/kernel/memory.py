@@ -20,9 +20,9 @@ from bisect import bisect_right
 from collections.abc import Callable
 from typing import Any
 
-from syscalls.errors import Errno
-from usermode import hostmm
 from usermode.engine import capi
+from usermode.host import mm as hostmm
+from usermode.kernel.errors import Errno
 
 PAGE = 4096
 PAGE_MASK = ~(PAGE - 1)

@@ -6,12 +6,12 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from syscalls.errors import ExecRequest
 from usermode import __version__
+from usermode.kernel.errors import ExecRequest
 
 if TYPE_CHECKING:
-    from usermode.process import Process
-    from usermode.strace import TraceOptions
+    from usermode.kernel.process import Process
+    from usermode.trace.tracer import TraceOptions
 
 USAGE = """\
 usage: usermode run [OPTIONS] PROGRAM [ARGS...]
@@ -81,7 +81,7 @@ def _env_list(value: str) -> list[str]:
 
 
 def run_command(args: list[str], trace: TraceOptions | None = None) -> int:
-    from usermode.process import Options
+    from usermode.kernel.process import Options
 
     opts = Options()
     opts.trace = trace
@@ -141,7 +141,7 @@ def run_command(args: list[str], trace: TraceOptions | None = None) -> int:
                 opts.log_file = val
             elif opt == "-d":
                 if val == "help":
-                    from usermode.debug import help_text
+                    from usermode.trace.debug import help_text
 
                     sys.stdout.write(help_text())
                     return 0
@@ -149,7 +149,7 @@ def run_command(args: list[str], trace: TraceOptions | None = None) -> int:
             elif opt == "-r":
                 opts.uname_release = val
             elif opt == "-cpu":
-                from usermode import cpus
+                from usermode.cli import cpus
 
                 if val == "help":
                     sys.stdout.write(cpus.help_text())
@@ -180,7 +180,7 @@ def run_command(args: list[str], trace: TraceOptions | None = None) -> int:
     for k in unset_env:
         env.pop(k, None)
     if machine:  # a machine-readable trace: strace's lines only if asked for as well
-        from usermode.strace import TraceOptions
+        from usermode.trace.tracer import TraceOptions
 
         if opts.trace is None:
             opts.trace = TraceOptions(text=opts.strace, output=opts.log_file)
@@ -188,11 +188,11 @@ def run_command(args: list[str], trace: TraceOptions | None = None) -> int:
         opts.trace.timeline_file = machine.get("-trace-timeline")
     cpu = os.environ.get("QEMU_CPU")
     if cpu and cpu != "help":
-        from usermode import cpus
+        from usermode.cli import cpus
 
         if not cpus.known(cpu):
             return _fail(f"unknown CPU model {cpu!r} in QEMU_CPU (see -cpu help)", EXIT_USAGE)
-    from usermode.debug import check_items
+    from usermode.trace.debug import check_items
 
     bad = check_items(opts.debug)
     if bad:
@@ -206,7 +206,7 @@ def run_command(args: list[str], trace: TraceOptions | None = None) -> int:
 
 
 def _run(program: str, argv: list[str], env: dict[str, str], opts: object) -> int:
-    from usermode.fatal import restore_default_dispositions
+    from usermode.kernel.fatal import restore_default_dispositions
 
     restore_default_dispositions()
     while True:
@@ -226,8 +226,8 @@ def _run(program: str, argv: list[str], env: dict[str, str], opts: object) -> in
 def _run_one(program: str, argv: list[str], env: dict[str, str],
              opts: object) -> int | ExecRequest:
     from usermode.engine.core import GuestFault
-    from usermode.fatal import die
-    from usermode.process import Process, UsageError
+    from usermode.kernel.fatal import die
+    from usermode.kernel.process import Process, UsageError
 
     try:
         proc = Process(program, argv, opts)  # type: ignore[arg-type]
@@ -247,7 +247,7 @@ def _run_one(program: str, argv: list[str], env: dict[str, str],
         status = proc.run()
     except ExecRequest as x:
         from syscalls.linux.process import close_on_exec
-        from usermode.signals import exec_reset
+        from usermode.kernel.signals import exec_reset
 
         reserved = set(proc.fds.reserved)
         proc.opts.exec_ignored = exec_reset(proc)
@@ -256,7 +256,7 @@ def _run_one(program: str, argv: list[str], env: dict[str, str],
         close_on_exec(reserved)
         return x
     except GuestFault as f:
-        from usermode.crash import describe
+        from usermode.trace.crash import describe
 
         sys.stderr.write(describe(proc, f) + "\n")
         _print_stats(proc)
@@ -277,7 +277,7 @@ def _run_one(program: str, argv: list[str], env: dict[str, str],
 def _print_stats(proc: Process) -> None:
     if not proc.opts.stats:
         return
-    from usermode.stats import report
+    from usermode.cli.stats import report
 
     text = report(proc)
     if proc.opts.log_file:
@@ -301,18 +301,18 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.flush()
         os._exit(status)
     if args[0] == "strace":
-        from usermode import strace_cli
+        from usermode.cli import strace as strace_cli
 
         status = strace_cli.main(args[1:])
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(status)
     if args[0] == "binfmt":
-        from usermode import binfmt
+        from usermode.cli import binfmt
 
         return binfmt.main(args[1:])
     if args[0] == "syscalls":
-        from usermode import syscall_table
+        from usermode.cli import syscalls as syscall_table
 
         return syscall_table.main(args[1:])
     return _fail(f"unknown command {args[0]!r} (usage: usermode run PROGRAM [ARGS...])",

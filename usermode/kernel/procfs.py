@@ -13,7 +13,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 _SELF = re.compile(
     rb"^/proc/(self|thread-self|(\d+)(/task/\d+)?)/(maps|auxv|cmdline|environ|stat)$")

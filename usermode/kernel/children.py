@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from usermode.loop.monitor import move_high
 
 if TYPE_CHECKING:
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 
 class ChildWatch:
@@ -35,12 +35,12 @@ class ChildWatch:
 
     def arm(self) -> int:
         """Make host SIGCHLD wake waiters and drain what is pending; returns the fd to wait on."""
-        from usermode import signals
+        from usermode.kernel import signals
 
         p = self.p
         if self._pipe is None or self._owner != os.getpid():
             if self._pipe is not None:  # the parent's, inherited by fork
-                from usermode.watchdog import close_reserved
+                from usermode.kernel.watchdog import close_reserved
 
                 p.sched.fd_closing(self._pipe[0])
                 close_reserved(p, self._pipe)
@@ -64,7 +64,7 @@ class ChildWatch:
 
     def reaped_status(self, pid: int, status: int) -> None:
         """A wait took child `pid` with wait status `status`."""
-        from usermode import signals
+        from usermode.kernel import signals
 
         abi = self.p.abi
         if os.WIFEXITED(status):

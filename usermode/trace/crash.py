@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from usermode.fatal import SIGNAMES
+from usermode.kernel.fatal import SIGNAMES
 
 if TYPE_CHECKING:
     from usermode.engine.core import GuestFault
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 
 

@@ -13,19 +13,19 @@ from loaders.image import LoadedImage, choose_bias, load_image
 from syscalls.abi import Abi
 from syscalls.abi import get as get_abi
 from syscalls.dispatch import Dispatcher
-from usermode.children import ChildWatch
-from usermode.engine import arch as archmod
+from usermode import arch as archmod
 from usermode.engine.core import Engine
-from usermode.fatal import die, ignored_at_start
-from usermode.fdtable import FdTable
+from usermode.kernel.children import ChildWatch
+from usermode.kernel.fatal import die, ignored_at_start
+from usermode.kernel.fdtable import FdTable
+from usermode.kernel.memory import PROT_R, PROT_W, PROT_X, AddressSpace, page_down
+from usermode.kernel.paths import Paths, default_sysroot
+from usermode.kernel.sched import Scheduler, Thread
+from usermode.kernel.signals import IGNORED, Action
 from usermode.loop.aio import EventLoop
-from usermode.memory import PROT_R, PROT_W, PROT_X, AddressSpace, page_down
-from usermode.paths import Paths, default_sysroot
-from usermode.sched import Scheduler, Thread
-from usermode.signals import IGNORED, Action
 
 if TYPE_CHECKING:
-    from usermode.strace import TraceOptions, Tracer
+    from usermode.trace.tracer import TraceOptions, Tracer
 
 
 class UsageError(Exception):
@@ -99,14 +99,14 @@ class Process:
         self.tracer: Tracer | None = None  # set by the tracer itself
         self.api_hooks: list[object] = []  # the Python API's address hooks, kept alive
         if opts.strace or opts.trace is not None or "strace" in opts.debug:
-            from usermode.strace import TraceOptions, Tracer
+            from usermode.trace.tracer import TraceOptions, Tracer
 
             if opts.trace is None:  # qemu's -strace: the defaults, into the -D file
                 opts.trace = TraceOptions(output=opts.log_file)
             self.dispatch = Tracer(self, self.dispatcher, opts.trace)
         self.engine.install(self.dispatch, self.abi.mask, self.mem.tlb_fill)
         if "in_asm" in opts.debug:
-            from usermode.debug import install_in_asm
+            from usermode.trace.debug import install_in_asm
 
             install_in_asm(self, self._log_fd())
         self.image: LoadedImage | None = None
@@ -214,7 +214,7 @@ class Process:
             eng.set_reg(reg, val)
         self.entry = entry
         if "page" in self.opts.debug:
-            from usermode.debug import print_page_map
+            from usermode.trace.debug import print_page_map
 
             print_page_map(self, self._log_fd())
 

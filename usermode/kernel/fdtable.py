@@ -25,7 +25,7 @@ class FdTable:
         # or replaced by it.
         self.reserved: set[int] = set()
         # signalfds (host eventfds standing in for them): fd -> signal mask, and those whose
-        # counter we set because one of their signals is pending (usermode/signals.py)
+        # counter we set because one of their signals is pending (usermode/kernel/signals.py)
         self.signalfd: dict[int, int] = {}
         self.signalfd_armed: set[int] = set()
 

@@ -2,7 +2,7 @@
 
 A guest thread is a saved Unicorn context plus the kernel state Linux keeps per task (tid,
 clear_child_tid, robust list, signal mask, alternate stack). One thread runs at a time. It
-leaves the CPU when its syscall parks (see `syscalls.errors.Park`), when it exits, or when
+leaves the CPU when its syscall parks (see `usermode.kernel.errors.Park`), when it exits, or when
 the preemption watchdog stops the engine because others are waiting for the CPU.
 
 Parking: the handler has already tried the non-blocking operation. The thread's wait is
@@ -12,7 +12,7 @@ thread on the run queue; resolution does nothing else, so it is cheap enough to 
 a syscall hook (FUTEX_WAKE) or a loop handler. The thread re-executes the operation when it
 is switched in, outside any hook.
 
-Preemption and prompt host signals come from usermode/watchdog.py: when it stops the
+Preemption and prompt host signals come from usermode/kernel/watchdog.py: when it stops the
 engine, the run loop here collects fd events and timers and switches threads.
 """
 
@@ -26,18 +26,18 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from syscalls.errors import INTERRUPTED, NOW, TIMEOUT, WOKEN, Errno, Park
-from usermode import signals
 from usermode.engine.core import GuestFault
-from usermode.faultaddr import cpu_tlb_fault, fault_address
-from usermode.hostsignals import block_ours
-from usermode.hostsys import ready_now
+from usermode.host.signals import block_ours
+from usermode.host.syscalls import ready_now
+from usermode.kernel import signals
+from usermode.kernel.errors import INTERRUPTED, NOW, TIMEOUT, WOKEN, Errno, Park
+from usermode.kernel.faultaddr import cpu_tlb_fault, fault_address
+from usermode.kernel.watchdog import Watchdog, close_reserved
 from usermode.loop.aio import EventLoop, Source, Timer
 from usermode.loop.monitor import ERR, HUP, IN, OUT
-from usermode.watchdog import Watchdog, close_reserved
 
 if TYPE_CHECKING:
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 RUN, PARKED, DEAD = 0, 1, 2
 NVAL = 0x20

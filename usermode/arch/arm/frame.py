@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from usermode.signals import (
+from usermode.kernel.signals import (
     SA_RESTORER,
     SA_SIGINFO,
     UNBLOCKABLE,
@@ -20,8 +20,8 @@ from usermode.signals import (
 )
 
 if TYPE_CHECKING:
-    from usermode.process import Process
-    from usermode.sched import Thread
+    from usermode.kernel.process import Process
+    from usermode.kernel.sched import Thread
 
 UC_MCONTEXT, UC_SIGMASK, UC_SIZE = 20, 104, 744  # uc_regspace (512 bytes) at 232
 SC_R0, SC_CPSR, SC_FAULT = 12, 76, 80  # sigcontext: trap_no, error_code, oldmask, r0..pc

@@ -11,4 +11,4 @@ SUPPORTED = ("aarch64", "x86_64", "riscv64", "arm", "mipsel", "i386")
 def load(arch: str) -> ModuleType:
     if arch not in SUPPORTED:
         raise KeyError(arch)
-    return importlib.import_module(f"usermode.engine.arch.{arch}")
+    return importlib.import_module(f"usermode.arch.{arch}")

@@ -14,7 +14,7 @@ import os
 import shutil
 import sys
 
-from usermode.engine.arch import SUPPORTED
+from usermode.arch import SUPPORTED
 
 MOUNT = "/proc/sys/fs/binfmt_misc"
 _HEAD32 = b"\x7fELF\x01\x01\x01" + bytes(9) + b"\x02\x00"
@@ -151,7 +151,7 @@ def _fail(msg: str) -> int:
 def launcher_main() -> None:
     """`usermode-binfmt PATH ARGS...`: what binfmt_misc runs without the P flag (the
     program's argv[0] is lost: the path stands for it)."""
-    from usermode.cli import run_command
+    from usermode.cli.main import run_command
 
     args = sys.argv[1:]
     if not args:
@@ -164,7 +164,7 @@ def launcher_main() -> None:
 
 def launcher_p_main() -> None:
     """`usermode-binfmt-P PATH ARGV0 ARGS...`: the P flag's layout."""
-    from usermode.cli import run_command
+    from usermode.cli.main import run_command
 
     args = sys.argv[1:]
     if len(args) < 2:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from usermode.memory import Fault
-    from usermode.process import Process
+    from usermode.kernel.memory import Fault
+    from usermode.kernel.process import Process
 
 _X86_REGS = {"rax": 35, "rbx": 37, "rcx": 38, "rdx": 40, "rsi": 43, "rdi": 39, "rbp": 36,
              "rsp": 44, "rip": 41, "r8": 106, "r9": 107, "r10": 108, "r11": 109, "r12": 110,
@@ -176,7 +176,7 @@ def mips_access(p: Process, pc: int) -> int | None:
 def cpu_tlb_fault(p: Process, err: int) -> Fault | None:
     """The faulting access of a guest run on the CPU's own TLB, from the instruction."""
     from usermode.engine import capi
-    from usermode.memory import Fault
+    from usermode.kernel.memory import Fault
 
     pc = p.engine.pc()
     fetch = err in (capi.UC_ERR_FETCH_UNMAPPED, capi.UC_ERR_FETCH_PROT)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
-from syscalls.errors import REGISTERS_RESTORED
-from usermode.signals import (
+from usermode.kernel.errors import REGISTERS_RESTORED
+from usermode.kernel.signals import (
     UNBLOCKABLE,
     Action,
     _restore_snapshot,
@@ -21,8 +21,8 @@ from usermode.signals import (
 )
 
 if TYPE_CHECKING:
-    from usermode.process import Process
-    from usermode.sched import Thread
+    from usermode.kernel.process import Process
+    from usermode.kernel.sched import Thread
 
 INFO = 24  # after u32 ass[4] and u32 pad[2]
 UC = INFO + 128

@@ -12,18 +12,16 @@ delivery (the frame's FP record is present but zero).
 
 from __future__ import annotations
 
-import errno
 import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from syscalls.errors import Errno
-from usermode.fatal import die, stop
-from usermode.hostsignals import VIA_FD
+from usermode.host.signals import VIA_FD
+from usermode.kernel.fatal import die, stop
 
 if TYPE_CHECKING:
-    from usermode.process import Process
-    from usermode.sched import Thread
+    from usermode.kernel.process import Process
+    from usermode.kernel.sched import Thread
 
 SIG_DFL, SIG_IGN = 0, 1
 SA_SIGINFO, SA_ONSTACK, SA_RESTART = 0x4, 0x08000000, 0x10000000
@@ -410,112 +408,12 @@ def _pack64(values: list[int]) -> bytes:
     return b"".join((v & 0xFFFFFFFFFFFFFFFF).to_bytes(8, "little") for v in values)
 
 
-# ---- aarch64 ------------------------------------------------------------------------------------
-A64_UC_MCONTEXT = 176
-A64_MCONTEXT_SIZE = 288 + 4096
-A64_UC_SIZE = A64_UC_MCONTEXT + A64_MCONTEXT_SIZE
-A64_FRAME = 128 + A64_UC_SIZE + 16  # siginfo, ucontext, frame record {fp, lr}
-FPSIMD_MAGIC, FPSIMD_SIZE = 0x46508001, 528
-A64_TRAMPOLINE = bytes.fromhex("681180d2" "010000d4")  # mov x8, #139; svc #0
-
-
-def _a64_frame(p: Process, t: Thread, signo: int, info: bytes, act: Action) -> None:
-    a, eng = p.arch, p.engine
-    regs = [eng.reg(r) for r in a.GPRS]  # x0..x30
-    sp, pc, nzcv = eng.reg(a.REG_SP), eng.reg(a.REG_PC), eng.reg(a.REG_NZCV)
-    top = _stack_for(p, t, act, sp)
-    frame = (top - A64_FRAME) & ~15
-    _snapshot(p, t, frame)
-    uc = bytearray(A64_UC_SIZE)
-    uc[16:40] = _stack_t(p, t)
-    uc[40:48] = t.sigmask.to_bytes(8, "little")
-    m = A64_UC_MCONTEXT
-    fault_addr = int.from_bytes(info[16:24], "little") if signo in (4, 5, 7, 8, 11) else 0
-    uc[m:m + 8] = fault_addr.to_bytes(8, "little")
-    uc[m + 8:m + 256] = _pack64(regs)
-    uc[m + 256:m + 280] = _pack64([sp, pc, nzcv])
-    r = m + 288
-    uc[r:r + 8] = FPSIMD_MAGIC.to_bytes(4, "little") + FPSIMD_SIZE.to_bytes(4, "little")
-    record = frame + 128 + A64_UC_SIZE
-    p.mem.write(frame, info + bytes(uc) + _pack64([regs[29], regs[30]]))
-    restorer = act.restorer if act.flags & SA_RESTORER and act.restorer else \
-        p.signal_trampoline(A64_TRAMPOLINE)
-    for reg, val in ((a.REG_X0, signo), (a.REG_X0 + 1, frame), (a.REG_X0 + 2, frame + 128),
-                     (a.REG_SP, frame), (a.REG_X29, record), (a.REG_X30, restorer),
-                     (a.REG_PC, act.handler)):
-        eng.set_reg(reg, val)
-
-
-def _a64_sigreturn(p: Process, t: Thread) -> int:
-    a, eng = p.arch, p.engine
-    frame = eng.reg(a.REG_SP)
-    raw = p.mem.read(frame + 128, A64_UC_MCONTEXT + 288)
-    mask = int.from_bytes(raw[40:48], "little")
-    m = A64_UC_MCONTEXT
-    regs = _u64s(raw[m + 8:m + 256], 31)
-    sp, pc, pstate = _u64s(raw[m + 256:m + 280], 3)
-    _restore_snapshot(p, t, frame)
-    for reg, val in zip(a.GPRS, regs, strict=True):
-        eng.set_reg(reg, val)
-    eng.set_reg(a.REG_SP, sp)
-    eng.set_reg(a.REG_PC, pc)
-    eng.set_reg(a.REG_NZCV, pstate & 0xF0000000)
-    t.sigmask = mask & ~UNBLOCKABLE
-    return regs[0]
-
-
-# ---- x86_64 -------------------------------------------------------------------------------------
-# sigcontext order: r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags
-X64_ORDER = ("R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15", "RDI", "RSI", "RBP", "RBX",
-             "RDX", "RAX", "RCX", "RSP", "RIP", "EFLAGS")
-X64_IDS = {"R8": 106, "R9": 107, "R10": 108, "R11": 109, "R12": 110, "R13": 111, "R14": 112,
-           "R15": 113, "RDI": 39, "RSI": 43, "RBP": 36, "RBX": 37, "RDX": 40, "RAX": 35,
-           "RCX": 38, "RSP": 44, "RIP": 41, "EFLAGS": 25}
-X64_UC_MCONTEXT, X64_UC_SIGMASK, X64_UC_SIZE = 40, 296, 304
-
-
-def _x64_frame(p: Process, t: Thread, signo: int, info: bytes, act: Action) -> None:
-    eng = p.engine
-    if not act.flags & SA_RESTORER or not act.restorer:
-        raise Errno(errno.EFAULT)  # x86_64 has no kernel trampoline: libc always sets one
-    vals = [eng.reg(X64_IDS[n]) for n in X64_ORDER]
-    sp = vals[15]
-    top = _stack_for(p, t, act, sp - 128)  # skip the red zone
-    frame = ((top - (8 + X64_UC_SIZE + 128)) & ~15) - 8  # (rsp + 8) % 16 == 0 at entry
-    _snapshot(p, t, frame + 8)
-    uc = bytearray(X64_UC_SIZE)
-    uc[16:40] = _stack_t(p, t)
-    m = X64_UC_MCONTEXT
-    uc[m:m + 8 * 18] = _pack64(vals)
-    uc[m + 144:m + 146] = (0x33).to_bytes(2, "little")  # cs
-    if signo in (4, 5, 7, 8, 11):
-        uc[m + 176:m + 184] = info[16:24]  # cr2: the fault address
-    uc[X64_UC_SIGMASK:X64_UC_SIGMASK + 8] = t.sigmask.to_bytes(8, "little")
-    p.mem.write(frame, act.restorer.to_bytes(8, "little") + bytes(uc) + info)
-    for name, val in (("RDI", signo), ("RSI", frame + 8 + X64_UC_SIZE), ("RDX", frame + 8),
-                      ("RAX", 0), ("RSP", frame), ("RIP", act.handler)):
-        eng.set_reg(X64_IDS[name], val)
-
-
-def _x64_sigreturn(p: Process, t: Thread) -> int:
-    eng = p.engine
-    uc_addr = eng.reg(X64_IDS["RSP"])  # the handler's ret popped the restorer address
-    raw = p.mem.read(uc_addr, X64_UC_SIZE)
-    vals = _u64s(raw[X64_UC_MCONTEXT:X64_UC_MCONTEXT + 8 * 18], 18)
-    mask = int.from_bytes(raw[X64_UC_SIGMASK:X64_UC_SIGMASK + 8], "little")
-    _restore_snapshot(p, t, uc_addr)
-    for name, val in zip(X64_ORDER, vals, strict=True):
-        if name == "EFLAGS":
-            val = (eng.reg(X64_IDS[name]) & ~0x40DD5) | (val & 0x40DD5)
-        eng.set_reg(X64_IDS[name], val)
-    t.sigmask = mask & ~UNBLOCKABLE
-    return vals[13]  # rax
-
-
-from usermode.frames_arm import arm_frame, arm_rt_sigreturn, arm_sigreturn  # noqa: E402
-from usermode.frames_i386 import i386_frame, i386_rt_sigreturn, i386_sigreturn  # noqa: E402
-from usermode.frames_mips import mips_frame, mips_sigreturn  # noqa: E402
-from usermode.frames_riscv64 import rv64_frame, rv64_sigreturn  # noqa: E402
+from usermode.arch.aarch64.frame import _a64_frame, _a64_sigreturn  # noqa: E402
+from usermode.arch.arm.frame import arm_frame, arm_rt_sigreturn, arm_sigreturn  # noqa: E402
+from usermode.arch.i386.frame import i386_frame, i386_rt_sigreturn, i386_sigreturn  # noqa: E402
+from usermode.arch.mipsel.frame import mips_frame, mips_sigreturn  # noqa: E402
+from usermode.arch.riscv64.frame import rv64_frame, rv64_sigreturn  # noqa: E402
+from usermode.arch.x86_64.frame import _x64_frame, _x64_sigreturn  # noqa: E402
 
 FRAMES = {"aarch64": (_a64_frame, _a64_sigreturn), "x86_64": (_x64_frame, _x64_sigreturn),
           "riscv64": (rv64_frame, rv64_sigreturn), "armv7l": (arm_frame, arm_rt_sigreturn),

@@ -22,14 +22,14 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from usermode.hostsignals import HostSignalFd, block_ours
+from usermode.host.signals import HostSignalFd, block_ours
 from usermode.loop.aio import Source
 from usermode.loop.monitor import IN, move_high
 
 if TYPE_CHECKING:
     from usermode.engine.preempt import BlockStopper
+    from usermode.kernel.sched import Scheduler
     from usermode.loop.aio import EventLoop
-    from usermode.sched import Scheduler
 
 
 class Watchdog:
@@ -90,7 +90,7 @@ class Watchdog:
         proc = self.sched.proc
 
         def ready(_fd: int, _revents: int) -> None:
-            from usermode import signals
+            from usermode.kernel import signals
 
             with sfd.lock:
                 sfd.read()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from usermode.signals import (
+from usermode.kernel.signals import (
     SA_RESTORER,
     SA_SIGINFO,
     UNBLOCKABLE,
@@ -20,8 +20,8 @@ from usermode.signals import (
 )
 
 if TYPE_CHECKING:
-    from usermode.process import Process
-    from usermode.sched import Thread
+    from usermode.kernel.process import Process
+    from usermode.kernel.sched import Thread
 
 # sigcontext: gs fs es ds edi esi ebp esp ebx edx ecx eax trapno err eip cs eflags
 # esp_at_signal ss fpstate oldmask cr2 (88 bytes)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from usermode.strace import TraceOptions, parse_expr
+from usermode.trace.tracer import TraceOptions, parse_expr
 
 USAGE = """\
 usage: usermode strace [OPTIONS] PROGRAM [ARGS...]
@@ -33,7 +33,7 @@ are always followed, each line starts with the thread id).
 
 
 def main(args: list[str]) -> int:
-    from usermode.cli import EXIT_USAGE, _fail, run_command
+    from usermode.cli.main import EXIT_USAGE, _fail, run_command
 
     opts = TraceOptions()
     run_args: list[str] = []

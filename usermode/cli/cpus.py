@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-from usermode.engine import arch as archmod
+from usermode import arch as archmod
 
 # guest arch -> (unicorn constants module, model name prefix)
 _MODELS = {"aarch64": ("arm64_const", "UC_CPU_ARM64_"), "arm": ("arm_const", "UC_CPU_ARM_"),

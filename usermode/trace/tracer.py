@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from syscalls.errors import Errno, ExecRequest, Park
+from usermode.kernel.errors import Errno, ExecRequest, Park
 from usermode.trace import ipc, render
 from usermode.trace.classes import expand_set
 from usermode.trace.format import Call
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from syscalls.dispatch import Dispatcher
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 HIGH_FD = 900  # keep our log fd out of the way of the guest's low fds
 _FORKS = frozenset({"fork", "vfork", "clone", "clone3"})
@@ -120,7 +120,7 @@ class Tracer:
         dispatch.wrap_handlers(self._wrap)
         self.inner = dispatch.call
         proc.tracer = self
-        from usermode import signals
+        from usermode.kernel import signals
 
         signals.mirror_disposition(proc, signals.SIGPIPE)  # EPIPE comes back to us
         self._seen = False
@@ -435,7 +435,7 @@ class Tracer:
         if err != errno.EPIPE or f.name not in _PIPE_WRITERS:
             return
         from syscalls.linux.signal import check_delivery
-        from usermode import signals
+        from usermode.kernel import signals
 
         at = _PIPE_WRITERS[f.name]
         if at is not None and len(f.args) > at and f.args[at] & MSG_NOSIGNAL:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from usermode.engine import capi
 
 if TYPE_CHECKING:
-    from usermode.process import Process
+    from usermode.kernel.process import Process
 
 
 
@@ -54,7 +54,7 @@ def check_items(items: set[str]) -> str | None:
 
 def print_page_map(proc: Process, log_fd: int) -> None:
     """`-d page`: the guest's mappings as /proc/self/maps shows them, after loading."""
-    from usermode.procfs import maps
+    from usermode.kernel.procfs import maps
 
     os.write(log_fd, b"guest memory map (start-end perms offset dev inode path):\n" + maps(proc))
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from usermode.signals import (
+from usermode.kernel.signals import (
     UNBLOCKABLE,
     Action,
     _pack64,
@@ -19,8 +19,8 @@ from usermode.signals import (
 )
 
 if TYPE_CHECKING:
-    from usermode.process import Process
-    from usermode.sched import Thread
+    from usermode.kernel.process import Process
+    from usermode.kernel.sched import Thread
 
 RV_UC_SIGMASK, RV_UC_MCONTEXT = 40, 176
 RV_MCONTEXT_SIZE = 784  # user_regs_struct (256) + the FP state union (528)
