@@ -1,28 +1,51 @@
-"""Map an ELF file's PT_LOAD segments into a guest address space."""
+"""Where an ELF file's PT_LOAD segments go: runs of pages with one protection each, and the
+file bytes to copy into them. Pure planning; the kernel maps the plan
+(`usermode/kernel/exec.py`)."""
 
 from __future__ import annotations
 
-import os
+from itertools import pairwise
 from typing import NamedTuple
 
-from loaders.elf import ElfError, ElfFile
-from usermode.kernel.memory import PAGE, PROT_R, PROT_W, PROT_X, AddressSpace, page_down, page_up
+from loaders.elf import PF_R, PF_W, PF_X, ElfFile
 
-PF_X, PF_W, PF_R = 1, 2, 4
-BRK_RESERVE = 1 << 30  # host address space reserved after the image for brk growth
+PAGE = 4096
 
 
-class LoadedImage(NamedTuple):
+def page_down(x: int) -> int:
+    return x & ~(PAGE - 1)
+
+
+def page_up(x: int) -> int:
+    return (x + PAGE - 1) & ~(PAGE - 1)
+
+
+class Run(NamedTuple):
+    """Pages [start, start + length) mapped with the segments' `flags` (PF_R/W/X), whose
+    first byte is at `offset` in the file (for /proc/self/maps)."""
+
+    start: int
+    length: int
+    flags: int
+    offset: int
+
+
+class Copy(NamedTuple):
+    """`size` bytes of the file at `offset` go to guest `vaddr` (bss stays zero)."""
+
+    vaddr: int
+    size: int
+    offset: int
+
+
+class ImagePlan(NamedTuple):
     bias: int
     entry: int  # biased
     phdr: int  # runtime address of the program headers (0 if unknown)
     lo: int
-    hi: int  # end of the highest segment (bss included)
-
-
-def _prot(flags: int) -> int:
-    return (PROT_R if flags & PF_R else 0) | (PROT_W if flags & PF_W else 0) | \
-        (PROT_X if flags & PF_X else 0)
+    hi: int  # end of the highest segment (bss included), page-aligned
+    runs: tuple[Run, ...]
+    copies: tuple[Copy, ...]
 
 
 def choose_bias(elf: ElfFile, base: int) -> int:
@@ -33,47 +56,29 @@ def choose_bias(elf: ElfFile, base: int) -> int:
     return ((base + align - 1) & ~(align - 1)) - elf.min_vaddr
 
 
-def load_image(mem: AddressSpace, elf: ElfFile, bias: int, *, reserve_brk: bool) -> LoadedImage:
-    lo = page_down(elf.min_vaddr + bias)
-    hi = page_up(elf.max_vaddr + bias)
-    if reserve_brk and not any(b.lo < hi + BRK_RESERVE and lo < b.hi for b in mem.backings):
-        mem.add_backing(lo, hi + BRK_RESERVE)
-    st = os.stat(elf.path)
-    name = os.path.realpath(elf.path)
-    # Page-level protections: a page shared by two segments gets the union of both.
-    prot_of: dict[int, int] = {}
-    for s in elf.segments:
-        if s.memsz == 0:
+def plan_image(elf: ElfFile, bias: int) -> ImagePlan:
+    """Page-level protections: a page shared by two segments gets the union of both. Worked
+    out over the segments' page ranges (never per page: a segment may span gigabytes)."""
+    spans = [(page_down(s.vaddr + bias), page_up(s.vaddr + bias + s.memsz),
+              s.flags & (PF_R | PF_W | PF_X)) for s in elf.segments if s.memsz]
+    edges = sorted({e for lo, hi, _f in spans for e in (lo, hi)})
+    runs: list[Run] = []
+    for a, b in pairwise(edges):
+        covering = [f for lo, hi, f in spans if lo < b and a < hi]
+        if not covering:
             continue
-        p = _prot(s.flags)
-        for page in range(page_down(s.vaddr + bias), page_up(s.vaddr + bias + s.memsz), PAGE):
-            prot_of[page] = prot_of.get(page, 0) | p
-    # Map runs of pages with equal protection.
-    pages = sorted(prot_of)
-    i = 0
-    while i < len(pages):
-        start = pages[i]
-        p = prot_of[start]
-        j = i
-        while j + 1 < len(pages) and pages[j + 1] == pages[j] + PAGE and prot_of[pages[j + 1]] == p:
-            j += 1
-        seg_off = _file_offset_of(elf, start - bias)
-        mem.map(start, pages[j] + PAGE - start, p, fixed=True, name=name, offset=seg_off,
-                dev=st.st_dev, ino=st.st_ino)
-        i = j + 1
-    # Copy file contents straight into guest memory (bss stays zero).
-    fd = os.open(elf.path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        for s in elf.segments:
-            if s.filesz:
-                dst = mem.view_for_loader(s.vaddr + bias, s.filesz)
-                got = os.preadv(fd, [dst], s.offset)
-                if got != s.filesz:
-                    raise ElfError("segment beyond end of file")
-    finally:
-        os.close(fd)
+        flags = 0
+        for f in covering:
+            flags |= f
+        if runs and runs[-1].start + runs[-1].length == a and runs[-1].flags == flags:
+            last = runs.pop()
+            runs.append(last._replace(length=b - last.start))
+        else:
+            runs.append(Run(a, b - a, flags, _file_offset_of(elf, a - bias)))
+    copies = tuple(Copy(s.vaddr + bias, s.filesz, s.offset) for s in elf.segments if s.filesz)
     phdr = elf.phdr_vaddr + bias if elf.phdr_vaddr is not None else 0
-    return LoadedImage(bias, elf.entry + bias, phdr, lo, hi)
+    return ImagePlan(bias, elf.entry + bias, phdr, page_down(elf.min_vaddr + bias),
+                     page_up(elf.max_vaddr + bias), tuple(runs), copies)
 
 
 def _file_offset_of(elf: ElfFile, vaddr: int) -> int:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import errno
 import struct
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from syscalls import registry, tables
 from syscalls.abi import Abi
-from usermode.kernel.errors import Errno
+from usermode.kernel.errors import Errno, errno_of
 
 Conv = Callable[[int], int]
 Entry = tuple[Callable[..., int], tuple[tuple[int, Conv], ...], int, str]
@@ -23,13 +23,13 @@ Wrap = Callable[[str, Callable[..., int]], Callable[..., int]]
 
 
 class Dispatcher:
-    def __init__(self, arch: str, abi: Abi, proc: Any, *, warn_unsupported: bool = False) -> None:
+    def __init__(self, arch: str, abi: Abi, proc: Any, rows: Mapping[str, registry.Row], *,
+                 warn_unsupported: bool = False) -> None:
         self.abi = abi
         self.proc = proc
         self.names = tables.load(arch)
         self.warn_unsupported = warn_unsupported
         self._warned: set[str] = set()
-        rows = registry.load_all()
         convs: dict[str, Conv] = {}
         for k in registry.SIGNED32:
             convs[k] = abi.s32
@@ -127,14 +127,13 @@ class Dispatcher:
                 for i, conv in plan:
                     a[i] = conv(a[i])
                 return fn(proc, *a)
-            except Errno as e:
+            except Errno as e:  # the common case, without a call
                 return -to_guest_errno(e.errno)
-            except OSError as e:
-                return -to_guest_errno(e.errno or errno.EIO)
-            except (ValueError, OverflowError):
-                # Python's own argument checks (a uid out of range, an invalid rlimit
-                # resource): the kernel would have said EINVAL.
-                return -to_guest_errno(errno.EINVAL)
+            except Exception as e:
+                err = errno_of(e)
+                if err is None:
+                    raise
+                return -to_guest_errno(err)
 
         return call
 

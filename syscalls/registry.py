@@ -11,7 +11,7 @@ tracing). A kind may carry a detail after a colon for the tracer (`int:open_flag
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 FULL = "full"
 PARTIAL = "partial"
@@ -62,11 +62,6 @@ def syscall(*names: str, args: tuple[str, ...] = (), support: str = FULL, note: 
     return deco
 
 
-def unsupported(name: str, note: str = "") -> None:
-    """An explicit ENOSYS row: known, deliberately not implemented."""
-    ROWS[name] = Row(name, None, (), UNSUPPORTED, note, "int")
-
-
 def alias(name: str, target: str, args: tuple[str, ...] | None = None,
           wrap: Callable[[Handler], Handler] | None = None) -> None:
     """Register `name` (a 32-bit ABI's variant such as getuid32 or fstat64) as `target`'s
@@ -77,14 +72,3 @@ def alias(name: str, target: str, args: tuple[str, ...] | None = None,
     assert row.handler is not None
     ROWS[name] = row._replace(name=name, args=args if args is not None else row.args,
                               handler=wrap(row.handler) if wrap else row.handler)
-
-
-def load_all() -> dict[str, Row]:
-    """Import every handler family so the rows are registered."""
-    from syscalls import linux  # noqa: F401  (imports register rows)
-
-    return ROWS
-
-
-def describe(row: Row) -> dict[str, Any]:
-    return {"name": row.name, "args": list(row.args), "support": row.support, "note": row.note}

@@ -17,7 +17,6 @@ naming the hook.
 
 from __future__ import annotations
 
-import errno as errno_mod
 import importlib
 import os
 import signal
@@ -26,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
-from usermode.kernel.errors import Errno, ExecRequest
+from usermode.kernel.errors import Errno, errno_of
 from usermode.trace.sinks import SignalEvent, SyscallEvent
 
 if TYPE_CHECKING:
@@ -238,7 +237,8 @@ class Emulator:
 
     def _run_images(self) -> int:
         from usermode.engine.core import GuestFault
-        from usermode.kernel.process import Options, Process, UsageError
+        from usermode.kernel.process import Options, UsageError
+        from usermode.run import Runner
 
         opts = Options()
         opts.sysroot = self.sysroot
@@ -246,47 +246,27 @@ class Emulator:
             from usermode.trace.tracer import TraceOptions
 
             opts.trace = TraceOptions(text=False, events=self.events)
-        program, argv, env = self.argv[0], list(self.argv), self.env
-        while True:
-            try:
-                proc = Process(program, argv, opts)
-                if self.arch is not None and proc.abi.arch != self.arch:
-                    raise EmulatorError(f"{program} is a {proc.abi.arch} program, "
-                                        f"not {self.arch}")
-                proc.load(env)
-            except UsageError as e:
-                raise EmulatorError(str(e)) from None
-            except OSError as e:
-                raise EmulatorError(f"cannot start {program}: {e.strerror or e}") from None
-            self._install(proc)
-            try:
-                status = proc.run()
-                proc.close()  # the guest's memory and engine go now, not at garbage collection
-                return status
-            except ExecRequest as x:
-                from syscalls.linux.process import close_on_exec
-                from usermode.kernel.signals import exec_reset
+        runner = Runner(opts, prepare=self._install, arch=self.arch)
+        try:
+            status = runner.run(self.argv[0], list(self.argv), self.env)
+        except UsageError as e:
+            raise EmulatorError(str(e)) from None
+        except _GuestKilled as k:
+            _close_quietly(runner.proc)
+            return -k.signo
+        except GuestFault as f:
+            from usermode.trace.crash import describe
 
-                reserved = set(proc.fds.reserved)
-                opts.exec_ignored = exec_reset(proc)
-                opts.exec_sigmask = proc.thread.sigmask
-                proc.close()
-                close_on_exec(reserved)
-                program = x.path
-                argv = [os.fsdecode(a) for a in x.argv] or [x.path]
-                env = {os.fsdecode(k): os.fsdecode(v) for k, sep, v in
-                       (item.partition(b"=") for item in x.envp) if sep}
-            except _GuestKilled as k:
-                _close_quietly(proc)
-                return -k.signo
-            except GuestFault as f:
-                from usermode.trace.crash import describe
-
-                self.crash = describe(proc, f)
-                if proc.tracer is not None:
-                    proc.tracer.killed(f.signo)
-                _close_quietly(proc)
-                return -f.signo
+            proc = runner.proc
+            assert proc is not None
+            self.crash = describe(proc, f)
+            if proc.tracer is not None:
+                proc.tracer.killed(f.signo)
+            _close_quietly(proc)
+            return -f.signo
+        if runner.proc is not None:  # memory and engine go now, not at garbage collection
+            runner.proc.close()
+        return status
 
     def _install(self, proc: Process) -> None:
         if self._syscalls:
@@ -315,10 +295,11 @@ class Emulator:
             else:
                 try:
                     ret = fn(proc, *ctx.args)
-                except Errno as e:
-                    ret = -e.errno
-                except OSError as e:
-                    ret = -(e.errno or errno_mod.EIO)
+                except Exception as e:
+                    err = errno_of(e)
+                    if err is None:
+                        raise
+                    ret = -err
             ctx.ret = ret
             for h in hooks.after:
                 _call(h, ctx, "after", name)
@@ -358,9 +339,11 @@ def _hook_address(proc: Process, address: int, callback: Callable[[AddressContex
     proc.api_hooks.append(cb)  # keep the ctypes callback alive as long as the process
 
 
-def _close_quietly(proc: Process) -> None:
+def _close_quietly(proc: Process | None) -> None:
     """A run that a signal or fault ended: its engine, memory, watchdog thread and host
     signalfd go now (a later run in this process must not share them)."""
+    if proc is None:
+        return
     try:
         proc.close()
     except Exception:

@@ -1,4 +1,4 @@
-"""Handler families; importing this package registers every row."""
+"""Handler families; importing this package registers every row: `ROWS` is the full table."""
 
 from syscalls.linux import (  # noqa: F401
     arm,
@@ -25,3 +25,6 @@ from syscalls.linux import (  # noqa: F401
     x86,
     xattr,
 )
+from syscalls.registry import ROWS
+
+__all__ = ["ROWS"]

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 from syscalls.linux.time import read_timespec_ns
 from syscalls.registry import syscall
 from usermode.host import syscalls as hostsys
-from usermode.kernel import signals
 from usermode.kernel.errors import INTERRUPTED, TIMEOUT, Errno, Park
 from usermode.kernel.memory import PROT_R, PROT_W
+from usermode.uapi import UNBLOCKABLE
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -88,7 +88,7 @@ def _with_sigmask(p: Process, sigmask: int, size: int) -> Callable[[int], None] 
         raise Errno(errno.EINVAL)
     t = p.thread
     old = t.sigmask
-    t.sigmask = p.abi.from_guest_sigset(p.mem.read(sigmask, size)) & ~signals.UNBLOCKABLE
+    t.sigmask = p.abi.from_guest_sigset(p.mem.read(sigmask, size)) & ~UNBLOCKABLE
 
     def restore(_r: int) -> None:
         t.sigmask = old

@@ -318,21 +318,6 @@ def sys_execveat(p: Process, dfd: int, path: int, argv: int, envp: int, flags: i
     return _execve(p, path, argv, envp)
 
 
-def close_on_exec(reserved: set[int]) -> None:
-    """Close the fds marked close-on-exec, as the kernel does during execve."""
-    import fcntl
-
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        if fd < 3 and fd not in reserved:
-            continue
-        try:
-            if fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC or fd in reserved:
-                os.close(fd)
-        except OSError:
-            pass
-
-
 # ---- resource usage, pidfds --------------------------------------------------------------
 RUSAGE_SELF, RUSAGE_CHILDREN, RUSAGE_THREAD = 0, -1, 1
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from syscalls.registry import PARTIAL, syscall
 from usermode.kernel import signals
 from usermode.kernel.errors import TIMEOUT, Errno, Park
+from usermode.uapi import SI_TKILL, SI_USER, SS_DISABLE, UNBLOCKABLE
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
@@ -56,7 +57,7 @@ def sys_rt_sigprocmask(p: Process, how: int, set_ptr: int, oset: int, setsize: i
             t.sigmask &= ~new
         else:
             t.sigmask = new
-        t.sigmask &= ~signals.UNBLOCKABLE
+        t.sigmask &= ~UNBLOCKABLE
         if t.sigmask != before:
             signals.mask_changed(p, before, t.sigmask)
         return check_delivery(p)
@@ -67,7 +68,7 @@ def sys_rt_sigprocmask(p: Process, how: int, set_ptr: int, oset: int, setsize: i
 def sys_sigaltstack(p: Process, ss: int, old: int) -> int:
     new = p.mem.read(ss, p.abi.stack_t.size) if ss else None  # ss may equal old: read first
     if old:
-        p.mem.write(old, p.abi.to_guest_stack_t(*p.thread.altstack or (0, signals.SS_DISABLE, 0)))
+        p.mem.write(old, p.abi.to_guest_stack_t(*p.thread.altstack or (0, SS_DISABLE, 0)))
     if new is not None:
         p.thread.altstack = p.abi.from_guest_stack_t(new)
     return 0
@@ -109,7 +110,7 @@ def sys_kill(p: Process, pid: int, sig: int) -> int:
     if pid in (p.pid, 0):  # process group 0: the others of the group get it from the host
         if pid == 0 and sig:
             _signal_group_others(p, sig)
-        return _send(p, target_for_process(p, sig), sig, signals.SI_USER)
+        return _send(p, target_for_process(p, sig), sig, SI_USER)
     if not 0 <= sig <= 64:
         raise Errno(errno.EINVAL)
     os.kill(pid, sig)
@@ -138,7 +139,7 @@ def sys_tkill(p: Process, tid: int, sig: int) -> int:
     t = p.sched.threads.get(tid)
     if t is None:
         raise Errno(errno.ESRCH)
-    return _send(p, t, sig, signals.SI_TKILL)
+    return _send(p, t, sig, SI_TKILL)
 
 
 @syscall("tgkill", args=("int", "int", "int:signal"), support=PARTIAL, note="our own threads")
@@ -148,7 +149,7 @@ def sys_tgkill(p: Process, tgid: int, tid: int, sig: int) -> int:
     t = p.sched.threads.get(tid)
     if tgid != p.pid or t is None:
         raise Errno(errno.ESRCH)
-    return _send(p, t, sig, signals.SI_TKILL)
+    return _send(p, t, sig, SI_TKILL)
 
 
 @syscall("rt_sigreturn", support=PARTIAL, note="aarch64, x86_64, riscv64 and arm frames")
@@ -184,7 +185,7 @@ def _wait_for_signal(p: Process, temp_mask: int | None) -> int:
     t = p.thread
     old = t.sigmask
     if temp_mask is not None:
-        t.sigmask = temp_mask & ~signals.UNBLOCKABLE
+        t.sigmask = temp_mask & ~UNBLOCKABLE
 
     def resumed(_reason: int) -> int:
         if temp_mask is not None:
@@ -265,7 +266,7 @@ def sys_rt_sigtimedwait(p: Process, set_ptr: int, info_ptr: int, ts_ptr: int,
 
     if size != p.abi.sigset_size:
         raise Errno(errno.EINVAL)
-    want = p.abi.from_guest_sigset(p.mem.read(set_ptr, size)) & ~signals.UNBLOCKABLE
+    want = p.abi.from_guest_sigset(p.mem.read(set_ptr, size)) & ~UNBLOCKABLE
     t = p.thread
 
     def take() -> int:

@@ -20,6 +20,7 @@ from usermode.host import syscalls as hostsys
 from usermode.kernel import signals
 from usermode.kernel.errors import Errno, Park
 from usermode.kernel.memory import PROT_W
+from usermode.uapi import SI_TKILL, SIGCHLD, UNBLOCKABLE
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
@@ -34,7 +35,7 @@ FAULTS = frozenset({4, 5, 7, 8, 11})
 def _new_signalfd(p: Process, fd: int, mask_ptr: int, size: int, flags: int) -> int:
     if size != p.abi.sigset_size or flags & ~(SFD_CLOEXEC | SFD_NONBLOCK):
         raise Errno(errno.EINVAL)
-    mask = p.abi.from_guest_sigset(p.mem.read(mask_ptr, size)) & ~signals.UNBLOCKABLE
+    mask = p.abi.from_guest_sigset(p.mem.read(mask_ptr, size)) & ~UNBLOCKABLE
     if fd != -1:
         if fd not in p.fds.signalfd:
             os.fstat(fd)  # EBADF for a closed fd
@@ -81,7 +82,7 @@ def to_guest_signalfd_siginfo(p: Process, info: bytes) -> bytes:
         out[48:56] = word(u + 8)  # ssi_ptr
     else:
         out[12:20] = info[u:u + 8]  # ssi_pid, ssi_uid
-        if signo == signals.SIGCHLD and code > 0:
+        if signo == SIGCHLD and code > 0:
             out[40:44] = info[u + 8:u + 12]  # ssi_status
             out[56:64] = word(u + 8 + w)  # ssi_utime
             out[64:72] = word(u + 8 + 2 * w)  # ssi_stime
@@ -128,7 +129,7 @@ def _guest_info(p: Process, sig: int, uinfo: int) -> tuple[bytes, int]:
 def _to_host(p: Process, sig: int, info: bytes, code: int) -> bytes:
     """For another process: only codes the kernel lets a sender claim, and the guest's
     pid, uid and value moved to the host's siginfo layout."""
-    if code >= 0 or code == signals.SI_TKILL:
+    if code >= 0 or code == SI_TKILL:
         raise Errno(errno.EPERM)
     bo, ws = p.abi.byteorder, p.abi.wordsize
     u = 16 if ws == 8 else 12

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import errno
 
-from syscalls import registry, tables
+from syscalls import tables
 from syscalls.abi import get
 from syscalls.dispatch import Dispatcher
+from syscalls.linux import ROWS
 
 
 def test_every_row_names_a_syscall_of_some_arch() -> None:
-    rows = registry.load_all()
+    rows = ROWS
     known: set[str] = set()
     for arch in tables.ARCHES:
         known |= set(tables.load(arch).values())
@@ -27,7 +28,7 @@ def test_issue_required_handlers_present_for_aarch64_and_x86_64() -> None:
     getresgid uname sysinfo prlimit64 getrandom clock_gettime clock_getres gettimeofday
     nanosleep clock_nanosleep sched_yield sched_getaffinity set_tid_address set_robust_list
     rt_sigaction rt_sigprocmask""".split()
-    rows = registry.load_all()
+    rows = ROWS
     for arch in ("aarch64", "x86_64"):
         names = set(tables.load(arch).values())
         for name in required:
@@ -41,7 +42,7 @@ class _FakeProc:
 
 
 def test_unknown_number_is_enosys_with_one_warning(capsys) -> None:  # type: ignore[no-untyped-def]
-    d = Dispatcher("aarch64", get("aarch64"), _FakeProc(), warn_unsupported=True)
+    d = Dispatcher("aarch64", get("aarch64"), _FakeProc(), ROWS, warn_unsupported=True)
     nr = 293  # rseq: a real syscall we do not implement
     assert d(nr, [0] * 6) == -errno.ENOSYS
     assert d(nr, [0] * 6) == -errno.ENOSYS
@@ -52,7 +53,7 @@ def test_unknown_number_is_enosys_with_one_warning(capsys) -> None:  # type: ign
 
 
 def test_arguments_are_decoded_per_kind() -> None:
-    d = Dispatcher("aarch64", get("aarch64"), _FakeProc())
+    d = Dispatcher("aarch64", get("aarch64"), _FakeProc(), ROWS)
     openat_nr = next(nr for nr, n in d.names.items() if n == "openat")
     _fn, plan, nargs, name = d.table[openat_nr]
     assert name == "openat" and nargs == 4

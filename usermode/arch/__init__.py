@@ -12,3 +12,10 @@ def load(arch: str) -> ModuleType:
     if arch not in SUPPORTED:
         raise KeyError(arch)
     return importlib.import_module(f"usermode.arch.{arch}")
+
+
+def frame(arch: str) -> ModuleType:
+    """The arch's signal frame code (see usermode/arch/sigframe.py)."""
+    if arch not in SUPPORTED:
+        raise KeyError(arch)
+    return importlib.import_module(f"usermode.arch.{arch}.frame")

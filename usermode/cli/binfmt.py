@@ -151,7 +151,7 @@ def _fail(msg: str) -> int:
 def launcher_main() -> None:
     """`usermode-binfmt PATH ARGS...`: what binfmt_misc runs without the P flag (the
     program's argv[0] is lost: the path stands for it)."""
-    from usermode.cli.main import run_command
+    from usermode.cli.run import run_command
 
     args = sys.argv[1:]
     if not args:
@@ -164,7 +164,7 @@ def launcher_main() -> None:
 
 def launcher_p_main() -> None:
     """`usermode-binfmt-P PATH ARGV0 ARGS...`: the P flag's layout."""
-    from usermode.cli.main import run_command
+    from usermode.cli.run import run_command
 
     args = sys.argv[1:]
     if len(args) < 2:

@@ -33,7 +33,7 @@ are always followed, each line starts with the thread id).
 
 
 def main(args: list[str]) -> int:
-    from usermode.cli.main import EXIT_USAGE, _fail, run_command
+    from usermode.cli.run import EXIT_USAGE, fail, run_command
 
     opts = TraceOptions()
     run_args: list[str] = []
@@ -61,7 +61,7 @@ def main(args: list[str]) -> int:
                 opts.status = "successful" if opt == "-z" else "failed"
             elif opt in ("-o", "-e", "-s", "-L", "-E", "--trace-json", "--trace-timeline"):
                 if i >= len(args):
-                    return _fail(f"strace: option {opt} needs a value", EXIT_USAGE)
+                    return fail(f"strace: option {opt} needs a value", EXIT_USAGE)
                 val = args[i]
                 i += 1
                 if opt == "-o":
@@ -79,13 +79,13 @@ def main(args: list[str]) -> int:
                 else:
                     run_args += [opt, val]
             else:
-                return _fail(f"strace: unknown option {opt} (see usermode strace --help)",
+                return fail(f"strace: unknown option {opt} (see usermode strace --help)",
                              EXIT_USAGE)
     except ValueError as e:
-        return _fail(f"strace: {e}", EXIT_USAGE)
+        return fail(f"strace: {e}", EXIT_USAGE)
     if opts.per_process and not opts.output:
-        return _fail("strace: -ff needs -o FILE", EXIT_USAGE)
+        return fail("strace: -ff needs -o FILE", EXIT_USAGE)
     if i >= len(args):
-        return _fail("strace: no program given (usage: usermode strace [OPTIONS] PROGRAM)",
+        return fail("strace: no program given (usage: usermode strace [OPTIONS] PROGRAM)",
                      EXIT_USAGE)
     return run_command([*run_args, "--", *args[i:]], trace=opts)

@@ -13,6 +13,7 @@ import sys
 from dataclasses import asdict, dataclass
 
 from syscalls import registry, tables
+from syscalls.linux import ROWS
 from usermode.arch import SUPPORTED
 
 USAGE = """\
@@ -33,7 +34,7 @@ class Entry:
 
 
 def entries(arch: str) -> list[Entry]:
-    rows = registry.load_all()
+    rows = ROWS
     out = []
     for nr, name in sorted(tables.load(arch).items()):
         row = rows.get(name)

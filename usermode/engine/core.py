@@ -14,7 +14,6 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from usermode.engine import capi
-from usermode.kernel.errors import REGISTERS_RESTORED, Park
 
 if TYPE_CHECKING:
     from usermode.engine.preempt import BlockStopper
@@ -32,6 +31,17 @@ _ERR_SIGNALS = {
     capi.UC_ERR_READ_UNALIGNED: SIGBUS, capi.UC_ERR_WRITE_UNALIGNED: SIGBUS,
     capi.UC_ERR_FETCH_UNALIGNED: SIGBUS,
 }
+
+
+# What a sigreturn returns when it has restored every register itself (mips: v0 and a3 are
+# the interrupted code's, and the error-flag convention must not touch them).
+REGISTERS_RESTORED = -(1 << 80)
+
+
+class Suspend(Exception):
+    """Raised by the syscall callback: stop the engine once the hook returns and leave the
+    exception in `Engine.parked` for the run loop, which finishes the call outside any hook
+    (the kernel's `Park` is one)."""
 
 
 class GuestFault(Exception):
@@ -61,7 +71,7 @@ class Engine:
         # fetch at the `until` page after every emu_stop, a spurious TLB miss and error.
         self.uc.ctl_write(capi.UC_CTL_UC_USE_EXITS, ctypes.c_int(1))
         self.stop_reason: str | None = None
-        self.parked: Park | None = None
+        self.parked: Suspend | None = None
         self.error: BaseException | None = None
         self.pending_signal: int | None = None
         self.stopper: BlockStopper | None = None
@@ -143,7 +153,7 @@ class Engine:
             v = vals[:]
             try:
                 r = dispatch(v[0], v[1:])
-            except Park as p:
+            except Suspend as p:
                 self.parked = p
                 emu_stop()
                 return

@@ -17,6 +17,15 @@ import os
 from typing import TYPE_CHECKING
 
 from usermode.loop.monitor import move_high
+from usermode.uapi import (
+    CLD_CONTINUED,
+    CLD_DUMPED,
+    CLD_EXITED,
+    CLD_KILLED,
+    CLD_STOPPED,
+    SIGCHLD,
+    SIGCONT,
+)
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
@@ -50,7 +59,7 @@ class ChildWatch:
             self._owner = os.getpid()
         if not self.active:
             self.active = True
-            signals.mirror_disposition(p, signals.SIGCHLD)
+            signals.mirror_disposition(p, SIGCHLD)
         self.drain()
         return self._pipe[0]
 
@@ -68,20 +77,20 @@ class ChildWatch:
 
         abi = self.p.abi
         if os.WIFEXITED(status):
-            code, value = signals.CLD_EXITED, os.WEXITSTATUS(status)
+            code, value = CLD_EXITED, os.WEXITSTATUS(status)
         elif os.WIFSIGNALED(status):
-            code = signals.CLD_DUMPED if os.WCOREDUMP(status) else signals.CLD_KILLED
+            code = CLD_DUMPED if os.WCOREDUMP(status) else CLD_KILLED
             value = abi.sig_to_guest(os.WTERMSIG(status))
         elif os.WIFSTOPPED(status):
-            code, value = signals.CLD_STOPPED, abi.sig_to_guest(os.WSTOPSIG(status))
+            code, value = CLD_STOPPED, abi.sig_to_guest(os.WSTOPSIG(status))
         elif os.WIFCONTINUED(status):
-            code, value = signals.CLD_CONTINUED, abi.sig_to_guest(signals.SIGCONT)
+            code, value = CLD_CONTINUED, abi.sig_to_guest(SIGCONT)
         else:
             return
         if (pid, code) in self.announced:  # its SIGCHLD already went out with this news
             self.announced.discard((pid, code))
             return
-        self.reaped = signals.siginfo(self.p, signals.SIGCHLD, code, pid=pid,
+        self.reaped = signals.siginfo(self.p, SIGCHLD, code, pid=pid,
                                       uid=os.getuid(), status=value)
 
     def notify(self) -> None:

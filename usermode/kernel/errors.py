@@ -1,18 +1,18 @@
-"""The two ways a syscall handler leaves other than by returning a value."""
+"""The ways a syscall handler leaves other than by returning a value, and the one mapping
+from a raised exception to the errno the guest sees."""
 
 from __future__ import annotations
 
+import errno as errno_mod
 from collections.abc import Callable
+
+from usermode.engine.core import Suspend
 
 # Why a parked thread was resumed: the argument its `retry` receives.
 WOKEN = 0  # a source it waited for fired (fd ready, futex wake, helper done)
 TIMEOUT = 1  # its deadline passed
 INTERRUPTED = 2  # a signal became deliverable (issue 5)
 NOW = 3  # not a wait at all: the operation only has to run outside the Unicorn hook
-
-# What a sigreturn returns when it has restored every register itself (mips: v0 and a3 are
-# the interrupted code's, and the error-flag convention must not touch them).
-REGISTERS_RESTORED = -(1 << 80)
 
 
 class Errno(Exception):
@@ -29,7 +29,7 @@ class Errno(Exception):
         self.errno = err
 
 
-class Park(Exception):
+class Park(Suspend):
     """Raised by a handler whose operation cannot complete now.
 
     The hook stops the engine and the scheduler parks the calling guest thread on what the
@@ -95,6 +95,21 @@ class Park(Exception):
 
 def _unset(_reason: int) -> int:
     raise AssertionError("replaced in Park.blocking")
+
+
+def errno_of(exc: BaseException) -> int | None:
+    """The host errno a handler's exception stands for, or None for a bug of ours.
+
+    `Errno` and host `OSError`s (raised by `os.*` calls) carry theirs; Python's own argument
+    checks (`ValueError`, `OverflowError`: a uid out of range, an invalid rlimit resource)
+    are where the kernel would have said EINVAL."""
+    if isinstance(exc, Errno):
+        return exc.errno
+    if isinstance(exc, OSError):
+        return exc.errno or errno_mod.EIO
+    if isinstance(exc, (ValueError, OverflowError)):
+        return errno_mod.EINVAL
+    return None
 
 
 class ExecRequest(Exception):

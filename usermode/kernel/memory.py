@@ -23,10 +23,12 @@ from typing import Any
 from usermode.engine import capi
 from usermode.host import mm as hostmm
 from usermode.kernel.errors import Errno
+from usermode.uapi import PROT_EXEC as PROT_X
+from usermode.uapi import PROT_READ as PROT_R
+from usermode.uapi import PROT_WRITE as PROT_W
 
 PAGE = 4096
 PAGE_MASK = ~(PAGE - 1)
-PROT_R, PROT_W, PROT_X = 1, 2, 4
 
 _NEED = {capi.UC_MEM_READ: PROT_R, capi.UC_MEM_WRITE: PROT_W, capi.UC_MEM_FETCH: PROT_X}
 

@@ -30,7 +30,7 @@ from usermode.engine.core import GuestFault
 from usermode.host.signals import block_ours
 from usermode.host.syscalls import ready_now
 from usermode.kernel import signals
-from usermode.kernel.errors import INTERRUPTED, NOW, TIMEOUT, WOKEN, Errno, Park
+from usermode.kernel.errors import INTERRUPTED, NOW, TIMEOUT, WOKEN, Errno, Park, errno_of
 from usermode.kernel.faultaddr import cpu_tlb_fault, fault_address
 from usermode.kernel.watchdog import Watchdog, close_reserved
 from usermode.loop.aio import EventLoop, Source, Timer
@@ -301,10 +301,11 @@ class Scheduler:
         except Park as again:
             self.park(t, again)
             return
-        except Errno as e:
-            r = -self.proc.abi.to_guest_errno(e.errno)
-        except OSError as e:
-            r = -self.proc.abi.to_guest_errno(e.errno or errno.EIO)
+        except Exception as e:
+            err = errno_of(e)
+            if err is None:
+                raise
+            r = -self.proc.abi.to_guest_errno(err)
         if t.state == RUN:
             self.engine.write_return(r, self.proc.abi.mask)
 
@@ -555,6 +556,7 @@ class Scheduler:
             park = eng.parked
             if park is not None:
                 eng.parked = None
+                assert isinstance(park, Park)
                 self.park(t, park)
             elif eng.pending_signal is not None:
                 signo = eng.pending_signal

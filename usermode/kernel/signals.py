@@ -16,25 +16,41 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from usermode.arch.sigframe import FrameError
 from usermode.host.signals import VIA_FD
+from usermode.kernel.errors import Errno
 from usermode.kernel.fatal import die, stop
+from usermode.uapi import (
+    CLD_CONTINUED,
+    CLD_DUMPED,
+    CLD_KILLED,
+    CLD_STOPPED,
+    CLD_TRAPPED,
+    DEFAULT_IGNORE,
+    DEFAULT_STOP,
+    FAULT_SIGNALS,
+    SA_NOCLDSTOP,
+    SA_NODEFER,
+    SA_RESETHAND,
+    SA_RESTART,
+    SI_ASYNCIO,
+    SI_QUEUE,
+    SI_USER,
+    SIG_DFL,
+    SIG_IGN,
+    SIGCHLD,
+    SIGCONT,
+    SIGKILL,
+    SIGPIPE,
+    SIGRTMIN,
+    SIGSEGV,
+    SIGSTOP,
+    UNBLOCKABLE,
+)
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
     from usermode.kernel.sched import Thread
-
-SIG_DFL, SIG_IGN = 0, 1
-SA_SIGINFO, SA_ONSTACK, SA_RESTART = 0x4, 0x08000000, 0x10000000
-SA_NODEFER, SA_RESETHAND, SA_RESTORER = 0x40000000, 0x80000000, 0x04000000
-SIGKILL, SIGSEGV, SIGSTOP, SIGCHLD, SIGCONT, SIGPIPE = 9, 11, 19, 17, 18, 13
-DEFAULT_IGNORE = frozenset({17, 18, 23, 28})  # SIGCHLD SIGCONT SIGURG SIGWINCH
-DEFAULT_STOP = frozenset({19, 20, 21, 22})  # SIGSTOP SIGTSTP SIGTTIN SIGTTOU
-SI_USER, SI_QUEUE, SI_ASYNCIO, SI_TKILL = 0, -1, -4, -6
-SIGRTMIN = 32
-UNBLOCKABLE = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1))
-MAX_SNAPSHOTS = 64
-SS_ONSTACK, SS_DISABLE = 1, 2
-
 
 def bit(signo: int) -> int:
     return 1 << (signo - 1)
@@ -60,10 +76,6 @@ def siginfo(p: Process, signo: int, code: int, *, pid: int = 0, uid: int = 0,
             ws = p.abi.wordsize
             info[u + 8:u + 8 + ws] = (value & ((1 << 8 * ws) - 1)).to_bytes(ws, bo)
     return bytes(info)
-
-
-SA_NOCLDSTOP = 1  # host numbering (the ABI layer converts guest flags)
-CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_TRAPPED, CLD_STOPPED, CLD_CONTINUED = 1, 2, 3, 4, 5, 6
 
 
 def child_siginfo(p: Process) -> bytes | None:
@@ -110,9 +122,8 @@ IGNORED = Action(SIG_IGN)
 
 # ---- host signals -------------------------------------------------------------------------------
 # Raised by the CPU, never sent to us as host signals that the guest should see as such.
-SYNCHRONOUS = frozenset({4, 5, 7, 8, 11})
 HOST_UNCATCHABLE = frozenset({SIGKILL, SIGSTOP})
-MIRRORED = sum(1 << (s - 1) for s in range(1, 65) if s not in SYNCHRONOUS | HOST_UNCATCHABLE)
+MIRRORED = sum(1 << (s - 1) for s in range(1, 65) if s not in FAULT_SIGNALS | HOST_UNCATCHABLE)
 # What we last asked of the host for a signal: its default, ignore, our handler (the guest
 # has one), or our handler without waking the engine (the guest only needs it noted).
 HOST_DFL, HOST_IGN, HOST_HANDLER, HOST_QUIET = 0, 1, 2, 3
@@ -126,7 +137,7 @@ def mirror_disposition(p: Process, signo: int, *, follow: bool = True) -> bool:
     Returns whether it changed; `follow=False` leaves the signalfd to `_follow`."""
     import signal as host
 
-    if signo in SYNCHRONOUS or signo in HOST_UNCATCHABLE or signo >= host.NSIG:
+    if signo in FAULT_SIGNALS or signo in HOST_UNCATCHABLE or signo >= host.NSIG:
         return False
     act = p.sigactions.get(signo, DEFAULT)
     if act.handler == SIG_IGN:
@@ -351,7 +362,12 @@ def deliver(p: Process, t: Thread) -> None:
         t.restore_mask = None
     else:
         temp = t.sigmask
-    FRAMES[p.arch.UNAME_MACHINE][0](p, t, signo, info, act)
+    try:
+        p.frame.build(p, t, signo, info, act)
+    except (FrameError, Errno):  # no usable stack or restorer: Linux forces SIGSEGV
+        if p.tracer is not None:
+            p.tracer.killed(SIGSEGV)
+        die(SIGSEGV)
     t.sigmask = temp | act.mask | (0 if act.flags & SA_NODEFER else bit(signo))
     t.sigmask &= ~UNBLOCKABLE
     if act.flags & SA_RESETHAND:
@@ -369,61 +385,6 @@ def fault(p: Process, t: Thread, signo: int, code: int, addr: int | None) -> boo
     return True
 
 
-# ---- helpers for frames --------------------------------------------------------------------------
-def _stack_for(p: Process, t: Thread, act: Action, sp: int) -> int:
-    """The stack the handler runs on: the alternate one with SA_ONSTACK, unless already on it."""
-    if act.flags & SA_ONSTACK and t.altstack:
-        ss_sp, flags, size = t.altstack
-        if not flags & SS_DISABLE and not ss_sp <= sp < ss_sp + size:
-            return ss_sp + size
-    return sp
-
-
-def _stack_t(p: Process, t: Thread) -> bytes:
-    return p.abi.to_guest_stack_t(*t.altstack or (0, SS_DISABLE, 0))
-
-
-def _snapshot(p: Process, t: Thread, frame: int) -> None:
-    eng = p.engine
-    ctx = eng.new_context()
-    eng.save_context(ctx)
-    t.sigsnapshots[frame] = ctx
-    while len(t.sigsnapshots) > MAX_SNAPSHOTS:  # handlers that siglongjmp never return
-        old = next(iter(t.sigsnapshots))
-        eng.free_context(t.sigsnapshots.pop(old))
-
-
-def _restore_snapshot(p: Process, t: Thread, frame: int) -> None:
-    ctx = t.sigsnapshots.pop(frame, None)
-    if ctx is not None:
-        p.engine.restore_context(ctx)
-        p.engine.free_context(ctx)
-
-
-def _u64s(data: bytes, n: int) -> list[int]:
-    return [int.from_bytes(data[i * 8:i * 8 + 8], "little") for i in range(n)]
-
-
-def _pack64(values: list[int]) -> bytes:
-    return b"".join((v & 0xFFFFFFFFFFFFFFFF).to_bytes(8, "little") for v in values)
-
-
-from usermode.arch.aarch64.frame import _a64_frame, _a64_sigreturn  # noqa: E402
-from usermode.arch.arm.frame import arm_frame, arm_rt_sigreturn, arm_sigreturn  # noqa: E402
-from usermode.arch.i386.frame import i386_frame, i386_rt_sigreturn, i386_sigreturn  # noqa: E402
-from usermode.arch.mipsel.frame import mips_frame, mips_sigreturn  # noqa: E402
-from usermode.arch.riscv64.frame import rv64_frame, rv64_sigreturn  # noqa: E402
-from usermode.arch.x86_64.frame import _x64_frame, _x64_sigreturn  # noqa: E402
-
-FRAMES = {"aarch64": (_a64_frame, _a64_sigreturn), "x86_64": (_x64_frame, _x64_sigreturn),
-          "riscv64": (rv64_frame, rv64_sigreturn), "armv7l": (arm_frame, arm_rt_sigreturn),
-          "i686": (i386_frame, i386_rt_sigreturn), "mips": (mips_frame, mips_sigreturn)}
-# 32-bit non-rt frames (mips builds only rt frames: its trampoline calls rt_sigreturn)
-OLD_SIGRETURN = {"armv7l": arm_sigreturn, "i686": i386_sigreturn, "mips": mips_sigreturn}
-
-
 def sigreturn(p: Process, old: bool = False) -> int:
-    if old:
-        return OLD_SIGRETURN[p.arch.UNAME_MACHINE](p, p.thread)
-    return FRAMES[p.arch.UNAME_MACHINE][1](p, p.thread)
-
+    """rt_sigreturn (or a 32-bit ABI's old sigreturn): the registers and mask from the frame."""
+    return (p.frame.sigreturn if old else p.frame.rt_sigreturn)(p, p.thread)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from syscalls import registry
+from syscalls.linux import ROWS
 
 NETWORK = frozenset({
     "socket", "socketpair", "bind", "listen", "accept", "accept4", "connect", "getsockname",
@@ -35,7 +35,7 @@ IPC = frozenset({
 
 @cache
 def classes() -> dict[str, frozenset[str]]:
-    rows = registry.load_all()
+    rows = ROWS
     file = frozenset(n for n, r in rows.items() if any(a.split(":")[0] == "path"
                                                        for a in r.args))
     desc = frozenset(n for n, r in rows.items() if (r.args and r.args[0].split(":")[0] == "fd")
@@ -51,7 +51,7 @@ def expand_set(value: str) -> frozenset[str]:
     if invert:
         value = value[1:]
     names: set[str] = set()
-    every = set(registry.load_all()) | {n for c in classes().values() for n in c}
+    every = set(ROWS) | {n for c in classes().values() for n in c}
     for item in filter(None, value.split(",")):
         if item == "all":
             names |= every

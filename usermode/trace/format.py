@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from syscalls.linux.ioctl_more import IFREQ_GETS, SIOCGIFCONF
 from syscalls.registry import Row
-from usermode.kernel.errors import REGISTERS_RESTORED
+from usermode.engine.core import REGISTERS_RESTORED
 from usermode.trace import ipc, netdev
 from usermode.trace import names as N
 from usermode.trace import render as R

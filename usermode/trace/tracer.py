@@ -25,13 +25,14 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from usermode.kernel.errors import Errno, ExecRequest, Park
+from usermode.kernel.errors import Errno, ExecRequest, Park, errno_of
 from usermode.trace import ipc, render
 from usermode.trace.classes import expand_set
 from usermode.trace.format import Call
 from usermode.trace.names import ERRNO
 from usermode.trace.sinks import JsonSink, SignalEvent, SyscallEvent, TimelineSink
 from usermode.trace.summary import Counts, table
+from usermode.uapi import SI_USER, SIGPIPE
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -122,7 +123,7 @@ class Tracer:
         proc.tracer = self
         from usermode.kernel import signals
 
-        signals.mirror_disposition(proc, signals.SIGPIPE)  # EPIPE comes back to us
+        signals.mirror_disposition(proc, SIGPIPE)  # EPIPE comes back to us
         self._seen = False
         self._exec: _InFlight | None = None  # the execve in flight
         self._child = False  # set in a forked child until its fork call returns
@@ -249,23 +250,18 @@ class Tracer:
                 return fn(proc, *a)
             try:
                 r = fn(proc, *a)
-            except Errno as e:
-                self._done(f, -e.errno)
-                self._pipe_check(f, e.errno)
-                raise
-            except OSError as e:
-                self._done(f, -(e.errno or errno.EIO))
-                self._pipe_check(f, e.errno or errno.EIO)
-                raise
-            except (ValueError, OverflowError):
-                self._done(f, -errno.EINVAL)
-                raise
             except ExecRequest:
                 self._done(f, 0)
                 self._flush_counts()
                 raise
             except Park as park:
                 self._parked(f, park)
+                raise
+            except Exception as e:
+                err = errno_of(e)
+                if err is not None:
+                    self._done(f, -err)
+                    self._pipe_check(f, err)
                 raise
             self._done(f, r)
             return r
@@ -381,15 +377,14 @@ class Tracer:
             except Park as again:
                 self._parked(f, again)
                 raise
-            except Errno as e:
-                self._done(f, -e.errno)
-                raise
-            except OSError as e:
-                self._done(f, -(e.errno or errno.EIO))
-                raise
             except ExecRequest:  # execve runs its work outside the syscall hook
                 self._done(f, 0)
                 self._flush_counts()
+                raise
+            except Exception as e:
+                err = errno_of(e)
+                if err is not None:
+                    self._done(f, -err)
                 raise
             self._done(f, r)
             return r
@@ -441,9 +436,9 @@ class Tracer:
         if at is not None and len(f.args) > at and f.args[at] & MSG_NOSIGNAL:
             return
         proc = self.proc
-        info = signals.siginfo(proc, signals.SIGPIPE, signals.SI_USER, pid=self.pid,
+        info = signals.siginfo(proc, SIGPIPE, SI_USER, pid=self.pid,
                                uid=os.getuid())
-        signals.queue(proc, proc.thread, signals.SIGPIPE, info)
+        signals.queue(proc, proc.thread, SIGPIPE, info)
         try:
             check_delivery(proc)
         except Park as park:

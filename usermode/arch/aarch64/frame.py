@@ -6,21 +6,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from usermode.kernel.signals import (
-    SA_RESTORER,
-    UNBLOCKABLE,
-    Action,
-    _pack64,
-    _restore_snapshot,
-    _snapshot,
-    _stack_for,
-    _stack_t,
-    _u64s,
+from usermode.arch.sigframe import (
+    guest_stack_t,
+    handler_stack,
+    pack64,
+    restore_snapshot,
+    snapshot,
+    u64s,
 )
+from usermode.uapi import FAULT_SIGNALS, SA_RESTORER, UNBLOCKABLE
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
     from usermode.kernel.sched import Thread
+    from usermode.kernel.signals import Action
 
 
 A64_UC_MCONTEXT = 176
@@ -31,25 +30,25 @@ FPSIMD_MAGIC, FPSIMD_SIZE = 0x46508001, 528
 A64_TRAMPOLINE = bytes.fromhex("681180d2" "010000d4")  # mov x8, #139; svc #0
 
 
-def _a64_frame(p: Process, t: Thread, signo: int, info: bytes, act: Action) -> None:
+def build(p: Process, t: Thread, signo: int, info: bytes, act: Action) -> None:
     a, eng = p.arch, p.engine
     regs = [eng.reg(r) for r in a.GPRS]  # x0..x30
     sp, pc, nzcv = eng.reg(a.REG_SP), eng.reg(a.REG_PC), eng.reg(a.REG_NZCV)
-    top = _stack_for(p, t, act, sp)
+    top = handler_stack(t, act, sp)
     frame = (top - A64_FRAME) & ~15
-    _snapshot(p, t, frame)
+    snapshot(p, t, frame)
     uc = bytearray(A64_UC_SIZE)
-    uc[16:40] = _stack_t(p, t)
+    uc[16:40] = guest_stack_t(p, t)
     uc[40:48] = t.sigmask.to_bytes(8, "little")
     m = A64_UC_MCONTEXT
-    fault_addr = int.from_bytes(info[16:24], "little") if signo in (4, 5, 7, 8, 11) else 0
+    fault_addr = int.from_bytes(info[16:24], "little") if signo in FAULT_SIGNALS else 0
     uc[m:m + 8] = fault_addr.to_bytes(8, "little")
-    uc[m + 8:m + 256] = _pack64(regs)
-    uc[m + 256:m + 280] = _pack64([sp, pc, nzcv])
+    uc[m + 8:m + 256] = pack64(regs)
+    uc[m + 256:m + 280] = pack64([sp, pc, nzcv])
     r = m + 288
     uc[r:r + 8] = FPSIMD_MAGIC.to_bytes(4, "little") + FPSIMD_SIZE.to_bytes(4, "little")
     record = frame + 128 + A64_UC_SIZE
-    p.mem.write(frame, info + bytes(uc) + _pack64([regs[29], regs[30]]))
+    p.mem.write(frame, info + bytes(uc) + pack64([regs[29], regs[30]]))
     restorer = act.restorer if act.flags & SA_RESTORER and act.restorer else \
         p.signal_trampoline(A64_TRAMPOLINE)
     for reg, val in ((a.REG_X0, signo), (a.REG_X0 + 1, frame), (a.REG_X0 + 2, frame + 128),
@@ -58,15 +57,15 @@ def _a64_frame(p: Process, t: Thread, signo: int, info: bytes, act: Action) -> N
         eng.set_reg(reg, val)
 
 
-def _a64_sigreturn(p: Process, t: Thread) -> int:
+def rt_sigreturn(p: Process, t: Thread) -> int:
     a, eng = p.arch, p.engine
     frame = eng.reg(a.REG_SP)
     raw = p.mem.read(frame + 128, A64_UC_MCONTEXT + 288)
     mask = int.from_bytes(raw[40:48], "little")
     m = A64_UC_MCONTEXT
-    regs = _u64s(raw[m + 8:m + 256], 31)
-    sp, pc, pstate = _u64s(raw[m + 256:m + 280], 3)
-    _restore_snapshot(p, t, frame)
+    regs = u64s(raw[m + 8:m + 256], 31)
+    sp, pc, pstate = u64s(raw[m + 256:m + 280], 3)
+    restore_snapshot(p, t, frame)
     for reg, val in zip(a.GPRS, regs, strict=True):
         eng.set_reg(reg, val)
     eng.set_reg(a.REG_SP, sp)

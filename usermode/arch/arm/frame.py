@@ -8,50 +8,42 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from usermode.kernel.signals import (
-    SA_RESTORER,
-    SA_SIGINFO,
-    UNBLOCKABLE,
-    Action,
-    _restore_snapshot,
-    _snapshot,
-    _stack_for,
-    _stack_t,
-)
+from usermode.arch.sigframe import guest_stack_t, handler_stack, restore_snapshot, snapshot
+from usermode.uapi import FAULT_SIGNALS, SA_RESTORER, SA_SIGINFO, UNBLOCKABLE
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
     from usermode.kernel.sched import Thread
+    from usermode.kernel.signals import Action
 
 UC_MCONTEXT, UC_SIGMASK, UC_SIZE = 20, 104, 744  # uc_regspace (512 bytes) at 232
 SC_R0, SC_CPSR, SC_FAULT = 12, 76, 80  # sigcontext: trap_no, error_code, oldmask, r0..pc
 RETCODE = 16
 # mov r7, #119; svc 0 (sigreturn) and mov r7, #173; svc 0 (rt_sigreturn), ARM state
 TRAMPOLINES = bytes.fromhex("7770a0e3" "000000ef" "ad70a0e3" "000000ef")
-FAULTS = frozenset({4, 5, 7, 8, 11})
 
 
 def _words(data: bytes, n: int) -> list[int]:
     return [int.from_bytes(data[i * 4:i * 4 + 4], "little") for i in range(n)]
 
 
-def arm_frame(p: Process, t: Thread, signo: int, info: bytes, act: Action) -> None:
+def build(p: Process, t: Thread, signo: int, info: bytes, act: Action) -> None:
     a, eng = p.arch, p.engine
     regs = [eng.reg(r) for r in a.GPRS]  # r0..r12, sp, lr
     pc, cpsr = eng.reg(a.REG_PC), eng.reg(a.REG_CPSR)
     rt = bool(act.flags & SA_SIGINFO)
     size = (128 if rt else 0) + UC_SIZE + RETCODE
-    frame = (_stack_for(p, t, act, regs[13]) - size) & ~7
+    frame = (handler_stack(t, act, regs[13]) - size) & ~7
     uc_addr = frame + (128 if rt else 0)
-    _snapshot(p, t, uc_addr)
+    snapshot(p, t, uc_addr)
     uc = bytearray(UC_SIZE)
-    uc[8:20] = _stack_t(p, t)
+    uc[8:20] = guest_stack_t(p, t)
     sc = UC_MCONTEXT
     uc[sc + 8:sc + 12] = (t.sigmask & 0xFFFFFFFF).to_bytes(4, "little")  # oldmask
     uc[sc + SC_R0:sc + SC_CPSR] = b"".join(
         (v & 0xFFFFFFFF).to_bytes(4, "little") for v in (*regs, pc))
     uc[sc + SC_CPSR:sc + SC_FAULT] = cpsr.to_bytes(4, "little")
-    if signo in FAULTS:
+    if signo in FAULT_SIGNALS:
         uc[sc + SC_FAULT:sc + SC_FAULT + 4] = info[12:16]  # si_addr (4 bytes on 32-bit)
     uc[UC_SIGMASK:UC_SIGMASK + 8] = t.sigmask.to_bytes(8, "little")
     p.mem.write(frame, (info if rt else b"") + bytes(uc))
@@ -71,7 +63,7 @@ def _restore(p: Process, t: Thread, uc_addr: int) -> int:
     sc = UC_MCONTEXT
     vals = _words(raw[sc + SC_R0:sc + SC_FAULT], 17)  # r0..r12, sp, lr, pc, cpsr
     mask = int.from_bytes(raw[UC_SIGMASK:UC_SIGMASK + 8], "little")
-    _restore_snapshot(p, t, uc_addr)
+    restore_snapshot(p, t, uc_addr)
     for reg, val in zip(a.GPRS, vals[:15], strict=True):
         eng.set_reg(reg, val)
     thumb = vals[16] & a.THUMB_CPSR_BIT
@@ -81,9 +73,9 @@ def _restore(p: Process, t: Thread, uc_addr: int) -> int:
     return vals[0]
 
 
-def arm_rt_sigreturn(p: Process, t: Thread) -> int:
+def rt_sigreturn(p: Process, t: Thread) -> int:
     return _restore(p, t, p.engine.reg(p.arch.REG_SP) + 128)
 
 
-def arm_sigreturn(p: Process, t: Thread) -> int:
+def sigreturn(p: Process, t: Thread) -> int:
     return _restore(p, t, p.engine.reg(p.arch.REG_SP))

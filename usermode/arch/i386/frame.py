@@ -8,20 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from usermode.kernel.signals import (
-    SA_RESTORER,
-    SA_SIGINFO,
-    UNBLOCKABLE,
-    Action,
-    _restore_snapshot,
-    _snapshot,
-    _stack_for,
-    _stack_t,
-)
+from usermode.arch.sigframe import guest_stack_t, handler_stack, restore_snapshot, snapshot
+from usermode.uapi import FAULT_SIGNALS, SA_RESTORER, SA_SIGINFO, UNBLOCKABLE
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
     from usermode.kernel.sched import Thread
+    from usermode.kernel.signals import Action
 
 # sigcontext: gs fs es ds edi esi ebp esp ebx edx ecx eax trapno err eip cs eflags
 # esp_at_signal ss fpstate oldmask cr2 (88 bytes)
@@ -33,7 +26,6 @@ RT_INFO, RT_UC = 16, 144  # rt_sigframe: pretcode, sig, pinfo, puc, info, uc
 OLD_SC, OLD_EXTRAMASK = 8, 96  # sigframe: pretcode, sig, sc, extramask (high mask word)
 # pop eax; mov eax, 119; int 0x80 | mov eax, 173; int 0x80
 TRAMPOLINES = bytes.fromhex("58b877000000cd80" "b8ad000000cd80")
-FAULTS = frozenset({4, 5, 7, 8, 11})
 REGS = {"eax": 19, "ebp": 20, "ebx": 21, "ecx": 22, "edi": 23, "edx": 24, "esi": 29, "esp": 30}
 EIP, EFLAGS = 26, 25
 
@@ -47,16 +39,16 @@ def _sigcontext(p: Process, t: Thread, signo: int, info: bytes) -> bytearray:
     sc[SC_EIP:SC_EIP + 4] = (eng.reg(EIP) & 0xFFFFFFFF).to_bytes(4, "little")
     sc[SC_EFLAGS:SC_EFLAGS + 4] = (eng.reg(EFLAGS) & 0xFFFFFFFF).to_bytes(4, "little")
     sc[SC_OLDMASK:SC_OLDMASK + 4] = (t.sigmask & 0xFFFFFFFF).to_bytes(4, "little")
-    if signo in FAULTS:
+    if signo in FAULT_SIGNALS:
         sc[SC_CR2:SC_CR2 + 4] = info[12:16]
     return sc
 
 
-def i386_frame(p: Process, t: Thread, signo: int, info: bytes, act: Action) -> None:
+def build(p: Process, t: Thread, signo: int, info: bytes, act: Action) -> None:
     eng = p.engine
     rt = bool(act.flags & SA_SIGINFO)
     size = RT_UC + UC_SIZE + 8 if rt else OLD_EXTRAMASK + 4 + 8
-    top = _stack_for(p, t, act, eng.reg(REGS["esp"]))
+    top = handler_stack(t, act, eng.reg(REGS["esp"]))
     frame = ((top - size) & ~15) - 4  # (esp + 4) % 16 == 0 at the handler's entry
     sc = _sigcontext(p, t, signo, info)
     if act.flags & SA_RESTORER and act.restorer:
@@ -65,16 +57,16 @@ def i386_frame(p: Process, t: Thread, signo: int, info: bytes, act: Action) -> N
         ret = p.signal_trampoline(TRAMPOLINES) + (8 if rt else 0)
     if rt:
         uc = bytearray(UC_SIZE)
-        uc[8:20] = _stack_t(p, t)
+        uc[8:20] = guest_stack_t(p, t)
         uc[UC_MCONTEXT:UC_MCONTEXT + SC_SIZE] = sc
         uc[UC_SIGMASK:UC_SIGMASK + 8] = t.sigmask.to_bytes(8, "little")
         head = b"".join(v.to_bytes(4, "little") for v in (
             ret, signo, frame + RT_INFO, frame + RT_UC))
-        _snapshot(p, t, frame + RT_UC)
+        snapshot(p, t, frame + RT_UC)
         p.mem.write(frame, head + info + bytes(uc))
         regs = (("eax", signo), ("edx", frame + RT_INFO), ("ecx", frame + RT_UC))
     else:
-        _snapshot(p, t, frame + OLD_SC)
+        snapshot(p, t, frame + OLD_SC)
         p.mem.write(frame, ret.to_bytes(4, "little") + signo.to_bytes(4, "little") + bytes(sc)
                     + (t.sigmask >> 32).to_bytes(4, "little"))
         regs = (("eax", signo), ("edx", 0), ("ecx", 0))
@@ -86,7 +78,7 @@ def i386_frame(p: Process, t: Thread, signo: int, info: bytes, act: Action) -> N
 def _restore(p: Process, t: Thread, sc_addr: int, mask: int, key: int) -> int:
     eng = p.engine
     sc = p.mem.read(sc_addr, SC_SIZE)
-    _restore_snapshot(p, t, key)
+    restore_snapshot(p, t, key)
     vals = [int.from_bytes(sc[SC_REGS + 4 * i:SC_REGS + 4 * i + 4], "little")
             for i in range(len(SC_ORDER))]
     for name, val in zip(SC_ORDER, vals, strict=True):
@@ -98,14 +90,14 @@ def _restore(p: Process, t: Thread, sc_addr: int, mask: int, key: int) -> int:
     return vals[SC_ORDER.index("eax")]
 
 
-def i386_rt_sigreturn(p: Process, t: Thread) -> int:
+def rt_sigreturn(p: Process, t: Thread) -> int:
     frame = p.engine.reg(REGS["esp"]) - 4  # the handler's ret popped pretcode
     uc = frame + RT_UC
     mask = int.from_bytes(p.mem.read(uc + UC_SIGMASK, 8), "little")
     return _restore(p, t, uc + UC_MCONTEXT, mask, uc)
 
 
-def i386_sigreturn(p: Process, t: Thread) -> int:
+def sigreturn(p: Process, t: Thread) -> int:
     frame = p.engine.reg(REGS["esp"]) - 8  # ret popped pretcode, the restorer popped sig
     low = int.from_bytes(p.mem.read(frame + OLD_SC + SC_OLDMASK, 4), "little")
     high = int.from_bytes(p.mem.read(frame + OLD_EXTRAMASK, 4), "little")

@@ -10,19 +10,14 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
-from usermode.kernel.errors import REGISTERS_RESTORED
-from usermode.kernel.signals import (
-    UNBLOCKABLE,
-    Action,
-    _restore_snapshot,
-    _snapshot,
-    _stack_for,
-    _stack_t,
-)
+from usermode.arch.sigframe import guest_stack_t, handler_stack, restore_snapshot, snapshot
+from usermode.engine.core import REGISTERS_RESTORED
+from usermode.uapi import UNBLOCKABLE
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
     from usermode.kernel.sched import Thread
+    from usermode.kernel.signals import Action
 
 INFO = 24  # after u32 ass[4] and u32 pad[2]
 UC = INFO + 128
@@ -34,14 +29,14 @@ TRAMPOLINE = bytes.fromhex("61100224" "0c000000")  # li v0, 4193 (rt_sigreturn);
 _REGS = struct.Struct("<32Q")
 
 
-def mips_frame(p: Process, t: Thread, signo: int, info: bytes, act: Action) -> None:
+def build(p: Process, t: Thread, signo: int, info: bytes, act: Action) -> None:
     a, eng = p.arch, p.engine
     regs = [0, *(eng.reg(r) for r in a.GPRS)]  # $0..$31
-    top = _stack_for(p, t, act, regs[29])
+    top = handler_stack(t, act, regs[29])
     frame = (top - 32 - FRAME) & ~7
-    _snapshot(p, t, frame)
+    snapshot(p, t, frame)
     uc = bytearray(UC_SIGMASK + 16)
-    uc[8:20] = _stack_t(p, t)
+    uc[8:20] = guest_stack_t(p, t)
     m = UC_MCONTEXT
     uc[m + SC_PC:m + SC_PC + 8] = eng.resume_pc().to_bytes(8, "little")
     uc[m + SC_REGS:m + SC_REGS + 256] = _REGS.pack(*(r & 0xFFFFFFFF for r in regs))
@@ -56,13 +51,13 @@ def mips_frame(p: Process, t: Thread, signo: int, info: bytes, act: Action) -> N
         eng.set_reg(reg, val)
 
 
-def mips_sigreturn(p: Process, t: Thread) -> int:
+def rt_sigreturn(p: Process, t: Thread) -> int:
     a, eng = p.arch, p.engine
     frame = eng.reg(a.REG_SP)
     raw = p.mem.read(frame + UC, UC_SIGMASK + 16)
     m = UC_MCONTEXT
     regs = _REGS.unpack_from(raw, m + SC_REGS)
-    _restore_snapshot(p, t, frame)
+    restore_snapshot(p, t, frame)
     eng.set_reg(a.REG_PC, int.from_bytes(raw[m + SC_PC:m + SC_PC + 8], "little"))
     for reg, val in zip(a.GPRS, regs[1:], strict=True):
         eng.set_reg(reg, val & 0xFFFFFFFF)

@@ -3,25 +3,23 @@ sigcontext (r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags), then 
 
 from __future__ import annotations
 
-import errno
 from typing import TYPE_CHECKING
 
-from usermode.kernel.errors import Errno
-from usermode.kernel.signals import (
-    SA_RESTORER,
-    UNBLOCKABLE,
-    Action,
-    _pack64,
-    _restore_snapshot,
-    _snapshot,
-    _stack_for,
-    _stack_t,
-    _u64s,
+from usermode.arch.sigframe import (
+    FrameError,
+    guest_stack_t,
+    handler_stack,
+    pack64,
+    restore_snapshot,
+    snapshot,
+    u64s,
 )
+from usermode.uapi import FAULT_SIGNALS, SA_RESTORER, UNBLOCKABLE
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
     from usermode.kernel.sched import Thread
+    from usermode.kernel.signals import Action
 
 
 # sigcontext order: r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags
@@ -33,21 +31,21 @@ X64_IDS = {"R8": 106, "R9": 107, "R10": 108, "R11": 109, "R12": 110, "R13": 111,
 X64_UC_MCONTEXT, X64_UC_SIGMASK, X64_UC_SIZE = 40, 296, 304
 
 
-def _x64_frame(p: Process, t: Thread, signo: int, info: bytes, act: Action) -> None:
+def build(p: Process, t: Thread, signo: int, info: bytes, act: Action) -> None:
     eng = p.engine
     if not act.flags & SA_RESTORER or not act.restorer:
-        raise Errno(errno.EFAULT)  # x86_64 has no kernel trampoline: libc always sets one
+        raise FrameError("no sa_restorer")  # x86_64 has no kernel trampoline
     vals = [eng.reg(X64_IDS[n]) for n in X64_ORDER]
     sp = vals[15]
-    top = _stack_for(p, t, act, sp - 128)  # skip the red zone
+    top = handler_stack(t, act, sp - 128)  # skip the red zone
     frame = ((top - (8 + X64_UC_SIZE + 128)) & ~15) - 8  # (rsp + 8) % 16 == 0 at entry
-    _snapshot(p, t, frame + 8)
+    snapshot(p, t, frame + 8)
     uc = bytearray(X64_UC_SIZE)
-    uc[16:40] = _stack_t(p, t)
+    uc[16:40] = guest_stack_t(p, t)
     m = X64_UC_MCONTEXT
-    uc[m:m + 8 * 18] = _pack64(vals)
+    uc[m:m + 8 * 18] = pack64(vals)
     uc[m + 144:m + 146] = (0x33).to_bytes(2, "little")  # cs
-    if signo in (4, 5, 7, 8, 11):
+    if signo in FAULT_SIGNALS:
         uc[m + 176:m + 184] = info[16:24]  # cr2: the fault address
     uc[X64_UC_SIGMASK:X64_UC_SIGMASK + 8] = t.sigmask.to_bytes(8, "little")
     p.mem.write(frame, act.restorer.to_bytes(8, "little") + bytes(uc) + info)
@@ -56,13 +54,13 @@ def _x64_frame(p: Process, t: Thread, signo: int, info: bytes, act: Action) -> N
         eng.set_reg(X64_IDS[name], val)
 
 
-def _x64_sigreturn(p: Process, t: Thread) -> int:
+def rt_sigreturn(p: Process, t: Thread) -> int:
     eng = p.engine
     uc_addr = eng.reg(X64_IDS["RSP"])  # the handler's ret popped the restorer address
     raw = p.mem.read(uc_addr, X64_UC_SIZE)
-    vals = _u64s(raw[X64_UC_MCONTEXT:X64_UC_MCONTEXT + 8 * 18], 18)
+    vals = u64s(raw[X64_UC_MCONTEXT:X64_UC_MCONTEXT + 8 * 18], 18)
     mask = int.from_bytes(raw[X64_UC_SIGMASK:X64_UC_SIGMASK + 8], "little")
-    _restore_snapshot(p, t, uc_addr)
+    restore_snapshot(p, t, uc_addr)
     for name, val in zip(X64_ORDER, vals, strict=True):
         if name == "EFLAGS":
             val = (eng.reg(X64_IDS[name]) & ~0x40DD5) | (val & 0x40DD5)

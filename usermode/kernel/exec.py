@@ -1,0 +1,188 @@
+"""exec: read a program, map its image (and its ELF interpreter's), build the initial stack
+and set the start-up registers, as Linux's binfmt_elf does."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from loaders import stack as auxv
+from loaders.elf import PF_R, PF_W, PF_X, ElfError, ElfFile, read_elf
+from loaders.image import ImagePlan, choose_bias, plan_image
+from usermode.kernel.memory import PROT_R, PROT_W, PROT_X, AddressSpace
+
+if TYPE_CHECKING:
+    from usermode.kernel.process import Process
+
+BRK_RESERVE = 1 << 30  # host address space reserved after the image for brk growth
+
+# exit statuses for our own errors (the guest's own status is passed through unchanged)
+EXIT_USAGE = 2
+EXIT_CANNOT_EXEC = 126
+EXIT_NOT_FOUND = 127
+EXIT_INTERNAL = 70
+
+
+class UsageError(Exception):
+    """A problem with what the user asked us to run: (message, exit status)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def read_program(path: str) -> ElfFile:
+    """The program's ELF headers; UsageError with exit status 127 or 126 when it cannot run."""
+    try:
+        return read_elf(path)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: No such file or directory", EXIT_NOT_FOUND) from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: Is a directory", EXIT_CANNOT_EXEC) from None
+    except PermissionError:
+        raise UsageError(f"{path}: Permission denied", EXIT_CANNOT_EXEC) from None
+    except OSError as e:
+        raise UsageError(f"{path}: {e.strerror}", EXIT_CANNOT_EXEC) from None
+    except ElfError as e:
+        raise UsageError(f"{path}: {e}", EXIT_CANNOT_EXEC) from None
+
+
+def _prot(flags: int) -> int:
+    return (PROT_R if flags & PF_R else 0) | (PROT_W if flags & PF_W else 0) | \
+        (PROT_X if flags & PF_X else 0)
+
+
+def map_image(mem: AddressSpace, elf: ElfFile, plan: ImagePlan, *, reserve_brk: bool) -> None:
+    """Map the plan's runs and copy the file's bytes in (bss stays zero)."""
+    if reserve_brk and not any(b.lo < plan.hi + BRK_RESERVE and plan.lo < b.hi
+                               for b in mem.backings):
+        mem.add_backing(plan.lo, plan.hi + BRK_RESERVE)
+    st = os.stat(elf.path)
+    name = os.path.realpath(elf.path)
+    for run in plan.runs:
+        mem.map(run.start, run.length, _prot(run.flags), fixed=True, name=name,
+                offset=run.offset, dev=st.st_dev, ino=st.st_ino)
+    fd = os.open(elf.path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        for c in plan.copies:
+            if os.preadv(fd, [mem.view_for_loader(c.vaddr, c.size)], c.offset) != c.size:
+                raise ElfError("segment beyond end of file")
+    finally:
+        os.close(fd)
+
+
+def load_program(p: Process, env: dict[str, str]) -> None:
+    """Map the program and its interpreter, build the stack, set the start-up registers."""
+    a, elf = p.arch, p.elf
+    interp = _read_interp(p) if elf.interp else None
+    try:
+        img = plan_image(elf, choose_bias(elf, a.ELF_ET_DYN_BASE))
+        map_image(p.mem, elf, img, reserve_brk=True)
+        p.mem.set_brk_start(img.hi)
+        base, entry = 0, img.entry
+        if interp is not None:
+            # the interpreter goes where Linux's mmap would put it: top-down in the arena
+            span = (interp.max_vaddr - interp.min_vaddr + 0xFFF) & ~0xFFF
+            ibias = choose_bias(interp, p.mem.find_free(span + 0x10000)) \
+                if interp.is_pie else 0
+            iimg = plan_image(interp, ibias)
+            map_image(p.mem, interp, iimg, reserve_brk=False)
+            base, entry = iimg.lo, iimg.entry
+    except ElfError as e:
+        raise UsageError(f"{elf.path}: {e}", EXIT_CANNOT_EXEC) from None
+    p.image = img
+    p.code_mapped(img.lo, img.hi)
+    if interp is not None:
+        p.code_mapped(iimg.lo, iimg.hi)
+    stack_prot = PROT_R | PROT_W | (PROT_X if elf.exec_stack else 0)
+    size = p.opts.stack_size
+    p.mem.map(a.STACK_TOP - size, size, stack_prot, fixed=True, name="[stack]")
+    vec = [
+        (auxv.AT_HWCAP, a.HWCAP), (auxv.AT_PAGESZ, 4096), (auxv.AT_CLKTCK, 100),
+        (auxv.AT_PHDR, img.phdr), (auxv.AT_PHENT, elf.phentsize), (auxv.AT_PHNUM, elf.phnum),
+        (auxv.AT_BASE, base), (auxv.AT_FLAGS, 0), (auxv.AT_ENTRY, img.entry),
+        (auxv.AT_UID, os.getuid()), (auxv.AT_EUID, os.geteuid()), (auxv.AT_GID, os.getgid()),
+        (auxv.AT_EGID, os.getegid()), (auxv.AT_SECURE, 0), (auxv.AT_HWCAP2, a.HWCAP2),
+        (auxv.AT_MINSIGSTKSZ, a.MINSIGSTKSZ),
+    ]
+    argv = [os.fsencode(x) for x in p.argv]
+    envp = [os.fsencode(f"{k}={v}") for k, v in env.items()]
+    sp, blob = auxv.build_initial_stack(
+        a.STACK_TOP, wordsize=a.WORDSIZE, little_endian=a.LITTLE_ENDIAN, argv=argv,
+        envp=envp, auxv=vec, execfn=os.fsencode(p.exe_path), platform=a.PLATFORM,
+        random16=os.urandom(16))
+    if len(blob) > size - 4096:
+        raise UsageError(f"{p.argv[0]}: arguments and environment do not fit in the "
+                         f"{size}-byte stack (see -s)", EXIT_CANNOT_EXEC)
+    p.mem.write(sp, blob, force=True)
+    p.envp = envp
+    p.stack_start = sp
+    # the auxv as the guest sees it (with AT_RANDOM/EXECFN/PLATFORM), for /proc/self/auxv
+    words = p.abi.unpack_words(blob[:len(blob) - len(blob) % a.WORDSIZE])
+    i = 1 + len(argv) + 1 + len(envp) + 1
+    p.auxv_final = []
+    while i + 1 < len(words):
+        p.auxv_final.append((words[i], words[i + 1]))
+        if words[i] == auxv.AT_NULL:
+            break
+        i += 2
+    eng = p.engine
+    if getattr(a, "TLS_KIND", "") == "gdt":
+        from usermode.arch.i386.tls import setup_gdt
+
+        setup_gdt(p)
+    eng.set_reg(a.REG_SP_ID, sp)
+    for reg, val in a.ENTRY_REGS:
+        eng.set_reg(reg, val)
+    p.entry = entry
+
+
+def _read_interp(p: Process) -> ElfFile:
+    """The ELF interpreter, looked up through the sysroot (exit 127 if missing)."""
+    assert p.elf.interp is not None
+    guest = os.fsencode(p.elf.interp)
+    host = os.fsdecode(p.paths.to_host(guest))
+    where = os.fsdecode(p.paths.sysroot) if p.paths.sysroot else "the host (no -L)"
+    try:
+        interp = read_elf(host)
+    except (FileNotFoundError, NotADirectoryError):
+        raise UsageError(f"{p.argv[0]}: ELF interpreter {p.elf.interp} not found "
+                         f"(searched {where}; give a sysroot with -L)", EXIT_NOT_FOUND) from None
+    except OSError as e:
+        raise UsageError(f"{p.argv[0]}: ELF interpreter {p.elf.interp}: "
+                         f"{e.strerror}", EXIT_CANNOT_EXEC) from None
+    except ElfError as e:
+        raise UsageError(f"{p.argv[0]}: ELF interpreter {host}: {e}", EXIT_CANNOT_EXEC) from None
+    if interp.arch != p.elf.arch:
+        raise UsageError(f"{p.argv[0]}: ELF interpreter {host} is {interp.arch}, "
+                         f"not {p.elf.arch} (wrong sysroot?)", EXIT_CANNOT_EXEC)
+    return interp
+
+
+def end_image(p: Process) -> None:
+    """execve of a foreign program: the old image goes (engine, memory, threads), handled
+    signals return to their default action, close-on-exec fds are closed; what the next
+    image inherits (ignored signals, the caller's mask) is left in `p.opts`."""
+    from usermode.kernel.signals import exec_reset
+
+    reserved = set(p.fds.reserved)
+    p.opts.exec_ignored = exec_reset(p)
+    p.opts.exec_sigmask = p.thread.sigmask
+    p.close()
+    close_on_exec(reserved)
+
+
+def close_on_exec(reserved: set[int]) -> None:
+    """Close the fds marked close-on-exec, as the kernel does during execve (and our own
+    reserved ones: the next image makes its own)."""
+    import fcntl
+
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd < 3 and fd not in reserved:
+            continue
+        try:
+            if fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC or fd in reserved:
+                os.close(fd)
+        except OSError:
+            pass
