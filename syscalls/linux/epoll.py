@@ -49,14 +49,14 @@ def _guest_event(p: Process) -> struct.Struct:
 @syscall("epoll_create1", args=("int:open_flags",), ret="fd")
 def sys_epoll_create1(p: Process, flags: int) -> int:
     hflags = p.abi.from_guest_open_flags(flags)
-    return p.fds.adopt(hostsys.syscall(hostsys.NR_EPOLL_CREATE1, hflags))
+    return p.fds.adopt(hostsys.syscall(hostsys.NR["epoll_create1"], hflags))
 
 
 @syscall("epoll_create", args=("int",), ret="fd")
 def sys_epoll_create(p: Process, size: int) -> int:
     if size <= 0:
         raise Errno(errno.EINVAL)
-    return p.fds.adopt(hostsys.syscall(hostsys.NR_EPOLL_CREATE1, 0))
+    return p.fds.adopt(hostsys.syscall(hostsys.NR["epoll_create1"], 0))
 
 
 @syscall("epoll_ctl", args=("fd", "int:epoll_op", "fd", "ptr"))
@@ -68,7 +68,7 @@ def sys_epoll_ctl(p: Process, epfd: int, op: int, fd: int, event: int) -> int:
         layout = _guest_event(p)
         events, data = layout.unpack(p.mem.read(event, layout.size))
         HOST_EVENT.pack_into(host, 0, events, data)  # type: ignore[arg-type]
-    return hostsys.syscall(hostsys.NR_EPOLL_CTL, epfd, op, fd, ctypes.addressof(host))
+    return hostsys.syscall(hostsys.NR["epoll_ctl"], epfd, op, fd, ctypes.addressof(host))
 
 
 def _epoll_wait(p: Process, epfd: int, events: int, maxevents: int, deadline: int | None,
@@ -83,7 +83,7 @@ def _epoll_wait(p: Process, epfd: int, events: int, maxevents: int, deadline: in
         ctypes.addressof(host)  # type: ignore[arg-type]
 
     def check() -> int:
-        n = hostsys.syscall(hostsys.NR_EPOLL_WAIT, epfd, dest, maxevents, 0)
+        n = hostsys.syscall(hostsys.NR["epoll_wait"], epfd, dest, maxevents, 0)
         if host is not None:
             for i in range(n):
                 ev, data = HOST_EVENT.unpack_from(host, i * HOST_EVENT.size)
@@ -120,17 +120,17 @@ def sys_epoll_pwait2(p: Process, epfd: int, events: int, maxevents: int, tsp: in
 @syscall("eventfd2", args=("uint", "int:open_flags"), ret="fd")
 def sys_eventfd2(p: Process, initval: int, flags: int) -> int:
     hflags = p.abi.from_guest_open_flags(flags & ~EFD_SEMAPHORE) | (flags & EFD_SEMAPHORE)
-    return p.fds.adopt(hostsys.syscall(hostsys.NR_EVENTFD2, initval, hflags))
+    return p.fds.adopt(hostsys.syscall(hostsys.NR["eventfd2"], initval, hflags))
 
 
 @syscall("eventfd", args=("uint",), ret="fd")
 def sys_eventfd(p: Process, initval: int) -> int:
-    return p.fds.adopt(hostsys.syscall(hostsys.NR_EVENTFD2, initval, 0))
+    return p.fds.adopt(hostsys.syscall(hostsys.NR["eventfd2"], initval, 0))
 
 
 @syscall("timerfd_create", args=("int:clockid", "int:open_flags"), ret="fd")
 def sys_timerfd_create(p: Process, clockid: int, flags: int) -> int:
-    return p.fds.adopt(hostsys.syscall(hostsys.NR_TIMERFD_CREATE, clockid,
+    return p.fds.adopt(hostsys.syscall(hostsys.NR["timerfd_create"], clockid,
                                       p.abi.from_guest_open_flags(flags)))
 
 
@@ -143,7 +143,7 @@ def sys_timerfd_settime(p: Process, fd: int, flags: int, new: int, old: int) -> 
         cur[i].tv_sec, cur[i].tv_nsec = p.abi.from_guest_timespec(
             raw[i * ts.size:(i + 1) * ts.size])
     prev = (hostsys.Timespec * 2)()
-    hostsys.syscall(hostsys.NR_TIMERFD_SETTIME, fd, flags, ctypes.addressof(cur),
+    hostsys.syscall(hostsys.NR["timerfd_settime"], fd, flags, ctypes.addressof(cur),
                     ctypes.addressof(prev) if old else 0)
     if old:
         p.mem.write(old, _to_guest_itimerspec(p, prev))
@@ -157,6 +157,6 @@ def _to_guest_itimerspec(p: Process, pair: ctypes.Array[hostsys.Timespec]) -> by
 @syscall("timerfd_gettime", args=("fd", "ptr"))
 def sys_timerfd_gettime(p: Process, fd: int, cur: int) -> int:
     pair = (hostsys.Timespec * 2)()
-    hostsys.syscall(hostsys.NR_TIMERFD_GETTIME, fd, ctypes.addressof(pair))
+    hostsys.syscall(hostsys.NR["timerfd_gettime"], fd, ctypes.addressof(pair))
     p.mem.write(cur, _to_guest_itimerspec(p, pair))
     return 0

@@ -17,8 +17,9 @@ from syscalls.linux.fs_path import PATH_MAX
 from syscalls.linux.fs_rw import stream_io
 from syscalls.registry import syscall
 from usermode.host import syscalls as hostsys
-from usermode.host.syscalls import POLLOUT
+from usermode.host.syscalls import NR
 from usermode.kernel.errors import Errno, Park
+from usermode.uapi import POLLOUT
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -27,16 +28,12 @@ if TYPE_CHECKING:
 
 LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN = 1, 2, 4, 8
 MFD_FLAGS = 0x1 | 0x2 | 0x4 | 0x8 | 0x10  # CLOEXEC ALLOW_SEALING HUGETLB NOEXEC_SEAL EXEC
-NR_FLOCK = 73
-NR_FLOCK = 73
-NR_FALLOCATE, NR_FADVISE64, NR_READAHEAD, NR_SYNC_FILE_RANGE = 285, 221, 187, 277
-NR_SYNCFS, NR_MEMFD_CREATE, NR_COPY_FILE_RANGE = 306, 319, 326
 
 
 @syscall("flock", args=("fd", "int"))
 def sys_flock(p: Process, fd: int, op: int) -> int:
     if op not in (LOCK_SH, LOCK_EX):  # cannot wait: the host decides (EINVAL, LOCK_MAND...)
-        return hostsys.syscall(NR_FLOCK, fd, op)
+        return hostsys.syscall(NR["flock"], fd, op)
     try:  # free now: no need for a helper thread
         fcntl.flock(fd, op | LOCK_NB)
         return 0
@@ -52,13 +49,13 @@ def sys_flock(p: Process, fd: int, op: int) -> int:
 
 @syscall("fallocate", args=("fd", "int", "off64", "off64"))
 def sys_fallocate(p: Process, fd: int, mode: int, off: int, length: int) -> int:
-    return hostsys.syscall(NR_FALLOCATE, fd, mode, off, length)
+    return hostsys.syscall(NR["fallocate"], fd, mode, off, length)
 
 
 @syscall("fadvise64", args=("fd", "off64", "size", "int"))
 def sys_fadvise64(p: Process, fd: int, off: int, length: int, advice: int) -> int:
     """The length is a word (i386's fadvise64 too); fadvise64_64 has a 64-bit one."""
-    return hostsys.syscall(NR_FADVISE64, fd, off, length, advice)
+    return hostsys.syscall(NR["fadvise64"], fd, off, length, advice)
 
 
 @syscall("fadvise64_64", args=("fd", "off64", "off64", "int"))
@@ -74,7 +71,7 @@ def sys_arm_fadvise64_64(p: Process, fd: int, advice: int, off: int, length: int
 
 @syscall("readahead", args=("fd", "off64", "size"))
 def sys_readahead(p: Process, fd: int, off: int, count: int) -> int:
-    return hostsys.syscall(NR_READAHEAD, fd, off, count)
+    return hostsys.syscall(NR["readahead"], fd, off, count)
 
 
 @syscall("sync")
@@ -85,12 +82,12 @@ def sys_sync(p: Process) -> int:
 
 @syscall("syncfs", args=("fd",))
 def sys_syncfs(p: Process, fd: int) -> int:
-    return hostsys.syscall(NR_SYNCFS, fd)
+    return hostsys.syscall(NR["syncfs"], fd)
 
 
 @syscall("sync_file_range", args=("fd", "off64", "off64", "uint"))
 def sys_sync_file_range(p: Process, fd: int, off: int, nbytes: int, flags: int) -> int:
-    return hostsys.syscall(NR_SYNC_FILE_RANGE, fd, off, nbytes, flags)
+    return hostsys.syscall(NR["sync_file_range"], fd, off, nbytes, flags)
 
 
 @syscall("sync_file_range2", args=("fd", "uint", "off64", "off64"))
@@ -164,4 +161,4 @@ def sys_memfd_create(p: Process, name: int, flags: int) -> int:
     raw = p.mem.read_cstr(name, PATH_MAX)
     if len(raw) > 249:  # NAME_MAX minus the "memfd:" prefix
         raise Errno(errno.EINVAL)
-    return p.fds.adopt(hostsys.syscall(NR_MEMFD_CREATE, raw, flags))
+    return p.fds.adopt(hostsys.syscall(NR["memfd_create"], raw, flags))

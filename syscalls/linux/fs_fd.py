@@ -13,15 +13,23 @@ from syscalls.registry import syscall
 from usermode.host import syscalls as hostsys
 from usermode.kernel.errors import Errno, Park
 from usermode.kernel.memory import PROT_R, PROT_W
+from usermode.uapi import (
+    F_DUPFD,
+    F_DUPFD_CLOEXEC,
+    F_GETFL,
+    F_GETLK,
+    F_OFD_GETLK,
+    F_OFD_SETLK,
+    F_OFD_SETLKW,
+    F_SETFL,
+    F_SETLK,
+    F_SETLKW,
+    O_CLOEXEC,
+)
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
 
-O_CLOEXEC = 0x80000
-F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL = 0, 1, 2, 3, 4
-F_GETLK, F_SETLK, F_SETLKW = 5, 6, 7
-F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW = 36, 37, 38
-F_DUPFD_CLOEXEC = 1030
 # pointer-taking commands: F_SETOWN_EX, F_GETOWN_EX (struct f_owner_ex, 8 bytes),
 # F_GET/SET_RW_HINT and F_GET/SET_FILE_RW_HINT (u64)
 _FCNTL_PTR_ARGS = {15: (8, PROT_R), 16: (8, PROT_W), 1035: (8, PROT_W), 1036: (8, PROT_R),
@@ -48,10 +56,10 @@ def sys_close_range(p: Process, first: int, last: int, flags: int) -> int:
     lo = first
     for fd in sorted(f for f in p.fds.reserved if first <= f <= last):
         if lo < fd:
-            hostsys.syscall(hostsys.NR_CLOSE_RANGE, lo, fd - 1, flags)
+            hostsys.syscall(hostsys.NR["close_range"], lo, fd - 1, flags)
         lo = fd + 1
     if lo <= last:
-        hostsys.syscall(hostsys.NR_CLOSE_RANGE, lo, last, flags)
+        hostsys.syscall(hostsys.NR["close_range"], lo, last, flags)
     p.fds.forget_all()
     return 0
 
@@ -120,7 +128,7 @@ def fcntl_cmd(p: Process, fd: int, cmd: int, arg: int, lk64: bool) -> int:
     ptr = _FCNTL_PTR_ARGS.get(cmd)
     if ptr is not None:  # the kernel reads or writes guest memory: hand it the host address
         size, need = ptr
-        return hostsys.syscall(hostsys.NR_FCNTL, fd, cmd, p.mem.host_ptr(arg, size, need))
+        return hostsys.syscall(hostsys.NR["fcntl"], fd, cmd, p.mem.host_ptr(arg, size, need))
     # F_GETFD, F_SETFD, F_GETOWN, F_SETOWN, F_GETPIPE_SZ, F_SETPIPE_SZ, F_GET_SEALS, ...:
     # integer-valued commands whose numbers are the same on every 64-bit guest.
     return fcntl.fcntl(fd, cmd, arg & 0xFFFFFFFF)

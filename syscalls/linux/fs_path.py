@@ -58,12 +58,12 @@ def _openat(p: Process, dfd: int, path_ptr: int, flags: int, mode: int) -> int:
     path = p.paths.to_host(raw, not flags & p.abi.O_NOFOLLOW)
     if not hflags & (os.O_NONBLOCK | os.O_CREAT | O_PATH) and _is_fifo(dfd, path):
         def open_fifo() -> int:  # waits for the peer: on a helper thread
-            fd = hostsys.syscall(hostsys.NR_OPENAT, dfd, path, hflags, mode & 0o7777)
+            fd = hostsys.syscall(hostsys.NR["openat"], dfd, path, hflags, mode & 0o7777)
             p.fds.forget(fd)
             return fd
 
         raise Park.blocking(open_fifo)
-    fd = hostsys.syscall(hostsys.NR_OPENAT, dfd, path, hflags, mode & 0o7777)
+    fd = hostsys.syscall(hostsys.NR["openat"], dfd, path, hflags, mode & 0o7777)
     p.fds.forget(fd)
     return fd
 
@@ -116,14 +116,14 @@ def sys_readlink(p: Process, path: int, buf: int, size: int) -> int:
 @syscall("faccessat2", args=("fd:dirfd", "path", "int:access_mode", "int:at_flags"))
 def sys_faccessat2(p: Process, dfd: int, path: int, mode: int, flags: int) -> int:
     if not flags:
-        return hostsys.syscall(hostsys.NR_FACCESSAT, dfd, guest_path(p, path), mode)
-    return hostsys.syscall(hostsys.NR_FACCESSAT2, dfd,
+        return hostsys.syscall(hostsys.NR["faccessat"], dfd, guest_path(p, path), mode)
+    return hostsys.syscall(hostsys.NR["faccessat2"], dfd,
                            guest_path(p, path, not flags & AT_SYMLINK_NOFOLLOW), mode, flags)
 
 
 @syscall("faccessat", args=("fd:dirfd", "path", "int:access_mode"))
 def sys_faccessat(p: Process, dfd: int, path: int, mode: int) -> int:
-    return hostsys.syscall(hostsys.NR_FACCESSAT, dfd, guest_path(p, path), mode)
+    return hostsys.syscall(hostsys.NR["faccessat"], dfd, guest_path(p, path), mode)
 
 
 @syscall("access", args=("path", "int:access_mode"))
@@ -166,7 +166,7 @@ def sys_rmdir(p: Process, path: int) -> int:
 
 @syscall("renameat2", args=("fd:dirfd", "path", "fd:dirfd", "path", "uint:rename_flags"))
 def sys_renameat2(p: Process, od: int, old: int, nd: int, new: int, flags: int) -> int:
-    return hostsys.syscall(hostsys.NR_RENAMEAT2, od, guest_path(p, old, False), nd,
+    return hostsys.syscall(hostsys.NR["renameat2"], od, guest_path(p, old, False), nd,
                            guest_path(p, new, False), flags)
 
 
@@ -240,14 +240,14 @@ def sys_lchown(p: Process, path: int, uid: int, gid: int) -> int:
 def sys_utimensat(p: Process, dfd: int, path: int, times: int, flags: int) -> int:
     host = guest_path(p, path, not flags & AT_SYMLINK_NOFOLLOW) if path else None
     if not times:
-        return hostsys.syscall(hostsys.NR_UTIMENSAT, dfd, host, 0, flags)
+        return hostsys.syscall(hostsys.NR["utimensat"], dfd, host, 0, flags)
     ts = p.abi.timespec
     raw = p.mem.read(times, 2 * ts.size)
     pair = (hostsys.Timespec * 2)()
     for i in range(2):  # the guest's timespecs (32-bit fields on 32-bit ABIs) -> the host's
         sec, nsec = p.abi.from_guest_timespec(raw[i * ts.size:(i + 1) * ts.size])
         pair[i].tv_sec, pair[i].tv_nsec = sec, nsec
-    return hostsys.syscall(hostsys.NR_UTIMENSAT, dfd, host, ctypes.addressof(pair), flags)
+    return hostsys.syscall(hostsys.NR["utimensat"], dfd, host, ctypes.addressof(pair), flags)
 
 
 @syscall("truncate", args=("path", "off"))

@@ -7,16 +7,16 @@ import os
 from typing import TYPE_CHECKING
 
 from syscalls.registry import syscall
-from usermode.host.syscalls import POLLIN, POLLOUT, ready_now
+from usermode.host.syscalls import ready_now
 from usermode.kernel.errors import Errno, Park
 from usermode.kernel.memory import PROT_R, PROT_W
+from usermode.uapi import POLLIN, POLLOUT, UIO_MAXIOV
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from usermode.kernel.process import Process
 
-_IOV_MAX = 1024
 
 
 PIPE_BUF = 4096  # a ready pipe promises room for this many bytes, no more
@@ -74,7 +74,7 @@ def sys_write(p: Process, fd: int, buf: int, count: int) -> int:
 
 
 def _iovecs(p: Process, iov: int, cnt: int, need: int) -> list[memoryview]:
-    if cnt < 0 or cnt > _IOV_MAX:
+    if cnt < 0 or cnt > UIO_MAXIOV:
         raise Errno(errno.EINVAL)
     layout = p.abi.iovec
     raw = p.mem.read(iov, layout.size * cnt)

@@ -11,6 +11,7 @@ from syscalls.abi import get as get_abi
 from syscalls.linux.fs_path import AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, PATH_MAX, dir_fd
 from syscalls.registry import syscall
 from usermode.host import syscalls as hostsys
+from usermode.host.syscalls import NR
 from usermode.kernel.errors import Errno
 from usermode.kernel.memory import PROT_W
 
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
 
 STATX_SIZE = 256  # identical layout on every arch
 STATFS_SIZE = 120  # struct statfs on 64-bit guests (= host)
-NR_STATFS, NR_FSTATFS = 137, 138
 _HOST_STATFS = get_abi("x86_64").statfs  # the host's own struct statfs
 
 
@@ -92,7 +92,7 @@ def sys_fstat64(p: Process, fd: int, buf: int) -> int:
 def sys_statx(p: Process, dfd: int, path: int, flags: int, mask: int, buf: int) -> int:
     raw = p.mem.read_cstr(path, PATH_MAX)
     host = p.paths.to_host(raw, not flags & AT_SYMLINK_NOFOLLOW) if raw else b""
-    return hostsys.syscall(hostsys.NR_STATX, dfd, host, flags, mask,
+    return hostsys.syscall(hostsys.NR["statx"], dfd, host, flags, mask,
                            p.mem.host_ptr(buf, STATX_SIZE, PROT_W))
 
 
@@ -101,10 +101,10 @@ def sys_getdents64(p: Process, fd: int, dirp: int, count: int) -> int:
     # struct linux_dirent64 is the same on every arch: the kernel fills guest memory directly,
     # as much of the buffer as is writable (a heap buffer may straddle two of our backings).
     if not count:
-        return hostsys.syscall(hostsys.NR_GETDENTS64, fd, 0, 0)
+        return hostsys.syscall(hostsys.NR["getdents64"], fd, 0, 0)
     view = p.mem.view(dirp, count, PROT_W, True)
     ptr = ctypes.addressof(ctypes.c_char.from_buffer(view))
-    return hostsys.syscall(hostsys.NR_GETDENTS64, fd, ptr, len(view))
+    return hostsys.syscall(hostsys.NR["getdents64"], fd, ptr, len(view))
 
 
 def _host_statfs(p: Process, path: int | None, fd: int, buf: int, wide: bool) -> int:
@@ -114,10 +114,10 @@ def _host_statfs(p: Process, path: int | None, fd: int, buf: int, wide: bool) ->
     host = p.paths.to_host(p.mem.read_cstr(path, PATH_MAX)) if path is not None else None
     if abi.wordsize == 8 and abi.little_endian:
         out = p.mem.host_ptr(buf, STATFS_SIZE, PROT_W)
-        return hostsys.syscall(NR_STATFS if host is not None else NR_FSTATFS,
+        return hostsys.syscall(NR["statfs"] if host is not None else NR["fstatfs"],
                                host if host is not None else fd, out)
     raw = ctypes.create_string_buffer(STATFS_SIZE)
-    hostsys.syscall(NR_STATFS if host is not None else NR_FSTATFS,
+    hostsys.syscall(NR["statfs"] if host is not None else NR["fstatfs"],
                     host if host is not None else fd, ctypes.addressof(raw))
     values = _HOST_STATFS.unpack_dict(raw.raw)
     data = abi.to_guest_statfs(values, wide)  # type: ignore[arg-type]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from syscalls.linux.time import read_timespec_ns
 from syscalls.registry import PARTIAL, syscall
 from usermode.host import syscalls as hostsys
+from usermode.host.syscalls import NR
 from usermode.kernel.errors import TIMEOUT, Errno, Park
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ FUTEX_WAKE_OP, FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET = 5, 9, 10
 FUTEX_PRIVATE_FLAG, FUTEX_CLOCK_REALTIME = 128, 256
 FUTEX_CMD_MASK = ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)
 BITSET_ALL = 0xFFFFFFFF
-NR_FUTEX = 202  # host
 HOST_SLICE_NS = 200_000_000  # a shared waiter's helper re-checks that it is still wanted
 
 # FUTEX_WAKE_OP: operations on *uaddr2 and comparisons of its old value
@@ -106,7 +106,7 @@ def _host_wait(wanted: object, host: int, val: int, deadline: int | None, bitset
             until = min(until, deadline)
         ts.tv_sec, ts.tv_nsec = divmod(until, 1_000_000_000)
         try:
-            hostsys.syscall(NR_FUTEX, host, FUTEX_WAIT_BITSET, val, ctypes.addressof(ts), 0,
+            hostsys.syscall(NR["futex"], host, FUTEX_WAIT_BITSET, val, ctypes.addressof(ts), 0,
                             bitset)
             return 0
         except OSError as e:
@@ -120,7 +120,7 @@ def _host_wait(wanted: object, host: int, val: int, deadline: int | None, bitset
 def _host_wake(host: int | None, n: int, bitset: int = BITSET_ALL) -> int:
     if host is None or n <= 0:
         return 0
-    return hostsys.syscall(NR_FUTEX, host, FUTEX_WAKE_BITSET, n, 0, 0, bitset)
+    return hostsys.syscall(NR["futex"], host, FUTEX_WAKE_BITSET, n, 0, 0, bitset)
 
 
 def _wake_op(p: Process, uaddr: int, nwake: int, uaddr2: int, nwake2: int, val3: int) -> int:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from syscalls.registry import syscall
 from usermode.host import syscalls as hostsys
+from usermode.host.syscalls import NR
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
@@ -102,7 +103,6 @@ def sys_setsid(p: Process) -> int:
     return os.setsid()
 
 
-NR_SETFSUID, NR_SETFSGID = 122, 123
 NGROUPS_MAX = 65536
 
 
@@ -144,12 +144,12 @@ def sys_setresgid(p: Process, r: int, e: int, s: int) -> int:
 
 @syscall("setfsuid", args=("uint",))
 def sys_setfsuid(p: Process, uid: int) -> int:
-    return hostsys.syscall(NR_SETFSUID, uid)  # the previous fsuid, never an error
+    return hostsys.syscall(NR["setfsuid"], uid)  # the previous fsuid, never an error
 
 
 @syscall("setfsgid", args=("uint",))
 def sys_setfsgid(p: Process, gid: int) -> int:
-    return hostsys.syscall(NR_SETFSGID, gid)
+    return hostsys.syscall(NR["setfsgid"], gid)
 
 
 @syscall("setgroups", args=("int", "ptr"))

@@ -9,6 +9,7 @@ import resource
 from typing import TYPE_CHECKING
 
 from syscalls.registry import PARTIAL, syscall
+from usermode.host.syscalls import NR
 from usermode.kernel.errors import Errno
 from usermode.kernel.memory import PROT_W
 
@@ -234,7 +235,6 @@ PR_SET_NAME, PR_GET_NAME = 15, 16
 
 PR_SET_PDEATHSIG, PR_GET_PDEATHSIG = 1, 2
 PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
-NR_PRCTL = 157
 
 
 @syscall("prctl", args=("int:prctl", "ulong", "ulong", "ulong", "ulong"), support=PARTIAL,
@@ -243,10 +243,10 @@ def sys_prctl(p: Process, option: int, a2: int, a3: int, a4: int, a5: int) -> in
     from usermode.host import syscalls as hostsys
 
     if option in (PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER):  # our process is the guest's
-        return hostsys.syscall(NR_PRCTL, option, a2 & 0xFFFFFFFF, 0, 0, 0)
+        return hostsys.syscall(NR["prctl"], option, a2 & 0xFFFFFFFF, 0, 0, 0)
     if option in (PR_GET_PDEATHSIG, PR_GET_CHILD_SUBREAPER):
         p.mem.view(a2, 4)
-        return hostsys.syscall(NR_PRCTL, option, p.mem.host_ptr(a2, 4, PROT_W), 0, 0, 0)
+        return hostsys.syscall(NR["prctl"], option, p.mem.host_ptr(a2, 4, PROT_W), 0, 0, 0)
     if option == PR_SET_NAME:
         p.comm = p.mem.read_cstr(a2, 4096)[:15]
         return 0

@@ -57,7 +57,7 @@ def other_ioctl(p: Process, fd: int, req: int, arg: int) -> int:
 
 
 def _call(fd: int, req: int, arg: int) -> int:
-    return hostsys.syscall(hostsys.NR_IOCTL, fd, req, arg)
+    return hostsys.syscall(hostsys.NR["ioctl"], fd, req, arg)
 
 
 def _ifreq_size(p: Process) -> int:

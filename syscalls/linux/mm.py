@@ -11,20 +11,26 @@ from syscalls.registry import PARTIAL, syscall
 from usermode.host import mm as hostmm
 from usermode.kernel.errors import Errno
 from usermode.kernel.memory import PAGE, PROT_R, PROT_W, PROT_X, page_up
+from usermode.uapi import (
+    MADV_DONTNEED,
+    MADV_FREE,
+    MAP_ANONYMOUS,
+    MAP_FIXED,
+    MAP_FIXED_NOREPLACE,
+    MAP_PRIVATE,
+    MAP_SHARED,
+    MAP_SHARED_VALIDATE,
+    PROT_GROWSDOWN,
+    PROT_GROWSUP,
+)
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
 
-MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE = 0x1, 0x2, 0x3
-MAP_FIXED = 0x10
-MAP_ANONYMOUS = 0x20
-MAP_FIXED_NOREPLACE = 0x100000
 MAP_32BIT = 0x40  # x86_64 only (on mips 0x40 is another flag)
 MAP_32BIT_LO, MAP_32BIT_HI = 0x40000000, 0x80000000
 PROT_VALID = PROT_R | PROT_W | PROT_X
-PROT_GROWSDOWN, PROT_GROWSUP = 0x01000000, 0x02000000
 MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP = 1, 2, 4
-MADV_DONTNEED, MADV_FREE = 4, 8
 O_ACCMODE, O_WRONLY, O_RDWR = 3, 1, 2
 
 

@@ -20,15 +20,13 @@ from syscalls.registry import syscall
 from usermode.host import syscalls as hostsys
 from usermode.kernel.errors import INTERRUPTED, TIMEOUT, Errno, Park
 from usermode.kernel.memory import PROT_R, PROT_W
-from usermode.uapi import UNBLOCKABLE
+from usermode.uapi import NSEC_PER_SEC, POLLIN, POLLOUT, POLLPRI, UNBLOCKABLE
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from usermode.kernel.process import Process
 
-NSEC = 1_000_000_000
-POLLIN, POLLPRI, POLLOUT = 0x1, 0x2, 0x4
 POLLFD_SIZE = 8
 FD_SETSIZE_MAX = 1 << 20  # RLIMIT_NOFILE's hard ceiling: nfds beyond it is EINVAL
 _SELECT_EVENTS = (POLLIN, POLLOUT, POLLPRI)  # readfds, writefds, exceptfds
@@ -46,9 +44,9 @@ def write_remaining(p: Process, ptr: int, deadline: int | None, timeval: bool = 
         return
     left = max(0, deadline - time.monotonic_ns())
     if timeval:
-        p.mem.write(ptr, p.abi.timeval.pack(left // NSEC, left % NSEC // 1000))
+        p.mem.write(ptr, p.abi.timeval.pack(left // NSEC_PER_SEC, left % NSEC_PER_SEC // 1000))
     else:
-        p.mem.write(ptr, p.abi.timespec.pack(left // NSEC, left % NSEC))
+        p.mem.write(ptr, p.abi.timespec.pack(left // NSEC_PER_SEC, left % NSEC_PER_SEC))
 
 
 def park_until_ready(p: Process, check: Callable[[], int], fds: tuple[tuple[int, int], ...],
@@ -139,14 +137,14 @@ def _poll(p: Process, ufds: int, nfds: int, deadline: int | None,
         guest = p.mem.view(ufds, nfds * POLLFD_SIZE, PROT_R | PROT_W)
 
         def check() -> int:
-            r = hostsys.syscall(hostsys.NR_POLL, ctypes.addressof(hbuf), nfds, 0)
+            r = hostsys.syscall(hostsys.NR["poll"], ctypes.addressof(hbuf), nfds, 0)
             for off in range(6, len(host), POLLFD_SIZE):
                 rev = abi.poll_out(int.from_bytes(host[off:off + 2], "little"))
                 guest[off:off + 2] = rev.to_bytes(2, bo)
             return r
     else:
         def check() -> int:
-            return hostsys.syscall(hostsys.NR_POLL, ptr, nfds, 0)
+            return hostsys.syscall(hostsys.NR["poll"], ptr, nfds, 0)
 
     return park_until_ready(p, check, tuple(wait), deadline, done)
 
@@ -194,7 +192,7 @@ def _select(p: Process, nfds: int, sets: tuple[int, int, int], deadline: int | N
         for ptr, bits in zip(sets, saved, strict=True):
             if bits is not None:  # the host call clears what is not ready: start afresh
                 p.mem.write(ptr, bits)
-        return hostsys.syscall(hostsys.NR_PSELECT6, nfds, *ptrs, hostsys.ZERO_TIMESPEC_PTR, 0)
+        return hostsys.syscall(hostsys.NR["pselect6"], nfds, *ptrs, hostsys.ZERO_TIMESPEC_PTR, 0)
 
     return park_until_ready(p, check, tuple(wait.items()), deadline, done)
 
@@ -207,7 +205,7 @@ def sys_select(p: Process, nfds: int, rd: int, wr: int, ex: int, tvp: int) -> in
         assert isinstance(sec, int) and isinstance(usec, int)
         if sec < 0 or usec < 0:
             raise Errno(errno.EINVAL)
-        deadline = time.monotonic_ns() + sec * NSEC + usec * 1000
+        deadline = time.monotonic_ns() + sec * NSEC_PER_SEC + usec * 1000
     return _select(p, nfds, (rd, wr, ex), deadline,
                    lambda _r: write_remaining(p, tvp, deadline, timeval=True))
 

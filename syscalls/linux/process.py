@@ -32,15 +32,20 @@ from syscalls.registry import PARTIAL, syscall
 from usermode.host.signals import restore_mask, with_guest_mask
 from usermode.kernel.errors import Errno, ExecRequest, Park
 from usermode.kernel.memory import PROT_W
+from usermode.uapi import (
+    CLD_EXITED,
+    CLONE_CHILD_CLEARTID,
+    CLONE_CHILD_SETTID,
+    CLONE_PARENT_SETTID,
+    CLONE_SETTLS,
+    CLONE_VFORK,
+    CLONE_VM,
+)
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
 
-CLONE_VM, CLONE_VFORK, CLONE_THREAD = 0x100, 0x4000, 0x10000
-CLONE_SETTLS, CLONE_PARENT_SETTID, CLONE_CHILD_CLEARTID = 0x80000, 0x100000, 0x200000
-CLONE_CHILD_SETTID = 0x1000000
 WNOHANG = 1
-CLD_EXITED = 1
 CHILD_RECHECK_NS = 200_000_000
 P_ALL, P_PID, P_PGID, P_PIDFD = 0, 1, 2, 3
 MAX_ARG_STRINGS = 0x7FFFFFFF

@@ -12,14 +12,22 @@ from typing import TYPE_CHECKING
 from syscalls.registry import PARTIAL, syscall
 from usermode.kernel import signals
 from usermode.kernel.errors import TIMEOUT, Errno, Park
-from usermode.uapi import SI_TKILL, SI_USER, SS_DISABLE, UNBLOCKABLE
+from usermode.uapi import (
+    SI_TKILL,
+    SI_USER,
+    SIG_BLOCK,
+    SIG_SETMASK,
+    SIG_UNBLOCK,
+    SIGKILL,
+    SIGSTOP,
+    SS_DISABLE,
+    UNBLOCKABLE,
+)
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
     from usermode.kernel.sched import Thread
 
-SIGKILL, SIGSTOP = 9, 19
-SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2
 
 
 @syscall("rt_sigaction", args=("int:signal", "ptr", "ptr", "size"), support=PARTIAL,

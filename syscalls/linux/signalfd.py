@@ -17,18 +17,17 @@ from typing import TYPE_CHECKING
 from syscalls.linux.signal import check_delivery, target_for_process
 from syscalls.registry import PARTIAL, syscall
 from usermode.host import syscalls as hostsys
+from usermode.host.syscalls import NR
 from usermode.kernel import signals
 from usermode.kernel.errors import Errno, Park
 from usermode.kernel.memory import PROT_W
-from usermode.uapi import SI_TKILL, SIGCHLD, UNBLOCKABLE
+from usermode.uapi import SI_TIMER, SI_TKILL, SIGCHLD, UNBLOCKABLE
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
 
 SFD_CLOEXEC, SFD_NONBLOCK = os.O_CLOEXEC, os.O_NONBLOCK
 SIGINFO_SIZE = 128  # struct signalfd_siginfo, like siginfo_t
-SI_TIMER = -2
-NR_RT_SIGQUEUEINFO, NR_RT_TGSIGQUEUEINFO = 129, 297  # host (x86_64)
 FAULTS = frozenset({4, 5, 7, 8, 11})
 
 
@@ -147,7 +146,7 @@ def sys_rt_sigqueueinfo(p: Process, tgid: int, sig: int, uinfo: int) -> int:
         raise Errno(errno.EINVAL)
     info, code = _guest_info(p, sig, uinfo)
     if tgid != p.pid:
-        return hostsys.syscall(NR_RT_SIGQUEUEINFO, tgid, sig, _to_host(p, sig, info, code))
+        return hostsys.syscall(NR["rt_sigqueueinfo"], tgid, sig, _to_host(p, sig, info, code))
     if sig == 0:
         return 0
     t = target_for_process(p, sig)
@@ -164,8 +163,8 @@ def sys_rt_tgsigqueueinfo(p: Process, tgid: int, tid: int, sig: int, uinfo: int)
     if tgid != p.pid:
         if tid == tgid:  # an emulated process reads only process-wide signals with their
             # siginfo (usermode/host/signals.py): its main thread gets it as one of those
-            return hostsys.syscall(NR_RT_SIGQUEUEINFO, tgid, sig, _to_host(p, sig, info, code))
-        return hostsys.syscall(NR_RT_TGSIGQUEUEINFO, tgid, tid, sig,
+            return hostsys.syscall(NR["rt_sigqueueinfo"], tgid, sig, _to_host(p, sig, info, code))
+        return hostsys.syscall(NR["rt_tgsigqueueinfo"], tgid, tid, sig,
                                _to_host(p, sig, info, code))
     t = p.sched.threads.get(tid)
     if t is None:

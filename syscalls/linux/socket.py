@@ -24,17 +24,16 @@ from syscalls.registry import PARTIAL, syscall
 from usermode.host import syscalls as hostsys
 from usermode.kernel.errors import Errno, Park
 from usermode.kernel.memory import PROT_R, PROT_W
+from usermode.uapi import POLLIN, POLLOUT, UIO_MAXIOV
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from usermode.kernel.process import Process
 
-POLLIN, POLLOUT = 0x1, 0x4
-MSG_DONTWAIT, MSG_WAITALL, MSG_NOSIGNAL = 0x40, 0x100, 0x4000
+MSG_DONTWAIT, MSG_WAITALL = 0x40, 0x100
 SOCK_TYPE_MASK = 0xF
 SOL_SOCKET, SO_TYPE, SO_ERROR = 1, 3, 4
-_IOV_MAX = 1024
 
 
 MSG_CTRUNC = 0x8
@@ -82,14 +81,14 @@ def _retry_on_eagain(p: Process, fd: int, events: int, op: Callable[[], int],
 
 @syscall("socket", args=("int:socket_family", "int:socket_type", "int"), ret="fd")
 def sys_socket(p: Process, family: int, stype: int, proto: int) -> int:
-    return p.fds.adopt(hostsys.syscall(hostsys.NR_SOCKET, family, _type_flags(p, stype), proto))
+    return p.fds.adopt(hostsys.syscall(hostsys.NR["socket"], family, _type_flags(p, stype), proto))
 
 
 @syscall("socketpair", args=("int:socket_family", "int:socket_type", "int", "ptr"))
 def sys_socketpair(p: Process, family: int, stype: int, proto: int, sv: int) -> int:
     p.mem.view(sv, 8, PROT_W)
     pair = (ctypes.c_int * 2)()
-    hostsys.syscall(hostsys.NR_SOCKETPAIR, family, _type_flags(p, stype), proto,
+    hostsys.syscall(hostsys.NR["socketpair"], family, _type_flags(p, stype), proto,
                     ctypes.addressof(pair))
     a, b = p.fds.adopt(pair[0]), p.fds.adopt(pair[1])
     p.fds.link(a, b)
@@ -102,12 +101,12 @@ def sys_socketpair(p: Process, family: int, stype: int, proto: int, sv: int) -> 
 def sys_bind(p: Process, fd: int, addr: int, alen: int) -> int:
     if alen < 0:
         raise Errno(errno.EINVAL)
-    return hostsys.syscall(hostsys.NR_BIND, fd, _ptr(p, addr, alen, PROT_R), alen)
+    return hostsys.syscall(hostsys.NR["bind"], fd, _ptr(p, addr, alen, PROT_R), alen)
 
 
 @syscall("listen", args=("fd", "int"))
 def sys_listen(p: Process, fd: int, backlog: int) -> int:
-    return hostsys.syscall(hostsys.NR_LISTEN, fd, backlog)
+    return hostsys.syscall(hostsys.NR["listen"], fd, backlog)
 
 
 def _addr_out(p: Process, addr: int, alen_ptr: int) -> tuple[int, int]:
@@ -128,7 +127,7 @@ def _accept(p: Process, fd: int, addr: int, alen_ptr: int, flags: int) -> int:
 
         raise Park(resumed, fds=((fd, POLLIN),))
     a, alen = _addr_out(p, addr, alen_ptr)
-    return p.fds.adopt(hostsys.syscall(hostsys.NR_ACCEPT4, fd, a, alen, hflags))
+    return p.fds.adopt(hostsys.syscall(hostsys.NR["accept4"], fd, a, alen, hflags))
 
 
 @syscall("accept4", args=("fd", "ptr", "ptr", "int:open_flags"), ret="fd")
@@ -147,11 +146,11 @@ def sys_connect(p: Process, fd: int, addr: int, alen: int) -> int:
         raise Errno(errno.EINVAL)
     a = _ptr(p, addr, alen, PROT_R)
     if not _blocking(p, fd):
-        return hostsys.syscall(hostsys.NR_CONNECT, fd, a, alen)
+        return hostsys.syscall(hostsys.NR["connect"], fd, a, alen)
     flags = fcntl.fcntl(fd, fcntl.F_GETFL)
     fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
     try:
-        return hostsys.syscall(hostsys.NR_CONNECT, fd, a, alen)
+        return hostsys.syscall(hostsys.NR["connect"], fd, a, alen)
     except BlockingIOError:  # AF_UNIX with a full backlog: try again when writable
         return _park_connect(p, fd, lambda: sys_connect(p, fd, addr, alen))
     except OSError as e:
@@ -169,7 +168,7 @@ def _park_connect(p: Process, fd: int, then: Callable[[], int]) -> int:
 def _connect_result(fd: int) -> int:
     err = ctypes.c_int()
     size = ctypes.c_uint32(4)
-    hostsys.syscall(hostsys.NR_GETSOCKOPT, fd, SOL_SOCKET, SO_ERROR,
+    hostsys.syscall(hostsys.NR["getsockopt"], fd, SOL_SOCKET, SO_ERROR,
                     ctypes.addressof(err), ctypes.addressof(size))
     if err.value:
         raise Errno(err.value)
@@ -185,12 +184,12 @@ def _getname(nr: int, p: Process, fd: int, addr: int, alen_ptr: int) -> int:
 
 @syscall("getsockname", args=("fd", "ptr", "ptr"))
 def sys_getsockname(p: Process, fd: int, addr: int, alen_ptr: int) -> int:
-    return _getname(hostsys.NR_GETSOCKNAME, p, fd, addr, alen_ptr)
+    return _getname(hostsys.NR["getsockname"], p, fd, addr, alen_ptr)
 
 
 @syscall("getpeername", args=("fd", "ptr", "ptr"))
 def sys_getpeername(p: Process, fd: int, addr: int, alen_ptr: int) -> int:
-    return _getname(hostsys.NR_GETPEERNAME, p, fd, addr, alen_ptr)
+    return _getname(hostsys.NR["getpeername"], p, fd, addr, alen_ptr)
 
 
 @syscall("setsockopt", args=("fd", "int:sockopt_level", "int:sockopt", "ptr", "int"),
@@ -199,7 +198,7 @@ def sys_setsockopt(p: Process, fd: int, level: int, name: int, val: int, vlen: i
     if vlen < 0:
         raise Errno(errno.EINVAL)
     level, name = p.abi.from_guest_sockopt(level, name)
-    return hostsys.syscall(hostsys.NR_SETSOCKOPT, fd, level, name, _ptr(p, val, vlen, PROT_R),
+    return hostsys.syscall(hostsys.NR["setsockopt"], fd, level, name, _ptr(p, val, vlen, PROT_R),
                            vlen)
 
 
@@ -210,7 +209,7 @@ def sys_getsockopt(p: Process, fd: int, level: int, name: int, val: int, vlen_pt
     if not vlen:
         raise Errno(errno.EFAULT)
     level, name = p.abi.from_guest_sockopt(level, name)
-    r = hostsys.syscall(hostsys.NR_GETSOCKOPT, fd, level, name, v, vlen)
+    r = hostsys.syscall(hostsys.NR["getsockopt"], fd, level, name, v, vlen)
     if (level, name) == (SOL_SOCKET, SO_TYPE) and p.abi.sock_types_out:  # mips: 1 and 2 swap
         kind = int.from_bytes(p.mem.read(val, 4), p.abi.byteorder)
         p.mem.write(val, p.abi.sock_types_out.get(kind, kind).to_bytes(4, p.abi.byteorder))
@@ -219,7 +218,7 @@ def sys_getsockopt(p: Process, fd: int, level: int, name: int, val: int, vlen_pt
 
 @syscall("shutdown", args=("fd", "int"))
 def sys_shutdown(p: Process, fd: int, how: int) -> int:
-    r = hostsys.syscall(hostsys.NR_SHUTDOWN, fd, how)
+    r = hostsys.syscall(hostsys.NR["shutdown"], fd, how)
     if p.sched.fd_waits:  # the other end may now see EOF or EPIPE: let its waiters look
         p.sched.peer_activity(fd, POLLIN)
         p.sched.peer_activity(fd, POLLOUT)
@@ -236,7 +235,7 @@ def sys_sendto(p: Process, fd: int, buf: int, n: int, flags: int, addr: int, ale
 
     def op() -> int:
         nonlocal sent
-        r = hostsys.syscall(hostsys.NR_SENDTO, fd, data + sent, n - sent,
+        r = hostsys.syscall(hostsys.NR["sendto"], fd, data + sent, n - sent,
                             flags | MSG_DONTWAIT, a, alen)
         sent += r
         if blocking and sent < n and r > 0:  # a blocking send returns when all is sent
@@ -253,7 +252,7 @@ def sys_recvfrom(p: Process, fd: int, buf: int, n: int, flags: int, addr: int,
     a, alen = _addr_out(p, addr, alen_ptr)
     blocking = _blocking(p, fd) and not flags & MSG_DONTWAIT
     return _retry_on_eagain(p, fd, POLLIN, lambda: hostsys.syscall(
-        hostsys.NR_RECVFROM, fd, data, n, flags | MSG_DONTWAIT, a, alen), blocking)
+        hostsys.NR["recvfrom"], fd, data, n, flags | MSG_DONTWAIT, a, alen), blocking)
 
 
 def _host_msghdr(p: Process, msg: int, need: int) -> _HostMsghdr:
@@ -263,7 +262,7 @@ def _host_msghdr(p: Process, msg: int, need: int) -> _HostMsghdr:
     bo = p.abi.byteorder
     name, namelen, iov, iovlen, control, controllen, flags = (
         int.from_bytes(raw[i * w:i * w + (4 if i in (1, 6) else w)], bo) for i in range(7))
-    if iovlen > _IOV_MAX:
+    if iovlen > UIO_MAXIOV:
         raise Errno(errno.EMSGSIZE)
     iovs = (_HostIovec * max(iovlen, 1))()
     h_guest: tuple[int, int] | None = None
@@ -321,7 +320,7 @@ def _sendmsg(p: Process, fd: int, msg: int, flags: int) -> int:
     h = _host_msghdr(p, msg, PROT_R)
     blocking = _blocking(p, fd) and not flags & MSG_DONTWAIT
     return _retry_on_eagain(p, fd, POLLOUT, lambda: hostsys.syscall(
-        hostsys.NR_SENDMSG, fd, ctypes.addressof(h), flags | MSG_DONTWAIT), blocking)
+        hostsys.NR["sendmsg"], fd, ctypes.addressof(h), flags | MSG_DONTWAIT), blocking)
 
 
 def _recvmsg(p: Process, fd: int, msg: int, flags: int) -> int:
@@ -329,7 +328,7 @@ def _recvmsg(p: Process, fd: int, msg: int, flags: int) -> int:
     blocking = _blocking(p, fd) and not flags & MSG_DONTWAIT
 
     def op() -> int:
-        r = hostsys.syscall(hostsys.NR_RECVMSG, fd, ctypes.addressof(h), flags | MSG_DONTWAIT)
+        r = hostsys.syscall(hostsys.NR["recvmsg"], fd, ctypes.addressof(h), flags | MSG_DONTWAIT)
         _write_back_msghdr(p, msg, h)
         return r
 
@@ -353,7 +352,7 @@ def _mmsg(p: Process, fd: int, vec: int, vlen: int, flags: int,
     w = p.abi.wordsize
     size = 7 * w + max(4, w)  # struct mmsghdr: msghdr + unsigned msg_len (+ padding to a word)
     done = 0
-    for i in range(min(vlen, _IOV_MAX)):
+    for i in range(min(vlen, UIO_MAXIOV)):
         entry = vec + i * size
         try:
             n = one(p, fd, entry, flags | (MSG_DONTWAIT if done else 0))

@@ -26,19 +26,16 @@ from typing import TYPE_CHECKING
 from syscalls.abi import get as get_abi
 from syscalls.linux.time import read_timespec_ns
 from syscalls.registry import PARTIAL, syscall
-from usermode.host import mm as hostmm
 from usermode.host import syscalls as hostsys
+from usermode.host.syscalls import NR
 from usermode.kernel.errors import INTERRUPTED, Errno, Park
 from usermode.kernel.memory import PAGE, PROT_R, PROT_W, PROT_X, page_up
+from usermode.uapi import IPC_64, PROT_READ, PROT_WRITE
 
 if TYPE_CHECKING:
     from syscalls.abi.structs import Layout
     from usermode.kernel.process import Process
 
-NR_SHMGET, NR_SHMAT, NR_SHMCTL, NR_SHMDT = 29, 30, 31, 67
-NR_SEMGET, NR_SEMCTL, NR_SEMTIMEDOP = 64, 66, 220
-NR_MSGGET, NR_MSGSND, NR_MSGRCV, NR_MSGCTL = 68, 69, 70, 71
-IPC_64 = 0x100
 IPC_RMID, IPC_SET, IPC_STAT, IPC_INFO = 0, 1, 2, 3
 IPC_NOWAIT = 0o4000
 SHM_RDONLY, SHM_RND, SHM_REMAP, SHM_EXEC = 0o10000, 0o20000, 0o40000, 0o100000
@@ -159,14 +156,14 @@ def _nowait(call: Callable[[], int], would_block: int) -> int | None:
 # ---- shared memory ------------------------------------------------------------------------------
 @syscall("shmget", args=("int", "size", "int"), support=PARTIAL, note="host segments")
 def sys_shmget(p: Process, key: int, size: int, flg: int) -> int:
-    return hostsys.syscall(NR_SHMGET, key, size, flg)
+    return hostsys.syscall(NR["shmget"], key, size, flg)
 
 
 @syscall("shmat", args=("int", "ptr", "int"), support=PARTIAL,
          note="the host segment mapped in place")
 def sys_shmat(p: Process, shmid: int, addr: int, flg: int) -> int:
     raw = ctypes.create_string_buffer(HOST.shmid64.size)
-    hostsys.syscall(NR_SHMCTL, shmid, IPC_STAT, ctypes.addressof(raw))
+    hostsys.syscall(NR["shmctl"], shmid, IPC_STAT, ctypes.addressof(raw))
     values = HOST.shmid64.unpack_dict(raw.raw)
     size = page_up(int(values["segsz"]))
     lba = p.abi.shmlba
@@ -185,12 +182,12 @@ def sys_shmat(p: Process, shmid: int, addr: int, flg: int) -> int:
     prot = PROT_R | (0 if rdonly else PROT_W) | (PROT_X if flg & SHM_EXEC else 0)
     host_flg = SHM_REMAP | (flg & (SHM_RDONLY | SHM_EXEC))
     # read-only host pages: a later mprotect(PROT_WRITE) is EACCES, as on Linux
-    host_prot = hostmm.PROT_READ | (0 if rdonly else hostmm.PROT_WRITE)
+    host_prot = PROT_READ | (0 if rdonly else PROT_WRITE)
 
     def install(host: int, length: int) -> None:
         if length != size:  # never attach past the end of a host reservation
             raise Errno(errno.EINVAL)
-        hostsys.syscall(NR_SHMAT, shmid, host, host_flg)
+        hostsys.syscall(NR["shmat"], shmid, host, host_flg)
 
     return p.mem.map(addr, size, prot, fixed=bool(addr), shared=True, install=install,
                      host_prot=host_prot, name=f"/SYSV{int(values['key']) & 0xFFFFFFFF:08x}",
@@ -220,18 +217,18 @@ def sys_shmctl(p: Process, shmid: int, cmd: int, buf: int) -> int:
     cmd = _version(p, cmd, "shm")
     if cmd in (IPC_STAT, SHM_STAT, SHM_STAT_ANY, IPC_SET):
         return _ctl_ds(p, "shmid64", cmd, buf,
-                       lambda c, a: hostsys.syscall(NR_SHMCTL, shmid, c, a))
+                       lambda c, a: hostsys.syscall(NR["shmctl"], shmid, c, a))
     if cmd == IPC_INFO:  # struct shminfo64: nine words
-        return _words_to_guest(p, NR_SHMCTL, shmid, cmd, buf, (8,) * 9)
+        return _words_to_guest(p, NR["shmctl"], shmid, cmd, buf, (8,) * 9)
     if cmd == SHM_INFO:  # struct shm_info: an int, then five words
-        return _words_to_guest(p, NR_SHMCTL, shmid, cmd, buf, (4, 8, 8, 8, 8, 8))
-    return hostsys.syscall(NR_SHMCTL, shmid, cmd, 0)  # IPC_RMID, SHM_LOCK/UNLOCK
+        return _words_to_guest(p, NR["shmctl"], shmid, cmd, buf, (4, 8, 8, 8, 8, 8))
+    return hostsys.syscall(NR["shmctl"], shmid, cmd, 0)  # IPC_RMID, SHM_LOCK/UNLOCK
 
 
 # ---- semaphores ---------------------------------------------------------------------------------
 @syscall("semget", args=("int", "int", "int"), support=PARTIAL, note="host sets")
 def sys_semget(p: Process, key: int, nsems: int, flg: int) -> int:
-    return hostsys.syscall(NR_SEMGET, key, nsems, flg)
+    return hostsys.syscall(NR["semget"], key, nsems, flg)
 
 
 def _semtimedop(p: Process, semid: int, sops: int, nsops: int, deadline: int | None) -> int:
@@ -249,7 +246,7 @@ def _semtimedop(p: Process, semid: int, sops: int, nsops: int, deadline: int | N
     addr = ctypes.addressof(host)
 
     def attempt() -> int | None:
-        return _nowait(lambda: hostsys.syscall(NR_SEMTIMEDOP, semid, addr, nsops, 0),
+        return _nowait(lambda: hostsys.syscall(NR["semtimedop"], semid, addr, nsops, 0),
                        errno.EAGAIN)
 
     return _polling(attempt, deadline, errno.EAGAIN, waits=waits)
@@ -272,24 +269,24 @@ def sys_semctl(p: Process, semid: int, num: int, cmd: int, arg: int) -> int:
     cmd = _version(p, cmd, "sem")
     if cmd in (IPC_STAT, SEM_STAT, SEM_STAT_ANY, IPC_SET):
         return _ctl_ds(p, "semid64", cmd, arg,
-                       lambda c, a: hostsys.syscall(NR_SEMCTL, semid, 0, c, a))
+                       lambda c, a: hostsys.syscall(NR["semctl"], semid, 0, c, a))
     if cmd in (IPC_INFO, SEM_INFO):
-        return hostsys.syscall(NR_SEMCTL, semid, num, cmd, p.mem.host_ptr(arg, SEMINFO, PROT_W))
+        return hostsys.syscall(NR["semctl"], semid, num, cmd, p.mem.host_ptr(arg, SEMINFO, PROT_W))
     if cmd in (GETALL, SETALL):
         raw = ctypes.create_string_buffer(HOST.semid64.size)
-        hostsys.syscall(NR_SEMCTL, semid, 0, IPC_STAT, ctypes.addressof(raw))
+        hostsys.syscall(NR["semctl"], semid, 0, IPC_STAT, ctypes.addressof(raw))
         n = int(HOST.semid64.unpack_dict(raw.raw)["nsems"])
         need = PROT_W if cmd == GETALL else PROT_R
-        return hostsys.syscall(NR_SEMCTL, semid, 0, cmd, p.mem.host_ptr(arg, 2 * n, need))
+        return hostsys.syscall(NR["semctl"], semid, 0, cmd, p.mem.host_ptr(arg, 2 * n, need))
     if cmd == SETVAL:
-        return hostsys.syscall(NR_SEMCTL, semid, num, cmd, p.abi.s32(arg))
-    return hostsys.syscall(NR_SEMCTL, semid, num, cmd, 0)  # IPC_RMID, GETVAL/PID/NCNT/ZCNT
+        return hostsys.syscall(NR["semctl"], semid, num, cmd, p.abi.s32(arg))
+    return hostsys.syscall(NR["semctl"], semid, num, cmd, 0)  # IPC_RMID, GETVAL/PID/NCNT/ZCNT
 
 
 # ---- message queues -----------------------------------------------------------------------------
 @syscall("msgget", args=("int", "int"), support=PARTIAL, note="host queues")
 def sys_msgget(p: Process, key: int, flg: int) -> int:
-    return hostsys.syscall(NR_MSGGET, key, flg)
+    return hostsys.syscall(NR["msgget"], key, flg)
 
 
 @syscall("msgsnd", args=("int", "ptr", "size", "int"), support=PARTIAL,
@@ -304,7 +301,7 @@ def sys_msgsnd(p: Process, msqid: int, msgp: int, size: int, flg: int) -> int:
     addr = ctypes.addressof(host)
 
     def attempt() -> int | None:
-        return _nowait(lambda: hostsys.syscall(NR_MSGSND, msqid, addr, size, flg | IPC_NOWAIT),
+        return _nowait(lambda: hostsys.syscall(NR["msgsnd"], msqid, addr, size, flg | IPC_NOWAIT),
                        errno.EAGAIN)
 
     return _polling(attempt, None, errno.EAGAIN, waits=not flg & IPC_NOWAIT)
@@ -323,7 +320,7 @@ def sys_msgrcv(p: Process, msqid: int, msgp: int, size: int, mtype: int, flg: in
     addr = ctypes.addressof(host)
 
     def attempt() -> int | None:
-        n = _nowait(lambda: hostsys.syscall(NR_MSGRCV, msqid, addr, size, mtype,
+        n = _nowait(lambda: hostsys.syscall(NR["msgrcv"], msqid, addr, size, mtype,
                                             flg | IPC_NOWAIT), errno.ENOMSG)
         if n is not None:
             got = int.from_bytes(host.raw[:8], "little", signed=True)
@@ -339,10 +336,10 @@ def sys_msgctl(p: Process, msqid: int, cmd: int, buf: int) -> int:
     cmd = _version(p, cmd, "msg")
     if cmd in (IPC_STAT, MSG_STAT, MSG_STAT_ANY, IPC_SET):
         return _ctl_ds(p, "msqid64", cmd, buf,
-                       lambda c, a: hostsys.syscall(NR_MSGCTL, msqid, c, a))
+                       lambda c, a: hostsys.syscall(NR["msgctl"], msqid, c, a))
     if cmd in (IPC_INFO, MSG_INFO):
-        return hostsys.syscall(NR_MSGCTL, msqid, cmd, p.mem.host_ptr(buf, MSGINFO, PROT_W))
-    return hostsys.syscall(NR_MSGCTL, msqid, cmd, 0)  # IPC_RMID
+        return hostsys.syscall(NR["msgctl"], msqid, cmd, p.mem.host_ptr(buf, MSGINFO, PROT_W))
+    return hostsys.syscall(NR["msgctl"], msqid, cmd, 0)  # IPC_RMID
 
 
 # ---- the ipc multiplexer (i386, MIPS o32) -------------------------------------------------------

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 from syscalls.registry import syscall
 from usermode.kernel.errors import INTERRUPTED, Errno, Park
 from usermode.kernel.memory import PROT_W
+from usermode.uapi import NSEC_PER_SEC
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
 
 TIMER_ABSTIME = 1
-NSEC = 1_000_000_000
 
 
 @syscall("clock_gettime", args=("int:clockid", "ptr"))
@@ -23,7 +23,7 @@ def sys_clock_gettime(p: Process, clk: int, tp: int) -> int:
     ts = p.abi.timespec
     out = p.mem.view(tp, ts.size, PROT_W)
     ns = time.clock_gettime_ns(clk)
-    ts.pack_into(out, 0, ns // NSEC, ns % NSEC)
+    ts.pack_into(out, 0, ns // NSEC_PER_SEC, ns % NSEC_PER_SEC)
     return 0
 
 
@@ -31,8 +31,8 @@ def sys_clock_gettime(p: Process, clk: int, tp: int) -> int:
 def sys_clock_getres(p: Process, clk: int, tp: int) -> int:
     res = time.clock_getres(clk)
     if tp:
-        ns = round(res * NSEC)
-        p.mem.write(tp, p.abi.timespec.pack(ns // NSEC, ns % NSEC))
+        ns = round(res * NSEC_PER_SEC)
+        p.mem.write(tp, p.abi.timespec.pack(ns // NSEC_PER_SEC, ns % NSEC_PER_SEC))
     return 0
 
 
@@ -40,7 +40,7 @@ def sys_clock_getres(p: Process, clk: int, tp: int) -> int:
 def sys_gettimeofday(p: Process, tv: int, tz: int) -> int:
     ns = time.time_ns()
     if tv:
-        p.mem.write(tv, p.abi.timeval.pack(ns // NSEC, ns % NSEC // 1000))
+        p.mem.write(tv, p.abi.timeval.pack(ns // NSEC_PER_SEC, ns % NSEC_PER_SEC // 1000))
     if tz:
         p.mem.write(tz, p.abi.timezone.pack(0, 0))
     return 0
@@ -48,7 +48,7 @@ def sys_gettimeofday(p: Process, tv: int, tz: int) -> int:
 
 @syscall("time", args=("ptr",))
 def sys_time(p: Process, tloc: int) -> int:
-    now = time.time_ns() // NSEC
+    now = time.time_ns() // NSEC_PER_SEC
     if tloc:
         p.mem.write(tloc, p.abi.pack_word(now))
     return now
@@ -57,9 +57,9 @@ def sys_time(p: Process, tloc: int) -> int:
 def read_timespec_ns(p: Process, ptr: int) -> int:
     """A guest timespec in ns; EINVAL unless it is a valid non-negative time."""
     sec, nsec = p.abi.from_guest_timespec(p.mem.read(ptr, p.abi.timespec.size))
-    if sec < 0 or not 0 <= nsec < NSEC:
+    if sec < 0 or not 0 <= nsec < NSEC_PER_SEC:
         raise Errno(errno.EINVAL)
-    return sec * NSEC + nsec
+    return sec * NSEC_PER_SEC + nsec
 
 
 def _sleep(p: Process, clk: int, deadline_ns: int, rem: int) -> int:
@@ -73,7 +73,7 @@ def _sleep(p: Process, clk: int, deadline_ns: int, rem: int) -> int:
         if reason == INTERRUPTED:
             if rem:
                 left = max(0, mono_deadline - time.monotonic_ns())
-                p.mem.write(rem, p.abi.timespec.pack(left // NSEC, left % NSEC))
+                p.mem.write(rem, p.abi.timespec.pack(left // NSEC_PER_SEC, left % NSEC_PER_SEC))
             raise Errno(errno.EINTR)
         return 0
 

@@ -24,23 +24,52 @@ from syscalls.linux.ioctl_more import other_ioctl
 from syscalls.registry import PARTIAL, syscall
 from usermode.host import syscalls as hostsys
 from usermode.kernel.memory import PROT_R, PROT_W
+from usermode.uapi import (
+    FIONBIO,
+    FIONREAD,
+    SIGTTOU,
+    TCFLSH,
+    TCGETS,
+    TCGETS2,
+    TCSBRK,
+    TCSBRKP,
+    TCSETS,
+    TCSETS2,
+    TCSETSF,
+    TCSETSF2,
+    TCSETSW,
+    TCSETSW2,
+    TCXONC,
+    TIOCEXCL,
+    TIOCGETD,
+    TIOCGEXCL,
+    TIOCGLCKTRMIOS,
+    TIOCGPGRP,
+    TIOCGPTN,
+    TIOCGPTPEER,
+    TIOCGSID,
+    TIOCGWINSZ,
+    TIOCMGET,
+    TIOCMSET,
+    TIOCNOTTY,
+    TIOCNXCL,
+    TIOCOUTQ,
+    TIOCSCTTY,
+    TIOCSETD,
+    TIOCSLCKTRMIOS,
+    TIOCSPGRP,
+    TIOCSPTLCK,
+    TIOCSTI,
+    TIOCSWINSZ,
+    TIOCVHANGUP,
+)
 
 if TYPE_CHECKING:
     from syscalls.abi import Abi
     from usermode.kernel.process import Process
 
-TCGETS, TCSETS, TCSETSW, TCSETSF = 0x5401, 0x5402, 0x5403, 0x5404
-TCSBRK, TCXONC, TCFLSH, TIOCEXCL, TIOCNXCL = 0x5409, 0x540A, 0x540B, 0x540C, 0x540D
-TIOCSCTTY, TIOCGPGRP, TIOCSPGRP, TIOCOUTQ, TIOCSTI = 0x540E, 0x540F, 0x5410, 0x5411, 0x5412
-TIOCGWINSZ, TIOCSWINSZ, TIOCMGET, TIOCMSET = 0x5413, 0x5414, 0x5415, 0x5418
-FIONREAD, FIONBIO, TIOCNOTTY, TIOCSETD, TIOCGETD = 0x541B, 0x5421, 0x5422, 0x5423, 0x5424
-TCSBRKP, TIOCGSID, TIOCVHANGUP = 0x5425, 0x5429, 0x5437
-TCGETS2, TCSETS2, TCSETSW2, TCSETSF2 = 0x802C542A, 0x402C542B, 0x402C542C, 0x402C542D
-TIOCGPTN, TIOCSPTLCK, TIOCGEXCL, TIOCGPTPEER = 0x80045430, 0x40045431, 0x80045440, 0x5441
 FIONCLEX, FIOCLEX, FIOASYNC = 0x5450, 0x5451, 0x5452
-TIOCGLCKTRMIOS, TIOCSLCKTRMIOS = 0x5456, 0x5457
 TERMIOS, TERMIOS2 = 36, 44  # struct termios (NCCS 19) and termios2 with the two speeds
-SIGTTOU = 22
 
 # request -> (bytes the kernel accesses at the argument, the access); 0 bytes: an integer.
 _BUFS: dict[int, tuple[int, int]] = {
@@ -103,7 +132,7 @@ def _termios_call(p: Process, fd: int, req: int, arg: int) -> int:
     host = ctypes.create_string_buffer(TERMIOS2 if wide else TERMIOS)
     if req in _TERMIOS_GET:
         out = p.mem.view(arg, size, PROT_W)  # EFAULT before the call, as the kernel copies out
-        hostsys.syscall(hostsys.NR_IOCTL, fd, req, ctypes.addressof(host))
+        hostsys.syscall(hostsys.NR["ioctl"], fd, req, ctypes.addressof(host))
         out[:] = _to_guest_termios(abi, host.raw, wide)
         return 0
     host.raw = _from_guest_termios(abi, p.mem.read(arg, size), wide)
@@ -124,7 +153,7 @@ def sys_ioctl(p: Process, fd: int, req: int, arg: int) -> int:
     if req == FIONBIO:
         p.fds.flags_changed()
     if req == TIOCGPTPEER:
-        return p.fds.adopt(hostsys.syscall(hostsys.NR_IOCTL, fd, req, arg))
+        return p.fds.adopt(hostsys.syscall(hostsys.NR["ioctl"], fd, req, arg))
     return _host_ioctl(p, fd, req, host_arg)
 
 
@@ -132,7 +161,7 @@ def _host_ioctl(p: Process, fd: int, req: int, host_arg: int) -> int:
     if req in _CHANGES_TTY and p.thread.sigmask & (1 << (SIGTTOU - 1)):
         old = host_signal.pthread_sigmask(host_signal.SIG_BLOCK, [SIGTTOU])
         try:
-            return hostsys.syscall(hostsys.NR_IOCTL, fd, req, host_arg)
+            return hostsys.syscall(hostsys.NR["ioctl"], fd, req, host_arg)
         finally:
             host_signal.pthread_sigmask(host_signal.SIG_SETMASK, old)
-    return hostsys.syscall(hostsys.NR_IOCTL, fd, req, host_arg)
+    return hostsys.syscall(hostsys.NR["ioctl"], fd, req, host_arg)

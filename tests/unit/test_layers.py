@@ -9,7 +9,9 @@ depth, except under `if TYPE_CHECKING:`):
   of ours, and anything may import them;
 - the product modules form no import cycle;
 - at most 8 modules lie flat in `usermode/` besides `__init__`, `__main__` and `api`;
-- no product module exceeds 600 lines (generated tables aside).
+- no product module exceeds 600 lines (generated tables aside);
+- each constant is stated once: no upper-case name is bound to a number in two modules
+  (the per-arch data modules, which share one schema, aside).
 """
 
 from __future__ import annotations
@@ -184,6 +186,38 @@ def oversized() -> list[str]:
     return out
 
 
+def _per_arch(mod: str) -> bool:
+    parts = mod.split(".")
+    return (parts[:2] == ["usermode", "arch"] and len(parts) >= 3 and parts[2] not in (
+        "__init__", "sigframe")) or (parts[:2] == ["syscalls", "abi"] and len(parts) == 3
+                                     and parts[2] not in ("__init__", "structs", "numbering",
+                                                          "generic"))
+
+
+def duplicated_constants() -> dict[str, list[str]]:
+    """Upper-case names bound to a number (a literal or arithmetic on literals) at module
+    level in more than one product module."""
+    seen: dict[str, list[str]] = {}
+    for mod, path in product_modules().items():
+        if mod.startswith("syscalls.tables") or _per_arch(mod):
+            continue
+        for node in ast.parse(path.read_text()).body:
+            if not isinstance(node, ast.Assign):
+                continue
+            for target in node.targets:
+                pairs: list[tuple[ast.expr, ast.expr]] = []
+                if isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple):
+                    pairs = list(zip(target.elts, node.value.elts, strict=False))
+                else:
+                    pairs = [(target, node.value)]
+                for name, value in pairs:
+                    number = isinstance(value, (ast.UnaryOp, ast.BinOp)) or (
+                        isinstance(value, ast.Constant) and type(value.value) is int)
+                    if isinstance(name, ast.Name) and name.id.isupper() and number:
+                        seen.setdefault(name.id, []).append(mod)
+    return {k: v for k, v in seen.items() if len(set(v)) > 1}
+
+
 def test_imports_run_down_the_layers() -> None:
     bad = upward_imports(graph())
     assert not bad, "\n".join(bad)
@@ -204,9 +238,15 @@ def test_modules_stay_small() -> None:
     assert not big, "\n".join(big)
 
 
+def test_each_constant_once() -> None:
+    dups = duplicated_constants()
+    assert not dups, "\n".join(f"{k}: {v}" for k, v in sorted(dups.items()))
+
+
 if __name__ == "__main__":  # a report: python tests/unit/test_layers.py
     g = graph()
     print("upward imports:", *upward_imports(g), sep="\n  ")
     print("cycles:", *(" <-> ".join(c) for c in cycles(g)), sep="\n  ")
     print("flat modules:", flat_modules())
     print("oversized:", oversized())
+    print("constants stated twice:", duplicated_constants())

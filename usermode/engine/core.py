@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from usermode.engine import capi
+from usermode.uapi import SIGBUS, SIGILL, SIGSEGV
 
 if TYPE_CHECKING:
     from usermode.engine.preempt import BlockStopper
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
 
 UNTIL = 0xFFFFFFFFFFFFFFFF  # never reached: we always stop explicitly
 
-SIGILL, SIGTRAP, SIGBUS, SIGFPE, SIGSEGV = 4, 5, 7, 8, 11
 
 _ERR_SIGNALS = {
     capi.UC_ERR_READ_UNMAPPED: SIGSEGV, capi.UC_ERR_WRITE_UNMAPPED: SIGSEGV,

@@ -9,16 +9,16 @@ from __future__ import annotations
 import ctypes
 import os
 
-PROT_NONE = 0
-PROT_READ = 1
-PROT_WRITE = 2
-PROT_EXEC = 4
-MAP_SHARED = 0x01
-MAP_PRIVATE = 0x02
-MAP_FIXED = 0x10
-MAP_ANONYMOUS = 0x20
-MAP_NORESERVE = 0x4000
-MADV_DONTNEED = 4
+from usermode.uapi import (
+    MAP_ANONYMOUS,
+    MAP_FIXED,
+    MAP_NORESERVE,
+    MAP_PRIVATE,
+    MAP_SHARED,
+    PROT_NONE,
+    PROT_READ,
+    PROT_WRITE,
+)
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _mmap = _libc.mmap

@@ -32,8 +32,8 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from usermode.loop.monitor import move_high
+from usermode.uapi import SIGCHLD, SIGPIPE, SIGXFSZ
 
-SIGCHLD, SIGPIPE, SIGXFSZ = 17, 13, 25
 JOB_CONTROL = (20, 21, 22)  # SIGTSTP SIGTTIN SIGTTOU
 _NOT_VIA_FD = {4, 5, 7, 8, 9, 11, 19, SIGCHLD, SIGPIPE, SIGXFSZ, *JOB_CONTROL}
 VIA_FD = frozenset(s for s in host.valid_signals() if s not in _NOT_VIA_FD)

@@ -8,44 +8,12 @@ from __future__ import annotations
 
 import ctypes
 import os
+from typing import Final
 
-NR_POLL = 7
-NR_IOCTL = 16
-NR_FCNTL = 72
-NR_FACCESSAT = 269
-NR_OPENAT = 257
-NR_UTIMENSAT = 280
-NR_GETDENTS64 = 217
-NR_STATX = 332
-NR_CLOSE_RANGE = 436
-NR_FACCESSAT2 = 439
-NR_RENAMEAT2 = 316
-NR_PSELECT6 = 270
-NR_EPOLL_WAIT = 232
-NR_EPOLL_CTL = 233
-NR_EPOLL_CREATE1 = 291
-NR_EVENTFD2 = 290
-NR_TIMERFD_CREATE = 283
-NR_TIMERFD_SETTIME = 286
-NR_TIMERFD_GETTIME = 287
-NR_SOCKET = 41
-NR_CONNECT = 42
-NR_SENDTO = 44
-NR_RECVFROM = 45
-NR_SENDMSG = 46
-NR_RECVMSG = 47
-NR_SHUTDOWN = 48
-NR_BIND = 49
-NR_LISTEN = 50
-NR_GETSOCKNAME = 51
-NR_GETPEERNAME = 52
-NR_SOCKETPAIR = 53
-NR_SETSOCKOPT = 54
-NR_GETSOCKOPT = 55
-NR_ACCEPT4 = 288
+from syscalls.tables.x86_64 import NAMES as _HOST_TABLE
 
-POLLIN = 0x1
-POLLOUT = 0x4
+# Host syscall numbers by name, from the generated x86_64 table (never typed by hand).
+NR: Final[dict[str, int]] = {name: nr for nr, name in _HOST_TABLE.items()}
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _syscall = _libc.syscall

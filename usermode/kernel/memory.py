@@ -20,25 +20,18 @@ from bisect import bisect_right
 from collections.abc import Callable
 from typing import Any
 
+from loaders.image import PAGE, page_down, page_up
 from usermode.engine import capi
 from usermode.host import mm as hostmm
 from usermode.kernel.errors import Errno
+from usermode.uapi import MADV_DONTNEED, MAP_ANONYMOUS, MAP_FIXED, MAP_SHARED, PROT_READ, PROT_WRITE
 from usermode.uapi import PROT_EXEC as PROT_X
 from usermode.uapi import PROT_READ as PROT_R
 from usermode.uapi import PROT_WRITE as PROT_W
 
-PAGE = 4096
 PAGE_MASK = ~(PAGE - 1)
 
 _NEED = {capi.UC_MEM_READ: PROT_R, capi.UC_MEM_WRITE: PROT_W, capi.UC_MEM_FETCH: PROT_X}
-
-
-def page_up(x: int) -> int:
-    return (x + PAGE - 1) & PAGE_MASK
-
-
-def page_down(x: int) -> int:
-    return x & PAGE_MASK
 
 
 class Backing:
@@ -290,8 +283,8 @@ class AddressSpace:
         try:
             pieces = self._ensure_backed(addr, addr + length)
             if host_prot is None:
-                host_prot = hostmm.PROT_READ | hostmm.PROT_WRITE
-            maywrite = bool(host_prot & hostmm.PROT_WRITE)
+                host_prot = PROT_READ | PROT_WRITE
+            maywrite = bool(host_prot & PROT_WRITE)
             for lo, hi, b in pieces:
                 h = b.host + (lo - b.lo)
                 if install is not None:
@@ -300,7 +293,7 @@ class AddressSpace:
                     hostmm.map_file(h, hi - lo, host_prot, shared, fd, offset + (lo - addr))
                 elif shared:
                     hostmm.mmap(h, hi - lo, host_prot,
-                                hostmm.MAP_SHARED | hostmm.MAP_ANONYMOUS | hostmm.MAP_FIXED)
+                                MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED)
                 else:
                     hostmm.fresh_anon(h, hi - lo)
                 new.append(Vma(lo, hi, prot, shared, b, name, offset + (lo - addr), dev, ino,
@@ -362,7 +355,7 @@ class AddressSpace:
         for v in self.vmas:
             lo, e = max(v.start, addr), min(v.end, hi)
             if lo < e:
-                hostmm.madvise(v.host(lo), e - lo, hostmm.MADV_DONTNEED)
+                hostmm.madvise(v.host(lo), e - lo, MADV_DONTNEED)
 
     def remap(self, old: int, old_len: int, new_len: int, may_move: bool,
               fixed_addr: int | None) -> int:

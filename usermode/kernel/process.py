@@ -18,6 +18,7 @@ from usermode.kernel.paths import Paths, default_sysroot
 from usermode.kernel.sched import Scheduler, Thread
 from usermode.kernel.signals import IGNORED, Action
 from usermode.loop.aio import EventLoop
+from usermode.loop.monitor import move_high
 
 if TYPE_CHECKING:
     from loaders.image import ImagePlan
@@ -110,15 +111,12 @@ class Process:
 
     def log_fd(self) -> int:
         """Where -d output goes: the -D file, else (a private dup of) stderr."""
-        import fcntl
-
         if self.opts.log_file:
             fd = os.open(self.opts.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND |
                          os.O_CLOEXEC, 0o644)
         else:
             fd = os.dup(2)
-        high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 900)
-        os.close(fd)
+        high = move_high(fd)
         self.fds.reserved.add(high)
         return high
 

@@ -12,12 +12,13 @@ import os
 import re
 from typing import TYPE_CHECKING
 
+from usermode.uapi import O_CLOEXEC
+
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
 
 _SELF = re.compile(
     rb"^/proc/(self|thread-self|(\d+)(/task/\d+)?)/(maps|auxv|cmdline|environ|stat)$")
-O_CLOEXEC = 0x80000
 
 AARCH64_FEATURES = {0: "fp", 1: "asimd", 3: "aes", 4: "pmull", 5: "sha1", 6: "sha2",
                     7: "crc32", 8: "atomics", 11: "cpuid"}

@@ -19,16 +19,26 @@ from usermode.trace import ipc, netdev
 from usermode.trace import names as N
 from usermode.trace import render as R
 from usermode.trace.specs import HEX_RESULT, SPECS
+from usermode.uapi import (
+    F_GETFD,
+    F_GETFL,
+    F_SETFD,
+    F_SETFL,
+    FIONREAD,
+    TCGETS,
+    TCSETS,
+    TCSETSF,
+    TCSETSW,
+    TIOCGPTN,
+    TIOCGWINSZ,
+    TIOCSPTLCK,
+    TIOCSWINSZ,
+)
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
 
 O_CREAT, O_TMPFILE = 0o100, 0o20200000
-F_GETFD, F_GETFL, F_SETFD, F_SETFL = 1, 3, 2, 4
-F_DUPFD, F_DUPFD_CLOEXEC = 0, 1030
-TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ, TIOCSWINSZ = (0x5401, 0x5402, 0x5403, 0x5404,
-                                                           0x5413, 0x5414)
-FIONREAD, TIOCGPTN, TIOCSPTLCK = 0x541B, 0x80045430, 0x40045431
 _IOCTL_OUTPUTS = frozenset({TCGETS, TIOCGWINSZ, FIONREAD, TIOCGPTN, *IFREQ_GETS})
 
 

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from usermode.trace import render as R
+from usermode.uapi import IPC_64
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
 
-IPC_64 = 0x100
 _GET = [(0o1000, "IPC_CREAT"), (0o2000, "IPC_EXCL"), (0o4000, "IPC_NOWAIT")]
 _GET_SHM = [*_GET, (0o4000000, "SHM_HUGETLB"), (0o10000000, "SHM_NORESERVE")]
 _SHMAT = [(0o10000, "SHM_RDONLY"), (0o20000, "SHM_RND"), (0o40000, "SHM_REMAP"),

@@ -9,11 +9,12 @@ process closes the array when it exits (viewers also accept an array left open).
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 from collections.abc import Callable
 from typing import Any, NamedTuple
+
+from usermode.loop.monitor import move_high
 
 _quote: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
 
@@ -53,8 +54,7 @@ class _File:
         if fresh:
             open(path, "w").close()
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
-        self.fd = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 900)
-        os.close(fd)
+        self.fd = move_high(fd)
         reserve(self.fd)
 
     def write(self, text: str) -> None:

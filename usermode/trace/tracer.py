@@ -17,7 +17,6 @@ timeline and, for the Python API, a list of event objects (`usermode.trace.sinks
 from __future__ import annotations
 
 import errno
-import fcntl
 import json
 import os
 import tempfile
@@ -26,13 +25,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from usermode.kernel.errors import Errno, ExecRequest, Park, errno_of
+from usermode.loop.monitor import move_high
 from usermode.trace import ipc, render
 from usermode.trace.classes import expand_set
 from usermode.trace.format import Call
 from usermode.trace.names import ERRNO
 from usermode.trace.sinks import JsonSink, SignalEvent, SyscallEvent, TimelineSink
 from usermode.trace.summary import Counts, table
-from usermode.uapi import SI_USER, SIGPIPE
+from usermode.uapi import MSG_NOSIGNAL, SI_USER, SIGPIPE
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -40,13 +40,11 @@ if TYPE_CHECKING:
     from syscalls.dispatch import Dispatcher
     from usermode.kernel.process import Process
 
-HIGH_FD = 900  # keep our log fd out of the way of the guest's low fds
 _FORKS = frozenset({"fork", "vfork", "clone", "clone3"})
 # calls whose EPIPE raises SIGPIPE (the send calls unless MSG_NOSIGNAL); flags argument index
 _PIPE_WRITERS = {"write": None, "writev": None, "pwrite64": None, "pwritev": None,
                  "pwritev2": None, "sendfile": None, "sendfile64": None, "splice": None,
                  "send": 3, "sendto": 3, "sendmsg": 2, "sendmmsg": 3}
-MSG_NOSIGNAL = 0x4000
 
 
 @dataclass
@@ -148,8 +146,7 @@ class Tracer:
             fd = os.open(name, mode, 0o644)
         else:
             fd = os.dup(2)
-        self.fd = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, HIGH_FD)
-        os.close(fd)
+        self.fd = move_high(fd)
         self.proc.fds.reserved.add(self.fd)
 
     def _forked(self) -> None:
