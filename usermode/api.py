@@ -34,11 +34,6 @@ if TYPE_CHECKING:
 __all__ = ["AddressContext", "Emulator", "EmulatorError", "HookError", "SignalEvent",
            "SyscallContext", "SyscallEvent"]
 
-_REG_CONSTS = {"aarch64": ("arm64_const", "UC_ARM64_REG_"), "arm": ("arm_const", "UC_ARM_REG_"),
-               "x86_64": ("x86_const", "UC_X86_REG_"), "i386": ("x86_const", "UC_X86_REG_"),
-               "riscv64": ("riscv_const", "UC_RISCV_REG_"),
-               "mipsel": ("mips_const", "UC_MIPS_REG_")}
-
 
 class EmulatorError(Exception):
     """The program cannot be run (not found, malformed, unsupported arch...)."""
@@ -96,8 +91,9 @@ class _Context:
             raise OSError(e.errno, os.strerror(e.errno)) from None
 
     def _reg_id(self, name: str) -> int:
-        module, prefix = _REG_CONSTS[self.arch]
-        consts = importlib.import_module(f"unicorn.{module}")
+        spec = self._proc.arch
+        consts = importlib.import_module(f"unicorn.{spec.UNICORN_CONSTS}")
+        prefix = spec.UNICORN_REG_PREFIX
         try:
             return int(getattr(consts, prefix + name.upper()))
         except AttributeError:

@@ -12,7 +12,9 @@ import os
 from functools import cache
 
 from syscalls.abi import generic, numbering, structs
+from syscalls.abi.schema import AbiData
 from syscalls.abi.structs import Layout
+from usermode.arch import load as load_arch
 from usermode.kernel.errors import Errno
 
 
@@ -25,10 +27,11 @@ class _Shape:
 
 class Abi:
     def __init__(self, arch: str) -> None:
-        data = importlib.import_module(f"syscalls.abi.{arch}")
+        data: AbiData = importlib.import_module(f"syscalls.abi.{arch}").DATA
+        spec = load_arch(arch)
         self.arch = arch
-        self.wordsize: int = data.WORDSIZE
-        self.little_endian: bool = data.LITTLE_ENDIAN
+        self.wordsize: int = spec.WORDSIZE
+        self.little_endian: bool = spec.LITTLE_ENDIAN
         self.align64: int = data.ALIGN64
         self.mask = (1 << (8 * self.wordsize)) - 1
         self.byteorder: str = "little" if self.little_endian else "big"
@@ -45,25 +48,24 @@ class Abi:
         self.sysinfo = Layout([*structs.SYSINFO, ("pad:f", f"pad:{20 - 2 * self.wordsize - 4}")]
                               if self.wordsize == 4 else structs.SYSINFO, self)
         self.clone_args = Layout(structs.CLONE_ARGS, self)
-        old = getattr(data, "STAT_OLD", None)  # 32-bit ABIs' struct stat of the old calls
-        self.stat_old = Layout(old, self) if old else None
-        spare = 5 if hasattr(data, "STATFS") else 4
-        self.statfs = Layout(getattr(data, "STATFS", structs.with_spare(
+        self.stat_old = Layout(data.STAT_OLD, self) if data.STAT_OLD else None
+        spare = 5 if data.STATFS else 4
+        self.statfs = Layout(data.STATFS or (structs.with_spare(
             structs.STATFS, spare, self.wordsize)), self)
-        shape64 = _Shape(self, getattr(data, "STATFS64_ALIGN64", self.align64))
-        self.statfs64 = Layout(getattr(data, "STATFS64", structs.with_spare(
+        shape64 = _Shape(self, data.STATFS64_ALIGN64 or self.align64)
+        self.statfs64 = Layout(data.STATFS64 or (structs.with_spare(
             structs.STATFS64, spare, self.wordsize)), shape64)
         wide = self.wordsize == 8
-        self.shmlba: int = getattr(data, "SHMLBA", 4096)  # shmat's address alignment
-        self.shmid64 = Layout(getattr(data, "SHMID64", structs.shmid64(wide)), self)
-        self.semid64 = Layout(getattr(data, "SEMID64", structs.semid64(wide)), self)
+        self.shmlba = data.SHMLBA  # shmat's address alignment
+        self.shmid64 = Layout(data.SHMID64 or structs.shmid64(wide), self)
+        self.semid64 = Layout(data.SEMID64 or structs.semid64(wide), self)
         self.msqid64 = Layout(structs.msqid64(wide), self)
-        self.flock = Layout(getattr(data, "FLOCK", structs.FLOCK), self)
+        self.flock = Layout(data.FLOCK or structs.FLOCK, self)
         self.flock64 = Layout(structs.FLOCK64, self)
         # clone's argument order: tls before child_tid (CONFIG_CLONE_BACKWARDS) or after
         self.clone_backwards: bool = data.CLONE_BACKWARDS
         self.epoll_packed: bool = data.EPOLL_PACKED
-        self.pair_align: bool = getattr(data, "PAIR_ALIGN", False)
+        self.pair_align = data.PAIR_ALIGN
         self._word = {4: "I", 8: "Q"}[self.wordsize]
         # open flags: (guest bit, host bit) pairs for the bits that differ
         pairs = [(data.OPEN_FLAGS[k], generic.OPEN_FLAGS[k]) for k in generic.OPEN_FLAGS]
@@ -73,8 +75,8 @@ class Abi:
         self.O_DIRECTORY: int = data.OPEN_FLAGS["O_DIRECTORY"]
         self.O_NOFOLLOW: int = data.OPEN_FLAGS["O_NOFOLLOW"]
         numbering.setup(self, data)
-        self.sigaction = Layout(getattr(data, "SIGACTION", structs.SIGACTION), self)
-        self.stack_t = Layout(getattr(data, "STACK_T", structs.STACK_T), self)
+        self.sigaction = Layout(data.SIGACTION or structs.SIGACTION, self)
+        self.stack_t = Layout(data.STACK_T or structs.STACK_T, self)
 
     def with_time64(self) -> Abi:
         """This ABI as the *_time64 syscalls of 32-bit guests see it: 64-bit timespecs."""

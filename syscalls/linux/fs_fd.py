@@ -161,7 +161,7 @@ def sys_pipe2(p: Process, fds_ptr: int, flags: int) -> int:
 
 @syscall("pipe", args=("ptr",))
 def sys_pipe(p: Process, fds_ptr: int) -> int:
-    v1 = getattr(p.arch, "REG_V1", None)
+    v1 = p.arch.PIPE_SECOND_REG
     if v1 is None:
         return _pipe(p, fds_ptr, 0)
     # mips o32: no pointer; the read end comes back in v0, the write end in v1

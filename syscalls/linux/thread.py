@@ -44,7 +44,7 @@ def _spawn(p: Process, flags: int, sp: int, ptid: int, ctid: int, tls: int) -> i
     if flags & CLONE_CHILD_SETTID:
         p.mem.write(ctid, tid_bytes)
     regs = [(a.SYSCALL_RET_REG, 0)]
-    if getattr(a, "SYSCALL_ERR_REG", None) is not None:
+    if a.SYSCALL_ERR_REG is not None:
         regs.append((a.SYSCALL_ERR_REG, 0))  # mips: a3 = 0, no error
     if sp:
         regs.append((a.REG_SP_ID, sp))

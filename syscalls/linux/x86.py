@@ -34,7 +34,7 @@ def sys_arch_prctl(p: Process, code: int, addr: int) -> int:
 @syscall("set_thread_area", args=("ptr",), support=PARTIAL,
          note="i386: TLS entries 6-8; mips: the UserLocal register")
 def sys_set_thread_area(p: Process, u_info: int) -> int:
-    if getattr(p.arch, "TLS_KIND", "") == "gdt":
+    if p.arch.TLS_KIND == "gdt":
         install_tls(p, u_info)
     else:  # mips o32: the value `rdhwr $3, $29` reads
         p.engine.set_reg(p.arch.TLS_REG, u_info)
@@ -44,6 +44,6 @@ def sys_set_thread_area(p: Process, u_info: int) -> int:
 def tls_regs(p: Process, tls: int) -> list[tuple[int, int]]:
     """The registers a new thread gets for clone's CLONE_SETTLS argument: the TLS register
     itself, or on i386 %gs loaded with the GDT entry the user_desc describes."""
-    if getattr(p.arch, "TLS_KIND", "") == "gdt":
+    if p.arch.TLS_KIND == "gdt":
         return [(p.arch.REG_GS, install_tls(p, tls))]
     return [(p.arch.TLS_REG, tls)]

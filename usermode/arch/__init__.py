@@ -1,21 +1,20 @@
-"""Per-arch engine data. Each module holds constants only; `load` picks one by name."""
+"""The guest arches: one package each (`usermode/arch/<name>/`), whose `SPEC` is an ArchSpec
+(usermode/arch/spec.py); `load` picks one by name."""
 
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from usermode.arch.spec import ArchSpec
 
 SUPPORTED = ("aarch64", "x86_64", "riscv64", "arm", "mipsel", "i386")
 
 
-def load(arch: str) -> ModuleType:
+def load(arch: str) -> ArchSpec:
+    """The spec of guest `arch`; KeyError for one we do not run."""
     if arch not in SUPPORTED:
         raise KeyError(arch)
-    return importlib.import_module(f"usermode.arch.{arch}")
-
-
-def frame(arch: str) -> ModuleType:
-    """The arch's signal frame code (see usermode/arch/sigframe.py)."""
-    if arch not in SUPPORTED:
-        raise KeyError(arch)
-    return importlib.import_module(f"usermode.arch.{arch}.frame")
+    spec: ArchSpec = importlib.import_module(f"usermode.arch.{arch}").SPEC
+    return spec

@@ -14,26 +14,12 @@ import os
 import shutil
 import sys
 
-from usermode.arch import SUPPORTED
+from usermode.arch import SUPPORTED, load
 
 MOUNT = "/proc/sys/fs/binfmt_misc"
-_HEAD32 = b"\x7fELF\x01\x01\x01" + bytes(9) + b"\x02\x00"
-_HEAD64 = b"\x7fELF\x02\x01\x01" + bytes(9) + b"\x02\x00"
-_MASK = b"\xff" * 7 + b"\x00" + b"\xff" * 8 + b"\xfe\xff\xff\xff"
-_MASK_X86 = b"\xff" * 5 + b"\xfe\xfe\x00" + b"\xff" * 8 + b"\xfe\xff\xff\xff"
-# arch -> (magic, mask)
+# arch -> (magic, mask), from each arch's spec
 ENTRIES: dict[str, tuple[bytes, bytes]] = {
-    "aarch64": (_HEAD64 + b"\xb7\x00", _MASK),
-    "arm": (_HEAD32 + b"\x28\x00", _MASK),
-    "riscv64": (_HEAD64 + b"\xf3\x00", _MASK),
-    "mipsel": (_HEAD32 + b"\x08\x00" + bytes(17),
-               b"\xff" * 7 + b"\x00\xfe" + b"\xff" * 7 + b"\xfe\xff\xff\xff" + bytes(16)
-               + b"\x20"),
-    "i386": (_HEAD32 + b"\x03\x00", _MASK_X86),
-    "x86_64": (_HEAD64 + b"\x3e\x00", _MASK_X86),
-}
-HOST_FAMILY = {"x86_64": ("x86_64", "i386"), "i386": ("i386",), "aarch64": ("aarch64", "arm"),
-               "arm": ("arm",), "riscv64": ("riscv64",), "mips": ("mipsel",)}
+    a: (load(a).BINFMT_MAGIC, load(a).BINFMT_MASK) for a in SUPPORTED}
 
 USAGE = """\
 usage: usermode binfmt print|register|unregister [--arch A[,B...]] [--persistent]
@@ -65,8 +51,7 @@ def line(arch: str, launcher: str, flag_text: str) -> str:
 
 def default_arches() -> list[str]:
     host = os.uname().machine
-    own = HOST_FAMILY.get("mips" if host.startswith("mips") else host, (host,))
-    return [a for a in SUPPORTED if a not in own]
+    return [a for a in SUPPORTED if host not in load(a).NATIVE_ON and host != a]
 
 
 def default_launcher(preserve: bool) -> str:

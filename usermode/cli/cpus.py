@@ -1,6 +1,6 @@
 """`-cpu help`: the CPU models Unicorn offers per guest arch, the one usermode runs marked.
 
-usermode always runs the most capable model that works for user programs (abi.md); -cpu
+usermode always runs the most capable model that works for user programs (docs/abi.md §5.4); -cpu
 MODEL is accepted for qemu compatibility and checked against this list."""
 
 from __future__ import annotations
@@ -9,17 +9,12 @@ import importlib
 
 from usermode import arch as archmod
 
-# guest arch -> (unicorn constants module, model name prefix)
-_MODELS = {"aarch64": ("arm64_const", "UC_CPU_ARM64_"), "arm": ("arm_const", "UC_CPU_ARM_"),
-           "x86_64": ("x86_const", "UC_CPU_X86_"), "i386": ("x86_const", "UC_CPU_X86_"),
-           "riscv64": ("riscv_const", "UC_CPU_RISCV64_"),
-           "mipsel": ("mips_const", "UC_CPU_MIPS32_")}
-
 
 def models(arch: str) -> dict[str, int]:
     """model name (qemu-style, lower case) -> Unicorn's number."""
-    module, prefix = _MODELS[arch]
-    consts = importlib.import_module(f"unicorn.{module}")
+    spec = archmod.load(arch)
+    consts = importlib.import_module(f"unicorn.{spec.UNICORN_CONSTS}")
+    prefix = spec.UNICORN_CPU_PREFIX
     return {n[len(prefix):].lower().replace("_", "-"): int(getattr(consts, n))
             for n in dir(consts) if n.startswith(prefix) and not n.endswith("_ENDING")}
 
@@ -30,7 +25,7 @@ def known(name: str) -> bool:
     low = name.lower()
     short = low.removeprefix("cortex-")
     return low in ("max", "host", "any") or any(
-        low in models(a) or short in models(a) for a in _MODELS)
+        low in models(a) or short in models(a) for a in archmod.SUPPORTED)
 
 
 def help_text() -> str:

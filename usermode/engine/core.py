@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from usermode.engine import capi
 from usermode.uapi import SIGBUS, SIGILL, SIGSEGV
 
 if TYPE_CHECKING:
+    from usermode.arch.spec import ArchSpec
     from usermode.engine.preempt import BlockStopper
     from usermode.engine.tbsplit import TbSplitter
 
@@ -53,7 +53,7 @@ class GuestFault(Exception):
 
 
 class Engine:
-    def __init__(self, arch: ModuleType) -> None:
+    def __init__(self, arch: ArchSpec) -> None:
         self.arch = arch
         self.uc = capi.Uc(arch.UC_ARCH, arch.UC_MODE, arch.CPU_MODEL)
         if arch.PAGE_SIZE_CTL:
@@ -64,7 +64,7 @@ class Engine:
         # next block is decoded as a delay slot (wrong branches, or SIGILL). There the
         # CPU's own TLB runs (kernel mode with Status.ERL maps user addresses 1:1) and
         # Unicorn's region permissions carry the protections (AddressSpace.region_perms).
-        self.cpu_tlb: bool = getattr(arch, "CPU_TLB", False)
+        self.cpu_tlb = arch.CPU_TLB
         if not self.cpu_tlb:
             self.uc.set_tlb_mode(capi.UC_TLB_VIRTUAL)
         # Exits mode with no exits: emu_start ignores `until`. Without it, Unicorn probes a
@@ -77,15 +77,15 @@ class Engine:
         self.stopper: BlockStopper | None = None
         self._ret = ctypes.c_uint64()
         self._ret_ref = ctypes.byref(self._ret)
-        self._tbit = getattr(arch, "THUMB_CPSR_BIT", 0)  # arm: CPSR.T
+        self._tbit = arch.THUMB_CPSR_BIT  # arm: CPSR.T
         self.splitter: TbSplitter | None = None
-        if getattr(arch, "SPLIT_LONG_BLOCKS", False):
+        if arch.SPLIT_LONG_BLOCKS:
             from usermode.engine.tbsplit import TbSplitter
 
             self.splitter = TbSplitter(self)
         # mips o32: errors come back as a positive errno in v0 with a3 = 1 (a3 = 0: success)
-        self._err_reg: int | None = getattr(arch, "SYSCALL_ERR_REG", None)
-        self._max_errno: int = getattr(arch, "SYSCALL_MAX_ERRNO", 4095)
+        self._err_reg = arch.SYSCALL_ERR_REG
+        self._max_errno = arch.SYSCALL_MAX_ERRNO
         self._flag = ctypes.c_uint64()
         self._flag_ref = ctypes.byref(self._flag)
 

@@ -127,7 +127,7 @@ def load_program(p: Process, env: dict[str, str]) -> None:
             break
         i += 2
     eng = p.engine
-    if getattr(a, "TLS_KIND", "") == "gdt":
+    if a.TLS_KIND == "gdt":
         from usermode.arch.i386.tls import setup_gdt
 
         setup_gdt(p)

@@ -8,6 +8,11 @@ met on the way are resolved inside the sysroot: an absolute link target in a Deb
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from usermode.arch.spec import ArchSpec
+
 import os
 import stat
 
@@ -78,18 +83,13 @@ class Paths:
         return self.exe if path in self._self_exe else None
 
 
-TRIPLES = {"aarch64": "aarch64-linux-gnu", "x86_64": "x86_64-linux-gnu",
-           "riscv64": "riscv64-linux-gnu", "arm": "arm-linux-gnueabihf",
-           "mipsel": "mipsel-linux-gnu", "i386": "i686-linux-gnu"}
-
-
-def default_sysroot(arch: str, interp: str | None) -> str | None:
+def default_sysroot(arch: ArchSpec, interp: str | None) -> str | None:
     """Without -L: the host itself if it has the interpreter (x86_64 guests), else the
     conventional places qemu users have: /etc/qemu-binfmt/<arch>, then Debian's cross
     sysroot /usr/<triple>."""
     if interp is None or os.path.exists(interp):
         return None
-    for cand in (f"/etc/qemu-binfmt/{arch}", f"/usr/{TRIPLES.get(arch, arch)}"):
+    for cand in (f"/etc/qemu-binfmt/{arch.QEMU_NAME}", f"/usr/{arch.TRIPLE}"):
         if os.path.isdir(cand) and Paths(cand, 0, cand).resolve(os.fsencode(interp)):
             return cand
     return None

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 from usermode import arch as archmod
 from usermode.engine.core import Engine
 from usermode.kernel.children import ChildWatch
-from usermode.kernel.exec import UsageError, load_program, read_program
+from usermode.kernel.exec import EXIT_CANNOT_EXEC, UsageError, load_program, read_program
 from usermode.kernel.fatal import ignored_at_start
 from usermode.kernel.fdtable import FdTable
 from usermode.kernel.memory import PROT_R, PROT_X, AddressSpace, page_down
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
     from loaders.image import ImagePlan
     from syscalls.abi import Abi
     from syscalls.dispatch import Dispatcher
+    from usermode.arch.spec import ArchSpec
     from usermode.trace.tracer import TraceOptions, Tracer
 
 __all__ = ["Options", "Process", "UsageError"]
@@ -69,8 +69,6 @@ class Process:
         self.pid = os.getpid()
         self.elf = read_program(path)
         self.fds = FdTable()
-        self.paths = Paths(self.exe_path, self.pid, opts.sysroot or default_sysroot(
-            self.elf.arch, self.elf.interp))
         self.sigactions: dict[int, Action] = {
             s: IGNORED for s in ignored_at_start(opts.exec_ignored)}
         self.host_dispositions: dict[int, int] = {}  # signals.HOST_*: what the host was told
@@ -78,11 +76,12 @@ class Process:
         self.vfork_release: int | None = None  # a vfork child's hold on its waiting parent
         self.comm = os.fsencode(os.path.basename(argv[0] if argv else path))[:15]
         try:
-            self.arch: ModuleType = archmod.load(self.elf.arch)
+            self.arch: ArchSpec = archmod.load(self.elf.arch)
         except KeyError:
             raise UsageError(f"{path}: guest architecture {self.elf.arch} is not supported yet",
-                             126) from None
-        self.frame: ModuleType = archmod.frame(self.elf.arch)
+                             EXIT_CANNOT_EXEC) from None
+        self.paths = Paths(self.exe_path, self.pid, opts.sysroot or default_sysroot(
+            self.arch, self.elf.interp))
         self.engine = Engine(self.arch)
         self.sched = Scheduler(self, quantum_ns=opts.quantum_ns, loop_factory=self._new_loop,
                                poll_fds=opts.poll_fds)
@@ -94,6 +93,7 @@ class Process:
                                 task_size=a.TASK_SIZE, region_perms=self.engine.cpu_tlb)
         self.tracer: Tracer | None = None  # set by the tracer itself
         self.api_hooks: list[object] = []  # the Python API's address hooks, kept alive
+        self.gdt_used: set[int] = set()  # i386: the TLS entries set_thread_area has filled
         self.image: ImagePlan | None = None
         self.envp: list[bytes] = []
         self.stack_start = 0

@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 _SELF = re.compile(
     rb"^/proc/(self|thread-self|(\d+)(/task/\d+)?)/(maps|auxv|cmdline|environ|stat)$")
 
-AARCH64_FEATURES = {0: "fp", 1: "asimd", 3: "aes", 4: "pmull", 5: "sha1", 6: "sha2",
-                    7: "crc32", 8: "atomics", 11: "cpuid"}
 
 
 def open_emulated(p: Process, path: bytes, host_flags: int) -> int | None:
@@ -31,8 +29,8 @@ def open_emulated(p: Process, path: bytes, host_flags: int) -> int | None:
         if m.group(2) is not None and int(m.group(2)) != p.pid:
             return None  # another process: the host's file
         text = _GENERATORS[m.group(4).decode()](p)
-    elif path == b"/proc/cpuinfo" and p.elf.arch == "aarch64":
-        text = cpuinfo_aarch64(p)
+    elif path == b"/proc/cpuinfo" and p.arch.CPUINFO is not None:
+        text = cpuinfo(p)
     else:
         return None
     fd = os.memfd_create("usermode-proc", 0 if not host_flags & O_CLOEXEC else
@@ -80,14 +78,12 @@ def stat(p: Process) -> bytes:
     return f"{p.pid} (".encode() + p.comm + b") " + b" ".join(rest) + b"\n"
 
 
-def cpuinfo_aarch64(p: Process) -> bytes:
-    features = " ".join(name for bit, name in sorted(AARCH64_FEATURES.items())
-                        if p.arch.HWCAP >> bit & 1)
-    blocks = []
-    for i in range(os.cpu_count() or 1):
-        blocks.append(f"processor\t: {i}\nBogoMIPS\t: 100.00\nFeatures\t: {features}\n"
-                      "CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\n"
-                      "CPU part\t: 0xd08\nCPU revision\t: 3\n")
+def cpuinfo(p: Process) -> bytes:
+    """One block per host CPU in the arch's format, listing the HWCAP features we advertise."""
+    a = p.arch
+    assert a.CPUINFO is not None
+    features = " ".join(name for bit, name in sorted(a.HWCAP_NAMES.items()) if a.HWCAP >> bit & 1)
+    blocks = [a.CPUINFO.format(cpu=i, features=features) for i in range(os.cpu_count() or 1)]
     return ("\n".join(blocks) + "\n").encode()
 
 

@@ -363,7 +363,7 @@ def deliver(p: Process, t: Thread) -> None:
     else:
         temp = t.sigmask
     try:
-        p.frame.build(p, t, signo, info, act)
+        p.arch.frame.build(p, t, signo, info, act)
     except (FrameError, Errno):  # no usable stack or restorer: Linux forces SIGSEGV
         if p.tracer is not None:
             p.tracer.killed(SIGSEGV)
@@ -387,4 +387,4 @@ def fault(p: Process, t: Thread, signo: int, code: int, addr: int | None) -> boo
 
 def sigreturn(p: Process, old: bool = False) -> int:
     """rt_sigreturn (or a 32-bit ABI's old sigreturn): the registers and mask from the frame."""
-    return (p.frame.sigreturn if old else p.frame.rt_sigreturn)(p, p.thread)
+    return (p.arch.frame.sigreturn if old else p.arch.frame.rt_sigreturn)(p, p.thread)

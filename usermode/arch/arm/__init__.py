@@ -1,54 +1,70 @@
 """arm (EABI, hard-float) guest: Unicorn ids, syscall entry, start-up registers, HWCAP,
-layout. Data only."""
+layout. Data only: the
+ArchSpec schema (usermode/arch/spec.py) with this arch's values."""
 
-UC_ARCH = 1  # UC_ARCH_ARM
-UC_MODE = 0  # ARM; Thumb is entered through bit 0 of the PC, as on hardware
-CPU_MODEL = 17  # UC_CPU_ARM_CORTEX_A15 (VFPv4, NEON, IDIV)
-PAGE_SIZE_CTL = True  # Unicorn defaults to 1 KiB pages on ARM; force 4 KiB
-CS_ARCH, CS_MODE = 0, 0  # capstone 5: CS_ARCH_ARM, ARM mode (| 16 for Thumb)
+from usermode.arch.binfmt_magic import _HEAD32, _MASK
+from usermode.arch.spec import ArchSpec
 
-WORDSIZE = 4
-LITTLE_ENDIAN = True
 
-# Register ids (unicorn/arm.h)
-REG_R0 = 66
-REG_R7 = 73
-REG_SP = 12
-REG_LR = 10
-REG_PC = 11
-REG_CPSR = 3
-REG_FPEXC = 4
-REG_TPIDRURO = 113  # C13_C0_3: the TLS pointer user space reads with mrc
-GPRS = (*range(66, 79), 12, 10)  # r0..r12, sp, lr
-THUMB_CPSR_BIT = 0x20  # CPSR.T: resume with PC | 1, and a Thumb svc is 2 bytes
+class Arm(ArchSpec):
+    NAME = "arm"
+    UC_ARCH = 1  # UC_ARCH_ARM
+    UC_MODE = 0  # ARM; Thumb is entered through bit 0 of the PC, as on hardware
+    CPU_MODEL = 17  # UC_CPU_ARM_CORTEX_A15 (VFPv4, NEON, IDIV)
+    PAGE_SIZE_CTL = True  # Unicorn defaults to 1 KiB pages on ARM; force 4 KiB
+    CS_ARCH, CS_MODE = 0, 0  # capstone 5: CS_ARCH_ARM, ARM mode (| 16 for Thumb)
 
-SYSCALL_HOOK = "intr"
-SYSCALL_INTNO = 2  # EXCP_SWI; PC is already past the svc
-SYSCALL_NR_REG = REG_R7
-SYSCALL_ARG_REGS = (66, 67, 68, 69, 70, 71, 72)  # r0..r6 (r6: 64-bit pairs can reach it)
-SYSCALL_INSN_SIZE = 4  # ARM svc; Thumb's is 2 (THUMB_CPSR_BIT)
-SYSCALL_RET_REG = REG_R0
-REG_PC_ID = REG_PC
-REG_SP_ID = REG_SP
-TLS_REG = REG_TPIDRURO
+    WORDSIZE = 4
 
-# Exceptions delivered to the interrupt hook: undefined instruction, bkpt.
-INTR_SIGNALS = {1: 4, 7: 5}
+    # Register ids (unicorn/arm.h)
+    REG_R0 = 66
+    REG_R7 = 73
+    REG_SP = 12
+    REG_LR = 10
+    REG_PC = 11
+    REG_CPSR = 3
+    REG_FPEXC = 4
+    REG_TPIDRURO = 113  # C13_C0_3: the TLS pointer user space reads with mrc
+    GPRS = (*range(66, 79), 12, 10)  # r0..r12, sp, lr
+    THUMB_CPSR_BIT = 0x20  # CPSR.T: resume with PC | 1, and a Thumb svc is 2 bytes
 
-# abi.md §5.2: r0 = 0 (rtld_fini); VFP/NEON start disabled in Unicorn: FPEXC.EN.
-ENTRY_REGS = ((REG_R0, 0), (REG_FPEXC, 0x40000000))
+    SYSCALL_HOOK = "intr"
+    SYSCALL_INTNO = 2  # EXCP_SWI; PC is already past the svc
+    SYSCALL_NR_REG = REG_R7
+    SYSCALL_ARG_REGS = (66, 67, 68, 69, 70, 71, 72)  # r0..r6 (r6: 64-bit pairs can reach it)
+    SYSCALL_INSN_SIZE = 4  # ARM svc; Thumb's is 2 (THUMB_CPSR_BIT)
+    SYSCALL_RET_REG = REG_R0
+    REG_PC_ID = REG_PC
+    REG_SP_ID = REG_SP
+    TLS_REG = REG_TPIDRURO
 
-# HALF THUMB FAST_MULT VFP EDSP NEON VFPv3 TLS VFPv4 IDIVA IDIVT VFPD32 LPAE
-HWCAP = 0x1FB0D6
-HWCAP2 = 0
-PLATFORM = b"v7l"
-UNAME_MACHINE = "armv7l"
-MINSIGSTKSZ = 2048
+    # Exceptions delivered to the interrupt hook: undefined instruction, bkpt.
+    INTR_SIGNALS = {1: 4, 7: 5}
 
-# Address-space layout (3 GiB split; Linux without ASLR). The kuser helper page sits at
-# 0xffff0000, above TASK_SIZE.
-TASK_SIZE = 0xBF000000
-STACK_TOP = 0xBF000000
-ELF_ET_DYN_BASE = 0x00400000
-ARENA_SIZE = 0xBF000000 - 0x40000000  # TASK_UNMAPPED_BASE upwards
-KUSER_PAGE = 0xFFFF0000
+    # abi.md §5.2: r0 = 0 (rtld_fini); VFP/NEON start disabled in Unicorn: FPEXC.EN.
+    ENTRY_REGS = ((REG_R0, 0), (REG_FPEXC, 0x40000000))
+
+    # HALF THUMB FAST_MULT VFP EDSP NEON VFPv3 TLS VFPv4 IDIVA IDIVT VFPD32 LPAE
+    HWCAP = 0x1FB0D6
+    PLATFORM = b"v7l"
+    UNAME_MACHINE = "armv7l"
+    MINSIGSTKSZ = 2048
+
+    # Address-space layout (3 GiB split; Linux without ASLR). The kuser helper page sits at
+    # 0xffff0000, above TASK_SIZE.
+    TASK_SIZE = 0xBF000000
+    STACK_TOP = 0xBF000000
+    ELF_ET_DYN_BASE = 0x00400000
+    ARENA_SIZE = 0xBF000000 - 0x40000000  # TASK_UNMAPPED_BASE upwards
+    KUSER_PAGE = 0xFFFF0000
+
+    TRIPLE = "arm-linux-gnueabihf"
+    QEMU_NAME = "arm"
+    BINFMT_MAGIC = _HEAD32 + b"\x28\x00"
+    NATIVE_ON = ("aarch64", "armv7l", "armv8l")  # binfmt: left out on these hosts by default
+    BINFMT_MASK = _MASK
+    UNICORN_CONSTS = "arm_const"
+    UNICORN_REG_PREFIX, UNICORN_CPU_PREFIX = "UC_ARM_REG_", "UC_CPU_ARM_"
+
+
+SPEC = Arm()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from usermode.arch.i386 import SPEC
 from usermode.arch.sigframe import guest_stack_t, handler_stack, restore_snapshot, snapshot
 from usermode.uapi import FAULT_SIGNALS, SA_RESTORER, SA_SIGINFO, UNBLOCKABLE
 
@@ -26,8 +27,8 @@ RT_INFO, RT_UC = 16, 144  # rt_sigframe: pretcode, sig, pinfo, puc, info, uc
 OLD_SC, OLD_EXTRAMASK = 8, 96  # sigframe: pretcode, sig, sc, extramask (high mask word)
 # pop eax; mov eax, 119; int 0x80 | mov eax, 173; int 0x80
 TRAMPOLINES = bytes.fromhex("58b877000000cd80" "b8ad000000cd80")
-REGS = {"eax": 19, "ebp": 20, "ebx": 21, "ecx": 22, "edi": 23, "edx": 24, "esi": 29, "esp": 30}
-EIP, EFLAGS = 26, 25
+REGS = {n: getattr(SPEC, "REG_" + n.upper()) for n in SC_ORDER}
+EIP, EFLAGS = SPEC.REG_EIP, SPEC.REG_EFLAGS
 
 
 def _sigcontext(p: Process, t: Thread, signo: int, info: bytes) -> bytearray:

@@ -60,7 +60,7 @@ def install_tls(p: Process, u_info: int) -> int:
     raw = p.mem.read(u_info, 16)
     entry, base, limit, flags = struct.unpack("<iIII", raw)
     gdt = a.GDT_ADDR
-    used: set[int] = getattr(p, "gdt_used", set())
+    used = p.gdt_used
     if entry == -1:
         free = [e for e in range(a.GDT_TLS_MIN, a.GDT_TLS_MIN + a.GDT_TLS_ENTRIES)
                 if e not in used]
@@ -71,7 +71,6 @@ def install_tls(p: Process, u_info: int) -> int:
     if not a.GDT_TLS_MIN <= entry < a.GDT_TLS_MIN + a.GDT_TLS_ENTRIES:
         raise OSError(errno.EINVAL, "not a TLS entry")
     used.add(entry)
-    p.gdt_used = used  # type: ignore[attr-defined]
     p.mem.write(gdt + entry * 8, _descriptor(base, limit, flags).to_bytes(8, "little"),
                 force=True)
     return entry << 3 | 3

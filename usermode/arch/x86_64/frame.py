@@ -14,6 +14,7 @@ from usermode.arch.sigframe import (
     snapshot,
     u64s,
 )
+from usermode.arch.x86_64 import SPEC
 from usermode.uapi import FAULT_SIGNALS, SA_RESTORER, UNBLOCKABLE
 
 if TYPE_CHECKING:
@@ -25,9 +26,7 @@ if TYPE_CHECKING:
 # sigcontext order: r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags
 X64_ORDER = ("R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15", "RDI", "RSI", "RBP", "RBX",
              "RDX", "RAX", "RCX", "RSP", "RIP", "EFLAGS")
-X64_IDS = {"R8": 106, "R9": 107, "R10": 108, "R11": 109, "R12": 110, "R13": 111, "R14": 112,
-           "R15": 113, "RDI": 39, "RSI": 43, "RBP": 36, "RBX": 37, "RDX": 40, "RAX": 35,
-           "RCX": 38, "RSP": 44, "RIP": 41, "EFLAGS": 25}
+X64_IDS = {n: getattr(SPEC, "REG_" + n) for n in X64_ORDER}
 X64_UC_MCONTEXT, X64_UC_SIGMASK, X64_UC_SIZE = 40, 296, 304
 
 
