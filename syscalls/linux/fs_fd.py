@@ -42,7 +42,7 @@ HOST_FLOCK = struct.Struct("<hh4xqqi4x")
 def sys_close(p: Process, fd: int) -> int:
     if fd in p.fds.reserved:
         raise Errno(errno.EBADF)  # not one of the guest's fds
-    p.sched.fd_closing(fd)
+    p.sched.waits.fd_closing(fd)
     os.close(fd)
     p.fds.forget(fd)
     return 0

@@ -38,8 +38,8 @@ def stream_io(p: Process, fd: int, events: int, op: Callable[[], int], size: int
         raise Park.blocking(op)
     if not would_block(p, fd, events):
         r = op()
-        if p.sched.fd_waits:
-            p.sched.peer_activity(fd, events)
+        if p.sched.waits.fd_waits:
+            p.sched.waits.peer_activity(fd, events)
         return r
 
     if events & POLLIN and os.isatty(fd):

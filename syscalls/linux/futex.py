@@ -144,9 +144,9 @@ def _wake_op(p: Process, uaddr: int, nwake: int, uaddr2: int, nwake2: int, val3:
     new = _OPS[opn](old, oparg) & 0xFFFFFFFF
     p.mem.write(uaddr2, new.to_bytes(4, bo))
     sched = p.sched
-    woken = sched.futex_wake(uaddr, nwake, BITSET_ALL)
+    woken = sched.futex.wake(uaddr, nwake, BITSET_ALL)
     if _CMPS[cmp](old, cmparg):
-        woken += sched.futex_wake(uaddr2, nwake2, BITSET_ALL)
+        woken += sched.futex.wake(uaddr2, nwake2, BITSET_ALL)
     return woken
 
 
@@ -170,19 +170,19 @@ def sys_futex(p: Process, uaddr: int, op: int, val: int, timeout: int, uaddr2: i
             raise Errno(errno.EINVAL)
         return _wait(p, uaddr, val, _deadline(p, cmd, op, timeout), val3, host)
     if cmd == FUTEX_WAKE:
-        n = sched.futex_wake(uaddr, val, BITSET_ALL)
+        n = sched.futex.wake(uaddr, val, BITSET_ALL)
         return n + _host_wake(host, val - n)
     if cmd == FUTEX_WAKE_BITSET:
         if val3 == 0:
             raise Errno(errno.EINVAL)
-        n = sched.futex_wake(uaddr, val, val3)
+        n = sched.futex.wake(uaddr, val, val3)
         return n + _host_wake(host, val - n, val3)
     if cmd in (FUTEX_REQUEUE, FUTEX_CMP_REQUEUE):
         if uaddr2 & 3 or val > 0x7FFFFFFF or val2 > 0x7FFFFFFF:
             raise Errno(errno.EINVAL)
         if cmd == FUTEX_CMP_REQUEUE and _word(p, uaddr) != val3:
             raise Errno(errno.EAGAIN)
-        n = sched.futex_requeue(uaddr, uaddr2, val, val2)
+        n = sched.futex.requeue(uaddr, uaddr2, val, val2)
         if host is not None:  # waiters in other processes: woken (a spurious wake-up for some)
             n += _host_wake(host, 0x7FFFFFFF)
         return n

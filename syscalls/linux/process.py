@@ -103,7 +103,7 @@ def _vfork_wait(p: Process, fd: int, pid: int) -> int:
     """The vfork parent sleeps (signals wait too, as in Linux) until the pipe's only writer,
     the child, execs or exits: then the read end polls readable (end of file)."""
     def done(_reason: int) -> int:
-        p.sched.fd_closing(fd)  # its number is soon reused: the monitor must let go now
+        p.sched.waits.fd_closing(fd)  # its number is soon reused: the monitor must let go now
         os.close(fd)
         return pid
 

@@ -26,7 +26,7 @@ from usermode.uapi import (
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
-    from usermode.kernel.sched import Thread
+    from usermode.kernel.threads import Thread
 
 
 

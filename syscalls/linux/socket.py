@@ -74,8 +74,8 @@ def _retry_on_eagain(p: Process, fd: int, events: int, op: Callable[[], int],
             raise
         raise Park(lambda _reason: _retry_on_eagain(p, fd, events, op, blocking),
                    fds=((fd, events),)) from None
-    if p.sched.fd_waits:
-        p.sched.peer_activity(fd, events)
+    if p.sched.waits.fd_waits:
+        p.sched.waits.peer_activity(fd, events)
     return r
 
 
@@ -219,9 +219,9 @@ def sys_getsockopt(p: Process, fd: int, level: int, name: int, val: int, vlen_pt
 @syscall("shutdown", args=("fd", "int"))
 def sys_shutdown(p: Process, fd: int, how: int) -> int:
     r = hostsys.syscall(hostsys.NR["shutdown"], fd, how)
-    if p.sched.fd_waits:  # the other end may now see EOF or EPIPE: let its waiters look
-        p.sched.peer_activity(fd, POLLIN)
-        p.sched.peer_activity(fd, POLLOUT)
+    if p.sched.waits.fd_waits:  # the other end may now see EOF or EPIPE: let its waiters look
+        p.sched.waits.peer_activity(fd, POLLIN)
+        p.sched.waits.peer_activity(fd, POLLOUT)
     return r
 
 

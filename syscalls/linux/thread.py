@@ -142,6 +142,6 @@ def sys_get_robust_list(p: Process, tid: int, head_ptr: int, len_ptr: int) -> in
 
 @syscall("sched_yield")
 def sys_sched_yield(p: Process) -> int:
-    if p.sched.runq or p.sched.external_waits:
+    if p.sched.runq or p.sched.waits.external:
         raise Park.outside(lambda: 0)  # the run loop then hands the CPU on
     return 0

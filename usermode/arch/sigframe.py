@@ -14,8 +14,8 @@ from usermode.uapi import SA_ONSTACK, SS_DISABLE
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
-    from usermode.kernel.sched import Thread
     from usermode.kernel.signals import Action
+    from usermode.kernel.threads import Thread
 
 MAX_SNAPSHOTS = 64  # handlers that siglongjmp never return: keep the newest
 

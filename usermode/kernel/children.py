@@ -51,7 +51,7 @@ class ChildWatch:
             if self._pipe is not None:  # the parent's, inherited by fork
                 from usermode.kernel.watchdog import close_reserved
 
-                p.sched.fd_closing(self._pipe[0])
+                p.sched.waits.fd_closing(self._pipe[0])
                 close_reserved(p, self._pipe)
             r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
             self._pipe = (move_high(r), move_high(w))

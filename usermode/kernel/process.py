@@ -14,8 +14,9 @@ from usermode.kernel.fatal import ignored_at_start
 from usermode.kernel.fdtable import FdTable
 from usermode.kernel.memory import PROT_R, PROT_X, AddressSpace, page_down
 from usermode.kernel.paths import Paths, default_sysroot
-from usermode.kernel.sched import Scheduler, Thread
+from usermode.kernel.sched import Scheduler
 from usermode.kernel.signals import IGNORED, Action
+from usermode.kernel.threads import Thread
 from usermode.loop.aio import EventLoop
 from usermode.loop.monitor import move_high
 

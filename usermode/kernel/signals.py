@@ -50,7 +50,7 @@ from usermode.uapi import (
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
-    from usermode.kernel.sched import Thread
+    from usermode.kernel.threads import Thread
 
 def bit(signo: int) -> int:
     return 1 << (signo - 1)

@@ -171,7 +171,7 @@ class Watchdog:
                         stopper.request()  # a host signal: the main thread runs its handler
                     continue
             g = sched.gen
-            if (stopper is not None and g == last and (sched.runq or sched.external_waits)
+            if (stopper is not None and g == last and (sched.runq or sched.waits.external)
                     and len(sched.threads) > 1):
                 self.preemptions += 1
                 stopper.request()

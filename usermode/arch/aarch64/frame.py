@@ -18,8 +18,8 @@ from usermode.uapi import FAULT_SIGNALS, SA_RESTORER, UNBLOCKABLE
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
-    from usermode.kernel.sched import Thread
     from usermode.kernel.signals import Action
+    from usermode.kernel.threads import Thread
 
 
 A64_UC_MCONTEXT = 176

@@ -13,8 +13,8 @@ from usermode.uapi import FAULT_SIGNALS, SA_RESTORER, SA_SIGINFO, UNBLOCKABLE
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
-    from usermode.kernel.sched import Thread
     from usermode.kernel.signals import Action
+    from usermode.kernel.threads import Thread
 
 UC_MCONTEXT, UC_SIGMASK, UC_SIZE = 20, 104, 744  # uc_regspace (512 bytes) at 232
 SC_R0, SC_CPSR, SC_FAULT = 12, 76, 80  # sigcontext: trap_no, error_code, oldmask, r0..pc

@@ -14,8 +14,8 @@ from usermode.uapi import FAULT_SIGNALS, SA_RESTORER, SA_SIGINFO, UNBLOCKABLE
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
-    from usermode.kernel.sched import Thread
     from usermode.kernel.signals import Action
+    from usermode.kernel.threads import Thread
 
 # sigcontext: gs fs es ds edi esi ebp esp ebx edx ecx eax trapno err eip cs eflags
 # esp_at_signal ss fpstate oldmask cr2 (88 bytes)

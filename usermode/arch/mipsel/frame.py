@@ -16,8 +16,8 @@ from usermode.uapi import UNBLOCKABLE
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
-    from usermode.kernel.sched import Thread
     from usermode.kernel.signals import Action
+    from usermode.kernel.threads import Thread
 
 INFO = 24  # after u32 ass[4] and u32 pad[2]
 UC = INFO + 128

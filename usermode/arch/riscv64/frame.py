@@ -19,8 +19,8 @@ from usermode.uapi import UNBLOCKABLE
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
-    from usermode.kernel.sched import Thread
     from usermode.kernel.signals import Action
+    from usermode.kernel.threads import Thread
 
 RV_UC_SIGMASK, RV_UC_MCONTEXT = 40, 176
 RV_MCONTEXT_SIZE = 784  # user_regs_struct (256) + the FP state union (528)

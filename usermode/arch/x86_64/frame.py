@@ -19,8 +19,8 @@ from usermode.uapi import FAULT_SIGNALS, SA_RESTORER, UNBLOCKABLE
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
-    from usermode.kernel.sched import Thread
     from usermode.kernel.signals import Action
+    from usermode.kernel.threads import Thread
 
 
 # sigcontext order: r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags
