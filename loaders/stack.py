@@ -1,6 +1,6 @@
 """Initial process stack, laid out exactly as Linux's ``create_elf_tables``.
 
-From high to low addresses (abi.md §5.1)::
+From high to low addresses (docs/abi.md §5.1)::
 
     stack_top
       8 zero bytes                  (fs/exec.c: bprm->p = vm_end - sizeof(void *))

@@ -103,9 +103,6 @@ class Dispatcher:
             table[nr] = (fn, plan, len(row.args), name)
         return table
 
-    def name_of(self, nr: int) -> str:
-        return self.names.get(nr, f"syscall_{nr}")
-
     def __call__(self, nr: int, args: list[int]) -> int:
         """Run syscall `nr`; returns the signed result (-errno on failure). May raise Park."""
         return self.call(nr, args)
@@ -203,7 +200,7 @@ def _gather(fn: Callable[..., int], kinds: list[str], arg_convs: list[Conv | Non
                 args.append(conv(regs[i]) if conv is not None else regs[i])
         return fn(proc, *args)
 
-    return (outer or gathered), nregs
+    return (gathered if outer is None else outer), nregs
 
 
 def _u32(v: int) -> int:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import errno
 import importlib
 import os
+from collections.abc import Callable
 from functools import cache
+from typing import Literal
 
 from syscalls.abi import generic, numbering, structs
 from syscalls.abi.schema import AbiData
@@ -26,6 +28,31 @@ class _Shape:
 
 
 class Abi:
+    # set by numbering.setup from the data module's tables (identity where there are none)
+    errno_out: dict[int, int]
+    stack_args: int | None
+    renumbers_signals: bool
+    sig_out: dict[int, int]
+    sig_in: dict[int, int]
+    sigset_size: int
+    sa_flags_in: Callable[[int], int]
+    sa_flags_out: Callable[[int], int]
+    siginfo_code_errno: tuple[int, int]
+    poll_in: Callable[[int], int]
+    poll_out: Callable[[int], int]
+    poll_renumbered: bool
+    sol_socket: int
+    sockopts_in: dict[int, int]
+    sock_types_out: dict[int, int]
+    rlim_infinity: int
+    old_rlim_infinity: int
+    ioctls_out: dict[int, int]
+    nccs: int
+    termios_cc: dict[int, int]
+    lflag_in: Callable[[int], int]
+    lflag_out: Callable[[int], int]
+    arg_convs: dict[str, Callable[[int], int]]
+
     def __init__(self, arch: str) -> None:
         data: AbiData = importlib.import_module(f"syscalls.abi.{arch}").DATA
         spec = load_arch(arch)
@@ -34,7 +61,7 @@ class Abi:
         self.little_endian: bool = spec.LITTLE_ENDIAN
         self.align64: int = data.ALIGN64
         self.mask = (1 << (8 * self.wordsize)) - 1
-        self.byteorder: str = "little" if self.little_endian else "big"
+        self.byteorder: Literal["little", "big"] = "little" if self.little_endian else "big"
         self.stat = Layout(data.STAT, self)
         self.timespec = Layout(structs.TIMESPEC, self)
         self.timeval = Layout(structs.TIMEVAL, self)

@@ -1,6 +1,6 @@
 """Constants shared by most ABIs (the x86_64 values; arch modules override). Data only."""
 
-# open(2) flags that differ between ABIs (abi.md §4.1); all other O_* bits are identical.
+# open(2) flags that differ between ABIs (docs/abi.md §4.1); all other O_* bits are identical.
 O_DIRECT = 0x4000
 O_LARGEFILE = 0x8000
 O_DIRECTORY = 0x10000

@@ -1,5 +1,5 @@
 """mipsel o32 ABI data: 32-bit words, 64-bit scalars 8-aligned, and MIPS's own numbers for
-almost everything (abi.md §4; values from the kernel's arch/mips uapi headers, checked by
+almost everything (docs/abi.md §4; values from the kernel's arch/mips uapi headers, checked by
 tests/unit/test_abi_compiled.py against the compiler). Tables map host (x86_64) values to
 guest values; what is not listed is the same on both."""
 

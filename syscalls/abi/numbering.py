@@ -45,6 +45,14 @@ def _bits(pairs: dict[int, int]) -> tuple[Callable[[int], int], Callable[[int], 
     return from_guest, to_guest
 
 
+def _lookup(table: dict[int, int]) -> Callable[[int], int]:
+    """A value's translation through `table`, itself where the table has none."""
+    def conv(v: int) -> int:
+        return table.get(v, v)
+
+    return conv
+
+
 def setup(abi: Any, data: AbiData) -> None:
     abi.errno_out = dict(data.ERRNO)
     abi.stack_args = data.STACK_ARGS
@@ -73,7 +81,7 @@ def setup(abi: Any, data: AbiData) -> None:
 
     convs: dict[str, Callable[[int], int]] = {}
     if sig:
-        sig_in = abi.sig_in
+        sig_in: dict[int, int] = abi.sig_in
 
         def signal(v: int) -> int:
             return sig_in.get(v, v if v <= 0 else NO_SIGNAL)
@@ -82,8 +90,7 @@ def setup(abi: Any, data: AbiData) -> None:
     for kind, table in (("sighow", data.SIG_HOW), ("rlimit", data.RLIMITS),
                         ("fcntl_cmd", data.FCNTL_CMDS), ("ioctl", data.IOCTLS)):
         if table:
-            inv = _inverse(table)
-            convs[kind] = lambda v, inv=inv: inv.get(v, v)
+            convs[kind] = _lookup(_inverse(table))
     if data.MAP_FLAGS:
         convs["map_flags"] = _bits(data.MAP_FLAGS)[0]
     types = data.SOCK_TYPES

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 Field = tuple[str, str]
 
@@ -89,7 +89,7 @@ class Layout:
     def pack_into(self, buf: memoryview | bytearray, offset: int, *values: int | bytes) -> None:
         self._st.pack_into(buf, offset, *values)
 
-    def unpack(self, buf: bytes | memoryview) -> tuple[int | bytes, ...]:
+    def unpack(self, buf: bytes | memoryview) -> tuple[Any, ...]:  # ints, and bytes fields
         return self._st.unpack_from(buf)
 
     def unpack_dict(self, buf: bytes | memoryview) -> dict[str, int | bytes]:

@@ -6,12 +6,16 @@ are the same, so converting is re-framing each message."""
 
 from __future__ import annotations
 
+from typing import Literal
+
+ByteOrder = Literal["little", "big"]
+
 
 def _align(n: int, a: int) -> int:
     return (n + a - 1) & ~(a - 1)
 
 
-def _messages(buf: bytes, w: int, bo: str) -> list[tuple[int, int, bytes]]:
+def _messages(buf: bytes, w: int, bo: ByteOrder) -> list[tuple[int, int, bytes]]:
     out = []
     hdr = _align(w + 8, w)
     off = 0
@@ -26,7 +30,7 @@ def _messages(buf: bytes, w: int, bo: str) -> list[tuple[int, int, bytes]]:
     return out
 
 
-def _frame(msgs: list[tuple[int, int, bytes]], w: int, bo: str) -> bytes:
+def _frame(msgs: list[tuple[int, int, bytes]], w: int, bo: ByteOrder) -> bytes:
     hdr = _align(w + 8, w)
     out = bytearray()
     for level, kind, data in msgs:
@@ -38,13 +42,13 @@ def _frame(msgs: list[tuple[int, int, bytes]], w: int, bo: str) -> bytes:
     return bytes(out)
 
 
-def from_guest_control(buf: bytes, guest_word: int, bo: str, sol_socket: int = 1) -> bytes:
+def from_guest_control(buf: bytes, guest_word: int, bo: ByteOrder, sol_socket: int = 1) -> bytes:
     """`sol_socket`: the guest's SOL_SOCKET (mips: 0xffff; the host's is 1)."""
     msgs = [(1 if lv == sol_socket else lv, k, d) for lv, k, d in _messages(buf, guest_word, bo)]
     return _frame(msgs, 8, "little")
 
 
-def to_guest_control(buf: bytes, guest_word: int, bo: str, room: int,
+def to_guest_control(buf: bytes, guest_word: int, bo: ByteOrder, room: int,
                      sol_socket: int = 1) -> tuple[bytes, bool]:
     """The host's chain re-framed for the guest, cut to `room` bytes; True if cut."""
     msgs = [(sol_socket if lv == 1 else lv, k, d) for lv, k, d in _messages(buf, 8, "little")]

@@ -27,11 +27,12 @@ from syscalls.linux import (  # noqa: F401  (rows aliased below)
 from syscalls.linux.mm import sys_mmap
 from syscalls.registry import PARTIAL, ROWS, SIGNED32, Handler, alias, syscall
 from usermode.kernel.errors import Errno, Park
+from usermode.uapi import F_GETLK
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
 
-MMAP2_UNIT = 4096  # not the page size: the unit is fixed (abi.md §2)
+MMAP2_UNIT = 4096  # not the page size: the unit is fixed (docs/abi.md §2)
 
 for _name in ("getuid", "geteuid", "getgid", "getegid", "getgroups", "getresuid",
               "getresgid", "setuid", "setgid", "setreuid", "setregid", "setresuid",
@@ -86,7 +87,7 @@ F_GETLK64, F_SETLK64, F_SETLKW64 = 12, 13, 14  # arm, i386 (mips: 33-35)
 @syscall("fcntl64", args=("fd", "int:fcntl_cmd", "ulong"))
 def sys_fcntl64(p: Process, fd: int, cmd: int, arg: int) -> int:
     if cmd in (F_GETLK64, F_SETLK64, F_SETLKW64):
-        return fs_fd.fcntl_cmd(p, fd, cmd - F_GETLK64 + fs_fd.F_GETLK, arg, lk64=True)
+        return fs_fd.fcntl_cmd(p, fd, cmd - F_GETLK64 + F_GETLK, arg, lk64=True)
     return fs_fd.fcntl_cmd(p, fd, cmd, arg, lk64=False)
 
 

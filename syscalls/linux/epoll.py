@@ -67,7 +67,7 @@ def sys_epoll_ctl(p: Process, epfd: int, op: int, fd: int, event: int) -> int:
     if op != EPOLL_CTL_DEL:
         layout = _guest_event(p)
         events, data = layout.unpack(p.mem.read(event, layout.size))
-        HOST_EVENT.pack_into(host, 0, events, data)  # type: ignore[arg-type]
+        HOST_EVENT.pack_into(host, 0, events, data)
     return hostsys.syscall(hostsys.NR["epoll_ctl"], epfd, op, fd, ctypes.addressof(host))
 
 

@@ -122,7 +122,7 @@ def fcntl_cmd(p: Process, fd: int, cmd: int, arg: int, lk64: bool) -> int:
         out = fcntl.fcntl(fd, cmd, lock)
         if cmd in (F_GETLK, F_OFD_GETLK):
             if guest is not None:
-                out = guest.pack_wrapped(*HOST_FLOCK.unpack(out))  # type: ignore[arg-type]
+                out = guest.pack_wrapped(*HOST_FLOCK.unpack(out))
             p.mem.write(arg, out)
         return 0
     ptr = _FCNTL_PTR_ARGS.get(cmd)

@@ -100,7 +100,8 @@ def sys_setpgid(p: Process, pid: int, pgid: int) -> int:
 
 @syscall("setsid")
 def sys_setsid(p: Process) -> int:
-    return os.setsid()
+    os.setsid()
+    return os.getsid(0)  # the new session's id (the caller's pid)
 
 
 NGROUPS_MAX = 65536

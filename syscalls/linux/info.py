@@ -104,8 +104,8 @@ def sys_setrlimit(p: Process, res: int, new: int) -> int:
     layout = p.abi.rlimit
     soft, hard = layout.unpack(p.mem.read(new, layout.size))
     inf = p.abi.rlim_infinity
-    lim = tuple(resource.RLIM_INFINITY if v == inf else int(v) for v in (soft, hard))
-    resource.setrlimit(res, lim)
+    lim = [resource.RLIM_INFINITY if v == inf else int(v) for v in (soft, hard)]
+    resource.setrlimit(res, (lim[0], lim[1]))
     return 0
 
 

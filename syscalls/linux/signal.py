@@ -239,10 +239,9 @@ def sys_setitimer(p: Process, which: int, new: int, old: int) -> int:
     raw = p.mem.read(new, 2 * tv.size) if new else bytes(2 * tv.size)
     isec, iusec = tv.unpack(raw[:tv.size])
     vsec, vusec = tv.unpack(raw[tv.size:])
-    assert all(isinstance(x, int) for x in (isec, iusec, vsec, vusec))
-    if not 0 <= iusec < 1_000_000 or not 0 <= vusec < 1_000_000:  # type: ignore[operator]
+    if not 0 <= iusec < 1_000_000 or not 0 <= vusec < 1_000_000:
         raise Errno(errno.EINVAL)
-    prev = host.setitimer(which, vsec + vusec / 1e6, isec + iusec / 1e6)  # type: ignore[operator]
+    prev = host.setitimer(which, vsec + vusec / 1e6, isec + iusec / 1e6)
     if old:
         p.mem.write(old, _itimerval(p, prev[1], prev[0]))
     return 0

@@ -286,7 +286,8 @@ def _host_msghdr(p: Process, msg: int, need: int) -> _HostMsghdr:
             host = bytes(cmsg.host_room(controllen))
             h_guest = (control, controllen)
         cbuf = ctypes.create_string_buffer(host, len(host))
-        h_control, h_controllen = ctypes.addressof(cbuf), len(host)
+        h_control: int | None = ctypes.addressof(cbuf)
+        h_controllen = len(host)
     else:
         cbuf = None
         h_control = _ptr(p, control, controllen, need) or None

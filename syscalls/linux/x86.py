@@ -7,7 +7,9 @@ import errno
 from typing import TYPE_CHECKING
 
 from syscalls.registry import PARTIAL, syscall
+from usermode.arch.i386 import SPEC as I386
 from usermode.arch.i386.tls import install_tls
+from usermode.arch.x86_64 import SPEC as X86_64
 from usermode.kernel.errors import Errno
 
 if TYPE_CHECKING:
@@ -19,8 +21,10 @@ ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS = 0x1001, 0x1002, 0x1003, 0x1
 @syscall("arch_prctl", args=("int:arch_prctl", "ulong"), support=PARTIAL,
          note="ARCH_SET_FS/GET_FS/SET_GS/GET_GS; others EINVAL")
 def sys_arch_prctl(p: Process, code: int, addr: int) -> int:
-    regs = {ARCH_SET_FS: p.arch.REG_FS_BASE, ARCH_GET_FS: p.arch.REG_FS_BASE,
-            ARCH_SET_GS: p.arch.REG_GS_BASE, ARCH_GET_GS: p.arch.REG_GS_BASE}
+    if p.arch.NAME != "x86_64":  # i386 has the number but no such call
+        raise Errno(errno.EINVAL)
+    regs = {ARCH_SET_FS: X86_64.REG_FS_BASE, ARCH_GET_FS: X86_64.REG_FS_BASE,
+            ARCH_SET_GS: X86_64.REG_GS_BASE, ARCH_GET_GS: X86_64.REG_GS_BASE}
     reg = regs.get(code)
     if reg is None:
         raise Errno(errno.EINVAL)
@@ -45,5 +49,5 @@ def tls_regs(p: Process, tls: int) -> list[tuple[int, int]]:
     """The registers a new thread gets for clone's CLONE_SETTLS argument: the TLS register
     itself, or on i386 %gs loaded with the GDT entry the user_desc describes."""
     if p.arch.TLS_KIND == "gdt":
-        return [(p.arch.REG_GS, install_tls(p, tls))]
+        return [(I386.REG_GS, install_tls(p, tls))]
     return [(p.arch.TLS_REG, tls)]

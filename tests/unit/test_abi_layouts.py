@@ -1,4 +1,4 @@
-"""Struct layouts per ABI, against sizes and offsets taken from the cross compilers (abi.md §3)."""
+"""Struct layouts per ABI, against sizes and offsets from the cross compilers (docs/abi.md §3)."""
 
 from __future__ import annotations
 

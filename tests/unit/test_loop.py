@@ -1,4 +1,4 @@
-"""The event loop against the design's test plan (shared/design/eventloop.md §6).
+"""The event loop against the design's test plan (docs/eventloop.md §6).
 
 A fake clock and a fake monitor make the adaptive-polling tests exact: every poll check
 costs 0.5 µs of fake time, and a blocking wait jumps the clock to the next scripted event.

@@ -2,7 +2,7 @@
 
 1. The committed modules are exactly what ``tools/gen_syscall_tables.py`` produces (needs the
    ``system_calls`` generator dependency; skipped otherwise).
-2. Spot checks of well-known numbers (design/abi.md §1.3).
+2. Spot checks of well-known numbers (docs/abi.md §1.3).
 3. Cross-check against the kernel uapi ``asm/unistd.h`` of every arch whose (cross) compiler is
    installed: every ``__NR_*`` (and ``__ARM_NR_*``) name present in both must agree.
 """
@@ -138,7 +138,7 @@ def test_runtime_tables_do_not_import_system_calls() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# 2. Spot checks (abi.md §1.3 "Selected numbers")
+# 2. Spot checks (docs/abi.md §1.3 "Selected numbers")
 
 _GENERIC = {  # asm-generic numbering shared by aarch64 and riscv64
     "read": 63, "write": 64, "openat": 56, "close": 57, "exit": 93, "exit_group": 94,

@@ -28,6 +28,7 @@ class ArchSpec:
     CPU_TLB = False  # run on the CPU's own TLB, not our virtual TLB (mips: docs/abi.md §6)
     SPLIT_LONG_BLOCKS = False  # cut long branch-free stretches (mips: engine/tbsplit.py)
     THUMB_CPSR_BIT = 0  # arm: CPSR.T
+    THUMB_REG = 0  # arm: the register holding THUMB_CPSR_BIT (CPSR)
     # ---- data model ---------------------------------------------------------------------
     WORDSIZE: int
     LITTLE_ENDIAN = True

@@ -6,7 +6,8 @@ import os
 import sys
 
 from usermode import __version__
-from usermode.cli.run import EXIT_USAGE, USAGE, fail, run_command
+from usermode.cli.run import USAGE, fail, run_command
+from usermode.kernel.exec import EXIT_USAGE
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,7 +33,8 @@ are always followed, each line starts with the thread id).
 
 
 def main(args: list[str]) -> int:
-    from usermode.cli.run import EXIT_USAGE, fail, run_command
+    from usermode.cli.run import fail, run_command
+    from usermode.kernel.exec import EXIT_USAGE
 
     opts = TraceOptions()
     run_args: list[str] = []

@@ -96,13 +96,13 @@ class Engine:
     def resume_pc(self) -> int:
         """Where emu_start must resume: the PC, plus bit 0 in Thumb state on arm."""
         pc = self.uc.reg_read(self.arch.REG_PC_ID)
-        if self._tbit and self.uc.reg_read(self.arch.REG_CPSR) & self._tbit:
+        if self._tbit and self.uc.reg_read(self.arch.THUMB_REG) & self._tbit:
             return pc | 1
         return pc
 
     def syscall_insn_size(self) -> int:
         """Length of the syscall instruction just executed (a restart re-runs it)."""
-        if self._tbit and self.uc.reg_read(self.arch.REG_CPSR) & self._tbit:
+        if self._tbit and self.uc.reg_read(self.arch.THUMB_REG) & self._tbit:
             return 2
         return self.arch.SYSCALL_INSN_SIZE
 
@@ -190,7 +190,7 @@ class Engine:
                 emu_stop()
 
             uc.hook_add(capi.UC_HOOK_INSN, capi.HOOK_INSN_SYSCALL(on_insn), 1, 0,
-                        ctypes.c_int(a.SYSCALL_INSN))
+                        ctypes.c_int(a.SYSCALL_INSN or 0))
             uc.hook_add(capi.UC_HOOK_INTR, capi.HOOK_INTR(on_intr_x86))
 
         def on_fill(_h: int, vaddr: int, access: int, entry: Any, _u: int) -> bool:

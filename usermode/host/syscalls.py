@@ -62,13 +62,6 @@ def ready_now(fd: int, events: int) -> bool:
     _pfd.fd = fd
     _pfd.events = events
     _pfd.revents = 0
-    return _poll(_pfd_ref, 1, 0) > 0
+    return bool(_poll(_pfd_ref, 1, 0) > 0)
 
 
-def wait_ready(fd: int, events: int) -> None:
-    """Block until `fd` is ready (called outside any Unicorn hook)."""
-    _pfd.fd = fd
-    _pfd.events = events
-    while _poll(_pfd_ref, 1, -1) < 0:
-        if ctypes.get_errno() != 4:  # EINTR
-            break

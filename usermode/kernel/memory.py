@@ -29,6 +29,9 @@ from usermode.uapi import PROT_EXEC as PROT_X
 from usermode.uapi import PROT_READ as PROT_R
 from usermode.uapi import PROT_WRITE as PROT_W
 
+__all__ = ["PAGE", "PAGE_MASK", "PROT_R", "PROT_W", "PROT_X", "AddressSpace", "Backing", "Fault",
+           "Vma", "page_down", "page_up"]
+
 PAGE_MASK = ~(PAGE - 1)
 
 _NEED = {capi.UC_MEM_READ: PROT_R, capi.UC_MEM_WRITE: PROT_W, capi.UC_MEM_FETCH: PROT_X}

@@ -111,8 +111,9 @@ class Action:
 
     def to_guest(self, p: Process) -> bytes:
         abi = p.abi
-        values = {"sa_handler": self.handler, "sa_flags": abi.sa_flags_out(self.flags),
-                  "sa_restorer": self.restorer, "sa_mask": abi.to_guest_sigset(self.mask)}
+        values: dict[str, int | bytes] = {
+            "sa_handler": self.handler, "sa_flags": abi.sa_flags_out(self.flags),
+            "sa_restorer": self.restorer, "sa_mask": abi.to_guest_sigset(self.mask)}
         return abi.sigaction.pack(*(values[n] for n in abi.sigaction.names))
 
 
@@ -387,4 +388,4 @@ def fault(p: Process, t: Thread, signo: int, code: int, addr: int | None) -> boo
 
 def sigreturn(p: Process, old: bool = False) -> int:
     """rt_sigreturn (or a 32-bit ABI's old sigreturn): the registers and mask from the frame."""
-    return (p.arch.frame.sigreturn if old else p.arch.frame.rt_sigreturn)(p, p.thread)
+    return int((p.arch.frame.sigreturn if old else p.arch.frame.rt_sigreturn)(p, p.thread))

@@ -184,7 +184,7 @@ class Watchdog:
         for signo in dict.fromkeys(signos):
             if sfd is not None:
                 sfd.announced.add(signo)
-            _thread.interrupt_main(signo)
+            _thread.interrupt_main(signo)  # type: ignore[arg-type]  # any signal number
         self._wake_loop()
 
     def _wake_loop(self) -> None:

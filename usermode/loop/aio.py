@@ -302,17 +302,17 @@ class EventLoop:
         hit_keys = {s.key for s in ready}
         # handlers may remove sources: look each one up before dispatching it
         for fd, rev in events:
-            s = by_fd.get(fd)
-            if s is None:
+            src = by_fd.get(fd)
+            if src is None:
                 continue
-            hit_keys.add(s.key)
-            if s in ready:
+            hit_keys.add(src.key)
+            if src in ready:
                 continue  # already counted as a poll hit this iteration
-            if s.on_fd is not None:
-                s.on_fd(fd, rev)
+            if src.on_fd is not None:
+                src.on_fd(fd, rev)
                 progress += 1
-            elif s.poll_ready is not None:
-                s.poll_ready()
+            elif src.poll_ready is not None:
+                src.poll_ready()
                 progress += 1
         for s in ready:
             if s not in dispatched_in_window:

@@ -132,9 +132,10 @@ def _dirfd(v: int) -> str:
 
 
 # codes whose text is a function of the value alone: no memory, no other argument
-_PLAIN = {"fd": str, "int": str, "long": str, "int:fd": str, "uint": str, "size": str,
-          "ulong": str, "uint:uid": str, "uint:gid": str, "ptr": _ptr, "hex": _ptr,
-          "dirfd": _dirfd, "fd:dirfd": _dirfd, "off": str, "ssize": str}
+_PLAIN: dict[str, Callable[[int], str]] = {
+    "fd": str, "int": str, "long": str, "int:fd": str, "uint": str, "size": str, "ulong": str,
+    "uint:uid": str, "uint:gid": str, "ptr": _ptr, "hex": _ptr, "dirfd": _dirfd,
+    "fd:dirfd": _dirfd, "off": str, "ssize": str}
 # name -> (codes, per code: its plain renderer or None, the first output's index)
 _PLANS: dict[str, tuple[tuple[str, ...], tuple[Callable[[int], str] | None, ...], int]] = {}
 
@@ -505,12 +506,12 @@ class Call:
             try:
                 sets = [(label, R.fd_set(self.proc, ptr, self.args[0])) for label, ptr in
                         zip(("in", "out", "except"), self.args[1:4], strict=True) if ptr]
-                shown = [f"{label} {text}" for label, text in sets if text != "[]"]
+                parts = [f"{label} {text}" for label, text in sets if text != "[]"]
                 if len(self.args) > 4 and self.args[4]:  # the time left, written back
                     left = (R.timespec if name == "pselect6" else R.timeval)(self.proc,
                                                                              self.args[4])
-                    shown.append(f"left {left}")
-                return f"{ret} ({', '.join(shown)})"
+                    parts.append(f"left {left}")
+                return f"{ret} ({', '.join(parts)})"
             except Exception:
                 return str(ret)
         if name in ("poll", "ppoll"):

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from usermode.loop.monitor import move_high
 
-_quote: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_quote: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 
 class SyscallEvent(NamedTuple):

@@ -41,7 +41,7 @@ class Aarch64(ArchSpec):
     # Exceptions delivered to the interrupt hook: intno -> signal
     INTR_SIGNALS = {1: 4, 7: 5}  # EXCP_UDEF -> SIGILL, EXCP_BKPT -> SIGTRAP
 
-    # Registers set at the entry point besides PC and SP (abi.md §5.2): x0 = 0 (rtld_fini).
+    # Registers set at the entry point besides PC and SP (docs/abi.md §5.2): x0 = 0 (rtld_fini).
     ENTRY_REGS = ((REG_X0, 0),)
 
     # HWCAP bits (arch/arm64/include/uapi/asm/hwcap.h)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from usermode.arch.aarch64 import SPEC
 from usermode.arch.sigframe import (
     guest_stack_t,
     handler_stack,
@@ -31,7 +32,7 @@ A64_TRAMPOLINE = bytes.fromhex("681180d2" "010000d4")  # mov x8, #139; svc #0
 
 
 def build(p: Process, t: Thread, signo: int, info: bytes, act: Action) -> None:
-    a, eng = p.arch, p.engine
+    a, eng = SPEC, p.engine
     regs = [eng.reg(r) for r in a.GPRS]  # x0..x30
     sp, pc, nzcv = eng.reg(a.REG_SP), eng.reg(a.REG_PC), eng.reg(a.REG_NZCV)
     top = handler_stack(t, act, sp)
@@ -58,7 +59,7 @@ def build(p: Process, t: Thread, signo: int, info: bytes, act: Action) -> None:
 
 
 def rt_sigreturn(p: Process, t: Thread) -> int:
-    a, eng = p.arch, p.engine
+    a, eng = SPEC, p.engine
     frame = eng.reg(a.REG_SP)
     raw = p.mem.read(frame + 128, A64_UC_MCONTEXT + 288)
     mask = int.from_bytes(raw[40:48], "little")

@@ -26,6 +26,7 @@ class Arm(ArchSpec):
     REG_FPEXC = 4
     REG_TPIDRURO = 113  # C13_C0_3: the TLS pointer user space reads with mrc
     GPRS = (*range(66, 79), 12, 10)  # r0..r12, sp, lr
+    THUMB_REG = REG_CPSR
     THUMB_CPSR_BIT = 0x20  # CPSR.T: resume with PC | 1, and a Thumb svc is 2 bytes
 
     SYSCALL_HOOK = "intr"
@@ -41,7 +42,7 @@ class Arm(ArchSpec):
     # Exceptions delivered to the interrupt hook: undefined instruction, bkpt.
     INTR_SIGNALS = {1: 4, 7: 5}
 
-    # abi.md §5.2: r0 = 0 (rtld_fini); VFP/NEON start disabled in Unicorn: FPEXC.EN.
+    # docs/abi.md §5.2: r0 = 0 (rtld_fini); VFP/NEON start disabled in Unicorn: FPEXC.EN.
     ENTRY_REGS = ((REG_R0, 0), (REG_FPEXC, 0x40000000))
 
     # HALF THUMB FAST_MULT VFP EDSP NEON VFPv3 TLS VFPv4 IDIVA IDIVT VFPD32 LPAE

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from usermode.arch.arm import SPEC
 from usermode.arch.sigframe import guest_stack_t, handler_stack, restore_snapshot, snapshot
 from usermode.uapi import FAULT_SIGNALS, SA_RESTORER, SA_SIGINFO, UNBLOCKABLE
 
@@ -28,7 +29,7 @@ def _words(data: bytes, n: int) -> list[int]:
 
 
 def build(p: Process, t: Thread, signo: int, info: bytes, act: Action) -> None:
-    a, eng = p.arch, p.engine
+    a, eng = SPEC, p.engine
     regs = [eng.reg(r) for r in a.GPRS]  # r0..r12, sp, lr
     pc, cpsr = eng.reg(a.REG_PC), eng.reg(a.REG_CPSR)
     rt = bool(act.flags & SA_SIGINFO)
@@ -58,7 +59,7 @@ def build(p: Process, t: Thread, signo: int, info: bytes, act: Action) -> None:
 
 
 def _restore(p: Process, t: Thread, uc_addr: int) -> int:
-    a, eng = p.arch, p.engine
+    a, eng = SPEC, p.engine
     raw = p.mem.read(uc_addr, UC_SIZE)
     sc = UC_MCONTEXT
     vals = _words(raw[sc + SC_R0:sc + SC_FAULT], 17)  # r0..r12, sp, lr, pc, cpsr
@@ -74,8 +75,8 @@ def _restore(p: Process, t: Thread, uc_addr: int) -> int:
 
 
 def rt_sigreturn(p: Process, t: Thread) -> int:
-    return _restore(p, t, p.engine.reg(p.arch.REG_SP) + 128)
+    return _restore(p, t, p.engine.reg(SPEC.REG_SP) + 128)
 
 
 def sigreturn(p: Process, t: Thread) -> int:
-    return _restore(p, t, p.engine.reg(p.arch.REG_SP))
+    return _restore(p, t, p.engine.reg(SPEC.REG_SP))

@@ -52,7 +52,7 @@ class I386(ArchSpec):
 
     INTR_SIGNALS = {0: 8, 1: 5, 3: 5, 6: 4, 13: 11, 14: 11}  # #DE, #DB, #BP, #UD, #GP, #PF
 
-    # abi.md §5.2: edx = 0 (rtld_fini); x87 control word and MXCSR at their Linux defaults.
+    # docs/abi.md §5.2: edx = 0 (rtld_fini); x87 control word and MXCSR at their Linux defaults.
     ENTRY_REGS = ((REG_EDX, 0), (REG_MXCSR, 0x1F80), (REG_FPCW, 0x37F))
 
     HWCAP = 0x078BFBFD  # CPUID.1:EDX

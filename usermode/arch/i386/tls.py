@@ -8,6 +8,7 @@ import errno
 import struct
 from typing import TYPE_CHECKING
 
+from usermode.arch.i386 import SPEC
 from usermode.engine import capi
 from usermode.uapi import PROT_READ, PROT_WRITE
 
@@ -23,7 +24,7 @@ class _Mmr(ctypes.Structure):  # uc_x86_mmr: a descriptor-table register
 def setup_gdt(p: Process) -> None:
     """Map the GDT page and load GDTR, at start-up (not inside a syscall hook, where mapping
     memory and changing descriptor tables under the running translation block misbehaves)."""
-    a = p.arch
+    a = SPEC
     p.mem.map(a.GDT_ADDR, 4096, PROT_READ | PROT_WRITE, fixed=True, name="[gdt]")
     mmr = _Mmr(0, a.GDT_ADDR, 4096 - 1, 0)
     capi.check(capi.uc_reg_write(p.engine.uc.handle, a.REG_GDTR, ctypes.byref(mmr)),
@@ -56,9 +57,9 @@ def _descriptor(base: int, limit: int, flags: int) -> int:
 def install_tls(p: Process, u_info: int) -> int:
     """Write the user_desc at `u_info` into our GDT (picking a free TLS entry for -1 and
     writing its number back); returns the entry's selector (RPL 3)."""
-    a = p.arch
+    a = SPEC
     raw = p.mem.read(u_info, 16)
-    entry, base, limit, flags = struct.unpack("<iIII", raw)
+    entry, base, limit, flags = (int(v) for v in struct.unpack("<iIII", raw))
     gdt = a.GDT_ADDR
     used = p.gdt_used
     if entry == -1:

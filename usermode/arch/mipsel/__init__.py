@@ -58,7 +58,7 @@ class Mipsel(ArchSpec):
     # reserved instruction, integer overflow, trap (teq: gcc's divide-by-zero check), FP.
     INTR_SIGNALS = {18: 5, 19: 4, 20: 4, 21: 8, 22: 8, 23: 8, 12: 7, 13: 7}
 
-    # abi.md §5.2: v0 = 0 (glibc's __start takes it as rtld_fini)
+    # docs/abi.md §5.2: v0 = 0 (glibc's __start takes it as rtld_fini)
     ENTRY_REGS = ((REG_V0, 0),)
 
     HWCAP = 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from usermode.arch.mipsel import SPEC
+
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
 
@@ -17,7 +19,7 @@ def access(p: Process, pc: int) -> int | None:
     """A fault in a branch delay slot is reported at the branch, or for a call at its
     target: then the access is at pc+4, or just before the return address. None if none of
     these instructions accesses memory."""
-    a = p.arch
+    a = SPEC
     for at in (pc, pc + 4, p.engine.reg(a.REG_RA) - 4):
         try:
             w = int.from_bytes(p.mem.read_for_debug(at, 4), "little")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
+from usermode.arch.mipsel import SPEC
 from usermode.arch.sigframe import guest_stack_t, handler_stack, restore_snapshot, snapshot
 from usermode.engine.core import REGISTERS_RESTORED
 from usermode.uapi import UNBLOCKABLE
@@ -30,7 +31,7 @@ _REGS = struct.Struct("<32Q")
 
 
 def build(p: Process, t: Thread, signo: int, info: bytes, act: Action) -> None:
-    a, eng = p.arch, p.engine
+    a, eng = SPEC, p.engine
     regs = [0, *(eng.reg(r) for r in a.GPRS)]  # $0..$31
     top = handler_stack(t, act, regs[29])
     frame = (top - 32 - FRAME) & ~7
@@ -52,7 +53,7 @@ def build(p: Process, t: Thread, signo: int, info: bytes, act: Action) -> None:
 
 
 def rt_sigreturn(p: Process, t: Thread) -> int:
-    a, eng = p.arch, p.engine
+    a, eng = SPEC, p.engine
     frame = eng.reg(a.REG_SP)
     raw = p.mem.read(frame + UC, UC_SIGMASK + 16)
     m = UC_MCONTEXT

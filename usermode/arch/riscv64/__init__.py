@@ -41,7 +41,7 @@ class Riscv64(ArchSpec):
     # Exceptions delivered to the interrupt hook: illegal instruction, breakpoint.
     INTR_SIGNALS = {2: 4, 3: 5}
 
-    # abi.md §5.2: a0 = 0 (rtld_fini); the FPU starts off in Unicorn: mstatus.FS = dirty.
+    # docs/abi.md §5.2: a0 = 0 (rtld_fini); the FPU starts off in Unicorn: mstatus.FS = dirty.
     ENTRY_REGS = ((REG_A0, 0), (REG_MSTATUS, 3 << 13))
 
     HWCAP = 0x112D  # one bit per extension letter: I M A F D C

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from usermode.arch.riscv64 import SPEC
 from usermode.arch.sigframe import (
     guest_stack_t,
     handler_stack,
@@ -30,7 +31,7 @@ RV_TRAMPOLINE = bytes.fromhex("9308b008" "73000000")  # li a7, 139; ecall
 
 
 def build(p: Process, t: Thread, signo: int, info: bytes, act: Action) -> None:
-    a, eng = p.arch, p.engine
+    a, eng = SPEC, p.engine
     regs = [eng.reg(r) for r in a.GPRS]  # x1..x31
     pc = eng.reg(a.REG_PC)
     top = handler_stack(t, act, regs[1])
@@ -49,7 +50,7 @@ def build(p: Process, t: Thread, signo: int, info: bytes, act: Action) -> None:
 
 
 def rt_sigreturn(p: Process, t: Thread) -> int:
-    a, eng = p.arch, p.engine
+    a, eng = SPEC, p.engine
     frame = eng.reg(a.REG_SP)
     raw = p.mem.read(frame + 128, RV_UC_MCONTEXT + 256)
     mask = int.from_bytes(raw[RV_UC_SIGMASK:RV_UC_SIGMASK + 8], "little")

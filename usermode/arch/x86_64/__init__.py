@@ -55,7 +55,7 @@ class X86_64(ArchSpec):
     # Exceptions delivered to the interrupt hook: intno -> signal
     INTR_SIGNALS = {0: 8, 1: 5, 3: 5, 6: 4, 13: 11, 14: 11}  # #DE, #DB, #BP, #UD, #GP, #PF
 
-    # abi.md §5.2: rdx = 0 (rtld_fini); Unicorn resets MXCSR and the x87 control word to 0.
+    # docs/abi.md §5.2: rdx = 0 (rtld_fini); Unicorn resets MXCSR and the x87 control word to 0.
     ENTRY_REGS = ((REG_RDX, 0), (REG_MXCSR, 0x1F80), (REG_FPCW, 0x37F))
 
     # AT_HWCAP on x86 is CPUID.1:EDX of the CPU model.

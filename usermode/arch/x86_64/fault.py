@@ -21,13 +21,13 @@ def _regs() -> dict[str, int]:
 
 def address(eng: Any, insn: Any, page_addr: int) -> int:
     regs = _regs()
-    next_pc = insn.address + insn.size
+    next_pc = int(insn.address + insn.size)
 
     def value(name: str) -> int:
         if name in ("rip", "eip"):
             return next_pc
         reg = regs.get(name)
-        return eng.reg(reg) if reg is not None else 0
+        return int(eng.reg(reg)) if reg is not None else 0
 
     for op in insn.operands:
         if op.type != 3:  # CS_OP_MEM
@@ -35,7 +35,7 @@ def address(eng: Any, insn: Any, page_addr: int) -> int:
         m = op.mem
         base = value(insn.reg_name(m.base)) if m.base else 0
         index = value(insn.reg_name(m.index)) if m.index else 0
-        addr = (base + index * (m.scale or 1) + m.disp) & MASK64
+        addr = int(base + index * (m.scale or 1) + m.disp) & MASK64
         if addr >> 12 == page_addr >> 12:
             return addr
     return page_addr

@@ -186,7 +186,7 @@ def test_bad_pointers_never_break_the_tracer(guest) -> None:  # type: ignore[no-
     assert "-1 EFAULT (Bad address)" in err
 
 
-SCHEMA = Path(__file__).resolve().parents[1] / "docs" / "trace-json.schema.json"
+SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "trace-json.schema.json"
 
 
 def um_run(*args: str) -> subprocess.CompletedProcess[bytes]:

@@ -143,7 +143,7 @@ def test_the_readme_example_runs() -> None:
 
     from support import run_cmd
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     text = (root / "README.md").read_text()
     code = text.split("## Python API\n\n```python\n", 1)[1].split("```", 1)[0]
     p = run_cmd([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
