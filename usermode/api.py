@@ -330,7 +330,7 @@ def _hook_address(proc: Process, address: int, callback: Callable[[AddressContex
             engine.error.__cause__ = e
             engine.uc.emu_stop()
 
-    cb = capi.HOOK_CODE(on_code)
+    cb = capi.HOOK_CODE(engine.guarded(on_code))
     engine.uc.hook_add(capi.UC_HOOK_CODE, cb, address, address)
     proc.api_hooks.append(cb)  # keep the ctypes callback alive as long as the process
 

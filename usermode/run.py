@@ -8,9 +8,11 @@ Python API both run guests through `Runner`.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable
 
+from usermode.host.fds import hold_spares
 from usermode.kernel.errors import ExecRequest
 from usermode.kernel.exec import EXIT_CANNOT_EXEC, EXIT_INTERNAL, UsageError, end_image
 from usermode.kernel.process import Options, Process
@@ -39,6 +41,20 @@ def new_process(program: str, argv: list[str], opts: Options) -> Process:
 
         install_in_asm(proc, proc.log_fd())
     return proc
+
+
+# Modules a run may import late (the first thread, wait, signal or fault): imported before
+# the guest runs, since a guest that changes its fs credentials, root or cwd, or takes every
+# fd, must not be able to break our imports.
+RUNTIME_MODULES = ("copy", "fcntl", "mmap", "resource", "signal", "traceback",
+                   "usermode.engine.preempt", "usermode.engine.tbsplit")
+
+
+def preload(proc: Process) -> None:
+    for name in RUNTIME_MODULES:
+        importlib.import_module(name)
+    proc.arch.frame  # noqa: B018  (loads the arch's signal frame and fault modules)
+    proc.arch.fault  # noqa: B018
 
 
 class Runner:
@@ -102,6 +118,8 @@ class Runner:
             self._abandon()
             raise UsageError(f"cannot start {program}: {type(e).__name__}: {e}",
                              EXIT_INTERNAL) from None
+        preload(proc)
+        hold_spares(proc.fds.reserved.add)
         if self.prepare is not None:
             self.prepare(proc)
         return proc

@@ -41,6 +41,7 @@ F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL = 0, 1, 2, 3, 4
 F_GETLK, F_SETLK, F_SETLKW = 5, 6, 7
 F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW = 36, 37, 38
 F_DUPFD_CLOEXEC = 1030
+F_RDLCK, F_WRLCK, F_UNLCK = 0, 1, 2
 UIO_MAXIOV = 1024  # the most iovecs one readv/writev/sendmsg takes
 
 # ---- memory (PROT_* above) ----------------------------------------------------------------

@@ -14,7 +14,7 @@ import os
 from typing import TYPE_CHECKING
 
 from syscalls.linux.fs_path import PATH_MAX
-from syscalls.linux.fs_rw import stream_io
+from syscalls.linux.fs_rw import PIPE_BUF, stream_io
 from syscalls.registry import syscall
 from usermode.host import syscalls as hostsys
 from usermode.host.syscalls import NR
@@ -44,7 +44,7 @@ def sys_flock(p: Process, fd: int, op: int) -> int:
         fcntl.flock(fd, op)
         return 0
 
-    raise Park.blocking(wait)
+    raise Park.blocking(wait, undo=lambda _r: fcntl.flock(fd, fcntl.LOCK_UN))
 
 
 @syscall("fallocate", args=("fd", "int", "off64", "off64"))
@@ -100,6 +100,15 @@ def _copy(p: Process, out_fd: int, op: Callable[[], int]) -> int:
     return stream_io(p, out_fd, POLLOUT, op)
 
 
+def _copy_limit(p: Process, out_fd: int, count: int) -> int:
+    """How much one copy into `out_fd` may move: into a blocking pipe, tty or socket, what
+    a ready one takes without blocking (a short count, which callers loop on, as Linux may
+    return); the whole `count` elsewhere."""
+    if p.fds.may_block(out_fd) and not p.fds.nonblocking(out_fd):
+        return min(count, PIPE_BUF)
+    return count
+
+
 def _offset_io(p: Process, ptr: int, size: int) -> tuple[int | None, Callable[[int], None]]:
     """A guest's optional offset pointer (`size` bytes): its value, and how to store the
     advanced offset back after the copy."""
@@ -117,9 +126,10 @@ def _offset_io(p: Process, ptr: int, size: int) -> tuple[int | None, Callable[[i
 
 def _sendfile(p: Process, out_fd: int, in_fd: int, off_ptr: int, count: int, size: int) -> int:
     off, store = _offset_io(p, off_ptr, size)
+    limit = _copy_limit(p, out_fd, count)
 
     def op() -> int:
-        n = os.sendfile(out_fd, in_fd, off, count)
+        n = os.sendfile(out_fd, in_fd, off, limit)
         store(n)
         return n
 
@@ -144,9 +154,10 @@ def sys_copy_file_range(p: Process, in_fd: int, in_ptr: int, out_fd: int, out_pt
         raise Errno(errno.EINVAL)
     in_off, store_in = _offset_io(p, in_ptr, 8)
     out_off, store_out = _offset_io(p, out_ptr, 8)
+    limit = _copy_limit(p, out_fd, count)
 
     def op() -> int:
-        n = os.copy_file_range(in_fd, out_fd, count, in_off, out_off)
+        n = os.copy_file_range(in_fd, out_fd, limit, in_off, out_off)
         store_in(n)
         store_out(n)
         return n

@@ -24,6 +24,7 @@ from usermode.uapi import (
     F_SETFL,
     F_SETLK,
     F_SETLKW,
+    F_UNLCK,
     O_CLOEXEC,
 )
 
@@ -115,10 +116,9 @@ def fcntl_cmd(p: Process, fd: int, cmd: int, arg: int, lk64: bool) -> int:
             try:
                 fcntl.fcntl(fd, F_SETLK if cmd == F_SETLKW else F_OFD_SETLK, lock)
                 return 0
-            except BlockingIOError:
-                raise Park.blocking(lambda: _set_lock_wait(fd, cmd, lock)) from None
-            except PermissionError:  # EACCES: also "would block" for F_SETLK
-                raise Park.blocking(lambda: _set_lock_wait(fd, cmd, lock)) from None
+            except (BlockingIOError, PermissionError):  # EACCES: "would block" too
+                raise Park.blocking(lambda: _set_lock_wait(fd, cmd, lock),
+                                    undo=lambda _r: _unlock(fd, cmd, lock)) from None
         out = fcntl.fcntl(fd, cmd, lock)
         if cmd in (F_GETLK, F_OFD_GETLK):
             if guest is not None:
@@ -142,6 +142,13 @@ def _id(v: int) -> int:
 def _set_lock_wait(fd: int, cmd: int, lock: bytes) -> int:
     fcntl.fcntl(fd, cmd, lock)
     return 0
+
+
+def _unlock(fd: int, cmd: int, lock: bytes) -> None:
+    """Release a lock a waiting F_SETLKW took after the guest stopped waiting for it."""
+    _type, *rest = HOST_FLOCK.unpack(lock)
+    fcntl.fcntl(fd, F_SETLK if cmd == F_SETLKW else F_OFD_SETLK,
+                HOST_FLOCK.pack(F_UNLCK, *rest))
 
 
 def _pipe(p: Process, fds_ptr: int, flags: int) -> int:

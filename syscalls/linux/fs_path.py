@@ -62,7 +62,7 @@ def _openat(p: Process, dfd: int, path_ptr: int, flags: int, mode: int) -> int:
             p.fds.forget(fd)
             return fd
 
-        raise Park.blocking(open_fifo)
+        raise Park.blocking(open_fifo, undo=os.close)
     fd = hostsys.syscall(hostsys.NR["openat"], dfd, path, hflags, mode & 0o7777)
     p.fds.forget(fd)
     return fd

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
 from typing import TYPE_CHECKING
 
 from syscalls.registry import syscall
@@ -30,12 +31,9 @@ def would_block(p: Process, fd: int, events: int) -> bool:
     return p.fds.may_block(fd) and not ready_now(fd, events) and not p.fds.nonblocking(fd)
 
 
-def stream_io(p: Process, fd: int, events: int, op: Callable[[], int], size: int = 0) -> int:
+def stream_io(p: Process, fd: int, events: int, op: Callable[[], int]) -> int:
     """Run `op()` now if it cannot block; otherwise park the thread until `fd` is ready and
-    try again. A write larger than PIPE_BUF to a blocking pipe or tty may block part-way even
-    when the fd polls ready, so it goes to a helper thread, which blocks as Linux would."""
-    if size > PIPE_BUF and p.fds.may_block(fd) and not p.fds.nonblocking(fd):
-        raise Park.blocking(op)
+    try again."""
     if not would_block(p, fd, events):
         r = op()
         if p.sched.waits.fd_waits:
@@ -48,7 +46,7 @@ def stream_io(p: Process, fd: int, events: int, op: Callable[[], int], size: int
         os.read(fd, 0)
 
     def resumed(_reason: int) -> int:
-        return stream_io(p, fd, events, op, size)
+        return stream_io(p, fd, events, op)
 
     raise Park(resumed, fds=((fd, events),))
 
@@ -65,12 +63,79 @@ def sys_read(p: Process, fd: int, buf: int, count: int) -> int:
     return stream_io(p, fd, POLLIN, lambda: os.readv(fd, (view,)))
 
 
+def write_out(p: Process, fd: int, views: list[memoryview]) -> int:
+    """write/writev: at once if it cannot block, else in parts (`_in_parts`)."""
+    total = sum(map(len, views))
+    if total > PIPE_BUF and p.fds.may_block(fd) and not p.fds.nonblocking(fd):
+        return _in_parts(p, fd, views, total)
+    return stream_io(p, fd, POLLOUT, lambda: os.writev(fd, views))
+
+
+def _in_parts(p: Process, fd: int, views: list[memoryview], total: int) -> int:
+    """A write of more than PIPE_BUF to a blocking pipe, tty or socket, which Linux may carry
+    out in parts while the caller sleeps. Each part is what the fd takes without blocking (up
+    to PIPE_BUF while a pipe or tty polls writable; a socket's non-blocking send), and the
+    thread parks between parts, so other guest threads run meanwhile. A signal ends it with
+    the count written so far (EINTR, or a restart, only if nothing was): nothing is written
+    twice, and nothing written goes unreported."""
+    sock = p.fds.is_socket(fd)
+    done = 0
+
+    def step(_reason: int) -> int:
+        nonlocal done
+        try:
+            while done < total:
+                if sock:
+                    n = _send_nowait(fd, _part(views, done, total - done))
+                elif ready_now(fd, POLLOUT):
+                    n = os.writev(fd, _part(views, done, PIPE_BUF))
+                else:
+                    break
+                done += n
+                if p.sched.waits.fd_waits:
+                    p.sched.waits.peer_activity(fd, POLLOUT)
+        except BlockingIOError:
+            pass
+        except OSError:
+            if done:  # EPIPE after part of it: Linux reports the part (SIGPIPE came too)
+                return done
+            raise
+        if done == total:
+            return done
+        raise Park(step, fds=((fd, POLLOUT),), progress=lambda: done)
+
+    return step(0)
+
+
+def _part(views: list[memoryview], start: int, limit: int) -> list[memoryview]:
+    """At most `limit` bytes of `views` from offset `start`."""
+    out = []
+    for v in views:
+        if start >= len(v):
+            start -= len(v)
+            continue
+        piece = v[start:start + limit]
+        out.append(piece)
+        limit -= len(piece)
+        start = 0
+        if not limit:
+            break
+    return out
+
+
+def _send_nowait(fd: int, views: list[memoryview]) -> int:
+    s = socket.socket(fileno=fd)
+    try:
+        return s.sendmsg(views, [], socket.MSG_DONTWAIT)
+    finally:
+        s.detach()
+
+
 @syscall("write", args=("fd", "ptr", "size"))
 def sys_write(p: Process, fd: int, buf: int, count: int) -> int:
     if count == 0:
         return os.write(fd, b"")
-    view = p.mem.view(buf, count, PROT_R, True)
-    return stream_io(p, fd, POLLOUT, lambda: os.write(fd, view), count)
+    return write_out(p, fd, [p.mem.view(buf, count, PROT_R, True)])
 
 
 def _iovecs(p: Process, iov: int, cnt: int, need: int) -> list[memoryview]:
@@ -99,7 +164,7 @@ def sys_writev(p: Process, fd: int, iov: int, cnt: int) -> int:
     views = _iovecs(p, iov, cnt, PROT_R)
     if not views:
         return 0
-    return stream_io(p, fd, POLLOUT, lambda: os.writev(fd, views), sum(map(len, views)))
+    return write_out(p, fd, views)
 
 
 @syscall("pread64", args=("fd", "ptr", "size", "off64"))

@@ -202,7 +202,6 @@ def sys_select(p: Process, nfds: int, rd: int, wr: int, ex: int, tvp: int) -> in
     deadline = None
     if tvp:
         sec, usec = p.abi.timeval.unpack(p.mem.read(tvp, p.abi.timeval.size))
-        assert isinstance(sec, int) and isinstance(usec, int)
         if sec < 0 or usec < 0:
             raise Errno(errno.EINVAL)
         deadline = time.monotonic_ns() + sec * NSEC_PER_SEC + usec * 1000

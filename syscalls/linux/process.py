@@ -93,9 +93,9 @@ def fork_process(p: Process, flags: int, sp: int, ptid: int, ctid: int, tls: int
 
 
 def _vfork_pipe() -> tuple[int, int]:
-    from usermode.loop.monitor import move_high
+    from usermode.host.fds import move_high, ours
 
-    r, w = os.pipe2(os.O_CLOEXEC)
+    r, w = ours(lambda: os.pipe2(os.O_CLOEXEC))
     return move_high(r), move_high(w)
 
 

@@ -270,7 +270,6 @@ def _host_msghdr(p: Process, msg: int, need: int) -> _HostMsghdr:
     table = p.mem.read(iov, layout.size * iovlen) if iovlen else b""
     for i in range(iovlen):
         base, length = layout.unpack(table[i * layout.size:])
-        assert isinstance(base, int) and isinstance(length, int)
         iovs[i].base = _ptr(p, base, length, need)
         iovs[i].len = length
     h = _HostMsghdr()

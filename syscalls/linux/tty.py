@@ -165,3 +165,8 @@ def _host_ioctl(p: Process, fd: int, req: int, host_arg: int) -> int:
         finally:
             host_signal.pthread_sigmask(host_signal.SIG_SETMASK, old)
     return hostsys.syscall(hostsys.NR["ioctl"], fd, req, host_arg)
+
+
+@syscall("vhangup", note="the host's: hangs up the controlling terminal (needs root)")
+def sys_vhangup(p: Process) -> int:
+    return hostsys.syscall(hostsys.NR["vhangup"])

@@ -60,3 +60,17 @@ def test_arguments_are_decoded_per_kind() -> None:
     conv = dict(plan)
     assert conv[0](0xFFFFFF9C) == -100  # AT_FDCWD in a w-register
     assert conv[0](0xFFFFFFFFFFFFFF9C) == -100
+
+
+def test_every_handler_is_declared_to_return_an_int() -> None:
+    """With mypy (strict on syscalls/, run by test_style.py) this makes a handler that returns
+    None, as setsid once did, a test failure; the engine also stops with an error on one."""
+    bad = []
+    for name, row in ROWS.items():
+        fn = row.handler
+        if fn is None:
+            continue
+        ann = getattr(fn, "__annotations__", {}).get("return")
+        if ann not in ("int", int):
+            bad.append(f"{name}: {getattr(fn, '__qualname__', fn)} -> {ann!r}")
+    assert not bad, bad

@@ -149,25 +149,27 @@ class Engine:
         flag, flag_ref = self._flag, self._flag_ref
 
         def on_syscall() -> None:
-            read_batch(handle_obj, ids, ptrs, count)
-            v = vals[:]
+            # Nothing may escape into ctypes, which would print and swallow it and leave the
+            # guest a stale register: every failure stops the engine and is reported outside.
             try:
+                read_batch(handle_obj, ids, ptrs, count)
+                v = vals[:]
                 r = dispatch(v[0], v[1:])
+                if r.__class__ is not int:
+                    raise TypeError(f"syscall {v[0]} returned {r!r}, not an int")
+                if o32:
+                    flag.value = failed = -max_errno <= r < 0
+                    reg_write(handle_obj, err_reg, flag_ref)
+                    if failed:
+                        r = -r
+                ret.value = r & mask
+                reg_write(handle_obj, ret_reg, ret_ref)
             except Suspend as p:
                 self.parked = p
                 emu_stop()
-                return
-            except BaseException as e:  # a bug in a handler: stop cleanly, report outside
+            except BaseException as e:  # a bug of ours: stop cleanly, report outside
                 self.error = e
                 emu_stop()
-                return
-            if o32:
-                flag.value = failed = -max_errno <= r < 0
-                reg_write(handle_obj, err_reg, flag_ref)
-                if failed:
-                    r = -r
-            ret.value = r & mask
-            reg_write(handle_obj, ret_reg, ret_ref)
 
         signals = a.INTR_SIGNALS
         if a.SYSCALL_HOOK == "intr":
@@ -202,6 +204,21 @@ class Engine:
 
         if not self.cpu_tlb:
             uc.hook_add(capi.UC_HOOK_TLB_FILL, capi.HOOK_TLB_FILL(on_fill))
+
+    def guarded(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """`fn` for use as a Unicorn callback: an exception stops the engine and is raised
+        by the run loop (ctypes would print and swallow it)."""
+
+        def callback(*args: Any) -> Any:
+            try:
+                return fn(*args)
+            except BaseException as e:
+                if self.error is None:
+                    self.error = e
+                self.uc.emu_stop()
+                return False
+
+        return callback
 
     # ---- running -----------------------------------------------------------------------------
     def run_slice(self, pc: int) -> int:

@@ -75,7 +75,7 @@ class TbSplitter:
             if target in self.exits and target != self.lifted:
                 self.hit = target
 
-        self._cb = capi.HOOK_CODE(on_before_exit)
+        self._cb = capi.HOOK_CODE(engine.guarded(on_before_exit))
 
     def add(self, code: memoryview, base: int) -> None:
         new = [a for a in split_points(code, base) if a not in self.exits]

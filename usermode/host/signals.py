@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import NamedTuple
 
-from usermode.loop.monitor import move_high
+from usermode.host.fds import move_high, ours
 from usermode.uapi import SIGCHLD, SIGPIPE, SIGXFSZ
 
 JOB_CONTROL = (20, 21, 22)  # SIGTSTP SIGTTIN SIGTTOU
@@ -71,6 +71,13 @@ def restore_mask(saved: set[int]) -> None:
     host.pthread_sigmask(host.SIG_SETMASK, saved & host.valid_signals())
 
 
+def _checked(r: int) -> int:
+    if r < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+    return r
+
+
 class HostSignalFd:
     """The signalfd and the set of signals it reads (blocked on the main thread)."""
 
@@ -88,10 +95,7 @@ class HostSignalFd:
 
     def _set_mask(self) -> None:
         mask = (ctypes.c_uint64 * 16)(sum(1 << (s - 1) for s in self.signals))
-        fd = _libc.signalfd(self.fd, mask, os.O_NONBLOCK | os.O_CLOEXEC)
-        if fd < 0:
-            e = ctypes.get_errno()
-            raise OSError(e, os.strerror(e))
+        fd = ours(lambda: _checked(_libc.signalfd(self.fd, mask, os.O_NONBLOCK | os.O_CLOEXEC)))
         if self.fd < 0:
             fd = move_high(fd)  # out of the guest's way, like our other fds
             self._reserve(fd)

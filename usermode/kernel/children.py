@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from usermode.loop.monitor import move_high
+from usermode.host.fds import move_high, ours
 from usermode.uapi import (
     CLD_CONTINUED,
     CLD_DUMPED,
@@ -53,7 +53,7 @@ class ChildWatch:
 
                 p.sched.waits.fd_closing(self._pipe[0])
                 close_reserved(p, self._pipe)
-            r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+            r, w = ours(lambda: os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC))
             self._pipe = (move_high(r), move_high(w))
             p.fds.reserved.update(self._pipe)
             self._owner = os.getpid()

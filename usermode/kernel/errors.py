@@ -4,6 +4,7 @@ from a raised exception to the errno the guest sees."""
 from __future__ import annotations
 
 import errno as errno_mod
+import threading
 from collections.abc import Callable
 
 from usermode.engine.core import Suspend
@@ -45,16 +46,23 @@ class Park(Suspend):
     - `helper`: a blocking host call run on a helper thread (see `blocking`).
     With none of these the retry runs right away (reason NOW): for work such as clone or
     thread exit that must not happen inside the hook.
+
+    A signal ends an interruptible wait. An operation that has already done part of its
+    work says how much through `progress()` (bytes written so far): the syscall returns
+    that instead of failing, as Linux does, so nothing is done twice. A helper's call that
+    completes after its thread gave up waiting (a signal ended the wait first) is undone by
+    `undo(result)`: the fd a FIFO open returned is closed, a lock taken is released.
     """
 
-    __slots__ = ("deadline", "fds", "forever", "futex", "helper", "interruptible", "own_eintr",
-                 "result", "retry")
+    __slots__ = ("abandoned", "deadline", "done", "fds", "forever", "futex", "helper",
+                 "interruptible", "lock", "own_eintr", "progress", "result", "retry", "undo")
 
     def __init__(self, retry: Callable[[int], int], *,
                  fds: tuple[tuple[int, int], ...] = (), deadline: int | None = None,
                  futex: tuple[int, int] | None = None,
                  helper: Callable[[], int] | None = None, interruptible: bool = True,
-                 forever: bool = False, own_eintr: bool = False) -> None:
+                 forever: bool = False, own_eintr: bool = False,
+                 progress: Callable[[], int] | None = None) -> None:
         super().__init__()
         self.retry = retry
         self.fds = fds
@@ -66,7 +74,12 @@ class Park(Suspend):
         # True: retry(INTERRUPTED) decides (sleeps, poll & co, futex); False: the call is
         # restarted under SA_RESTART and fails with EINTR otherwise, as ERESTARTSYS does
         self.own_eintr = own_eintr
+        self.progress = progress
         self.result: int | BaseException = 0  # a helper's outcome
+        self.done = False  # the helper's call has returned (`result` holds it)
+        self.abandoned = False  # the thread stopped waiting for the helper before that
+        self.undo: Callable[[int], None] | None = None
+        self.lock = threading.Lock()  # the helper's completion against `abandon`
 
     @property
     def waits(self) -> bool:
@@ -79,12 +92,31 @@ class Park(Suspend):
         return cls(lambda _reason: fn())
 
     @classmethod
-    def blocking(cls, fn: Callable[[], int]) -> Park:
+    def blocking(cls, fn: Callable[[], int], undo: Callable[[int], None]) -> Park:
         """A host call that may block for long (a FIFO open, a lock wait): a helper thread
-        makes it; the guest thread's syscall returns what it returned (or its errno)."""
+        makes it; the guest thread's syscall returns what it returned (or its errno).
+        `undo(result)` reverses a call that completes after a signal ended the wait."""
         park = cls(_unset, helper=fn)
         park.retry = park._deliver
+        park.undo = undo
         return park
+
+    def helper_done(self, result: int | BaseException) -> None:
+        """The helper thread's call returned (on that thread)."""
+        with self.lock:
+            self.result, self.done = result, True
+            late = self.abandoned
+        if late and self.undo is not None and isinstance(result, int):
+            self.undo(result)
+
+    def abandon(self) -> bool:
+        """The thread stops waiting for the helper; False if its call has already returned
+        (then the result stands, signal or not)."""
+        with self.lock:
+            if self.done:
+                return False
+            self.abandoned = True
+            return True
 
     def _deliver(self, _reason: int) -> int:
         r = self.result

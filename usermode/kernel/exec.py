@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from loaders import stack as auxv
 from loaders.elf import PF_R, PF_W, PF_X, ElfError, ElfFile, read_elf
 from loaders.image import ImagePlan, choose_bias, plan_image
+from usermode.host.fds import forget_spares, ours
 from usermode.kernel.memory import PROT_R, PROT_W, PROT_X, AddressSpace
 
 if TYPE_CHECKING:
@@ -170,6 +171,7 @@ def end_image(p: Process) -> None:
     p.opts.exec_sigmask = p.thread.sigmask
     p.close()
     close_on_exec(reserved)
+    forget_spares()  # they were close-on-exec
 
 
 def close_on_exec(reserved: set[int]) -> None:
@@ -177,7 +179,7 @@ def close_on_exec(reserved: set[int]) -> None:
     reserved ones: the next image makes its own)."""
     import fcntl
 
-    for name in os.listdir("/proc/self/fd"):
+    for name in ours(lambda: os.listdir("/proc/self/fd")):
         fd = int(name)
         if fd < 3 and fd not in reserved:
             continue

@@ -47,6 +47,13 @@ class FdTable:
         self._blocking[fd] = r
         return r
 
+    @staticmethod
+    def is_socket(fd: int) -> bool:
+        try:
+            return stat.S_ISSOCK(os.fstat(fd).st_mode)
+        except OSError:
+            return False
+
     def nonblocking(self, fd: int) -> bool:
         """The file's O_NONBLOCK flag (cached: only F_SETFL and FIONBIO change it, and they
         call `flags_changed`)."""

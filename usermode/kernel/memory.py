@@ -425,8 +425,8 @@ class AddressSpace:
                 not (need & PROT_W and v.prot & PROT_X):
             b = v.backing
             return b.mv[addr - b.lo:addr + n - b.lo]
-        if n <= 0:
-            return memoryview(b"")
+        if n <= 0:  # nothing to touch: any pointer will do, and the view may be written
+            return memoryview(bytearray())
         i = bisect_right(self._starts, addr) - 1
         if i >= 0:
             v = self.vmas[i]
@@ -458,11 +458,11 @@ class AddressSpace:
         return b.mv[addr - b.lo:addr - b.lo + n]
 
     def host_ptr(self, addr: int, n: int, need: int = PROT_R) -> int:
-        """Host address of guest [addr, addr+n) after an access check (pass-through calls)."""
+        """Host address of guest [addr, addr+n) after an access check (pass-through calls).
+        An empty range is never touched: an unmapped pointer with it becomes NULL."""
         self.view(addr, n, need)
         v = self.find(addr)
-        assert v is not None
-        return v.host(addr)
+        return v.host(addr) if v is not None else 0
 
     def read_for_debug(self, addr: int, n: int) -> bytes:
         """Bytes of guest memory regardless of protection (disassembly of code)."""

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from usermode import arch as archmod
 from usermode.engine.core import Engine
+from usermode.host.fds import move_high
 from usermode.kernel.children import ChildWatch
 from usermode.kernel.exec import EXIT_CANNOT_EXEC, UsageError, load_program, read_program
 from usermode.kernel.fatal import ignored_at_start
@@ -18,7 +19,6 @@ from usermode.kernel.sched import Scheduler
 from usermode.kernel.signals import IGNORED, Action
 from usermode.kernel.threads import Thread
 from usermode.loop.aio import EventLoop
-from usermode.loop.monitor import move_high
 
 if TYPE_CHECKING:
     from loaders.image import ImagePlan

@@ -110,7 +110,13 @@ class Waits:
         it again."""
         p = self.sched.proc
         eng = p.engine
+        if reason == INTERRUPTED and park.helper is not None and not park.abandon():
+            reason = WOKEN  # the helper's call returned before the signal: its result stands
         if reason == INTERRUPTED and not park.own_eintr:
+            done = park.progress() if park.progress is not None else 0
+            if done > 0:  # part of the work is done: its count, never EINTR or a re-run
+                eng.write_return(done, p.abi.mask)
+                return
             if signals.restarts(p, t):  # SA_RESTART: the syscall runs again after the
                 # handler (its arguments are still in the registers)
                 eng.set_reg(p.arch.REG_PC_ID, eng.resume_pc() - eng.syscall_insn_size())
@@ -233,10 +239,15 @@ class Waits:
 
         def work() -> None:
             block_ours()  # host signals are the main thread's (or the signalfd's)
+            result: int | BaseException
             try:
-                park.result = fn()
+                result = fn()
             except BaseException as e:  # delivered to the guest thread as its result
-                park.result = e
-            loop.call_soon_threadsafe(lambda: self.resolve(t, WOKEN))
+                result = e
+            try:
+                park.helper_done(result)
+            finally:  # (a thread that stopped waiting may be parked on something else now)
+                loop.call_soon_threadsafe(
+                    lambda: self.resolve(t, WOKEN) if t.park is park else None)
 
         threading.Thread(target=work, name=f"usermode-helper-{t.tid}", daemon=True).start()

@@ -22,9 +22,10 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from usermode.host.fds import move_high, ours
 from usermode.host.signals import HostSignalFd, block_ours
 from usermode.loop.aio import Source
-from usermode.loop.monitor import IN, move_high
+from usermode.loop.monitor import IN
 
 if TYPE_CHECKING:
     from usermode.engine.preempt import BlockStopper
@@ -58,7 +59,7 @@ class Watchdog:
         if self._wakeup is None:
             import signal as host
 
-            r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+            r, w = ours(lambda: os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC))
             self._wakeup = (move_high(r), move_high(w))
             self.sched.proc.fds.reserved.update(self._wakeup)
             host.set_wakeup_fd(self._wakeup[1], warn_on_full_buffer=False)

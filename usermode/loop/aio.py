@@ -23,7 +23,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from usermode.loop.monitor import IN, FdMonitor, default_monitor, move_high
+from usermode.host.fds import move_high, ours
+from usermode.loop.monitor import IN, FdMonitor, default_monitor
 
 Clock = Callable[[], int]
 
@@ -95,7 +96,7 @@ class EventLoop:
         self._lock = threading.Lock()
         self.notified = False
         self.notify_me = False
-        self._efd = move_high(os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC))
+        self._efd = move_high(ours(lambda: os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)))
         self.monitor.add(self._efd, IN)  # the notifier: never a source, never progress
         self.stats: dict[str, int] = dict.fromkeys(
             ("iterations", "blocking_waits", "zero_timeout_waits", "poll_windows", "poll_iters",

@@ -12,18 +12,11 @@ import os
 import select
 import stat
 
-HIGH_FD = 900  # our own fds live from here up, away from the guest's numbering
+from usermode.host.fds import HIGH_FD, ours
+
+MAX_WAIT_NS = 86_400 * 10**9  # the longest single wait in the kernel
 
 
-def move_high(fd: int) -> int:
-    """Renumber one of our fds to >= HIGH_FD (close-on-exec), so the guest's open() keeps
-    getting the numbers it would get natively."""
-    try:
-        high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, HIGH_FD)
-    except OSError:
-        return fd
-    os.close(fd)
-    return high
 
 IN = select.POLLIN
 OUT = select.POLLOUT
@@ -61,9 +54,11 @@ class FdMonitor:
             self._kernel_remove(fd)
 
     def wait(self, timeout_ns: int) -> list[tuple[int, int]]:
+        """Events within `timeout_ns` (-1: until one comes). A wait longer than a day is cut
+        to a day: the caller's loop re-computes it (a guest may sleep for centuries)."""
         files = [(fd, ev & (IN | OUT)) for fd, ev in self._files.items()]
         self.waits += 1
-        return files + self._kernel_wait(0 if files else timeout_ns)
+        return files + self._kernel_wait(0 if files else min(timeout_ns, MAX_WAIT_NS))
 
     def close(self) -> None:
         pass
@@ -96,8 +91,8 @@ def _always_ready(fd: int) -> bool:
 class EpollMonitor(FdMonitor):
     def __init__(self) -> None:
         super().__init__()
-        ep = select.epoll()
-        high = fcntl.fcntl(ep.fileno(), fcntl.F_DUPFD_CLOEXEC, HIGH_FD)
+        ep = ours(select.epoll)
+        high = ours(lambda: fcntl.fcntl(ep.fileno(), fcntl.F_DUPFD_CLOEXEC, HIGH_FD))
         ep.close()
         self._ep = select.epoll.fromfd(high)
         if self._ep.fileno() >= 1024:  # select() below cannot take higher fds

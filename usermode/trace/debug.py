@@ -78,4 +78,6 @@ def install_in_asm(proc: Process, log_fd: int) -> None:
                                for i in md.disasm(code, addr)]
         os.write(log_fd, ("".join(lines) + "\n").encode())
 
-    proc.engine.uc.hook_add(capi.UC_HOOK_BLOCK, capi.HOOK_CODE(on_block))
+    cb = capi.HOOK_CODE(proc.engine.guarded(on_block))
+    proc.engine.uc.hook_add(capi.UC_HOOK_BLOCK, cb)
+    proc.api_hooks.append(cb)  # keep the ctypes callback alive as long as the process

@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from usermode.loop.monitor import move_high
+from usermode.host.fds import move_high
 
 _quote: Callable[[str], str] = json.encoder.encode_basestring_ascii
 

@@ -24,8 +24,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from usermode.host.fds import move_high
 from usermode.kernel.errors import Errno, ExecRequest, Park, errno_of
-from usermode.loop.monitor import move_high
 from usermode.trace import ipc, render
 from usermode.trace.classes import expand_set
 from usermode.trace.format import Call
