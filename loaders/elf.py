@@ -10,7 +10,9 @@ every structural problem with the file raises :class:`ElfError`.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import struct
 from itertools import pairwise
 from typing import NamedTuple
@@ -209,9 +211,16 @@ def read_elf(path: str) -> ElfFile:
     Raises :class:`ElfError` for anything that is not a supported, well-formed ELF
     executable (ET_EXEC or ET_DYN); ``OSError`` from opening/reading propagates.
     """
-    with open(path, "rb", buffering=0) as f:
-        fd = f.fileno()
-        file_size = os.fstat(fd).st_size
+    # O_NONBLOCK: a FIFO given as the program must not block the open; only regular files
+    # can be run (Linux: EACCES)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with open(fd, "rb", buffering=0):
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+        if not stat.S_ISREG(st.st_mode):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
+        file_size = st.st_size
         head = os.pread(fd, _HEAD_READ, 0)
         return _parse(path, fd, head, max(file_size, len(head)))
 
@@ -304,6 +313,8 @@ def _parse(path: str, fd: int, head: bytes, file_size: int) -> ElfFile:
                 raise ElfError("PT_LOAD segment beyond end of file")
             if p_vaddr + p_memsz > addr_limit:
                 raise ElfError("PT_LOAD segment beyond address space")
+            if (p_vaddr - p_offset) % PAGE_SIZE:  # Linux: EINVAL
+                raise ElfError("PT_LOAD offset and address differ modulo the page size")
             loads.append(seg)
         elif p_type == PT_INTERP:
             if interp is not None:  # Linux honours the first one only

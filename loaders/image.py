@@ -52,7 +52,8 @@ def choose_bias(elf: ElfFile, base: int) -> int:
     """ET_EXEC loads where linked; ET_DYN at `base` (page-aligned, honouring p_align)."""
     if not elf.is_pie:
         return 0
-    align = max([PAGE, *(s.align for s in elf.segments if s.align)])
+    # as Linux: only power-of-two alignments count
+    align = max([PAGE, *(s.align for s in elf.segments if s.align and not s.align & (s.align - 1))])
     return ((base + align - 1) & ~(align - 1)) - elf.min_vaddr
 
 

@@ -268,7 +268,7 @@ NETIO_CHECKS = ("poll", "select", "epoll", "eventfd", "timerfd", "tcp", "udp", "
                 "pollband", "ifreq")
 IPC_CHECKS = ("shm", "sem", "msg", "eintr")
 ROBUST_CHECKS = ("zero_len", "setsid", "huge_sleep", "pipe_signal", "fs_creds", "many_fds",
-                 "arch_prctl")
+                 "arch_prctl", "long_shebang")
 COMPUTE_CHECKS = ("sha256", "int", "float", "simd", "qsort", "strtod")
 
 ARGS_ENV = {"USERMODE_T_VALUE": "some value=with=equals", "USERMODE_T_EMPTY": ""}

@@ -49,6 +49,7 @@ WNOHANG = 1
 CHILD_RECHECK_NS = 200_000_000
 P_ALL, P_PID, P_PGID, P_PIDFD = 0, 1, 2, 3
 MAX_ARG_STRINGS = 0x7FFFFFFF
+BINPRM_BUF_SIZE = 256  # how much of a file Linux reads to tell its format
 SHEBANG_DEPTH = 4
 HOST_ARCH = "x86_64"
 
@@ -242,6 +243,28 @@ def _strings(p: Process, ptr: int) -> list[bytes]:
             raise Errno(errno.E2BIG)
 
 
+def _shebang_line(head: bytes) -> bytes:
+    """The interpreter and argument of a `#!` line, as Linux's binfmt_script reads them from
+    the file's first 256 bytes: without a newline there, the argument may be cut short but
+    the interpreter's path may not (ENOEXEC)."""
+    buf = head[:BINPRM_BUF_SIZE]
+    end = buf.find(b"\n")
+    if end < 0:
+        body = buf[2:BINPRM_BUF_SIZE - 1]
+        start = len(body) - len(body.lstrip(b" \t"))
+        if start == len(body):
+            raise Errno(errno.ENOEXEC)  # nothing but blanks
+        if not any(c in body[start:] for c in (b" ", b"\t", b"\0")):
+            raise Errno(errno.ENOEXEC)  # the interpreter's path does not fit
+        line = body
+    else:
+        line = buf[2:end]
+    line = line.split(b"\0", 1)[0].strip(b" \t")
+    if not line:
+        raise Errno(errno.ENOEXEC)
+    return line
+
+
 def _resolve(p: Process, guest: bytes, argv: list[bytes], depth: int = 0
              ) -> tuple[bytes, bytes, list[bytes]]:
     """Follow #! lines: (host path, guest path, argv) of the binary to run."""
@@ -259,9 +282,7 @@ def _resolve(p: Process, guest: bytes, argv: list[bytes], depth: int = 0
     if head.startswith(b"#!"):
         if depth >= SHEBANG_DEPTH:
             raise Errno(errno.ELOOP)
-        line = head[2:].split(b"\n", 1)[0].strip()
-        if not line:
-            raise Errno(errno.ENOEXEC)
+        line = _shebang_line(head)
         interp, _, arg = line.replace(b"\t", b" ").partition(b" ")
         arg = arg.strip()
         new_argv = [interp, *([arg] if arg else []), guest, *argv[1:]]

@@ -9,6 +9,7 @@
  * fs_creds     after setfsuid/setfsgid to nobody, waits, forks, threads and signals work
  * many_fds     with every fd the limit allows taken, waits, forks and signals still work
  * arch_prctl   (i386) the x86_64-only call fails with EINVAL
+ * long_shebang a #! line whose interpreter does not fit in 256 bytes is ENOEXEC
  *
  * usage: robust [check ...]   (no argument: every check)
  */
@@ -25,6 +26,7 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -261,11 +263,39 @@ static void check_arch_prctl(void)
     guest_ok("arch_prctl");
 }
 
+static void check_long_shebang(void)
+{
+    char path[] = "/tmp/usermode-shebang-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK_SYS("long_shebang", fd);
+    char line[400];
+    memset(line, 'x', sizeof line);
+    memcpy(line, "#!/bin/", 7);
+    line[sizeof line - 1] = '\n';
+    CHECK("long_shebang", write(fd, line, sizeof line) == (ssize_t)sizeof line);
+    close(fd);
+    CHECK_SYS("long_shebang", chmod(path, 0755));
+    pid_t child = fork();
+    CHECK_SYS("long_shebang", child);
+    if (child == 0) {
+        char *argv[] = {path, NULL};
+        char *envp[] = {NULL};
+        execve(path, argv, envp);
+        _exit(errno);
+    }
+    int status;
+    CHECK_SYS("long_shebang", waitpid(child, &status, 0));
+    unlink(path);
+    CHECKF("long_shebang", WIFEXITED(status) && WEXITSTATUS(status) == ENOEXEC,
+           "status %#x", status);
+    guest_ok("long_shebang");
+}
+
 static const struct guest_check checks[] = {
     {"zero_len", check_zero_len},   {"setsid", check_setsid},
     {"huge_sleep", check_huge_sleep}, {"pipe_signal", check_pipe_signal},
     {"fs_creds", check_fs_creds},   {"many_fds", check_many_fds},
-    {"arch_prctl", check_arch_prctl},
+    {"arch_prctl", check_arch_prctl}, {"long_shebang", check_long_shebang},
 };
 
 int main(int argc, char **argv)

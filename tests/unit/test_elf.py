@@ -397,7 +397,7 @@ def test_interp_nonascii_roundtrips(tmp_path: Path) -> None:
 
 def test_zero_memsz_load_does_not_overlap(tmp_path: Path) -> None:
     img = default_img()
-    img.phdrs.append(Ph(PT_LOAD, offset=0, vaddr=BASE + 0x10, filesz=0, memsz=0))
+    img.phdrs.append(Ph(PT_LOAD, offset=0x10, vaddr=BASE + 0x10, filesz=0, memsz=0))
     assert len(parse(tmp_path, img).segments) == 3
 
 
@@ -530,8 +530,14 @@ def test_too_many_phdrs(tmp_path: Path) -> None:
 
 def test_overlapping_loads(tmp_path: Path) -> None:
     img = default_img()
-    img.phdrs.append(Ph(PT_LOAD, offset=0, vaddr=BASE + 0x800, filesz=0x10, memsz=0x1000))
+    img.phdrs.append(Ph(PT_LOAD, offset=0x800, vaddr=BASE + 0x800, filesz=0x10, memsz=0x1000))
     expect_error(tmp_path, img, "^PT_LOAD segment overlaps")
+
+
+def test_offset_and_address_must_agree_modulo_the_page(tmp_path: Path) -> None:
+    img = default_img()
+    img.phdrs.append(Ph(PT_LOAD, offset=0x10, vaddr=BASE + 0x20000, filesz=0x10, memsz=0x10))
+    expect_error(tmp_path, img, "^PT_LOAD offset and address differ modulo the page size")
 
 
 # --------------------------------------------------------------------------- OS errors

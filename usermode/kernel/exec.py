@@ -3,6 +3,7 @@ and set the start-up registers, as Linux's binfmt_elf does."""
 
 from __future__ import annotations
 
+import errno
 import os
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,7 @@ from loaders import stack as auxv
 from loaders.elf import PF_R, PF_W, PF_X, ElfError, ElfFile, read_elf
 from loaders.image import ImagePlan, choose_bias, plan_image
 from usermode.host.fds import forget_spares, ours
+from usermode.kernel.errors import Errno
 from usermode.kernel.memory import PROT_R, PROT_W, PROT_X, AddressSpace
 
 if TYPE_CHECKING:
@@ -57,12 +59,20 @@ def map_image(mem: AddressSpace, elf: ElfFile, plan: ImagePlan, *, reserve_brk: 
     """Map the plan's runs and copy the file's bytes in (bss stays zero)."""
     if reserve_brk and not any(b.lo < plan.hi + BRK_RESERVE and plan.lo < b.hi
                                for b in mem.backings):
-        mem.add_backing(plan.lo, plan.hi + BRK_RESERVE)
+        try:
+            mem.add_backing(plan.lo, plan.hi + BRK_RESERVE)
+        except (Errno, OSError) as e:
+            raise ElfError(f"cannot reserve {plan.lo:#x}-{plan.hi:#x}: "
+                           f"{os.strerror(e.errno or errno.ENOMEM)}") from None
     st = os.stat(elf.path)
     name = os.path.realpath(elf.path)
     for run in plan.runs:
-        mem.map(run.start, run.length, _prot(run.flags), fixed=True, name=name,
-                offset=run.offset, dev=st.st_dev, ino=st.st_ino)
+        try:
+            mem.map(run.start, run.length, _prot(run.flags), fixed=True, name=name,
+                    offset=run.offset, dev=st.st_dev, ino=st.st_ino)
+        except (Errno, OSError) as e:  # beyond the address space, more than memory holds...
+            why = os.strerror(e.errno) if e.errno else str(e)
+            raise ElfError(f"cannot map {run.length:#x} bytes at {run.start:#x}: {why}") from None
     fd = os.open(elf.path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         for c in plan.copies:
