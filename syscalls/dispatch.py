@@ -18,6 +18,13 @@ from syscalls.abi import Abi
 from usermode.kernel.errors import Errno, errno_of
 
 Conv = Callable[[int], int]
+# (nr, handler, argument count, conversions, fast kind): a row of the compiled core's table
+NativeRow = tuple[int, Callable[..., int], int, bytes, int]
+# the compiled core's codes (usermode/engine/_native.c: CONV_*, FAST_*)
+NATIVE_CONV = {"raw": 0, "s32": 1, "fd": 2, "u32": 3, "sword": 4}
+NATIVE_FAST = {"getpid": 1, "getppid": 2, "getuid": 3, "geteuid": 4, "getgid": 5, "getegid": 6,
+               "getuid32": 3, "geteuid32": 4, "getgid32": 5, "getegid32": 6, "read": 7,
+               "write": 8}
 Entry = tuple[Callable[..., int], tuple[tuple[int, Conv], ...], int, str]
 Wrap = Callable[[str, Callable[..., int]], Callable[..., int]]
 
@@ -47,8 +54,54 @@ class Dispatcher:
         self._convs = convs
         self.rows = dict(rows)
         self._wraps: list[Wrap] = []
+        self._native: Callable[[list[NativeRow]], None] | None = None
         self.table: dict[int, Entry] = self._build()
         self.call = self._make_call()
+
+    @property
+    def sync_native(self) -> Callable[[list[NativeRow]], None] | None:
+        return self._native
+
+    @sync_native.setter
+    def sync_native(self, sink: Callable[[list[NativeRow]], None] | None) -> None:
+        """Keep the compiled core's table (`sink(rows)`) in step with this one."""
+        self._native = sink
+        if sink is not None:
+            sink(self.native_rows())
+
+    def native_rows(self) -> list[NativeRow]:
+        """The rows the compiled core can call itself: (nr, handler, argument count,
+        conversion per argument, fast kind). A row whose arguments need more than a width
+        or sign conversion (renumbering, register pairs, stack arguments) is left to
+        `call`, as is every number without a row."""
+        out: list[NativeRow] = []
+        abi = self.abi
+        for nr, (fn, _plan, n, name) in self.table.items():
+            row = self.rows[name]
+            codes = bytearray()
+            for arg, base in zip(row.args, row.base_kinds, strict=True):
+                if ":" in arg and arg.split(":", 1)[1] in abi.arg_convs:
+                    break  # renumbered on this ABI
+                if base in registry.WIDE and abi.wordsize == 4:
+                    break  # a register pair
+                if arg.endswith(":dirfd") or (base in registry.SIGNED32 and base != "fd"):
+                    codes.append(NATIVE_CONV["s32"])
+                elif base == "fd":
+                    codes.append(NATIVE_CONV["fd"])
+                elif base in registry.UNSIGNED32:
+                    codes.append(NATIVE_CONV["u32"])
+                elif base in registry.SIGNED_WORD or base in registry.WIDE:
+                    codes.append(NATIVE_CONV["sword"])
+                else:
+                    codes.append(NATIVE_CONV["raw"])
+            else:
+                if abi.stack_args is not None and n > 4:
+                    continue  # mips o32: arguments 5.. come from the stack
+                fast = 0 if self._wraps else NATIVE_FAST.get(name, 0)
+                if name in ("getuid", "geteuid", "getgid", "getegid") and abi.wordsize == 4:
+                    fast = 0  # the 16-bit calls of 32-bit ABIs
+                out.append((nr, fn, n, bytes(codes), fast))
+        return out
 
     def wrap_handlers(self, wrap: Wrap, inner: bool = False) -> None:
         """Rebuild the table with every handler wrapped (`wrap(name, handler)`): tracing and
@@ -65,6 +118,8 @@ class Dispatcher:
         new = self._build()
         self.table.clear()
         self.table.update(new)
+        if self._native is not None:
+            self._native(self.native_rows())
 
     def serve_unimplemented(self, name: str) -> None:
         """Give a syscall without a handler one that says ENOSYS, taking six raw words, so a

@@ -126,6 +126,11 @@ def _load_library(path: str) -> ctypes.CDLL:
 
 _lib = _load_library(_find_library())
 
+
+def library_handle() -> int:
+    """The dlopen handle of the loaded libunicorn (the C core looks its functions up in it)."""
+    return int(_lib._handle)
+
 _u64 = ctypes.c_uint64
 _vp = ctypes.c_void_p
 _int = ctypes.c_int

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from usermode.engine import capi
+from usermode.engine.native import NATIVE, NativeStopper
 from usermode.uapi import SIGBUS, SIGILL, SIGSEGV
 
 if TYPE_CHECKING:
@@ -74,7 +75,9 @@ class Engine:
         self.parked: Suspend | None = None
         self.error: BaseException | None = None
         self.pending_signal: int | None = None
-        self.stopper: BlockStopper | None = None
+        self.stopper: BlockStopper | NativeStopper | None = None
+        # the compiled core (engine/_native.c), unless it is not built or switched off
+        self.core: Any = NATIVE.Core(self.uc.handle) if NATIVE is not None else None
         self._ret = ctypes.c_uint64()
         self._ret_ref = ctypes.byref(self._ret)
         self._tbit = arch.THUMB_CPSR_BIT  # arm: CPSR.T
@@ -125,10 +128,32 @@ class Engine:
         capi.uc_reg_write(self.uc.handle, self.arch.SYSCALL_RET_REG, self._ret_ref)
 
     # ---- hooks -------------------------------------------------------------------------------
+    def install_native(self, dispatch: Callable[[int, list[int]], int], proc: object,
+                       errnos: list[int], errno_type: type[BaseException]) -> None:
+        """The syscall, exception and TLB-fill hooks in the compiled core: `dispatch(nr,
+        args)` serves what its table (`set_syscall_table`) does not; handlers in the table
+        are called as `fn(proc, *args)`; `errnos[host errno]` is the guest's number."""
+        a = self.arch
+        core = self.core
+        core.configure((a.SYSCALL_NR_REG, *a.SYSCALL_ARG_REGS), a.SYSCALL_RET_REG,
+                       -1 if self._err_reg is None else self._err_reg, self._max_errno,
+                       8 * a.WORDSIZE, dispatch, proc, Suspend, errno_type, errnos)
+        if a.SYSCALL_HOOK == "intr":
+            assert a.SYSCALL_INTNO is not None
+            core.install("intr", a.SYSCALL_INTNO, SIGILL, a.INTR_SIGNALS, not self.cpu_tlb)
+        else:
+            core.install("insn", 0, SIGSEGV, a.INTR_SIGNALS, not self.cpu_tlb)
+
+    def set_syscall_table(self, rows: list[tuple[int, Callable[..., int], int, bytes, int]]
+                          ) -> None:
+        """The compiled core's table: (nr, handler, argument count, conversions, fast)."""
+        self.core.set_table(rows)
+
     def install(self, dispatch: Callable[[int, list[int]], int], mask: int,
                 tlb_fill: Callable[[int, int, Any], bool]) -> None:
-        """Install the syscall, exception and TLB-fill hooks. The syscall path is one closure
-        with everything it touches bound locally: this is the per-syscall hot path."""
+        """Install the syscall, exception and TLB-fill hooks in Python (no compiled core, or
+        USERMODE_NATIVE=0). The syscall path is one closure with everything it touches bound
+        locally: this is the per-syscall hot path."""
         a = self.arch
         uc = self.uc
         batch = uc.batch((a.SYSCALL_NR_REG, *a.SYSCALL_ARG_REGS))
@@ -226,17 +251,34 @@ class Engine:
         self.parked = None
         self.pending_signal = None
         sp = self.splitter
-        if sp is None:
+        core = self.core
+        if core is not None:
+            if sp is not None:
+                sp.before(pc)
+            err = int(core.emu_start(pc))
+            self.parked = core.take_parked()
+            if self.error is None:
+                self.error = core.take_error()
+            self.pending_signal = core.pending_signal or None
+        elif sp is None:
             return self.uc.emu_start(pc, UNTIL)
-        sp.before(pc)
-        err = self.uc.emu_start(pc, UNTIL)
+        else:
+            sp.before(pc)
+            err = self.uc.emu_start(pc, UNTIL)
+        if sp is None:
+            return err
         if not err and self.parked is None and self.pending_signal is None:
             sp.after()  # stopped at an exit: put the PC there (Unicorn's is stale)
         return err
 
     # ---- preemption ------------------------------------------------------------------------------
-    def enable_preemption(self) -> BlockStopper:
-        """Install the native stop-on-request block hook (see engine/preempt.py)."""
+    def enable_preemption(self) -> BlockStopper | NativeStopper:
+        """Install the native stop-on-request block hook (the compiled core's, or the one in
+        engine/preempt.py)."""
+        if self.stopper is None and self.core is not None:
+            self.core.install_preempt()
+            self.stopper = NativeStopper(self.core)
+            self.uc.flush_tb()  # code translated so far lacks the hook call
         if self.stopper is None:
             from usermode.engine.preempt import BlockStopper
 

@@ -16,6 +16,7 @@ Design (measured on Unicorn 2.1.4):
 from __future__ import annotations
 
 import errno
+import struct
 from bisect import bisect_right
 from collections.abc import Callable
 from typing import Any
@@ -33,6 +34,7 @@ __all__ = ["PAGE", "PAGE_MASK", "PROT_R", "PROT_W", "PROT_X", "AddressSpace", "B
            "Vma", "page_down", "page_up"]
 
 PAGE_MASK = ~(PAGE - 1)
+_VMA_RECORD = struct.Struct("<QQqQ")  # what the compiled core's set_map takes
 
 _NEED = {capi.UC_MEM_READ: PROT_R, capi.UC_MEM_WRITE: PROT_W, capi.UC_MEM_FETCH: PROT_X}
 
@@ -104,7 +106,8 @@ class AddressSpace:
         self.arena_lo = arena_lo
         self.brk_start = 0
         self.brk_cur = 0
-        self.last_fault: Fault | None = None
+        self._fault: Fault | None = None
+        self._core: Any = None  # the compiled core, which then does the TLB fill
         self.add_backing(arena_lo, arena_hi)
         self._last = _NO_VMA  # the mapping the previous view() hit: syscalls reuse buffers
 
@@ -200,15 +203,40 @@ class AddressSpace:
                     e.paddr = vaddr & PAGE_MASK
                     e.perms = p
                     return True
-                self.last_fault = Fault(vaddr, access, True)
+                self._fault = Fault(vaddr, access, True)
                 return False
-        self.last_fault = Fault(vaddr, access, False)
+        self._fault = Fault(vaddr, access, False)
         return False
 
     # ---- mapping changes ---------------------------------------------------------------------
+    @property
+    def last_fault(self) -> Fault | None:
+        """The last access the TLB fill refused (until set back to None)."""
+        if self._core is not None:
+            f = self._core.take_fault()
+            if f is not None:
+                self._fault = Fault(*f)
+        return self._fault
+
+    @last_fault.setter
+    def last_fault(self, fault: Fault | None) -> None:
+        if self._core is not None:
+            self._core.take_fault()
+        self._fault = fault
+
+    def use_core(self, core: Any) -> None:
+        """The compiled core fills the TLB from now on: it gets a copy of the mappings,
+        renewed at every change."""
+        self._core = core
+        self._reindex()
+
     def _reindex(self) -> None:
         self._starts = [v.start for v in self.vmas]
         self._last = _NO_VMA
+        if self._core is not None:
+            self._core.set_map(b"".join(
+                _VMA_RECORD.pack(v.start, v.end, v.backing.host - v.backing.lo, v.prot)
+                for v in self.vmas))
 
     def _carve(self, lo: int, hi: int) -> list[Vma]:
         """Remove [lo, hi) from the mapping list (splitting edges); return removed pieces."""

@@ -10,6 +10,7 @@ from usermode import arch as archmod
 from usermode.engine.core import Engine
 from usermode.host.fds import move_high
 from usermode.kernel.children import ChildWatch
+from usermode.kernel.errors import Errno
 from usermode.kernel.exec import EXIT_CANNOT_EXEC, UsageError, load_program, read_program
 from usermode.kernel.fatal import ignored_at_start
 from usermode.kernel.fdtable import FdTable
@@ -131,7 +132,15 @@ class Process:
         """The syscall table, and the engine's hooks that call into it."""
         self.dispatcher = dispatcher
         self.dispatch = dispatch
-        self.engine.install(dispatch, self.abi.mask, self.mem.tlb_fill)
+        eng = self.engine
+        if eng.core is None:
+            eng.install(dispatch, self.abi.mask, self.mem.tlb_fill)
+            return
+        eng.install_native(dispatch, self, [self.abi.to_guest_errno(e) for e in range(4096)],
+                           Errno)
+        self.mem.use_core(eng.core)
+        if dispatch == dispatcher.call:  # (a tracer sees every call through `dispatch`)
+            dispatcher.sync_native = eng.set_syscall_table
 
     def load(self, env: dict[str, str]) -> None:
         load_program(self, env)

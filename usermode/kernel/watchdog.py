@@ -28,6 +28,7 @@ from usermode.loop.aio import Source
 from usermode.loop.monitor import IN
 
 if TYPE_CHECKING:
+    from usermode.engine.native import NativeStopper
     from usermode.engine.preempt import BlockStopper
     from usermode.kernel.sched import Scheduler
     from usermode.loop.aio import EventLoop
@@ -40,7 +41,7 @@ class Watchdog:
         self.closed = False
         self.preemptions = 0
         self._thread: threading.Thread | None = None
-        self._stopper: BlockStopper | None = None
+        self._stopper: BlockStopper | NativeStopper | None = None
         self._wakeup: tuple[int, int] | None = None  # (read end, write end)
         self.sigfd: HostSignalFd | None = None  # host signals read with their siginfo
 
