@@ -15,16 +15,19 @@ from typing import Any
 
 from syscalls import registry, tables
 from syscalls.abi import Abi
+from usermode.engine.native import CONV, FAST
 from usermode.kernel.errors import Errno, errno_of
 
 Conv = Callable[[int], int]
 # (nr, handler, argument count, conversions, fast kind): a row of the compiled core's table
 NativeRow = tuple[int, Callable[..., int], int, bytes, int]
-# the compiled core's codes (usermode/engine/_native.c: CONV_*, FAST_*)
-NATIVE_CONV = {"raw": 0, "s32": 1, "fd": 2, "u32": 3, "sword": 4}
-NATIVE_FAST = {"getpid": 1, "getppid": 2, "getuid": 3, "geteuid": 4, "getgid": 5, "getegid": 6,
-               "getuid32": 3, "geteuid32": 4, "getgid32": 5, "getegid32": 6, "read": 7,
-               "write": 8}
+# syscalls the compiled core can serve itself, by the name of its FAST_* kind
+FAST_NAMES = {"getpid": "getpid", "getppid": "getppid", "getuid": "getuid",
+              "geteuid": "geteuid", "getgid": "getgid", "getegid": "getegid",
+              "getuid32": "getuid", "geteuid32": "geteuid", "getgid32": "getgid",
+              "getegid32": "getegid", "read": "read", "write": "write", "pread64": "pread",
+              "pwrite64": "pwrite", "lseek": "lseek", "getrandom": "getrandom",
+              "clock_gettime": "clock_gettime64", "clock_gettime64": "clock_gettime64"}
 Entry = tuple[Callable[..., int], tuple[tuple[int, Conv], ...], int, str]
 Wrap = Callable[[str, Callable[..., int]], Callable[..., int]]
 
@@ -85,21 +88,19 @@ class Dispatcher:
                 if base in registry.WIDE and abi.wordsize == 4:
                     break  # a register pair
                 if arg.endswith(":dirfd") or (base in registry.SIGNED32 and base != "fd"):
-                    codes.append(NATIVE_CONV["s32"])
+                    codes.append(CONV["s32"])
                 elif base == "fd":
-                    codes.append(NATIVE_CONV["fd"])
+                    codes.append(CONV["fd"])
                 elif base in registry.UNSIGNED32:
-                    codes.append(NATIVE_CONV["u32"])
+                    codes.append(CONV["u32"])
                 elif base in registry.SIGNED_WORD or base in registry.WIDE:
-                    codes.append(NATIVE_CONV["sword"])
+                    codes.append(CONV["sword"])
                 else:
-                    codes.append(NATIVE_CONV["raw"])
+                    codes.append(CONV["raw"])
             else:
                 if abi.stack_args is not None and n > 4:
                     continue  # mips o32: arguments 5.. come from the stack
-                fast = 0 if self._wraps else NATIVE_FAST.get(name, 0)
-                if name in ("getuid", "geteuid", "getgid", "getegid") and abi.wordsize == 4:
-                    fast = 0  # the 16-bit calls of 32-bit ABIs
+                fast = 0 if self._wraps else _fast_kind(name, abi)
                 out.append((nr, fn, n, bytes(codes), fast))
         return out
 
@@ -197,6 +198,19 @@ class Dispatcher:
             text = f"{name} ({nr})" if name else f"{nr}"
             sys.stderr.write(f"usermode: unsupported syscall {text}\n")
         return -self.abi.to_guest_errno(errno.ENOSYS)
+
+
+def _fast_kind(name: str, abi: Abi) -> int:
+    """The compiled core's FAST_* code for a call it can serve on this ABI (0: none)."""
+    kind = FAST_NAMES.get(name)
+    if kind is None:
+        return 0
+    if abi.wordsize == 4 and name in ("getuid", "geteuid", "getgid", "getegid",
+                                      "clock_gettime", "lseek"):
+        return 0  # 16-bit ids, a 32-bit timespec, a 32-bit offset
+    if kind == "clock_gettime64" and not abi.little_endian:
+        return 0
+    return FAST.get(kind, 0)
 
 
 def _arg_conv(arg: str, kind: str, convs: dict[str, Conv], abi: Abi) -> Conv | None:

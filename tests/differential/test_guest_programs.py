@@ -38,8 +38,9 @@ def _params(cases: tuple[GuestCase, ...]) -> list[object]:
             for c in cases]
 
 
-def compare_with_reference(case: GuestCase, arch: str, binary: Path, tmp_path: Path) -> None:
-    env = guest_env(case.env)
+def compare_with_reference(case: GuestCase, arch: str, binary: Path, tmp_path: Path,
+                           extra_env: dict[str, str] | None = None) -> None:
+    env = guest_env({**case.env, **(extra_env or {})})
     ref_args, ref_repl = case_args(case, tmp_path, "ref")
     ref = run_reference(arch, binary, *ref_args, env=env)
     emu_args, emu_repl = case_args(case, tmp_path, "emu")
@@ -75,3 +76,18 @@ def test_usermode_static_pie_matches_reference(
 ) -> None:
     binary = guest(case.program, arch, libc, pie=True)
     compare_with_reference(case, arch, binary, tmp_path)
+
+
+# The pure-Python paths (no compiled core) stay correct: every case on a 64-bit and a 32-bit
+# arch, compared with the reference as above.
+PYTHON_PATH_ARCHES = tuple(a for a in ("aarch64", "arm") if a in EMULATED_ARCHES)
+
+
+@pytest.mark.parametrize("libc", LIBCS)
+@pytest.mark.parametrize("arch", PYTHON_PATH_ARCHES)
+@pytest.mark.parametrize("case", _params(CASES))
+def test_python_path_matches_reference(
+    case: GuestCase, arch: str, libc: str, guest: GuestFactory, tmp_path: Path
+) -> None:
+    binary = guest(case.program, arch, libc)
+    compare_with_reference(case, arch, binary, tmp_path, {"USERMODE_NATIVE": "0"})

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -642,6 +643,84 @@ static void check_readdir(void)
     guest_ok("readdir");
 }
 
+/* The calls the compiled core serves itself, at their edges: each must answer as Linux does
+ * (and as the Python path does), whoever serves it. Raw syscalls, so no vDSO or libc check
+ * stands in between (pread: the libc call, for the register pair of 32-bit ABIs). */
+static void check_fast_edges(void)
+{
+    static const char text[100] = "0123456789abcdefghijklmnopqrstuvwxyz";
+    int fd = open("fast.bin", O_RDWR | O_CREAT | O_TRUNC, 0644);
+    CHECK_SYS("fast_edges", fd);
+    CHECK("fast_edges", syscall(SYS_write, fd, text, sizeof text) == (long)sizeof text);
+    long page = sysconf(_SC_PAGESIZE);
+    char *two = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK("fast_edges", two != MAP_FAILED);
+    CHECK_SYS("fast_edges", munmap(two + page, page));
+    /* nothing mapped, read-only and PROT_NONE memory (at an offset with data to read) */
+    CHECK("fast_edges", lseek(fd, 0, SEEK_SET) == 0);
+    errno = 0;
+    CHECK("fast_edges", syscall(SYS_read, fd, two + page, 8) == -1 && errno == EFAULT);
+    CHECK_SYS("fast_edges", mprotect(two, page, PROT_READ));
+    errno = 0;
+    CHECK("fast_edges", pread(fd, two, 8, 0) == -1 && errno == EFAULT);
+    errno = 0;
+    CHECK("fast_edges", syscall(SYS_read, fd, (void *)check_fast_edges, 8) == -1 && errno == EFAULT);
+    CHECK_SYS("fast_edges", mprotect(two, page, PROT_NONE));
+    errno = 0;
+    CHECK("fast_edges", syscall(SYS_write, fd, two, 8) == -1 && errno == EFAULT);
+    CHECK_SYS("fast_edges", munmap(two, page));
+    /* fds, offsets and whence */
+    char buf[16];
+    errno = 0;
+    CHECK("fast_edges", syscall(SYS_read, -1, buf, 8) == -1 && errno == EBADF);
+    errno = 0;
+    CHECK("fast_edges", syscall(SYS_write, 1000, buf, 8) == -1 && errno == EBADF);
+    errno = 0;
+    CHECK("fast_edges", pread(fd, buf, 8, (off_t)-1) == -1 && errno == EINVAL);
+    errno = 0;
+    CHECK("fast_edges", lseek(fd, 0, 77) == -1 && errno == EINVAL);
+    errno = 0;
+    CHECK("fast_edges", lseek(fd, -5, SEEK_SET) == -1 && errno == EINVAL);
+    CHECK("fast_edges", syscall(SYS_read, fd, buf, 0) == 0);
+    int pfd[2];
+    CHECK_SYS("fast_edges", pipe(pfd));
+    errno = 0;
+    CHECK("fast_edges", lseek(pfd[0], 0, SEEK_SET) == -1 && errno == ESPIPE);
+    errno = 0;
+    CHECK("fast_edges", pread(pfd[0], buf, 1, 0) == -1 && errno == ESPIPE);
+    close(pfd[0]);
+    close(pfd[1]);
+    close(fd);
+    /* clocks and randomness */
+#ifdef SYS_clock_gettime64
+    long clock_nr = SYS_clock_gettime64;
+#else
+    long clock_nr = SYS_clock_gettime;
+#endif
+    int64_t ts[2], ts2[2];
+    CHECK("fast_edges", syscall(clock_nr, CLOCK_MONOTONIC, ts) == 0);
+    CHECK("fast_edges", syscall(clock_nr, CLOCK_MONOTONIC, ts2) == 0);
+    CHECK("fast_edges", ts[1] >= 0 && ts[1] < 1000000000 && ts2[1] >= 0 && ts2[1] < 1000000000);
+    CHECK("fast_edges", ts2[0] > ts[0] || (ts2[0] == ts[0] && ts2[1] >= ts[1]));
+    CHECK("fast_edges", syscall(clock_nr, CLOCK_REALTIME, ts) == 0 && ts[0] > 1600000000);
+    errno = 0;
+    CHECK("fast_edges", syscall(clock_nr, 99, ts) == -1 && errno == EINVAL);
+    errno = 0;
+    CHECK("fast_edges", syscall(clock_nr, CLOCK_MONOTONIC, NULL) == -1 && errno == EFAULT);
+    unsigned char rnd[64] = {0};
+    CHECK("fast_edges", syscall(SYS_getrandom, rnd, sizeof rnd, 0) == (long)sizeof rnd);
+    int nonzero = 0;
+    for (size_t i = 0; i < sizeof rnd; i++)
+        nonzero += rnd[i] != 0;
+    CHECK("fast_edges", nonzero > 32);
+    errno = 0;
+    CHECK("fast_edges", syscall(SYS_getrandom, rnd, sizeof rnd, 0x80) == -1 && errno == EINVAL);
+    errno = 0;
+    CHECK("fast_edges", syscall(SYS_getrandom, NULL, 16, 0) == -1 && errno == EFAULT);
+    CHECK("fast_edges", syscall(SYS_getrandom, rnd, 0, 0) == 0);
+    guest_ok("fast_edges");
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -659,6 +738,7 @@ int main(int argc, char **argv)
     check_cwd();
     check_umask();
     check_readdir();
+    check_fast_edges();
     puts("fileio done");
     return 0;
 }

@@ -10,6 +10,8 @@
  * many_fds     with every fd the limit allows taken, waits, forks and signals still work
  * arch_prctl   (i386) the x86_64-only call fails with EINVAL
  * long_shebang a #! line whose interpreter does not fit in 256 bytes is ENOEXEC
+ * partial_buf  read, pread and write with a buffer that runs into an unmapped page move the
+ *              bytes before it (EFAULT only when there are none)
  *
  * usage: robust [check ...]   (no argument: every check)
  */
@@ -23,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fsuid.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -291,11 +294,37 @@ static void check_long_shebang(void)
     guest_ok("long_shebang");
 }
 
+static void check_partial_buf(void)
+{
+    int fd = (int)syscall(SYS_memfd_create, "partial", 0);
+    CHECK_SYS("partial_buf", fd);
+    static const char text[100] = "0123456789abcdefghijklmnopqrstuvwxyz";
+    CHECK("partial_buf", write(fd, text, sizeof text) == (ssize_t)sizeof text);
+    long page = sysconf(_SC_PAGESIZE);
+    char *two = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK("partial_buf", two != MAP_FAILED);
+    CHECK_SYS("partial_buf", munmap(two + page, page));
+    ssize_t n = pread(fd, two + page - 10, 50, 0);
+    CHECKF("partial_buf", n == 10, "pread %zd", n);
+    CHECK("partial_buf", memcmp(two + page - 10, "0123456789", 10) == 0);
+    CHECK("partial_buf", lseek(fd, 0, SEEK_SET) == 0);
+    n = read(fd, two + page - 4, 50);
+    CHECKF("partial_buf", n == 4 && lseek(fd, 0, SEEK_CUR) == 4, "read %zd", n);
+    n = write(fd, two + page - 3, 50);
+    CHECKF("partial_buf", n == 3 && lseek(fd, 0, SEEK_CUR) == 7, "write %zd", n);
+    errno = 0;
+    CHECK("partial_buf", read(fd, two + page, 8) == -1 && errno == EFAULT);
+    munmap(two, page);
+    close(fd);
+    guest_ok("partial_buf");
+}
+
 static const struct guest_check checks[] = {
     {"zero_len", check_zero_len},   {"setsid", check_setsid},
     {"huge_sleep", check_huge_sleep}, {"pipe_signal", check_pipe_signal},
     {"fs_creds", check_fs_creds},   {"many_fds", check_many_fds},
     {"arch_prctl", check_arch_prctl}, {"long_shebang", check_long_shebang},
+    {"partial_buf", check_partial_buf},
 };
 
 int main(int argc, char **argv)

@@ -16,7 +16,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(USAGE)
         return 0 if args else EXIT_USAGE
     if args[0] in ("--version", "-version"):
-        sys.stdout.write(f"usermode {__version__}\n")
+        from usermode.engine.native import describe
+
+        sys.stdout.write(f"usermode {__version__} ({describe()})\n")
         return 0
     if args[0] == "run":
         status = run_command(args[1:])

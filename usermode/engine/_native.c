@@ -10,7 +10,8 @@
  *   arguments already converted (sign/width per argument kind). Rows whose arguments need
  *   more (renumbering, register pairs, stack arguments), and every call while tracing or
  *   hooks are on, go through the Python dispatcher unchanged.
- * - A few calls whose guest and host meanings agree are served in C (Core.set_fast).
+ * - A few calls whose guest and host meanings agree are served in C (the table's fast kind):
+ *   ids, reads and writes of files that cannot block, lseek, clock_gettime, getrandom.
  * - Preemption: a block hook that stops the engine when the watchdog asks.
  *
  * The uc_* functions are looked up in the libunicorn that the Python binding (capi.py) has
@@ -24,7 +25,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -77,7 +80,8 @@ static ctl_t uc_ctl_p;
 enum { CONV_RAW = 0, CONV_S32, CONV_FD, CONV_U32, CONV_SWORD };
 /* Calls served in C */
 enum { FAST_NONE = 0, FAST_GETPID, FAST_GETPPID, FAST_GETUID, FAST_GETEUID, FAST_GETGID,
-       FAST_GETEGID, FAST_READ, FAST_WRITE };
+       FAST_GETEGID, FAST_READ, FAST_WRITE, FAST_PREAD, FAST_PWRITE, FAST_LSEEK,
+       FAST_CLOCK_GETTIME64, FAST_GETRANDOM };
 
 typedef struct {
     uint64_t start, end; /* guest [start, end) */
@@ -280,6 +284,26 @@ static void write_result(Core *c, int64_t r)
 }
 
 /* Serve a call in C; false if the Python path must take it after all. */
+/* A guest fd that names a host file whose reads and writes cannot block and have no peer:
+ * a regular file, /dev/null or /dev/zero (-1: anything else, or a negative fd). */
+static int plain_fd(uint64_t raw, bool regular_only)
+{
+    if (raw & 0x80000000u)
+        return -1;
+    int fd = (int)(uint32_t)raw;
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -1;
+    if (S_ISREG(st.st_mode))
+        return fd;
+    if (!regular_only && S_ISCHR(st.st_mode) &&
+        (st.st_rdev == makedev(1u, 3u) || st.st_rdev == makedev(1u, 5u)))
+        return fd;
+    return -1;
+}
+
+/* Serve a call in C; false if the Python path must take it after all (it then decides
+ * everything, EFAULT and EINVAL included). Arguments are the raw registers. */
 static bool fast_call(Core *c, int kind, uint64_t *a, int64_t *out)
 {
     long r;
@@ -291,28 +315,62 @@ static bool fast_call(Core *c, int kind, uint64_t *a, int64_t *out)
     case FAST_GETGID: r = syscall(SYS_getgid); break;
     case FAST_GETEGID: r = syscall(SYS_getegid); break;
     case FAST_READ:
-    case FAST_WRITE: {
-        /* regular files and /dev/null, /dev/zero only: nothing that can block or be a peer */
-        int fd = (int)(uint32_t)a[0];
-        if (a[0] & 0x80000000u)
-            return false;
-        struct stat st;
-        if (fstat(fd, &st) != 0)
-            return false;
-        if (!S_ISREG(st.st_mode) &&
-            !(S_ISCHR(st.st_mode) && (st.st_rdev == makedev(1u, 3u) || st.st_rdev == makedev(1u, 5u))))
-            return false;
+    case FAST_WRITE:
+    case FAST_PREAD:
+    case FAST_PWRITE: {
+        bool positioned = kind == FAST_PREAD || kind == FAST_PWRITE;
+        int fd = plain_fd(a[0], positioned);
         uint64_t n = a[2];
-        if (n == 0 || n > 0x7FFFF000)
+        if (fd < 0 || n == 0 || n > 0x7FFFF000)
             return false;
-        void *p = host_range(c, a[1], n, kind == FAST_READ ? PROT_W : PROT_R);
+        if (positioned && (c->wordbits != 64 || (int64_t)a[3] < 0))
+            return false;
+        bool into_guest = kind == FAST_READ || kind == FAST_PREAD;
+        void *p = host_range(c, a[1], n, into_guest ? PROT_W : PROT_R);
         if (p == NULL)
             return false;
-        r = kind == FAST_READ ? read(fd, p, n) : write(fd, p, n);
-        if (r < 0) {
-            *out = -guest_errno(c, errno);
-            return true;
+        switch (kind) {
+        case FAST_READ: r = read(fd, p, n); break;
+        case FAST_WRITE: r = write(fd, p, n); break;
+        case FAST_PREAD: r = pread(fd, p, n, (off_t)a[3]); break;
+        default: r = pwrite(fd, p, n, (off_t)a[3]); break;
         }
+        break;
+    }
+    case FAST_LSEEK: { /* 64-bit ABIs: the offset is one register */
+        if (c->wordbits != 64 || a[0] & 0x80000000u || (uint32_t)a[2] > 4)
+            return false;
+        r = (long)lseek((int)(uint32_t)a[0], (off_t)a[1], (int)(uint32_t)a[2]);
+        break;
+    }
+    case FAST_CLOCK_GETTIME64: { /* a timespec of two 64-bit words, little-endian */
+        int32_t clk = (int32_t)(uint32_t)a[0];
+        if (!(clk == CLOCK_REALTIME || clk == CLOCK_MONOTONIC || clk == CLOCK_MONOTONIC_RAW ||
+              clk == CLOCK_REALTIME_COARSE || clk == CLOCK_MONOTONIC_COARSE ||
+              clk == CLOCK_BOOTTIME))
+            return false;
+        int64_t *p = host_range(c, a[1], 16, PROT_W);
+        if (p == NULL)
+            return false;
+        struct timespec ts;
+        r = clock_gettime(clk, &ts);
+        if (r == 0) {
+            int64_t words[2] = {(int64_t)ts.tv_sec, (int64_t)ts.tv_nsec};
+            memcpy(p, words, sizeof words);
+        }
+        break;
+    }
+    case FAST_GETRANDOM: { /* never waits: a pool not ready yet is the Python path's */
+        uint32_t flags = (uint32_t)a[2];
+        uint64_t n = a[1];
+        if (flags & ~7u || n == 0 || n > (1u << 20))
+            return false;
+        void *p = host_range(c, a[0], n, PROT_W);
+        if (p == NULL)
+            return false;
+        r = (long)getrandom(p, n, flags | GRND_NONBLOCK);
+        if (r < 0 && errno == EAGAIN && !(flags & GRND_NONBLOCK))
+            return false;
         break;
     }
     default:
@@ -786,5 +844,10 @@ PyMODINIT_FUNC PyInit__native(void)
     PyModule_AddIntConstant(m, "FAST_GETEGID", FAST_GETEGID);
     PyModule_AddIntConstant(m, "FAST_READ", FAST_READ);
     PyModule_AddIntConstant(m, "FAST_WRITE", FAST_WRITE);
+    PyModule_AddIntConstant(m, "FAST_PREAD", FAST_PREAD);
+    PyModule_AddIntConstant(m, "FAST_PWRITE", FAST_PWRITE);
+    PyModule_AddIntConstant(m, "FAST_LSEEK", FAST_LSEEK);
+    PyModule_AddIntConstant(m, "FAST_CLOCK_GETTIME64", FAST_CLOCK_GETTIME64);
+    PyModule_AddIntConstant(m, "FAST_GETRANDOM", FAST_GETRANDOM);
     return m;
 }

@@ -12,13 +12,18 @@ from types import ModuleType
 
 from usermode.engine import capi
 
+_why_not = ""
+
 
 def _load() -> ModuleType | None:
+    global _why_not
     if os.environ.get("USERMODE_NATIVE", "1") == "0":
+        _why_not = "USERMODE_NATIVE=0"
         return None
     try:
         from usermode.engine import _native  # type: ignore[attr-defined]
-    except ImportError:
+    except ImportError as e:
+        _why_not = f"the compiled core is not built: {e}"
         return None
     _native.bind(capi.library_handle())
     return _native  # type: ignore[no-any-return]
@@ -27,13 +32,24 @@ def _load() -> ModuleType | None:
 NATIVE: ModuleType | None = _load()
 
 
+def _codes(prefix: str) -> dict[str, int]:
+    """The core's own enum values (CONV_*, FAST_*), by lower-case name."""
+    if NATIVE is None:
+        return {}
+    return {k[len(prefix):].lower(): v for k, v in vars(NATIVE).items()
+            if k.startswith(prefix) and isinstance(v, int)}
+
+
+# argument conversions and calls served in C, as the core numbers them
+CONV: dict[str, int] = _codes("CONV_")
+FAST: dict[str, int] = _codes("FAST_")
+
+
 def describe() -> str:
     """Which path runs, for `usermode --version`."""
     if NATIVE is not None:
         return "compiled core"
-    if os.environ.get("USERMODE_NATIVE", "1") == "0":
-        return "pure Python (USERMODE_NATIVE=0)"
-    return "pure Python (the C core is not built)"
+    return f"pure Python: {_why_not}"
 
 
 class NativeStopper:
