@@ -72,3 +72,21 @@ def test_capi_constants() -> None:
         assert getattr(capi, name) == getattr(unicorn_const, bare), name
         checked += 1
     assert checked > 40
+
+
+def test_compiled_core_constants() -> None:
+    """The numbers usermode/engine/_native.c types by hand are Unicorn's (one of them, the
+    TLB flush request, once asked for a translation-cache flush instead)."""
+    import re
+    from pathlib import Path
+
+    x86_const = importlib.import_module("unicorn.x86_const")
+    source = (Path(capi.__file__).parent / "_native.c").read_text()
+    found = re.findall(r"^#define (UC_\w+) (\(1 << \d+\)|\d+)$", source, re.M)
+    assert len(found) >= 9
+    for name, text in found:
+        value = eval(text)  # an int or (1 << n), as matched above
+        want = getattr(unicorn_const, name, None)
+        if want is None:
+            want = getattr(x86_const, name)
+        assert value == want, f"{name} is {value} in _native.c, {want} in Unicorn"
