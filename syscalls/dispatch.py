@@ -8,6 +8,9 @@ per name when asked for).
 from __future__ import annotations
 
 import errno
+import fcntl
+import os
+import stat
 import struct
 import sys
 from collections.abc import Callable, Mapping
@@ -15,12 +18,13 @@ from typing import Any
 
 from syscalls import registry, tables
 from syscalls.abi import Abi
-from usermode.engine.native import CONV, FAST
+from usermode.engine.native import CONV, FAST, FD_CHECK
 from usermode.kernel.errors import Errno, errno_of
 
 Conv = Callable[[int], int]
-# (nr, handler, argument count, conversions, fast kind): a row of the compiled core's table
-NativeRow = tuple[int, Callable[..., int], int, bytes, int]
+# (nr, handler, argument count, conversions, fast kind, fd check): a row of the compiled
+# core's table
+NativeRow = tuple[int, Callable[..., int], int, bytes, int, int]
 # syscalls the compiled core can serve itself, by the name of its FAST_* kind
 FAST_NAMES = {"getpid": "getpid", "getppid": "getppid", "getuid": "getuid",
               "geteuid": "geteuid", "getgid": "getgid", "getegid": "getegid",
@@ -28,6 +32,13 @@ FAST_NAMES = {"getpid": "getpid", "getppid": "getppid", "getuid": "getuid",
               "getegid32": "getegid", "read": "read", "write": "write", "pread64": "pread",
               "pwrite64": "pwrite", "lseek": "lseek", "getrandom": "getrandom",
               "clock_gettime": "clock_gettime64", "clock_gettime64": "clock_gettime64"}
+# calls whose fd Linux checks for reading or writing before it touches the caller's memory
+FD_READ_CALLS = frozenset({"read", "readv", "pread64", "preadv", "preadv2"})
+FD_WRITE_CALLS = frozenset({"write", "writev", "pwrite64", "pwritev", "pwritev2"})
+FD_SOCKET_CALLS = frozenset({"accept", "accept4", "bind", "connect", "listen", "shutdown",
+                             "getsockname", "getpeername", "getsockopt", "setsockopt",
+                             "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg",
+                             "recvmmsg", "send", "recv"})
 Entry = tuple[Callable[..., int], tuple[tuple[int, Conv], ...], int, str]
 Wrap = Callable[[str, Callable[..., int]], Callable[..., int]]
 
@@ -58,6 +69,7 @@ class Dispatcher:
         self.rows = dict(rows)
         self._wraps: list[Wrap] = []
         self._native: Callable[[list[NativeRow]], None] | None = None
+        self.fd_checks: dict[int, str] = {}  # nr -> what an EFAULT may hide (see fd_fault)
         self.table: dict[int, Entry] = self._build()
         self.call = self._make_call()
 
@@ -101,7 +113,8 @@ class Dispatcher:
                 if abi.stack_args is not None and n > 4:
                     continue  # mips o32: arguments 5.. come from the stack
                 fast = 0 if self._wraps else _fast_kind(name, abi)
-                out.append((nr, fn, n, bytes(codes), fast))
+                check = self.fd_checks.get(nr)
+                out.append((nr, fn, n, bytes(codes), fast, FD_CHECK[check] if check else 0))
         return out
 
     def wrap_handlers(self, wrap: Wrap, inner: bool = False) -> None:
@@ -115,10 +128,14 @@ class Dispatcher:
         self._rebuild()
 
     def _rebuild(self) -> None:
-        # in place: the engine's hook (and a tracer) already hold `call`, bound to this dict
+        # in place: the engine's hook (and a tracer) already hold `call`, bound to these dicts
+        checks = self.fd_checks
         new = self._build()
         self.table.clear()
         self.table.update(new)
+        checks.clear()
+        checks.update(self.fd_checks)
+        self.fd_checks = checks
         if self._native is not None:
             self._native(self.native_rows())
 
@@ -138,6 +155,7 @@ class Dispatcher:
     def _build(self) -> dict[int, Entry]:
         abi, convs, rows = self.abi, self._convs, self.rows
         table: dict[int, Entry] = {}
+        self.fd_checks = {}
         stack_args = abi.stack_args  # mips o32: arguments 5.. are on the guest's stack
         for nr, name in self.names.items():
             row = rows.get(name)
@@ -148,6 +166,10 @@ class Dispatcher:
                 fn = wrap(name, fn)
             kinds = [k if not a.endswith(":dirfd") else "int" for k, a in zip(
                 row.base_kinds, row.args, strict=True)]
+            if kinds and kinds[0] == "fd":
+                self.fd_checks[nr] = ("read" if name in FD_READ_CALLS else
+                                      "write" if name in FD_WRITE_CALLS else
+                                      "socket" if name in FD_SOCKET_CALLS else "open")
             arg_convs = [_arg_conv(a, k, convs, abi) for a, k in zip(row.args, kinds,
                                                                       strict=True)]
             wide = abi.wordsize == 4 and bool(registry.WIDE.intersection(kinds))
@@ -169,6 +191,7 @@ class Dispatcher:
         proc = self.proc
         unknown = self.unknown
         to_guest_errno = self.abi.to_guest_errno
+        fd_checks = self.fd_checks  # rebuilt in place, as the table
 
         def call(nr: int, args: list[int]) -> int:
             ent = get(nr)
@@ -181,12 +204,15 @@ class Dispatcher:
                     a[i] = conv(a[i])
                 return fn(proc, *a)
             except Errno as e:  # the common case, without a call
-                return -to_guest_errno(e.errno)
+                err = e.errno
             except Exception as e:
-                err = errno_of(e)
-                if err is None:
+                maybe = errno_of(e)
+                if maybe is None:
                     raise
-                return -to_guest_errno(err)
+                err = maybe
+            if err == errno.EFAULT and nr in fd_checks:
+                err = fd_fault(fd_checks[nr], args[0])
+            return -to_guest_errno(err)
 
         return call
 
@@ -198,6 +224,26 @@ class Dispatcher:
             text = f"{name} ({nr})" if name else f"{nr}"
             sys.stderr.write(f"usermode: unsupported syscall {text}\n")
         return -self.abi.to_guest_errno(errno.ENOSYS)
+
+
+def fd_fault(check: str, raw_fd: int) -> int:
+    """The errno for an EFAULT raised by a call on guest fd `raw_fd`: Linux looks the fd up
+    (EBADF), checks its open mode (EBADF) or that it is a socket (ENOTSOCK) before it
+    touches the caller's memory."""
+    fd = raw_fd & 0xFFFFFFFF
+    try:
+        fl = fcntl.fcntl(fd, fcntl.F_GETFL) if fd < 0x80000000 else -1
+        is_sock = stat.S_ISSOCK(os.fstat(fd).st_mode) if fl >= 0 else False
+    except OSError:
+        fl, is_sock = -1, False
+    if fl < 0 or (check in ("read", "write") and fl & os.O_PATH):
+        return errno.EBADF
+    if check == "socket" and not is_sock:
+        return errno.ENOTSOCK
+    mode = fl & os.O_ACCMODE
+    if (check == "read" and mode == os.O_WRONLY) or (check == "write" and mode == os.O_RDONLY):
+        return errno.EBADF
+    return errno.EFAULT
 
 
 def _fast_kind(name: str, abi: Abi) -> int:

@@ -151,9 +151,15 @@ def _unlock(fd: int, cmd: int, lock: bytes) -> None:
                 HOST_FLOCK.pack(F_UNLCK, *rest))
 
 
+PIPE2_FLAGS = os.O_CLOEXEC | os.O_NONBLOCK | os.O_DIRECT | os.O_EXCL  # O_EXCL: notification
+
+
 def _pipe(p: Process, fds_ptr: int, flags: int) -> int:
+    hflags = p.abi.from_guest_open_flags(flags)
+    if hflags & ~PIPE2_FLAGS or p.abi.to_guest_open_flags(hflags) != flags:
+        raise Errno(errno.EINVAL)  # the flags before the pointer, as Linux
     p.mem.view(fds_ptr, 8, PROT_W)  # EFAULT before creating anything
-    r, w = os.pipe2(p.abi.from_guest_open_flags(flags))
+    r, w = os.pipe2(hflags)
     p.fds.forget(r)
     p.fds.forget(w)
     p.fds.link(r, w)

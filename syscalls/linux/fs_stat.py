@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import stat
 from typing import TYPE_CHECKING
 
 from syscalls.abi import get as get_abi
@@ -88,8 +89,16 @@ def sys_fstat64(p: Process, fd: int, buf: int) -> int:
     return 0
 
 
+STATX__RESERVED = 0x80000000
+AT_NO_AUTOMOUNT, AT_STATX_SYNC_TYPE = 0x800, 0x6000
+STATX_AT_FLAGS = AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE
+
+
 @syscall("statx", args=("fd:dirfd", "path", "int:at_flags", "uint:statx_mask", "ptr"))
 def sys_statx(p: Process, dfd: int, path: int, flags: int, mask: int, buf: int) -> int:
+    if (mask & STATX__RESERVED or flags & ~STATX_AT_FLAGS
+            or flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE):
+        raise Errno(errno.EINVAL)  # before the path is read, as Linux
     raw = p.mem.read_cstr(path, PATH_MAX)
     host = p.paths.to_host(raw, not flags & AT_SYMLINK_NOFOLLOW) if raw else b""
     return hostsys.syscall(hostsys.NR["statx"], dfd, host, flags, mask,
@@ -102,7 +111,12 @@ def sys_getdents64(p: Process, fd: int, dirp: int, count: int) -> int:
     # as much of the buffer as is writable (a heap buffer may straddle two of our backings).
     if not count:
         return hostsys.syscall(hostsys.NR["getdents64"], fd, 0, 0)
-    view = p.mem.view(dirp, count, PROT_W, True)
+    try:
+        view = p.mem.view(dirp, count, PROT_W, True)
+    except Errno as e:  # the fd is checked first (EBADF, ENOTDIR)
+        if not stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise Errno(errno.ENOTDIR) from e
+        raise
     ptr = ctypes.addressof(ctypes.c_char.from_buffer(view))
     return hostsys.syscall(hostsys.NR["getdents64"], fd, ptr, len(view))
 

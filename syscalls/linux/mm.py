@@ -150,12 +150,36 @@ def sys_msync(p: Process, addr: int, length: int, flags: int) -> int:
     return 0
 
 
-@syscall("mlock", "munlock", args=("ptr", "size"))
+MLOCK_ONFAULT = 1
+MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT = 1, 2, 4
+
+
+@syscall("mlock", "munlock", args=("ptr", "size"), support=PARTIAL,
+         note="the range is checked (ENOMEM where it is not all mapped); nothing is pinned")
 def sys_mlock(p: Process, addr: int, length: int) -> int:
+    lo = addr & ~(PAGE - 1)
+    hi = page_up(addr + length)
+    if hi < lo or not p.mem.is_mapped(lo, hi):
+        raise Errno(errno.ENOMEM)
     return 0
 
 
-@syscall("mlockall", "munlockall", args=("int",))
+@syscall("mlock2", args=("ptr", "size", "uint"), support=PARTIAL,
+         note="the flags and range are checked; nothing is pinned")
+def sys_mlock2(p: Process, addr: int, length: int, flags: int) -> int:
+    if flags & ~MLOCK_ONFAULT:
+        raise Errno(errno.EINVAL)
+    return sys_mlock(p, addr, length)
+
+
+@syscall("mlockall", args=("int",), support=PARTIAL, note="flags checked; nothing is pinned")
 def sys_mlockall(p: Process, flags: int) -> int:
+    if not flags or flags & ~(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) or flags == MCL_ONFAULT:
+        raise Errno(errno.EINVAL)
+    return 0
+
+
+@syscall("munlockall", args=())
+def sys_munlockall(p: Process) -> int:
     return 0
 

@@ -31,7 +31,6 @@ from loaders.elf import ElfError, read_elf
 from syscalls.registry import PARTIAL, syscall
 from usermode.host.signals import restore_mask, with_guest_mask
 from usermode.kernel.errors import Errno, ExecRequest, Park
-from usermode.kernel.memory import PROT_W
 from usermode.uapi import (
     CLD_EXITED,
     CLONE_CHILD_CLEARTID,
@@ -152,8 +151,8 @@ def _wait4_now(p: Process, pid: int, status: int, options: int, rusage: int) -> 
 
 @syscall("wait4", args=("int", "ptr", "int:wait_options", "ptr"))
 def sys_wait4(p: Process, pid: int, status: int, options: int, rusage: int) -> int:
-    if status:
-        p.mem.view(status, 4, PROT_W)
+    # a bad status pointer is found when a child's status is written (EFAULT), after the
+    # options (EINVAL) and after there is a child to wait for (ECHILD), as in Linux
     if options & WNOHANG:
         return _wait4_now(p, pid, status, options, rusage)
     return _until_child(p, lambda: _wait4_now(p, pid, status, options | WNOHANG, rusage)

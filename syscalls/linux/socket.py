@@ -16,6 +16,7 @@ import ctypes
 import errno
 import fcntl
 import os
+import stat
 from typing import TYPE_CHECKING
 
 from syscalls.linux import cmsg
@@ -120,7 +121,11 @@ def _addr_out(p: Process, addr: int, alen_ptr: int) -> tuple[int, int]:
 
 
 def _accept(p: Process, fd: int, addr: int, alen_ptr: int, flags: int) -> int:
+    if not stat.S_ISSOCK(os.fstat(fd).st_mode):  # before waiting: a pipe never gets a peer
+        raise Errno(errno.ENOTSOCK)
     hflags = p.abi.from_guest_open_flags(flags)
+    if hflags & ~(os.O_CLOEXEC | os.O_NONBLOCK):
+        raise Errno(errno.EINVAL)
     if would_block(p, fd, POLLIN):
         def resumed(_reason: int) -> int:
             return _accept(p, fd, addr, alen_ptr, flags)

@@ -38,6 +38,7 @@ def lines_of(path: Path, tid_prefix: bool, scratch: str) -> list[tuple[str, str]
             line = line.split(" ", 1)[1]
         line = re.sub(r" +=", " =", line)
         line = re.sub(r"0x[0-9a-f]{6,}", "ADDR", line).replace(scratch, "SCRATCH")
+        line = re.sub(r"\{tv_sec=\d+, tv_nsec=\d+\}", "{TIME}", line)  # clocks move on
         m = re.match(r"([a-z_0-9]+)\(", line)
         if m:
             out.append((m.group(1), line))

@@ -670,7 +670,7 @@ static void check_fast_edges(void)
     CHECK("fast_edges", syscall(SYS_write, fd, two, 8) == -1 && errno == EFAULT);
     CHECK_SYS("fast_edges", munmap(two, page));
     /* fds, offsets and whence */
-    char buf[16];
+    char buf[16] = {0};
     errno = 0;
     CHECK("fast_edges", syscall(SYS_read, -1, buf, 8) == -1 && errno == EBADF);
     errno = 0;
@@ -683,7 +683,7 @@ static void check_fast_edges(void)
     CHECK("fast_edges", lseek(fd, -5, SEEK_SET) == -1 && errno == EINVAL);
     CHECK("fast_edges", syscall(SYS_read, fd, buf, 0) == 0);
     int pfd[2];
-    CHECK_SYS("fast_edges", pipe(pfd));
+    CHECK_SYS("fast_edges", syscall(SYS_pipe2, pfd, 0)); /* pipe2 on every arch, for strace */
     errno = 0;
     CHECK("fast_edges", lseek(pfd[0], 0, SEEK_SET) == -1 && errno == ESPIPE);
     errno = 0;
@@ -691,7 +691,7 @@ static void check_fast_edges(void)
     close(pfd[0]);
     close(pfd[1]);
     close(fd);
-    /* clocks and randomness */
+    /* clocks */
 #ifdef SYS_clock_gettime64
     long clock_nr = SYS_clock_gettime64;
 #else
@@ -707,17 +707,6 @@ static void check_fast_edges(void)
     CHECK("fast_edges", syscall(clock_nr, 99, ts) == -1 && errno == EINVAL);
     errno = 0;
     CHECK("fast_edges", syscall(clock_nr, CLOCK_MONOTONIC, NULL) == -1 && errno == EFAULT);
-    unsigned char rnd[64] = {0};
-    CHECK("fast_edges", syscall(SYS_getrandom, rnd, sizeof rnd, 0) == (long)sizeof rnd);
-    int nonzero = 0;
-    for (size_t i = 0; i < sizeof rnd; i++)
-        nonzero += rnd[i] != 0;
-    CHECK("fast_edges", nonzero > 32);
-    errno = 0;
-    CHECK("fast_edges", syscall(SYS_getrandom, rnd, sizeof rnd, 0x80) == -1 && errno == EINVAL);
-    errno = 0;
-    CHECK("fast_edges", syscall(SYS_getrandom, NULL, 16, 0) == -1 && errno == EFAULT);
-    CHECK("fast_edges", syscall(SYS_getrandom, rnd, 0, 0) == 0);
     guest_ok("fast_edges");
 }
 

@@ -10,6 +10,7 @@
  * many_fds     with every fd the limit allows taken, waits, forks and signals still work
  * arch_prctl   (i386) the x86_64-only call fails with EINVAL
  * long_shebang a #! line whose interpreter does not fit in 256 bytes is ENOEXEC
+ * getrandom    random bytes, a bad flag (EINVAL), a bad buffer (EFAULT), a zero length
  * partial_buf  read, pread and write with a buffer that runs into an unmapped page move the
  *              bytes before it (EFAULT only when there are none)
  *
@@ -319,12 +320,28 @@ static void check_partial_buf(void)
     guest_ok("partial_buf");
 }
 
+static void check_getrandom(void)
+{
+    unsigned char rnd[64] = {0};
+    CHECK("getrandom", syscall(SYS_getrandom, rnd, sizeof rnd, 0) == (long)sizeof rnd);
+    int nonzero = 0;
+    for (size_t i = 0; i < sizeof rnd; i++)
+        nonzero += rnd[i] != 0;
+    CHECK("getrandom", nonzero > 32);
+    errno = 0;
+    CHECK("getrandom", syscall(SYS_getrandom, rnd, sizeof rnd, 0x80) == -1 && errno == EINVAL);
+    errno = 0;
+    CHECK("getrandom", syscall(SYS_getrandom, NULL, 16, 0) == -1 && errno == EFAULT);
+    CHECK("getrandom", syscall(SYS_getrandom, rnd, 0, 0) == 0);
+    guest_ok("getrandom");
+}
+
 static const struct guest_check checks[] = {
     {"zero_len", check_zero_len},   {"setsid", check_setsid},
     {"huge_sleep", check_huge_sleep}, {"pipe_signal", check_pipe_signal},
     {"fs_creds", check_fs_creds},   {"many_fds", check_many_fds},
     {"arch_prctl", check_arch_prctl}, {"long_shebang", check_long_shebang},
-    {"partial_buf", check_partial_buf},
+    {"getrandom", check_getrandom},   {"partial_buf", check_partial_buf},
 };
 
 int main(int argc, char **argv)

@@ -22,6 +22,7 @@
 #include <Python.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -78,6 +79,10 @@ static ctl_t uc_ctl_p;
 
 /* Argument conversions (per argument kind, as the dispatcher's plan) */
 enum { CONV_RAW = 0, CONV_S32, CONV_FD, CONV_U32, CONV_SWORD };
+/* What an EFAULT from a handler whose first argument is an fd becomes: Linux looks the fd up
+ * (EBADF), checks its open mode (EBADF) or that it is a socket (ENOTSOCK) before it touches
+ * the caller's memory. */
+enum { FD_CHECK_NONE = 0, FD_CHECK_OPEN, FD_CHECK_READ, FD_CHECK_WRITE, FD_CHECK_SOCKET };
 /* Calls served in C */
 enum { FAST_NONE = 0, FAST_GETPID, FAST_GETPPID, FAST_GETUID, FAST_GETEUID, FAST_GETGID,
        FAST_GETEGID, FAST_READ, FAST_WRITE, FAST_PREAD, FAST_PWRITE, FAST_LSEEK,
@@ -94,6 +99,7 @@ typedef struct {
     int nargs;
     unsigned char conv[MAX_ARGS];
     unsigned char fast;
+    unsigned char fd_check; /* FD_CHECK_*: the first argument is an fd Linux looks up first */
 } Entry;
 
 typedef struct {
@@ -382,6 +388,23 @@ static bool fast_call(Core *c, int kind, uint64_t *a, int64_t *out)
     return true;
 }
 
+/* The errno for an EFAULT raised by a call on guest fd `raw` (see FD_CHECK_*). */
+static long fd_fault(int check, uint64_t raw)
+{
+    int fd = (int)(uint32_t)raw;
+    int fl = fd < 0 ? -1 : fcntl(fd, F_GETFL);
+    if (fl < 0 || ((check == FD_CHECK_READ || check == FD_CHECK_WRITE) && fl & O_PATH))
+        return EBADF;
+    struct stat st;
+    if (check == FD_CHECK_SOCKET && fstat(fd, &st) == 0 && !S_ISSOCK(st.st_mode))
+        return ENOTSOCK;
+    int mode = fl & O_ACCMODE;
+    if ((check == FD_CHECK_READ && mode == O_WRONLY) ||
+        (check == FD_CHECK_WRITE && mode == O_RDONLY))
+        return EBADF;
+    return EFAULT;
+}
+
 static void on_syscall(Core *c)
 {
     uint64_t vals[1 + MAX_ARGS] = {0}; /* 32-bit registers fill only the low half */
@@ -421,6 +444,8 @@ static void on_syscall(Core *c)
             res = PyObject_Vectorcall(e->fn, args, 1 + n, NULL);
             if (res == NULL) {
                 long err = errno_of_current(c);
+                if (err == EFAULT && e->fd_check != FD_CHECK_NONE)
+                    err = fd_fault(e->fd_check, a[0]);
                 if (err)
                     res = PyLong_FromLongLong(-guest_errno(c, err));
             }
@@ -588,10 +613,11 @@ static PyObject *Core_set_table(Core *c, PyObject *rows)
     while ((row = PyIter_Next(it)) != NULL) {
         unsigned long long nr;
         PyObject *fn;
-        int nargs, fast;
+        int nargs, fast, fd_check;
         const char *conv;
         Py_ssize_t nconv;
-        if (!PyArg_ParseTuple(row, "KOiy#i", &nr, &fn, &nargs, &conv, &nconv, &fast)) {
+        if (!PyArg_ParseTuple(row, "KOiy#ii", &nr, &fn, &nargs, &conv, &nconv, &fast,
+                              &fd_check)) {
             Py_DECREF(row);
             Py_DECREF(it);
             return NULL;
@@ -603,6 +629,7 @@ static PyObject *Core_set_table(Core *c, PyObject *rows)
             memset(e->conv, 0, sizeof e->conv);
             memcpy(e->conv, conv, (size_t)nconv);
             e->fast = (unsigned char)fast;
+            e->fd_check = (unsigned char)fd_check;
         }
         Py_DECREF(row);
     }
@@ -846,6 +873,10 @@ PyMODINIT_FUNC PyInit__native(void)
     PyModule_AddIntConstant(m, "FAST_GETEGID", FAST_GETEGID);
     PyModule_AddIntConstant(m, "FAST_READ", FAST_READ);
     PyModule_AddIntConstant(m, "FAST_WRITE", FAST_WRITE);
+    PyModule_AddIntConstant(m, "FD_CHECK_OPEN", FD_CHECK_OPEN);
+    PyModule_AddIntConstant(m, "FD_CHECK_READ", FD_CHECK_READ);
+    PyModule_AddIntConstant(m, "FD_CHECK_WRITE", FD_CHECK_WRITE);
+    PyModule_AddIntConstant(m, "FD_CHECK_SOCKET", FD_CHECK_SOCKET);
     PyModule_AddIntConstant(m, "FAST_PREAD", FAST_PREAD);
     PyModule_AddIntConstant(m, "FAST_PWRITE", FAST_PWRITE);
     PyModule_AddIntConstant(m, "FAST_LSEEK", FAST_LSEEK);

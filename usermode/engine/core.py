@@ -144,9 +144,10 @@ class Engine:
         else:
             core.install("insn", 0, SIGSEGV, a.INTR_SIGNALS, not self.cpu_tlb)
 
-    def set_syscall_table(self, rows: list[tuple[int, Callable[..., int], int, bytes, int]]
+    def set_syscall_table(self, rows: list[tuple[int, Callable[..., int], int, bytes, int, int]]
                           ) -> None:
-        """The compiled core's table: (nr, handler, argument count, conversions, fast)."""
+        """The compiled core's table: (nr, handler, argument count, conversions, fast kind,
+        fd check)."""
         self.core.set_table(rows)
 
     def install(self, dispatch: Callable[[int, list[int]], int], mask: int,

@@ -43,6 +43,7 @@ def _codes(prefix: str) -> dict[str, int]:
 # argument conversions and calls served in C, as the core numbers them
 CONV: dict[str, int] = _codes("CONV_")
 FAST: dict[str, int] = _codes("FAST_")
+FD_CHECK: dict[str, int] = _codes("FD_CHECK_")
 
 
 def describe() -> str:

@@ -165,6 +165,17 @@ class AddressSpace:
                 return v
         return None
 
+    def is_mapped(self, lo: int, hi: int) -> bool:
+        """Whether every page of [lo, hi) is mapped (with any protection)."""
+        i = bisect_right(self._starts, lo) - 1
+        at = lo
+        while at < hi:
+            if i < 0 or i >= len(self.vmas) or not self.vmas[i].start <= at < self.vmas[i].end:
+                return False
+            at = self.vmas[i].end
+            i += 1
+        return True
+
     def is_free(self, lo: int, hi: int) -> bool:
         i = bisect_right(self._starts, lo) - 1
         if i >= 0 and self.vmas[i].end > lo:

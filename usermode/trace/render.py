@@ -53,8 +53,13 @@ def flags(v: int, table: Sequence[tuple[int, str]], zero: str = "0") -> str:
     return "|".join(parts)
 
 
-def enum(v: int, table: dict[int, str]) -> str:
-    return table.get(v, str(v))
+def enum(v: int, table: dict[int, str], prefix: str = "") -> str:
+    """A value's name; an unknown one in decimal, or as strace shows it when the names share
+    a prefix: `0x4d /* SEEK_??? */`."""
+    name = table.get(v)
+    if name is not None:
+        return name
+    return f"{v:#x} /* {prefix}??? */" if prefix else str(v)
 
 
 def open_flags(v: int) -> str:
