@@ -8,7 +8,8 @@ a ratio is the median of the per-round ratios to qemu; every column's output mus
 qemu's (a mismatch is reported in the table). The rootfs comes from tools/fetch_debs.py.
 
     python bench/rootfs_bench.py [--arch aarch64] [--runs 5] [--python] [--only bzip2,xz]
-    (--python adds a column with USERMODE_NATIVE=0: the pure-Python paths)
+    (--python adds a column with USERMODE_NATIVE=0: the pure-Python paths; --checkout
+     NAME=PATH adds a column running usermode from another checkout, e.g. before=/tmp/old)
 """
 
 from __future__ import annotations
@@ -108,6 +109,8 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--python", action="store_true", help="add a USERMODE_NATIVE=0 column")
     ap.add_argument("--only", default="", help="comma-separated case names")
+    ap.add_argument("--checkout", action="append", default=[], metavar="NAME=PATH",
+                    help="a column running usermode from another checkout")
     ap.add_argument("--no-gcc", action="store_true")
     a = ap.parse_args()
     qemu = shutil.which(QEMU[a.arch])
@@ -147,6 +150,9 @@ def main() -> int:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = str(REPO)
     columns = {"usermode": [sys.executable, "-m", "usermode", "run", "-L", str(root)]}
+    for spec in a.checkout:
+        name, _, path = spec.partition("=")
+        columns[name] = ["env", f"PYTHONPATH={path}", *columns["usermode"]]
     if a.python:
         columns["python path"] = ["env", "USERMODE_NATIVE=0", *columns["usermode"]]
     columns["qemu"] = [qemu, "-L", str(root)]
