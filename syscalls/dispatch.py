@@ -32,9 +32,14 @@ FAST_NAMES = {"getpid": "getpid", "getppid": "getppid", "getuid": "getuid",
               "getegid32": "getegid", "read": "read", "write": "write", "pread64": "pread",
               "pwrite64": "pwrite", "lseek": "lseek", "getrandom": "getrandom",
               "clock_gettime": "clock_gettime64", "clock_gettime64": "clock_gettime64"}
-# calls whose fd Linux checks for reading or writing before it touches the caller's memory
-FD_READ_CALLS = frozenset({"read", "readv", "pread64", "preadv", "preadv2"})
-FD_WRITE_CALLS = frozenset({"write", "writev", "pwrite64", "pwritev", "pwritev2"})
+# calls whose fd Linux checks for reading or writing (at an offset) before it touches the
+# caller's memory
+FD_READ_CALLS = frozenset({"read", "readv"})
+FD_WRITE_CALLS = frozenset({"write", "writev"})
+FD_PREAD_CALLS = frozenset({"pread64", "preadv", "preadv2"})
+FD_PWRITE_CALLS = frozenset({"pwrite64", "pwritev", "pwritev2"})
+# calls on an fd that read the caller's memory before they look the fd up
+MEMORY_FIRST_CALLS = frozenset({"epoll_ctl", "fgetxattr", "fsetxattr", "fremovexattr"})
 FD_SOCKET_CALLS = frozenset({"accept", "accept4", "bind", "connect", "listen", "shutdown",
                              "getsockname", "getpeername", "getsockopt", "setsockopt",
                              "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg",
@@ -166,9 +171,11 @@ class Dispatcher:
                 fn = wrap(name, fn)
             kinds = [k if not a.endswith(":dirfd") else "int" for k, a in zip(
                 row.base_kinds, row.args, strict=True)]
-            if kinds and kinds[0] == "fd":
+            if kinds and kinds[0] == "fd" and name not in MEMORY_FIRST_CALLS:
                 self.fd_checks[nr] = ("read" if name in FD_READ_CALLS else
                                       "write" if name in FD_WRITE_CALLS else
+                                      "pread" if name in FD_PREAD_CALLS else
+                                      "pwrite" if name in FD_PWRITE_CALLS else
                                       "socket" if name in FD_SOCKET_CALLS else "open")
             arg_convs = [_arg_conv(a, k, convs, abi) for a, k in zip(row.args, kinds,
                                                                       strict=True)]
@@ -216,6 +223,13 @@ class Dispatcher:
 
         return call
 
+    def refine(self, nr: int, err: int, raw_fd: int) -> int:
+        """The errno call `nr` gives for a handler's `err` (an EFAULT may stand for an fd
+        Linux refuses first: see fd_fault)."""
+        if err == errno.EFAULT and nr in self.fd_checks:
+            return fd_fault(self.fd_checks[nr], raw_fd)
+        return err
+
     def unknown(self, nr: int) -> int:
         name = self.names.get(nr)
         label = name or str(nr)
@@ -228,22 +242,41 @@ class Dispatcher:
 
 def fd_fault(check: str, raw_fd: int) -> int:
     """The errno for an EFAULT raised by a call on guest fd `raw_fd`: Linux looks the fd up
-    (EBADF), checks its open mode (EBADF) or that it is a socket (ENOTSOCK) before it
+    (EBADF), checks its open mode (EBADF) or that it is a socket (ENOTSOCK), and that the
+    file can be read or written at all, at an offset (EISDIR, EINVAL, ESPIPE) before it
     touches the caller's memory."""
     fd = raw_fd & 0xFFFFFFFF
     try:
-        fl = fcntl.fcntl(fd, fcntl.F_GETFL) if fd < 0x80000000 else -1
-        is_sock = stat.S_ISSOCK(os.fstat(fd).st_mode) if fl >= 0 else False
+        if fd >= 0x80000000:
+            return errno.EBADF
+        fl = fcntl.fcntl(fd, fcntl.F_GETFL)
+        st = os.fstat(fd)
     except OSError:
-        fl, is_sock = -1, False
-    if fl < 0 or (check in ("read", "write") and fl & os.O_PATH):
         return errno.EBADF
-    if check == "socket" and not is_sock:
+    reads, writes = check in ("read", "pread"), check in ("write", "pwrite")
+    if (reads or writes) and fl & os.O_PATH:
+        return errno.EBADF
+    if check == "socket" and not stat.S_ISSOCK(st.st_mode):
         return errno.ENOTSOCK
     mode = fl & os.O_ACCMODE
-    if (check == "read" and mode == os.O_WRONLY) or (check == "write" and mode == os.O_RDONLY):
+    if (reads and mode == os.O_WRONLY) or (writes and mode == os.O_RDONLY):
         return errno.EBADF
+    if check in ("pread", "pwrite") and (stat.S_ISFIFO(st.st_mode) or
+                                         stat.S_ISSOCK(st.st_mode)):
+        return errno.ESPIPE
+    if reads and stat.S_ISDIR(st.st_mode):
+        return errno.EISDIR
+    if (reads or writes) and is_epoll(fd):
+        return errno.EINVAL  # no read or write at all
     return errno.EFAULT
+
+
+def is_epoll(fd: int) -> bool:
+    """An epoll fd: it can be neither read nor written (EINVAL, at once)."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:[eventpoll]"
+    except OSError:
+        return False
 
 
 def _fast_kind(name: str, abi: Abi) -> int:

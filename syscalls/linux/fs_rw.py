@@ -7,6 +7,7 @@ import os
 import socket
 from typing import TYPE_CHECKING
 
+from syscalls.dispatch import fd_fault, is_epoll
 from syscalls.registry import syscall
 from usermode.host.syscalls import ready_now
 from usermode.kernel.errors import Errno, Park
@@ -40,6 +41,8 @@ def stream_io(p: Process, fd: int, events: int, op: Callable[[], int]) -> int:
             p.sched.waits.peer_activity(fd, events)
         return r
 
+    if is_epoll(fd):  # it never becomes ready: Linux refuses at once
+        raise Errno(errno.EINVAL)
     if events & POLLIN and os.isatty(fd):
         # A terminal read by a background process group must meet the kernel's job-control
         # check (stopped by SIGTTIN, or EIO) before we wait: an empty read makes it.
@@ -79,6 +82,8 @@ def _in_parts(p: Process, fd: int, views: list[memoryview], total: int) -> int:
     the count written so far (EINTR, or a restart, only if nothing was): nothing is written
     twice, and nothing written goes unreported."""
     sock = p.fds.is_socket(fd)
+    if is_epoll(fd):  # it never becomes writable: Linux refuses at once
+        raise Errno(errno.EINVAL)
     done = 0
 
     def step(_reason: int) -> int:
@@ -138,6 +143,14 @@ def sys_write(p: Process, fd: int, buf: int, count: int) -> int:
     return write_out(p, fd, [p.mem.view(buf, count, PROT_R, True)])
 
 
+def check_fd(fd: int, check: str) -> None:
+    """What Linux checks of an fd before the count and the caller's vectors (see
+    dispatch.fd_fault): raises that errno."""
+    err = fd_fault(check, fd)
+    if err != errno.EFAULT:
+        raise Errno(err)
+
+
 def _iovecs(p: Process, iov: int, cnt: int, need: int) -> list[memoryview]:
     if cnt < 0 or cnt > UIO_MAXIOV:
         raise Errno(errno.EINVAL)
@@ -153,6 +166,7 @@ def _iovecs(p: Process, iov: int, cnt: int, need: int) -> list[memoryview]:
 
 @syscall("readv", args=("fd", "ptr", "int"))
 def sys_readv(p: Process, fd: int, iov: int, cnt: int) -> int:
+    check_fd(fd, "read")
     views = _iovecs(p, iov, cnt, PROT_W)
     if not views:
         return 0
@@ -161,6 +175,7 @@ def sys_readv(p: Process, fd: int, iov: int, cnt: int) -> int:
 
 @syscall("writev", args=("fd", "ptr", "int"))
 def sys_writev(p: Process, fd: int, iov: int, cnt: int) -> int:
+    check_fd(fd, "write")
     views = _iovecs(p, iov, cnt, PROT_R)
     if not views:
         return 0
@@ -187,12 +202,18 @@ def sys_pwrite64(p: Process, fd: int, buf: int, count: int, off: int) -> int:
 
 @syscall("preadv", args=("fd", "ptr", "int", "off"))
 def sys_preadv(p: Process, fd: int, iov: int, cnt: int, off: int) -> int:
+    if off < 0:
+        raise Errno(errno.EINVAL)
+    check_fd(fd, "pread")
     views = _iovecs(p, iov, cnt, PROT_W)
     return os.preadv(fd, views, off) if views else 0
 
 
 @syscall("pwritev", args=("fd", "ptr", "int", "off"))
 def sys_pwritev(p: Process, fd: int, iov: int, cnt: int, off: int) -> int:
+    if off < 0:
+        raise Errno(errno.EINVAL)
+    check_fd(fd, "pwrite")
     views = _iovecs(p, iov, cnt, PROT_R)
     return os.pwritev(fd, views, off) if views else 0
 

@@ -101,8 +101,11 @@ def sys_statx(p: Process, dfd: int, path: int, flags: int, mask: int, buf: int) 
         raise Errno(errno.EINVAL)  # before the path is read, as Linux
     raw = p.mem.read_cstr(path, PATH_MAX)
     host = p.paths.to_host(raw, not flags & AT_SYMLINK_NOFOLLOW) if raw else b""
-    return hostsys.syscall(hostsys.NR["statx"], dfd, host, flags, mask,
-                           p.mem.host_ptr(buf, STATX_SIZE, PROT_W))
+    # into a buffer of ours, then the guest's: a bad buffer is found last, as in Linux
+    out = ctypes.create_string_buffer(STATX_SIZE)
+    r = hostsys.syscall(hostsys.NR["statx"], dfd, host, flags, mask, ctypes.addressof(out))
+    p.mem.write(buf, out.raw)
+    return r
 
 
 @syscall("getdents64", args=("fd", "ptr", "uint"))

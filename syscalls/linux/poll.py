@@ -44,9 +44,13 @@ def write_remaining(p: Process, ptr: int, deadline: int | None, timeval: bool = 
         return
     left = max(0, deadline - time.monotonic_ns())
     if timeval:
-        p.mem.write(ptr, p.abi.timeval.pack(left // NSEC_PER_SEC, left % NSEC_PER_SEC // 1000))
+        data = p.abi.timeval.pack(left // NSEC_PER_SEC, left % NSEC_PER_SEC // 1000)
     else:
-        p.mem.write(ptr, p.abi.timespec.pack(left // NSEC_PER_SEC, left % NSEC_PER_SEC))
+        data = p.abi.timespec.pack(left // NSEC_PER_SEC, left % NSEC_PER_SEC)
+    try:
+        p.mem.write(ptr, data)
+    except Errno:  # a timeout in read-only memory: Linux ignores the failed update too
+        pass
 
 
 def park_until_ready(p: Process, check: Callable[[], int], fds: tuple[tuple[int, int], ...],

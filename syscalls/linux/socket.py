@@ -121,8 +121,7 @@ def _addr_out(p: Process, addr: int, alen_ptr: int) -> tuple[int, int]:
 
 
 def _accept(p: Process, fd: int, addr: int, alen_ptr: int, flags: int) -> int:
-    if not stat.S_ISSOCK(os.fstat(fd).st_mode):  # before waiting: a pipe never gets a peer
-        raise Errno(errno.ENOTSOCK)
+    _socket_fd(fd)  # before waiting: a pipe never gets a peer
     hflags = p.abi.from_guest_open_flags(flags)
     if hflags & ~(os.O_CLOEXEC | os.O_NONBLOCK):
         raise Errno(errno.EINVAL)
@@ -321,7 +320,14 @@ def _write_back_msghdr(p: Process, msg: int, h: _HostMsghdr) -> None:
     p.mem.write(msg + 6 * w, (flags & 0xFFFFFFFF).to_bytes(4, bo))
 
 
+def _socket_fd(fd: int) -> None:
+    """Linux looks a socket call's fd up first: EBADF, then ENOTSOCK."""
+    if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+        raise Errno(errno.ENOTSOCK)
+
+
 def _sendmsg(p: Process, fd: int, msg: int, flags: int) -> int:
+    _socket_fd(fd)
     h = _host_msghdr(p, msg, PROT_R)
     blocking = _blocking(p, fd) and not flags & MSG_DONTWAIT
     return _retry_on_eagain(p, fd, POLLOUT, lambda: hostsys.syscall(
@@ -329,6 +335,7 @@ def _sendmsg(p: Process, fd: int, msg: int, flags: int) -> int:
 
 
 def _recvmsg(p: Process, fd: int, msg: int, flags: int) -> int:
+    _socket_fd(fd)
     h = _host_msghdr(p, msg, PROT_W)
     blocking = _blocking(p, fd) and not flags & MSG_DONTWAIT
 

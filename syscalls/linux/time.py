@@ -21,8 +21,8 @@ TIMER_ABSTIME = 1
 @syscall("clock_gettime", args=("int:clockid", "ptr"))
 def sys_clock_gettime(p: Process, clk: int, tp: int) -> int:
     ts = p.abi.timespec
+    ns = time.clock_gettime_ns(clk)  # EINVAL for an unknown clock, before the pointer
     out = p.mem.view(tp, ts.size, PROT_W)
-    ns = time.clock_gettime_ns(clk)
     ts.pack_into(out, 0, ns // NSEC_PER_SEC, ns % NSEC_PER_SEC)
     return 0
 

@@ -16,6 +16,8 @@ such a call runs, SIGTTOU is blocked on the host if the guest thread blocks it.
 from __future__ import annotations
 
 import ctypes
+import errno
+import os
 import signal as host_signal
 import struct
 from typing import TYPE_CHECKING
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING
 from syscalls.linux.ioctl_more import other_ioctl
 from syscalls.registry import PARTIAL, syscall
 from usermode.host import syscalls as hostsys
+from usermode.kernel.errors import Errno
 from usermode.kernel.memory import PROT_R, PROT_W
 from usermode.uapi import (
     FIONBIO,
@@ -87,6 +90,8 @@ _BUFS: dict[int, tuple[int, int]] = {
     TIOCGPTPEER: (0, 0), FIOCLEX: (0, 0), FIONCLEX: (0, 0),
 }
 _TERMIOS_GET = frozenset({TCGETS, TCGETS2, TIOCGLCKTRMIOS})
+# requests every file takes (the rest are a terminal's: ENOTTY elsewhere, before the pointer)
+_FILE_REQUESTS = frozenset({FIONREAD, FIONBIO, FIOASYNC, FIOCLEX, FIONCLEX})
 _TERMIOS_WIDE = frozenset({TCGETS2, TCSETS2, TCSETSW2, TCSETSF2})
 HOST_NCCS = 19
 # Calls the kernel checks against the caller's process group (tty_check_change).
@@ -149,7 +154,13 @@ def sys_ioctl(p: Process, fd: int, req: int, arg: int) -> int:
     size, access = spec
     if size in (TERMIOS, TERMIOS2) and p.abi.nccs != HOST_NCCS:
         return _termios_call(p, fd, req, arg)
-    host_arg = p.mem.host_ptr(arg, size, access) if size else arg
+    try:
+        host_arg = p.mem.host_ptr(arg, size, access) if size else arg
+    except Errno:
+        os.fstat(fd)  # EBADF first
+        if req not in _FILE_REQUESTS and not os.isatty(fd):
+            raise Errno(errno.ENOTTY) from None  # a terminal request, not a terminal
+        raise
     if req == FIONBIO:
         p.fds.flags_changed()
     if req == TIOCGPTPEER:

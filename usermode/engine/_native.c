@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -80,9 +81,11 @@ static ctl_t uc_ctl_p;
 /* Argument conversions (per argument kind, as the dispatcher's plan) */
 enum { CONV_RAW = 0, CONV_S32, CONV_FD, CONV_U32, CONV_SWORD };
 /* What an EFAULT from a handler whose first argument is an fd becomes: Linux looks the fd up
- * (EBADF), checks its open mode (EBADF) or that it is a socket (ENOTSOCK) before it touches
+ * (EBADF), checks its open mode (EBADF) or that it is a socket (ENOTSOCK), and that the file
+ * can be read or written at all, at an offset (EISDIR, EINVAL, ESPIPE) before it touches
  * the caller's memory. */
-enum { FD_CHECK_NONE = 0, FD_CHECK_OPEN, FD_CHECK_READ, FD_CHECK_WRITE, FD_CHECK_SOCKET };
+enum { FD_CHECK_NONE = 0, FD_CHECK_OPEN, FD_CHECK_READ, FD_CHECK_WRITE, FD_CHECK_SOCKET,
+       FD_CHECK_PREAD, FD_CHECK_PWRITE };
 /* Calls served in C */
 enum { FAST_NONE = 0, FAST_GETPID, FAST_GETPPID, FAST_GETUID, FAST_GETEUID, FAST_GETGID,
        FAST_GETEGID, FAST_READ, FAST_WRITE, FAST_PREAD, FAST_PWRITE, FAST_LSEEK,
@@ -388,20 +391,41 @@ static bool fast_call(Core *c, int kind, uint64_t *a, int64_t *out)
     return true;
 }
 
+static bool is_epoll(int fd)
+{
+    char path[32], target[32];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    if (n < 0)
+        return false;
+    target[n] = 0;
+    return strcmp(target, "anon_inode:[eventpoll]") == 0;
+}
+
 /* The errno for an EFAULT raised by a call on guest fd `raw` (see FD_CHECK_*). */
 static long fd_fault(int check, uint64_t raw)
 {
     int fd = (int)(uint32_t)raw;
     int fl = fd < 0 ? -1 : fcntl(fd, F_GETFL);
-    if (fl < 0 || ((check == FD_CHECK_READ || check == FD_CHECK_WRITE) && fl & O_PATH))
+    bool reads = check == FD_CHECK_READ || check == FD_CHECK_PREAD;
+    bool writes = check == FD_CHECK_WRITE || check == FD_CHECK_PWRITE;
+    if (fl < 0 || ((reads || writes) && fl & O_PATH))
         return EBADF;
     struct stat st;
-    if (check == FD_CHECK_SOCKET && fstat(fd, &st) == 0 && !S_ISSOCK(st.st_mode))
+    if (fstat(fd, &st) != 0)
+        return EBADF;
+    if (check == FD_CHECK_SOCKET && !S_ISSOCK(st.st_mode))
         return ENOTSOCK;
     int mode = fl & O_ACCMODE;
-    if ((check == FD_CHECK_READ && mode == O_WRONLY) ||
-        (check == FD_CHECK_WRITE && mode == O_RDONLY))
+    if ((reads && mode == O_WRONLY) || (writes && mode == O_RDONLY))
         return EBADF;
+    if ((check == FD_CHECK_PREAD || check == FD_CHECK_PWRITE) &&
+        (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+        return ESPIPE;
+    if (reads && S_ISDIR(st.st_mode))
+        return EISDIR;
+    if ((reads || writes) && is_epoll(fd))
+        return EINVAL; /* no read or write at all */
     return EFAULT;
 }
 
@@ -877,6 +901,8 @@ PyMODINIT_FUNC PyInit__native(void)
     PyModule_AddIntConstant(m, "FD_CHECK_READ", FD_CHECK_READ);
     PyModule_AddIntConstant(m, "FD_CHECK_WRITE", FD_CHECK_WRITE);
     PyModule_AddIntConstant(m, "FD_CHECK_SOCKET", FD_CHECK_SOCKET);
+    PyModule_AddIntConstant(m, "FD_CHECK_PREAD", FD_CHECK_PREAD);
+    PyModule_AddIntConstant(m, "FD_CHECK_PWRITE", FD_CHECK_PWRITE);
     PyModule_AddIntConstant(m, "FAST_PREAD", FAST_PREAD);
     PyModule_AddIntConstant(m, "FAST_PWRITE", FAST_PWRITE);
     PyModule_AddIntConstant(m, "FAST_LSEEK", FAST_LSEEK);

@@ -460,7 +460,7 @@ class AddressSpace:
         as the kernel's copy routines do (EFAULT only if not even the first byte is usable).
         """
         v = self._last
-        if v.start <= addr and addr + n <= v.end and v.prot & need and n > 0 and \
+        if v.start <= addr and addr + n <= v.end and v.prot & need == need and n > 0 and \
                 not (need & PROT_W and v.prot & PROT_X):
             b = v.backing
             return b.mv[addr - b.lo:addr + n - b.lo]
@@ -470,14 +470,14 @@ class AddressSpace:
         if i >= 0:
             v = self.vmas[i]
             end = addr + n
-            if addr < v.end and v.prot & need:
+            if addr < v.end and v.prot & need == need:
                 b = v.backing
                 if end > v.end:  # spans several mappings: all must allow it, one backing
                     j, a = i, v.end
                     while a < end:
                         j += 1
                         w = self.vmas[j] if j < len(self.vmas) else None
-                        if w is None or w.start != a or not w.prot & need or w.backing is not b:
+                        if w is None or w.start != a or w.prot & need != need or w.backing is not b:
                             if not partial:
                                 raise Errno(errno.EFAULT)
                             end = a

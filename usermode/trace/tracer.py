@@ -116,6 +116,7 @@ class Tracer:
         self.counting = opts.counts_file is not None  # -c: every process adds its counts
         self.rows = dispatch.rows
         self.names: dict[int, str] = dispatch.names
+        self.refine = dispatch.refine
         dispatch.wrap_handlers(self._wrap)
         self.inner = dispatch.call
         proc.tracer = self
@@ -257,6 +258,7 @@ class Tracer:
             except Exception as e:
                 err = errno_of(e)
                 if err is not None:
+                    err = self.refine(self._nr, err, self._raw[0] if self._raw else 0)
                     self._done(f, -err)
                     self._pipe_check(f, err)
                 raise
@@ -381,6 +383,7 @@ class Tracer:
             except Exception as e:
                 err = errno_of(e)
                 if err is not None:
+                    err = self.refine(self._nr, err, self._raw[0] if self._raw else 0)
                     self._done(f, -err)
                 raise
             self._done(f, r)
