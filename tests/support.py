@@ -239,6 +239,7 @@ MEMORY_CHECKS = (
     "mmap_shared_file",
     "munmap_span",
     "old_calls",
+    "heap_churn",
 )
 SYSINFO_CHECKS = (
     "uname",

@@ -36,6 +36,7 @@ __all__ = ["PAGE", "PAGE_MASK", "PROT_R", "PROT_W", "PROT_X", "AddressSpace", "B
 PAGE_MASK = ~(PAGE - 1)
 _VMA_RECORD = struct.Struct("<QQqQ")  # what the compiled core's set_map takes
 
+TLB_MAX_ENTRIES = 1 << 22  # QEMU's dynamic TLB stops growing here
 _NEED = {capi.UC_MEM_READ: PROT_R, capi.UC_MEM_WRITE: PROT_W, capi.UC_MEM_FETCH: PROT_X}
 
 
@@ -101,6 +102,9 @@ class AddressSpace:
         self.task_size = task_size
         self.vmas: list[Vma] = []
         self._starts: list[int] = []
+        self._fills = 0  # TLB misses since the last growth flush (see _grow_tlb)
+        self._tlb_size = 256  # the engine's TLB entries, as QEMU starts and doubles it
+        self._tlb_grow_at = 4 * self._tlb_size
         self.backings: list[Backing] = []
         self.mmap_top = mmap_top
         self.arena_lo = arena_lo
@@ -204,6 +208,9 @@ class AddressSpace:
         raise Errno(errno.ENOMEM)
 
     def tlb_fill(self, vaddr: int, access: int, entry: Any) -> bool:
+        self._fills += 1
+        if self._fills >= self._tlb_grow_at:
+            self._grow_tlb()
         i = bisect_right(self._starts, vaddr) - 1
         if i >= 0:
             v = self.vmas[i]
@@ -218,6 +225,17 @@ class AddressSpace:
                 return False
         self._fault = Fault(vaddr, access, False)
         return False
+
+    def _grow_tlb(self) -> None:
+        """After a run of misses four times the TLB's size, flush it: QEMU then doubles a TLB
+        that was well used (as the compiled core does; docs/architecture.md). The flushes
+        also keep arm guests clear of a stale-translation fault seen in Unicorn 2.1.4 when a
+        long run goes without one (glibc's heap found corrupted)."""
+        self._fills = 0
+        if self._tlb_size < TLB_MAX_ENTRIES:
+            self._tlb_size *= 2
+            self._tlb_grow_at = 4 * self._tlb_size
+            self.uc.flush_tlb()
 
     # ---- mapping changes ---------------------------------------------------------------------
     @property
