@@ -842,6 +842,59 @@ static PyTypeObject CoreType = {
     .tp_doc = "The compiled hooks of one Unicorn engine.",
 };
 
+/* ---- mips: long branch-free stretches (engine/tbsplit.py says why) ------------------------ */
+static int mips_ends_block(uint32_t w)
+{
+    uint32_t op = w >> 26;
+    if (op == 0) {
+        uint32_t f = w & 0x3F;
+        return f == 0x08 || f == 0x09 || f == 0x0C || f == 0x0D; /* jr jalr syscall break */
+    }
+    if ((op >= 1 && op <= 7) || (op >= 0x14 && op <= 0x17))
+        return 1;
+    return op == 0x11 && ((w >> 21) & 0x1F) == 8; /* bc1* */
+}
+
+/* split_points(code, base, split, long): tbsplit.split_points, for a start-up without a
+ * Python loop over every instruction of the program (48 ms for a static mipsel hello) */
+static PyObject *split_points(PyObject *mod, PyObject *args)
+{
+    Py_buffer buf;
+    unsigned long long base;
+    long split, lng;
+    if (!PyArg_ParseTuple(args, "y*Kll", &buf, &base, &split, &lng))
+        return NULL;
+    PyObject *out = PyList_New(0);
+    const unsigned char *p = buf.buf;
+    long n = (long)(buf.len / 4), run_start = 0, nonzero = 0, i = 0;
+    while (out != NULL && i <= n) {
+        uint32_t w = 0;
+        if (i < n)
+            memcpy(&w, p + 4 * i, 4);
+        if (i == n || mips_ends_block(w)) {
+            if (i - run_start > lng && nonzero > lng / 2) {
+                for (long k = run_start + split; k < i - 8; k += split) {
+                    PyObject *a = PyLong_FromUnsignedLongLong(base + 4 * (unsigned long long)k);
+                    if (a == NULL || PyList_Append(out, a) < 0) {
+                        Py_XDECREF(a);
+                        Py_CLEAR(out);
+                        break;
+                    }
+                    Py_DECREF(a);
+                }
+            }
+            run_start = i + 2; /* past the delay slot */
+            nonzero = 0;
+            i += 2;
+            continue;
+        }
+        nonzero += w != 0;
+        i++;
+    }
+    PyBuffer_Release(&buf);
+    return out;
+}
+
 /* bind(handle): look the uc_* functions up in the libunicorn that capi.py loaded */
 static PyObject *bind(PyObject *mod, PyObject *arg)
 {
@@ -867,6 +920,7 @@ static PyObject *bind(PyObject *mod, PyObject *arg)
 
 static PyMethodDef module_methods[] = {
     {"bind", bind, METH_O, "bind to the loaded libunicorn (its dlopen handle)"},
+    {"split_points", split_points, METH_VARARGS, "mips exit addresses (engine/tbsplit.py)"},
     {NULL}};
 
 static struct PyModuleDef module = {

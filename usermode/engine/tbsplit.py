@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from usermode.engine import capi
+from usermode.engine.native import NATIVE
 
 if TYPE_CHECKING:
     from usermode.engine.core import Engine
@@ -41,6 +42,12 @@ def _ends_block(w: int) -> bool:
 
 def split_points(code: memoryview, base: int) -> list[int]:
     """Exit addresses for the long branch-free stretches of `code` (little-endian words)."""
+    if NATIVE is not None:
+        return NATIVE.split_points(code, base, SPLIT, LONG)  # type: ignore[no-any-return]
+    return _split_points(code, base)
+
+
+def _split_points(code: memoryview, base: int) -> list[int]:
     words = code[:len(code) & ~3].cast("I")
     out: list[int] = []
     run_start = 0
