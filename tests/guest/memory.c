@@ -419,7 +419,7 @@ static void check_old_calls(void)
     guest_ok("old_calls");
 }
 
-/* 40 000 mallocs and frees over 1024 slots, mostly small blocks and one in eight of 4 to
+/* 5 000 mallocs and frees over 1024 slots, mostly small blocks and one in eight of 4 to
  * 64 KiB, each block marked at both ends and checked before it is freed: the heap grows and
  * shrinks (brk) all the while. (On arm, Unicorn 2.1.4 left stale translations after a long
  * run without a TLB flush: glibc then found its heap corrupted.) */
@@ -429,7 +429,7 @@ static void check_heap_churn(void)
     static unsigned char *slot[SLOTS];
     static size_t size[SLOTS];
     uint32_t x = 2463534242u;
-    for (long i = 0; i < 40000; i++) {
+    for (long i = 0; i < 5000; i++) {
         x ^= x << 13;
         x ^= x >> 17;
         x ^= x << 5;
