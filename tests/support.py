@@ -271,6 +271,7 @@ NETIO_CHECKS = ("poll", "select", "epoll", "eventfd", "timerfd", "tcp", "udp", "
 IPC_CHECKS = ("shm", "sem", "msg", "eintr")
 ROBUST_CHECKS = ("zero_len", "setsid", "huge_sleep", "pipe_signal", "fs_creds", "many_fds",
                  "arch_prctl", "long_shebang", "getrandom", "partial_buf")
+MORECALLS_CHECKS = ("mknod", "mincore", "membarrier", "rw2", "inotify", "caps", "names")
 ERRORDER_CHECKS = ("fd_first", "flags", "counts", "sockets", "mlock", "wait")
 COMPUTE_CHECKS = ("sha256", "int", "float", "simd", "qsort", "strtod")
 
@@ -360,6 +361,8 @@ CASES: tuple[GuestCase, ...] = (
     GuestCase("ipc", "ipc", lines=(*_ok(IPC_CHECKS), "ipc done")),
     GuestCase("robust", "robust", lines=(*_ok(ROBUST_CHECKS), "robust done")),
     GuestCase("errorder", "errorder", lines=(*_ok(ERRORDER_CHECKS), "errorder done")),
+    GuestCase("morecalls", "morecalls", scratch=True,
+              lines=(*_ok(MORECALLS_CHECKS), "morecalls done")),
     GuestCase("sigs", "sigs", lines=(*_ok(SIGS_CHECKS), "sigs done")),
     GuestCase("sigpipe", "sigs", ("pipe_dies",), returncode=-signal.SIGPIPE,
               lines=("writing to a closed pipe",)),
@@ -437,6 +440,10 @@ REFERENCE_BUGS: tuple[tuple[str, tuple[str, ...], bytes, str], ...] = (
     ("errorder", ("aarch64", "riscv64", "arm", "i386", "mipsel"), b"FAIL: fd_first",
      "qemu-user checks a call's buffers before its fd: read(999, bad pointer) is EFAULT "
      "there, EBADF on Linux (as are statx's flags and accept4 on a pipe)"),
+    ("morecalls", ("aarch64", "riscv64", "arm", "i386", "mipsel"),
+     b"FAIL: rw2: preadv2(fd, &v, 1, 0, 0x1000)",
+     "qemu-user 7.2 answers preadv2/pwritev2 with flags ENOSYS; Linux checks the flags "
+     "(EOPNOTSUPP for an unknown one) and honours the known ones"),
     ("robust", ("aarch64", "riscv64", "arm", "i386", "mipsel"), b"FAIL: partial_buf",
      "qemu-user checks the whole buffer of read, pread and write and answers EFAULT; Linux "
      "moves the bytes before the first unmapped page"),

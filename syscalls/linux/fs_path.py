@@ -137,6 +137,32 @@ def sys_mkdirat(p: Process, dfd: int, path: int, mode: int) -> int:
     return 0
 
 
+def from_guest_dev(dev: int) -> int:
+    """A device number as the mknod syscalls take it (the kernel's 32-bit encoding, the same
+    on every arch) as a host dev_t."""
+    major = (dev & 0xFFF00) >> 8
+    minor = (dev & 0xFF) | ((dev >> 12) & 0xFFF00)
+    return os.makedev(major, minor)
+
+
+@syscall("mknodat", args=("fd:dirfd", "path", "uint:mode", "uint"))
+def sys_mknodat(p: Process, dfd: int, path: int, mode: int, dev: int) -> int:
+    kind = stat.S_IFMT(mode)
+    if kind not in (0, stat.S_IFREG, stat.S_IFCHR, stat.S_IFBLK, stat.S_IFIFO, stat.S_IFSOCK):
+        raise Errno(errno.EINVAL)
+    if kind == stat.S_IFDIR:
+        raise Errno(errno.EPERM)
+    # the host's umask is the guest's (umask is passed through)
+    os.mknod(guest_path(p, path, False), (mode & 0o7777) | (kind or stat.S_IFREG),
+             from_guest_dev(dev), dir_fd=dir_fd(dfd))
+    return 0
+
+
+@syscall("mknod", args=("path", "uint:mode", "uint"))
+def sys_mknod(p: Process, path: int, mode: int, dev: int) -> int:
+    return sys_mknodat(p, AT_FDCWD, path, mode, dev)
+
+
 @syscall("mkdir", args=("path", "uint:mode"))
 def sys_mkdir(p: Process, path: int, mode: int) -> int:
     return sys_mkdirat(p, AT_FDCWD, path, mode)

@@ -218,6 +218,47 @@ def sys_pwritev(p: Process, fd: int, iov: int, cnt: int, off: int) -> int:
     return os.pwritev(fd, views, off) if views else 0
 
 
+RWF_NOWAIT, RWF_SUPPORTED = 0x8, 0x1F  # HIPRI 1, DSYNC 2, SYNC 4, NOWAIT 8, APPEND 16
+
+
+def _pos2(p: Process, lo: int, hi: int) -> int:
+    """preadv2/pwritev2's offset: two words on 32-bit ABIs (low first, never a register
+    pair), one on 64-bit ones; -1 means the file's own position."""
+    v = lo if p.abi.wordsize == 8 else (lo & 0xFFFFFFFF) | (hi & 0xFFFFFFFF) << 32
+    return v - (1 << 64) if v >> 63 else v
+
+
+def _rw2(p: Process, fd: int, iov: int, cnt: int, pos: int, flags: int, write: bool) -> int:
+    if flags & ~RWF_SUPPORTED:
+        raise Errno(errno.EOPNOTSUPP)
+    if pos < -1:
+        raise Errno(errno.EINVAL)
+    check_fd(fd, ("write" if pos == -1 else "pwrite") if write else
+             ("read" if pos == -1 else "pread"))
+    views = _iovecs(p, iov, cnt, PROT_R if write else PROT_W)
+    if not views:
+        return 0
+    if pos == -1 and not flags & RWF_NOWAIT and p.fds.may_block(fd):
+        # a pipe, socket or terminal at its own position: waits as readv/writev do (the
+        # other flags mean nothing to such files)
+        if write:
+            return write_out(p, fd, views)
+        return stream_io(p, fd, POLLIN, lambda: os.readv(fd, views))
+    if write:
+        return os.pwritev(fd, views, pos, flags)
+    return os.preadv(fd, views, pos, flags)
+
+
+@syscall("preadv2", args=("fd", "ptr", "int", "ulong", "ulong", "int"))
+def sys_preadv2(p: Process, fd: int, iov: int, cnt: int, lo: int, hi: int, flags: int) -> int:
+    return _rw2(p, fd, iov, cnt, _pos2(p, lo, hi), flags, False)
+
+
+@syscall("pwritev2", args=("fd", "ptr", "int", "ulong", "ulong", "int"))
+def sys_pwritev2(p: Process, fd: int, iov: int, cnt: int, lo: int, hi: int, flags: int) -> int:
+    return _rw2(p, fd, iov, cnt, _pos2(p, lo, hi), flags, True)
+
+
 @syscall("lseek", args=("fd", "off", "int:whence"))
 def sys_lseek(p: Process, fd: int, off: int, whence: int) -> int:
     if whence not in (0, 1, 2, 3, 4):

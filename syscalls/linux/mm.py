@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import stat
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from syscalls.registry import PARTIAL, syscall
 from usermode.host import mm as hostmm
+from usermode.host import syscalls as hostsys
 from usermode.kernel.errors import Errno
 from usermode.kernel.memory import PAGE, PROT_R, PROT_W, PROT_X, page_up
 from usermode.uapi import (
@@ -148,6 +150,64 @@ def sys_msync(p: Process, addr: int, length: int, flags: int) -> int:
         raise Errno(errno.EINVAL)
     hostmm.msync(p.mem.host_ptr(addr, max(length, 1)), page_up(length) or PAGE, flags)
     return 0
+
+
+@syscall("mincore", args=("ptr", "size", "ptr"))
+def sys_mincore(p: Process, addr: int, length: int, vec: int) -> int:
+    """Which pages are resident: the host's answer for the memory behind each mapping."""
+    if addr & (PAGE - 1):
+        raise Errno(errno.EINVAL)
+    hi = page_up(addr + length)
+    if hi < addr:
+        raise Errno(errno.ENOMEM)
+    pages = (hi - addr) // PAGE
+    if not pages:
+        return 0
+    if not p.mem.is_mapped(addr, hi):
+        raise Errno(errno.ENOMEM)
+    out = p.mem.view(vec, pages, PROT_W)  # EFAULT before any work, as Linux
+    at = 0
+    while at < pages:  # mapping by mapping: each has its own host memory
+        v = p.mem.find(addr + at * PAGE)
+        assert v is not None
+        n = min(pages - at, (v.end - (addr + at * PAGE)) // PAGE)
+        buf = ctypes.create_string_buffer(n)
+        hostsys.syscall(hostsys.NR["mincore"], v.host(addr + at * PAGE), n * PAGE,
+                        ctypes.addressof(buf))
+        out[at:at + n] = bytes(b & 1 for b in buf.raw)
+        at += n
+    return 0
+
+
+# membarrier: guest threads are green threads on one host thread, so every barrier already
+# holds when the call is made; what is checked is the API's bookkeeping.
+MEMBARRIER_QUERY, MEMBARRIER_GLOBAL, MEMBARRIER_GLOBAL_EXPEDITED = 0, 1, 2
+MEMBARRIER_REGISTER_GLOBAL_EXPEDITED, MEMBARRIER_PRIVATE_EXPEDITED = 4, 8
+MEMBARRIER_REGISTER_PRIVATE_EXPEDITED = 16
+MEMBARRIER_SUPPORTED = (MEMBARRIER_GLOBAL | MEMBARRIER_GLOBAL_EXPEDITED |
+                        MEMBARRIER_REGISTER_GLOBAL_EXPEDITED | MEMBARRIER_PRIVATE_EXPEDITED |
+                        MEMBARRIER_REGISTER_PRIVATE_EXPEDITED)
+
+
+@syscall("membarrier", args=("int", "uint", "int"), support=PARTIAL,
+         note="query, global and private expedited (every barrier holds: one host thread); "
+              "sync-core and rseq commands are EINVAL")
+def sys_membarrier(p: Process, cmd: int, flags: int, cpu_id: int) -> int:
+    if flags:
+        raise Errno(errno.EINVAL)
+    if cmd == MEMBARRIER_QUERY:
+        return MEMBARRIER_SUPPORTED
+    if cmd == MEMBARRIER_REGISTER_PRIVATE_EXPEDITED:
+        p.membarrier_private = True
+        return 0
+    if cmd == MEMBARRIER_PRIVATE_EXPEDITED:
+        if not p.membarrier_private:
+            raise Errno(errno.EPERM)
+        return 0
+    if cmd in (MEMBARRIER_GLOBAL, MEMBARRIER_GLOBAL_EXPEDITED,
+               MEMBARRIER_REGISTER_GLOBAL_EXPEDITED):
+        return 0
+    raise Errno(errno.EINVAL)
 
 
 MLOCK_ONFAULT = 1

@@ -96,6 +96,7 @@ class Process:
         self.tracer: Tracer | None = None  # set by the tracer itself
         self.api_hooks: list[object] = []  # the Python API's address hooks, kept alive
         self.gdt_used: set[int] = set()  # i386: the TLS entries set_thread_area has filled
+        self.membarrier_private = False  # registered for private expedited membarriers
         self.image: ImagePlan | None = None
         self.envp: list[bytes] = []
         self.stack_start = 0

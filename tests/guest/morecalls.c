@@ -1,0 +1,174 @@
+/*
+ * morecalls SCRATCH_DIR: calls usermode once answered ENOSYS.
+ *
+ * mknod      FIFOs and regular files (mknodat), EEXIST, a bad type
+ * mincore    resident pages of a mapping, EINVAL, ENOMEM, EFAULT
+ * membarrier query, private expedited before (EPERM) and after registering, bad flags
+ * rw2        preadv2/pwritev2 at an offset and at the file position (-1), a bad flag
+ * inotify    a watch reports a file created in the directory, EAGAIN, ENOENT, rm_watch
+ * caps       capget with the current version, an unknown version (EINVAL, corrected)
+ * names      unshare(0), unshare with an unknown flag, sethostname too long
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "guestcheck.h"
+
+#define EXPECT(name, call, want)                                                         \
+    do {                                                                                 \
+        errno = 0;                                                                       \
+        long r_ = (long)(call);                                                          \
+        if (r_ != -1 || errno != (want))                                                 \
+            guest_fail((name), __LINE__, "%s: %ld errno %d (%s), wanted %s", #call, r_,  \
+                       errno, strerror(errno), #want);                                   \
+    } while (0)
+
+static void check_mknod(void)
+{
+    CHECK_SYS("mknod", syscall(SYS_mknodat, AT_FDCWD, "fifo", S_IFIFO | 0600, 0));
+    struct stat st;
+    CHECK_SYS("mknod", stat("fifo", &st));
+    CHECK("mknod", S_ISFIFO(st.st_mode) && (st.st_mode & 0777) == 0600);
+    EXPECT("mknod", syscall(SYS_mknodat, AT_FDCWD, "fifo", S_IFIFO | 0600, 0), EEXIST);
+    CHECK_SYS("mknod", syscall(SYS_mknodat, AT_FDCWD, "plain", S_IFREG | 0640, 0));
+    CHECK_SYS("mknod", stat("plain", &st));
+    CHECK("mknod", S_ISREG(st.st_mode) && st.st_size == 0);
+    EXPECT("mknod", syscall(SYS_mknodat, AT_FDCWD, "odd", 0170000 | 0600, 0), EINVAL);
+    EXPECT("mknod", syscall(SYS_mknodat, AT_FDCWD, "no/such/dir/x", S_IFIFO | 0600, 0), ENOENT);
+    unlink("fifo");
+    unlink("plain");
+    guest_ok("mknod");
+}
+
+static void check_mincore(void)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    unsigned char *m = mmap(NULL, 4 * page, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK("mincore", m != MAP_FAILED);
+    m[0] = 1;
+    m[2 * page] = 1;
+    unsigned char vec[4] = {9, 9, 9, 9};
+    CHECK_SYS("mincore", syscall(SYS_mincore, m, 3 * page, vec));
+    CHECKF("mincore", (vec[0] & 1) && !(vec[1] & 1) && (vec[2] & 1) && vec[3] == 9,
+           "vec %d %d %d %d", vec[0], vec[1], vec[2], vec[3]);
+    EXPECT("mincore", syscall(SYS_mincore, m + 1, page, vec), EINVAL);
+    CHECK_SYS("mincore", munmap(m + 3 * page, page));
+    EXPECT("mincore", syscall(SYS_mincore, m, 4 * page, vec), ENOMEM);
+    EXPECT("mincore", syscall(SYS_mincore, m, page, (void *)16), EFAULT);
+    munmap(m, 3 * page);
+    guest_ok("mincore");
+}
+
+static void check_membarrier(void)
+{
+    long mask = syscall(SYS_membarrier, 0, 0, 0);
+    CHECKF("membarrier", mask >= 0 && (mask & (1 | 8 | 16)) == (1 | 8 | 16), "mask %ld", mask);
+    EXPECT("membarrier", syscall(SYS_membarrier, 8, 0, 0), EPERM);
+    CHECK_SYS("membarrier", syscall(SYS_membarrier, 16, 0, 0));
+    CHECK("membarrier", syscall(SYS_membarrier, 8, 0, 0) == 0);
+    CHECK("membarrier", syscall(SYS_membarrier, 1, 0, 0) == 0);
+    EXPECT("membarrier", syscall(SYS_membarrier, 0, 7, 0), EINVAL);
+    guest_ok("membarrier");
+}
+
+static void check_rw2(void)
+{
+    int fd = open("rw2", O_RDWR | O_CREAT | O_TRUNC, 0644);
+    CHECK_SYS("rw2", fd);
+    CHECK("rw2", write(fd, "abcdef", 6) == 6);
+    char buf[8] = {0};
+    struct iovec v = {buf, 4};
+    CHECK("rw2", preadv2(fd, &v, 1, 2, 0) == 4 && memcmp(buf, "cdef", 4) == 0);
+    CHECK("rw2", lseek(fd, 1, SEEK_SET) == 1);
+    CHECK("rw2", preadv2(fd, &v, 1, -1, 0) == 4 && memcmp(buf, "bcde", 4) == 0);
+    CHECK("rw2", lseek(fd, 0, SEEK_CUR) == 5);
+    struct iovec w = {"XY", 2};
+    CHECK("rw2", pwritev2(fd, &w, 1, 0, 0) == 2);
+    CHECK("rw2", pwritev2(fd, &w, 1, -1, 0) == 2 && lseek(fd, 0, SEEK_CUR) == 7);
+    CHECK("rw2", pread(fd, buf, 8, 0) == 7 && memcmp(buf, "XYcdeXY", 7) == 0);
+    EXPECT("rw2", preadv2(fd, &v, 1, 0, 0x1000), EOPNOTSUPP);
+    EXPECT("rw2", preadv2(fd, &v, 1, -2, 0), EINVAL);
+    close(fd);
+    unlink("rw2");
+    guest_ok("rw2");
+}
+
+static void check_inotify(void)
+{
+    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    CHECK_SYS("inotify", fd);
+    CHECK("inotify", fcntl(fd, F_GETFD) == FD_CLOEXEC);
+    int wd = inotify_add_watch(fd, ".", IN_CREATE);
+    CHECK_SYS("inotify", wd);
+    char buf[512] __attribute__((aligned(8)));
+    EXPECT("inotify", read(fd, buf, sizeof buf), EAGAIN);
+    int f = open("watched", O_WRONLY | O_CREAT, 0644);
+    CHECK_SYS("inotify", f);
+    close(f);
+    ssize_t n = read(fd, buf, sizeof buf);
+    CHECKF("inotify", n >= (ssize_t)sizeof(struct inotify_event), "read %zd", n);
+    struct inotify_event *e = (struct inotify_event *)buf;
+    CHECKF("inotify", e->wd == wd && (e->mask & IN_CREATE) && strcmp(e->name, "watched") == 0,
+           "wd %d mask %#x name %s", e->wd, e->mask, e->name);
+    EXPECT("inotify", inotify_add_watch(fd, "no/such", IN_CREATE), ENOENT);
+    CHECK_SYS("inotify", inotify_rm_watch(fd, wd));
+    EXPECT("inotify", inotify_rm_watch(fd, wd), EINVAL);
+    close(fd);
+    unlink("watched");
+    guest_ok("inotify");
+}
+
+static void check_caps(void)
+{
+    uint32_t head[2] = {0x20080522, 0}; /* _LINUX_CAPABILITY_VERSION_3, this process */
+    uint32_t data[6];
+    CHECK_SYS("caps", syscall(SYS_capget, head, data));
+    CHECK("caps", (data[0] & ~data[1]) == 0); /* effective within permitted */
+    head[0] = 0x1234;
+    EXPECT("caps", syscall(SYS_capget, head, data), EINVAL);
+    CHECKF("caps", head[0] == 0x20080522, "version %#x", head[0]);
+    guest_ok("caps");
+}
+
+static void check_names(void)
+{
+    CHECK_SYS("names", syscall(SYS_unshare, 0));
+    EXPECT("names", syscall(SYS_unshare, 0x1), EINVAL);
+    char name[100];
+    memset(name, 'x', sizeof name);
+    EXPECT("names", syscall(SYS_sethostname, name, sizeof name), EINVAL);
+    EXPECT("names", syscall(SYS_setdomainname, name, sizeof name), EINVAL);
+    guest_ok("names");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: morecalls SCRATCH_DIR\n");
+        return 2;
+    }
+    setvbuf(stdout, NULL, _IONBF, 0);
+    CHECKF("setup", chdir(argv[1]) == 0, "chdir %s", argv[1]);
+    umask(022);
+    check_mknod();
+    check_mincore();
+    check_membarrier();
+    check_rw2();
+    check_inotify();
+    check_caps();
+    check_names();
+    puts("morecalls done");
+    return 0;
+}
