@@ -1,9 +1,11 @@
 """flock, fallocate, fadvise64, readahead, sync, syncfs, sync_file_range, sendfile,
-copy_file_range, memfd_create: whole-file locks, space and cache hints, and in-kernel copies.
+copy_file_range, splice, tee, memfd_create: whole-file locks, space and cache hints, and
+in-kernel copies.
 
 A call that can wait for long (flock without LOCK_NB, a copy into a full pipe or socket)
 never blocks the emulator: lock waits run on a helper thread; copies into a stream park
-until it is writable, as write does.
+until it is writable, as write does; splice and tee run non-blocking and park on the pipe
+end that is not ready.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from syscalls.linux.fs_path import PATH_MAX
 from syscalls.linux.fs_rw import PIPE_BUF, stream_io
 from syscalls.registry import syscall
 from usermode.host import syscalls as hostsys
-from usermode.host.syscalls import NR
+from usermode.host.syscalls import NR, ready_now
 from usermode.kernel.errors import Errno, Park
-from usermode.uapi import POLLOUT
+from usermode.uapi import POLLIN, POLLOUT
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -163,6 +165,50 @@ def sys_copy_file_range(p: Process, in_fd: int, in_ptr: int, out_fd: int, out_pt
         return n
 
     return _copy(p, out_fd, op)
+
+
+SPLICE_F_NONBLOCK, SPLICE_FLAGS = 0x2, 0xF  # MOVE 1, NONBLOCK 2, MORE 4, GIFT 8
+
+
+def _pipe_wait(p: Process, ends: tuple[tuple[int, int], ...], nonblock: bool,
+               op: Callable[[], int]) -> int:
+    """Run the non-blocking `op`; on EAGAIN (a pipe empty or full) park until the end that
+    is not ready is, and run it again, unless the caller asked not to wait."""
+    try:
+        return op()
+    except BlockingIOError:
+        if nonblock:
+            raise
+        wait = tuple((fd, ev) for fd, ev in ends
+                     if p.fds.may_block(fd) and not ready_now(fd, ev)) or ends
+        raise Park(lambda _reason: _pipe_wait(p, ends, nonblock, op), fds=wait) from None
+
+
+@syscall("splice", args=("fd", "ptr", "fd", "ptr", "size", "uint"))
+def sys_splice(p: Process, fd_in: int, off_in: int, fd_out: int, off_out: int, length: int,
+               flags: int) -> int:
+    if flags & ~SPLICE_FLAGS:
+        raise Errno(errno.EINVAL)
+    in_off, store_in = _offset_io(p, off_in, 8)
+    out_off, store_out = _offset_io(p, off_out, 8)
+
+    def op() -> int:
+        n = os.splice(fd_in, fd_out, length, in_off, out_off, flags | SPLICE_F_NONBLOCK)
+        store_in(n)
+        store_out(n)
+        return n
+
+    return _pipe_wait(p, ((fd_in, POLLIN), (fd_out, POLLOUT)), bool(
+        flags & SPLICE_F_NONBLOCK), op)
+
+
+@syscall("tee", args=("fd", "fd", "size", "uint"))
+def sys_tee(p: Process, fd_in: int, fd_out: int, length: int, flags: int) -> int:
+    if flags & ~SPLICE_FLAGS:
+        raise Errno(errno.EINVAL)
+    return _pipe_wait(p, ((fd_in, POLLIN), (fd_out, POLLOUT)), bool(flags & SPLICE_F_NONBLOCK),
+                      lambda: hostsys.syscall(NR["tee"], fd_in, fd_out, length,
+                                              flags | SPLICE_F_NONBLOCK))
 
 
 @syscall("memfd_create", args=("str", "uint"), ret="fd")

@@ -8,6 +8,7 @@
  * inotify    a watch reports a file created in the directory, EAGAIN, ENOENT, rm_watch
  * caps       capget with the current version, an unknown version (EINVAL, corrected)
  * names      unshare(0), unshare with an unknown flag, sethostname too long
+ * splice     file -> pipe -> file with offsets, tee between pipes, EAGAIN with NONBLOCK
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -153,6 +154,36 @@ static void check_names(void)
     guest_ok("names");
 }
 
+static void check_splice(void)
+{
+    int src = open("splice-src", O_RDWR | O_CREAT | O_TRUNC, 0644);
+    int dst = open("splice-dst", O_RDWR | O_CREAT | O_TRUNC, 0644);
+    CHECK("splice", src >= 0 && dst >= 0);
+    CHECK("splice", write(src, "0123456789", 10) == 10);
+    int a[2], b[2];
+    CHECK_SYS("splice", pipe(a));
+    CHECK_SYS("splice", pipe(b));
+    loff_t off = 2;
+    CHECK("splice", splice(src, &off, a[1], NULL, 5, 0) == 5 && off == 7);
+    CHECK("splice", tee(a[0], b[1], 5, 0) == 5);
+    loff_t out = 3;
+    CHECK("splice", splice(a[0], NULL, dst, &out, 5, 0) == 5 && out == 8);
+    char buf[16] = {0};
+    CHECK("splice", pread(dst, buf, 16, 0) == 8 && memcmp(buf + 3, "23456", 5) == 0);
+    CHECK("splice", read(b[0], buf, 16) == 5 && memcmp(buf, "23456", 5) == 0);
+    EXPECT("splice", splice(a[0], NULL, dst, NULL, 5, SPLICE_F_NONBLOCK), EAGAIN);
+    EXPECT("splice", splice(src, NULL, dst, NULL, 5, 0x100), EINVAL);
+    close(a[0]);
+    close(a[1]);
+    close(b[0]);
+    close(b[1]);
+    close(src);
+    close(dst);
+    unlink("splice-src");
+    unlink("splice-dst");
+    guest_ok("splice");
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -169,6 +200,7 @@ int main(int argc, char **argv)
     check_inotify();
     check_caps();
     check_names();
+    check_splice();
     puts("morecalls done");
     return 0;
 }
