@@ -38,6 +38,7 @@ class Abi:
     sa_flags_in: Callable[[int], int]
     sa_flags_out: Callable[[int], int]
     siginfo_code_errno: tuple[int, int]
+    si_codes: dict[int, int]  # host si_code -> the guest's, where they differ
     poll_in: Callable[[int], int]
     poll_out: Callable[[int], int]
     poll_renumbered: bool
@@ -258,6 +259,10 @@ class Abi:
 
     def from_guest_timespec(self, data: bytes | memoryview) -> tuple[int, int]:
         sec, nsec = self.timespec.unpack(data)  # signed fields: long, or s64 for time64
+        if self.wordsize == 4:
+            # a 32-bit task's tv_nsec is a long: the kernel drops the upper half of a 64-bit
+            # timespec's, which C libraries leave as padding (glibc: uninitialised)
+            nsec = self.s32(int(nsec))
         return int(sec), int(nsec)
 
 

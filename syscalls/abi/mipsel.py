@@ -82,6 +82,8 @@ class MipselAbi(AbiData):
     SIGACTION: list[Field] = [("sa_flags", "u32"), ("sa_handler", "ptr"), ("sa_mask", "bytes:16")]
     SA_FLAGS = {0x4: 0x8, 0x2: 0x10000}  # SA_SIGINFO, SA_NOCLDWAIT
     SIGINFO_CODE_ERRNO = (4, 8)  # si_code before si_errno
+    # host SI_ASYNCIO -4, SI_TIMER -2, SI_MESGQ -3 (asm-generic) are -2, -3, -4 on mips
+    SI_CODES = {-4: -2, -2: -3, -3: -4}
     STACK_T: list[Field] = [("ss_sp", "ptr"), ("ss_size", "ulong"), ("ss_flags", "s32")]
 
     MAP_FLAGS = {0x20: 0x800, 0x4000: 0x400, 0x100: 0x1000, 0x800: 0x2000, 0x1000: 0x4000,

@@ -63,6 +63,7 @@ def setup(abi: Any, data: AbiData) -> None:
     abi.sigset_size = data.NSIG // 8
     abi.sa_flags_in, abi.sa_flags_out = _bits(data.SA_FLAGS)
     abi.siginfo_code_errno = data.SIGINFO_CODE_ERRNO
+    abi.si_codes = data.SI_CODES
     # poll events: guest -> host and host -> guest differ where two host bits share one
     # guest bit (MIPS's POLLWRNORM is POLLOUT)
     abi.poll_in = _bits(data.POLL_EVENTS_IN)[0]

@@ -34,6 +34,7 @@ class AbiData:
     SIG_HOW: dict[int, int] = {}
     SA_FLAGS: dict[int, int] = {}
     SIGINFO_CODE_ERRNO = (8, 4)  # offsets of si_code and si_errno (swapped on mips)
+    SI_CODES: dict[int, int] = {}  # the user si_codes that differ (mips: SI_TIMER -3...)
     MAP_FLAGS: dict[int, int] = {}
     POLL_EVENTS: dict[int, int] = {}
     POLL_EVENTS_IN: dict[int, int] = {}  # where the guest-to-host direction differs

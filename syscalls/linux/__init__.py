@@ -23,6 +23,7 @@ from syscalls.linux import (  # noqa: F401
     sysvipc,
     thread,
     time,
+    timers,
     tty,
     x86,
     xattr,

@@ -23,6 +23,7 @@ from syscalls.linux import (  # noqa: F401  (rows aliased below)
     socket,
     sysvipc,
     time,
+    timers,
 )
 from syscalls.linux.mm import sys_mmap
 from syscalls.registry import PARTIAL, ROWS, SIGNED32, Handler, alias, syscall
@@ -76,7 +77,9 @@ for _name, _target in (("clock_gettime64", "clock_gettime"), ("clock_settime64",
                        ("timerfd_gettime64", "timerfd_gettime"),
                        ("rt_sigtimedwait_time64", "rt_sigtimedwait"),
                        ("recvmmsg_time64", "recvmmsg"), ("semtimedop_time64", "semtimedop"),
-                       ("sched_rr_get_interval_time64", "sched_rr_get_interval")):
+                       ("sched_rr_get_interval_time64", "sched_rr_get_interval"),
+                       ("timer_settime64", "timer_settime"),
+                       ("timer_gettime64", "timer_gettime")):
     if _target in ROWS:
         alias(_name, _target, wrap=_time64)
 

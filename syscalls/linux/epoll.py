@@ -136,21 +136,27 @@ def sys_timerfd_create(p: Process, clockid: int, flags: int) -> int:
 
 @syscall("timerfd_settime", args=("fd", "int", "ptr", "ptr"))
 def sys_timerfd_settime(p: Process, fd: int, flags: int, new: int, old: int) -> int:
-    cur = (hostsys.Timespec * 2)()
-    ts = p.abi.timespec
-    raw = p.mem.read(new, 2 * ts.size)
-    for i in range(2):  # the guest's itimerspec (32-bit fields on 32-bit ABIs) -> the host's
-        cur[i].tv_sec, cur[i].tv_nsec = p.abi.from_guest_timespec(
-            raw[i * ts.size:(i + 1) * ts.size])
+    cur = from_guest_itimerspec(p, new)
     prev = (hostsys.Timespec * 2)()
     hostsys.syscall(hostsys.NR["timerfd_settime"], fd, flags, ctypes.addressof(cur),
                     ctypes.addressof(prev) if old else 0)
     if old:
-        p.mem.write(old, _to_guest_itimerspec(p, prev))
+        p.mem.write(old, to_guest_itimerspec(p, prev))
     return 0
 
 
-def _to_guest_itimerspec(p: Process, pair: ctypes.Array[hostsys.Timespec]) -> bytes:
+def from_guest_itimerspec(p: Process, ptr: int) -> ctypes.Array[hostsys.Timespec]:
+    """The guest's itimerspec (32-bit fields on 32-bit ABIs) as the host's."""
+    cur = (hostsys.Timespec * 2)()
+    ts = p.abi.timespec
+    raw = p.mem.read(ptr, 2 * ts.size)
+    for i in range(2):
+        cur[i].tv_sec, cur[i].tv_nsec = p.abi.from_guest_timespec(
+            raw[i * ts.size:(i + 1) * ts.size])
+    return cur
+
+
+def to_guest_itimerspec(p: Process, pair: ctypes.Array[hostsys.Timespec]) -> bytes:
     return b"".join(p.abi.to_guest_timespec(t.tv_sec * 1_000_000_000 + t.tv_nsec) for t in pair)
 
 
@@ -158,5 +164,5 @@ def _to_guest_itimerspec(p: Process, pair: ctypes.Array[hostsys.Timespec]) -> by
 def sys_timerfd_gettime(p: Process, fd: int, cur: int) -> int:
     pair = (hostsys.Timespec * 2)()
     hostsys.syscall(hostsys.NR["timerfd_gettime"], fd, ctypes.addressof(pair))
-    p.mem.write(cur, _to_guest_itimerspec(p, pair))
+    p.mem.write(cur, to_guest_itimerspec(p, pair))
     return 0

@@ -75,7 +75,7 @@ def to_guest_signalfd_siginfo(p: Process, info: bytes) -> bytes:
     out[0:4], out[4:8], out[8:12] = info[0:4], info[e:e + 4], info[c:c + 4]
     if signo in FAULTS and code > 0:
         out[72:80] = word(u)  # ssi_addr
-    elif code == SI_TIMER:
+    elif code == p.abi.si_codes.get(SI_TIMER, SI_TIMER):
         out[24:32] = info[u:u + 8]  # ssi_tid, ssi_overrun
         out[44:48] = info[u + 8:u + 12]  # ssi_int
         out[48:56] = word(u + 8)  # ssi_ptr

@@ -9,6 +9,7 @@
  * caps       capget with the current version, an unknown version (EINVAL, corrected)
  * names      unshare(0), unshare with an unknown flag, sethostname too long
  * splice     file -> pipe -> file with offsets, tee between pipes, EAGAIN with NONBLOCK
+ * timers     a POSIX timer's signal (SI_TIMER, its value), SIGEV_NONE, overrun, delete, EINVAL
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/inotify.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -184,6 +187,69 @@ static void check_splice(void)
     guest_ok("splice");
 }
 
+static volatile sig_atomic_t timer_hits, timer_code, timer_value;
+
+static void on_timer(int sig, siginfo_t *si, void *ctx)
+{
+    (void)sig;
+    (void)ctx;
+    timer_hits++;
+    timer_code = si->si_code;
+    timer_value = si->si_value.sival_int;
+}
+
+static void check_timers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_timer;
+    sa.sa_flags = SA_SIGINFO;
+    CHECK_SYS("timers", sigaction(SIGUSR1, &sa, NULL));
+    struct sigevent ev;
+    memset(&ev, 0, sizeof ev);
+    ev.sigev_notify = SIGEV_SIGNAL;
+    ev.sigev_signo = SIGUSR1;
+    ev.sigev_value.sival_int = 77;
+    timer_t t;
+    CHECK_SYS("timers", timer_create(CLOCK_MONOTONIC, &ev, &t));
+    struct itimerspec its;
+    memset(&its, 0, sizeof its);
+    its.it_value.tv_nsec = 5 * 1000 * 1000;
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGUSR1);
+    CHECK_SYS("timers", sigprocmask(SIG_BLOCK, &block, &old));
+    CHECK_SYS("timers", timer_settime(t, 0, &its, NULL));
+    sigset_t wait = old;
+    sigdelset(&wait, SIGUSR1);
+    while (!timer_hits)
+        sigsuspend(&wait);
+    CHECK_SYS("timers", sigprocmask(SIG_SETMASK, &old, NULL));
+    CHECKF("timers", timer_code == SI_TIMER && timer_value == 77, "code %d value %d",
+           (int)timer_code, (int)timer_value);
+    struct itimerspec now;
+    CHECK_SYS("timers", timer_gettime(t, &now));
+    CHECK("timers", now.it_value.tv_sec == 0 && now.it_value.tv_nsec == 0);
+    CHECK("timers", timer_getoverrun(t) >= 0);
+    CHECK_SYS("timers", timer_delete(t));
+    CHECK("timers", timer_delete(t) != 0); /* EINVAL (musl returns it, glibc sets errno) */
+
+    ev.sigev_notify = SIGEV_NONE;
+    CHECK_SYS("timers", timer_create(CLOCK_REALTIME, &ev, &t));
+    its.it_value.tv_sec = 100;
+    its.it_value.tv_nsec = 0;
+    CHECK_SYS("timers", timer_settime(t, 0, &its, NULL));
+    CHECK_SYS("timers", timer_gettime(t, &now));
+    CHECK("timers", now.it_value.tv_sec > 90 && now.it_value.tv_sec <= 100);
+    CHECK_SYS("timers", timer_delete(t));
+
+    EXPECT("timers", timer_create(12345, &ev, &t), EINVAL);
+    ev.sigev_notify = SIGEV_SIGNAL;
+    ev.sigev_signo = 0;
+    EXPECT("timers", timer_create(CLOCK_MONOTONIC, &ev, &t), EINVAL);
+    guest_ok("timers");
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -201,6 +267,7 @@ int main(int argc, char **argv)
     check_caps();
     check_names();
     check_splice();
+    check_timers();
     puts("morecalls done");
     return 0;
 }

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from usermode.host.fds import move_high, ours
-from usermode.uapi import SIGCHLD, SIGPIPE, SIGXFSZ
+from usermode.uapi import SI_TIMER, SIGCHLD, SIGPIPE, SIGXFSZ
 
 JOB_CONTROL = (20, 21, 22)  # SIGTSTP SIGTTIN SIGTTOU
 _NOT_VIA_FD = {4, 5, 7, 8, 9, 11, 19, SIGCHLD, SIGPIPE, SIGXFSZ, *JOB_CONTROL}
@@ -130,8 +130,10 @@ class HostSignalFd:
             except OSError:
                 break
             for off in range(0, len(data) - RECORD + 1, RECORD):
-                signo, _err, code, pid, uid, _tid, _band, _ovr, _trap, _st, _int, ptr = \
+                signo, _err, code, pid, uid, tid, _band, ovr, _trap, _st, _int, ptr = \
                     _FIELDS.unpack_from(data, off)
+                if code == SI_TIMER:  # a POSIX timer's id and overrun, where siginfo has them
+                    pid, uid = tid, ovr
                 self._inbox.append(HostSigInfo(signo, code, pid, uid, ptr))
                 got.append(signo)
             if len(data) < RECORD * 32:

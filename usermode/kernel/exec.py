@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from loaders import stack as auxv
 from loaders.elf import PF_R, PF_W, PF_X, ElfError, ElfFile, read_elf
 from loaders.image import ImagePlan, choose_bias, plan_image
+from usermode.host import syscalls as hostsys
 from usermode.host.fds import forget_spares, ours
 from usermode.kernel.errors import Errno
 from usermode.kernel.memory import PROT_R, PROT_W, PROT_X, AddressSpace
@@ -177,6 +178,12 @@ def end_image(p: Process) -> None:
     from usermode.kernel.signals import exec_reset
 
     reserved = set(p.fds.reserved)
+    for timer in p.posix_timers:  # POSIX timers do not survive execve
+        try:
+            hostsys.syscall(hostsys.NR["timer_delete"], timer)
+        except OSError:
+            pass
+    p.posix_timers.clear()
     p.opts.exec_ignored = exec_reset(p)
     p.opts.exec_sigmask = p.thread.sigmask
     p.close()

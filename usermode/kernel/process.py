@@ -97,6 +97,7 @@ class Process:
         self.api_hooks: list[object] = []  # the Python API's address hooks, kept alive
         self.gdt_used: set[int] = set()  # i386: the TLS entries set_thread_area has filled
         self.membarrier_private = False  # registered for private expedited membarriers
+        self.posix_timers: set[int] = set()  # host timer ids the guest created (timer_create)
         self.image: ImagePlan | None = None
         self.envp: list[bytes] = []
         self.stack_start = 0

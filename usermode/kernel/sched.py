@@ -95,6 +95,7 @@ class Scheduler:
         """In the child of a host fork: only the calling thread goes on (as in Linux), with
         the new pid as its tid; the loop, the watchdog and helpers stay with the parent."""
         p = self.proc
+        p.posix_timers.clear()  # a child does not inherit its parent's timers
         t = self.current
         for other in list(self.threads.values()):
             if other is not t and other.ctx is not None and other is not self.owner:

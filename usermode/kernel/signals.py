@@ -63,7 +63,7 @@ def siginfo(p: Process, signo: int, code: int, *, pid: int = 0, uid: int = 0,
     info = bytearray(128)
     info[0:4] = p.abi.sig_to_guest(signo).to_bytes(4, bo)
     c = p.abi.siginfo_code_errno[0]  # si_code (si_errno is 0)
-    info[c:c + 4] = code.to_bytes(4, bo, signed=True)
+    info[c:c + 4] = p.abi.si_codes.get(code, code).to_bytes(4, bo, signed=True)
     u = 16 if p.abi.wordsize == 8 else 12  # the union follows signo, errno, code
     if addr is not None:
         info[u:u + p.abi.wordsize] = addr.to_bytes(p.abi.wordsize, bo)
