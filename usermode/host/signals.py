@@ -151,7 +151,10 @@ class HostSignalFd:
                 return out
 
     def forget(self) -> None:
-        """In a forked child: what was read so far was sent to the parent."""
+        """In a forked child: what was read so far was sent to the parent. The lock is made
+        anew: the parent's watchdog may have held it at the fork, and it has no thread here
+        to let go of it (the child would wait for it for ever)."""
+        self.lock = threading.Lock()
         self._inbox.clear()
 
     def close(self) -> None:
