@@ -136,12 +136,24 @@ def sys_timerfd_create(p: Process, clockid: int, flags: int) -> int:
 
 @syscall("timerfd_settime", args=("fd", "int", "ptr", "ptr"))
 def sys_timerfd_settime(p: Process, fd: int, flags: int, new: int, old: int) -> int:
+    return set_itimer(p, hostsys.NR["timerfd_settime"], fd, flags, new, old)
+
+
+def set_itimer(p: Process, nr: int, ident: int, flags: int, new: int, old: int) -> int:
+    """timerfd_settime and timer_settime: the guest's new itimerspec in, the old one out."""
     cur = from_guest_itimerspec(p, new)
     prev = (hostsys.Timespec * 2)()
-    hostsys.syscall(hostsys.NR["timerfd_settime"], fd, flags, ctypes.addressof(cur),
-                    ctypes.addressof(prev) if old else 0)
+    hostsys.syscall(nr, ident, flags, ctypes.addressof(cur), ctypes.addressof(prev) if old else 0)
     if old:
         p.mem.write(old, to_guest_itimerspec(p, prev))
+    return 0
+
+
+def get_itimer(p: Process, nr: int, ident: int, cur: int) -> int:
+    """timerfd_gettime and timer_gettime."""
+    pair = (hostsys.Timespec * 2)()
+    hostsys.syscall(nr, ident, ctypes.addressof(pair))
+    p.mem.write(cur, to_guest_itimerspec(p, pair))
     return 0
 
 
@@ -162,7 +174,4 @@ def to_guest_itimerspec(p: Process, pair: ctypes.Array[hostsys.Timespec]) -> byt
 
 @syscall("timerfd_gettime", args=("fd", "ptr"))
 def sys_timerfd_gettime(p: Process, fd: int, cur: int) -> int:
-    pair = (hostsys.Timespec * 2)()
-    hostsys.syscall(hostsys.NR["timerfd_gettime"], fd, ctypes.addressof(pair))
-    p.mem.write(cur, to_guest_itimerspec(p, pair))
-    return 0
+    return get_itimer(p, hostsys.NR["timerfd_gettime"], fd, cur)

@@ -14,7 +14,7 @@ import ctypes
 import errno
 from typing import TYPE_CHECKING
 
-from syscalls.linux.epoll import from_guest_itimerspec, to_guest_itimerspec
+from syscalls.linux.epoll import get_itimer, set_itimer
 from syscalls.linux.time import TIMER_ABSTIME
 from syscalls.registry import PARTIAL, syscall
 from usermode.host import syscalls as hostsys
@@ -76,21 +76,12 @@ def sys_timer_create(p: Process, clockid: int, sevp: int, timerid: int) -> int:
 def sys_timer_settime(p: Process, timerid: int, flags: int, new: int, old: int) -> int:
     if flags & ~TIMER_ABSTIME:
         raise Errno(errno.EINVAL)
-    cur = from_guest_itimerspec(p, new)
-    prev = (hostsys.Timespec * 2)()
-    hostsys.syscall(hostsys.NR["timer_settime"], timerid, flags, ctypes.addressof(cur),
-                    ctypes.addressof(prev) if old else 0)
-    if old:
-        p.mem.write(old, to_guest_itimerspec(p, prev))
-    return 0
+    return set_itimer(p, hostsys.NR["timer_settime"], timerid, flags, new, old)
 
 
 @syscall("timer_gettime", args=("int", "ptr"))
 def sys_timer_gettime(p: Process, timerid: int, cur: int) -> int:
-    pair = (hostsys.Timespec * 2)()
-    hostsys.syscall(hostsys.NR["timer_gettime"], timerid, ctypes.addressof(pair))
-    p.mem.write(cur, to_guest_itimerspec(p, pair))
-    return 0
+    return get_itimer(p, hostsys.NR["timer_gettime"], timerid, cur)
 
 
 @syscall("timer_getoverrun", args=("int",))

@@ -32,48 +32,39 @@
 
 #define BAD ((void *)16) /* below every mapping: any access faults */
 
-#define EXPECT(name, call, want)                                                         \
-    do {                                                                                 \
-        errno = 0;                                                                       \
-        long r_ = (long)(call);                                                          \
-        if (r_ != -1 || errno != (want))                                                 \
-            guest_fail((name), __LINE__, "%s: %ld errno %d (%s), wanted %s", #call, r_,  \
-                       errno, strerror(errno), #want);                                   \
-    } while (0)
-
 static void check_fd_first(void)
 {
-    EXPECT("fd_first", syscall(SYS_read, 999, BAD, 10), EBADF);
-    EXPECT("fd_first", syscall(SYS_write, 999, BAD, 10), EBADF);
+    EXPECT_ERRNO("fd_first", syscall(SYS_read, 999, BAD, 10), EBADF);
+    EXPECT_ERRNO("fd_first", syscall(SYS_write, 999, BAD, 10), EBADF);
     int ro = open("/proc/self/exe", O_RDONLY);
     CHECK_SYS("fd_first", ro);
-    EXPECT("fd_first", syscall(SYS_write, ro, BAD, 10), EBADF);
-    EXPECT("fd_first", syscall(SYS_preadv, 999, BAD, 1, 0, 0), EBADF);
-    EXPECT("fd_first", syscall(SYS_pwritev, ro, BAD, 1, 0, 0), EBADF);
-    EXPECT("fd_first", syscall(SYS_readv, 999, BAD, 1), EBADF);
-    EXPECT("fd_first", syscall(SYS_fgetxattr, 999, "user.x", BAD, 10), EBADF);
-    EXPECT("fd_first", syscall(SYS_flistxattr, 999, BAD, 10), EBADF);
-    EXPECT("fd_first", syscall(SYS_getdents64, 999, BAD, 4096), EBADF);
-    EXPECT("fd_first", syscall(SYS_getdents64, ro, BAD, 4096), ENOTDIR);
-    EXPECT("fd_first", syscall(SYS_fstatfs, 999, BAD), EBADF);
+    EXPECT_ERRNO("fd_first", syscall(SYS_write, ro, BAD, 10), EBADF);
+    EXPECT_ERRNO("fd_first", syscall(SYS_preadv, 999, BAD, 1, 0, 0), EBADF);
+    EXPECT_ERRNO("fd_first", syscall(SYS_pwritev, ro, BAD, 1, 0, 0), EBADF);
+    EXPECT_ERRNO("fd_first", syscall(SYS_readv, 999, BAD, 1), EBADF);
+    EXPECT_ERRNO("fd_first", syscall(SYS_fgetxattr, 999, "user.x", BAD, 10), EBADF);
+    EXPECT_ERRNO("fd_first", syscall(SYS_flistxattr, 999, BAD, 10), EBADF);
+    EXPECT_ERRNO("fd_first", syscall(SYS_getdents64, 999, BAD, 4096), EBADF);
+    EXPECT_ERRNO("fd_first", syscall(SYS_getdents64, ro, BAD, 4096), ENOTDIR);
+    EXPECT_ERRNO("fd_first", syscall(SYS_fstatfs, 999, BAD), EBADF);
     close(ro);
     guest_ok("fd_first");
 }
 
 static void check_flags(void)
 {
-    EXPECT("flags", syscall(SYS_pipe2, BAD, 0x7fff0000), EINVAL);
-    EXPECT("flags", syscall(SYS_statx, AT_FDCWD, BAD, 0x80000000, 0x7ff, BAD), EINVAL);
-    EXPECT("flags", syscall(SYS_statx, AT_FDCWD, "/", 0, 0x80000000u, BAD), EINVAL);
+    EXPECT_ERRNO("flags", syscall(SYS_pipe2, BAD, 0x7fff0000), EINVAL);
+    EXPECT_ERRNO("flags", syscall(SYS_statx, AT_FDCWD, BAD, 0x80000000, 0x7ff, BAD), EINVAL);
+    EXPECT_ERRNO("flags", syscall(SYS_statx, AT_FDCWD, "/", 0, 0x80000000u, BAD), EINVAL);
     int s = socket(AF_UNIX, SOCK_STREAM, 0);
     CHECK_SYS("flags", s);
-    EXPECT("flags", syscall(SYS_accept4, s, BAD, BAD, 0x40000000), EINVAL);
+    EXPECT_ERRNO("flags", syscall(SYS_accept4, s, BAD, BAD, 0x40000000), EINVAL);
     close(s);
-    EXPECT("flags", syscall(SYS_wait4, -1, BAD, 0x40000, BAD), EINVAL);
-    EXPECT("flags", syscall(SYS_mlockall, 0), EINVAL);
-    EXPECT("flags", syscall(SYS_mlockall, 0x100), EINVAL);
+    EXPECT_ERRNO("flags", syscall(SYS_wait4, -1, BAD, 0x40000, BAD), EINVAL);
+    EXPECT_ERRNO("flags", syscall(SYS_mlockall, 0), EINVAL);
+    EXPECT_ERRNO("flags", syscall(SYS_mlockall, 0x100), EINVAL);
 #ifdef SYS_mlock2
-    EXPECT("flags", syscall(SYS_mlock2, BAD, 4096, 0x10), EINVAL);
+    EXPECT_ERRNO("flags", syscall(SYS_mlock2, BAD, 4096, 0x10), EINVAL);
 #endif
     guest_ok("flags");
 }
@@ -82,17 +73,17 @@ static void check_counts(void)
 {
     int fd = open("/proc/self/exe", O_RDONLY);
     CHECK_SYS("counts", fd);
-    EXPECT("counts", syscall(SYS_readv, fd, BAD, 1025), EINVAL);
-    EXPECT("counts", syscall(SYS_preadv, fd, BAD, 1025, 0, 0), EINVAL);
-    EXPECT("counts", syscall(SYS_preadv, fd, BAD, -1, 0, 0), EINVAL);
+    EXPECT_ERRNO("counts", syscall(SYS_readv, fd, BAD, 1025), EINVAL);
+    EXPECT_ERRNO("counts", syscall(SYS_preadv, fd, BAD, 1025, 0, 0), EINVAL);
+    EXPECT_ERRNO("counts", syscall(SYS_preadv, fd, BAD, -1, 0, 0), EINVAL);
     int sv[2];
     CHECK_SYS("counts", socketpair(AF_UNIX, SOCK_DGRAM, 0, sv));
     struct msghdr m;
     memset(&m, 0, sizeof m);
     m.msg_iov = BAD;
     m.msg_iovlen = 1025;
-    EXPECT("counts", syscall(SYS_sendmsg, sv[0], &m, MSG_DONTWAIT), EMSGSIZE);
-    EXPECT("counts", syscall(SYS_recvmsg, sv[1], &m, MSG_DONTWAIT), EMSGSIZE);
+    EXPECT_ERRNO("counts", syscall(SYS_sendmsg, sv[0], &m, MSG_DONTWAIT), EMSGSIZE);
+    EXPECT_ERRNO("counts", syscall(SYS_recvmsg, sv[1], &m, MSG_DONTWAIT), EMSGSIZE);
     close(sv[0]);
     close(sv[1]);
     close(fd);
@@ -103,11 +94,11 @@ static void check_sockets(void)
 {
     int p[2];
     CHECK_SYS("sockets", pipe(p));
-    EXPECT("sockets", syscall(SYS_accept4, p[0], BAD, BAD, 0), ENOTSOCK);
-    EXPECT("sockets", syscall(SYS_recvmsg, p[0], BAD, 0), ENOTSOCK);
-    EXPECT("sockets", syscall(SYS_sendmsg, p[1], BAD, 0), ENOTSOCK);
-    EXPECT("sockets", syscall(SYS_getsockname, p[0], BAD, BAD), ENOTSOCK);
-    EXPECT("sockets", syscall(SYS_recvmsg, 999, BAD, 0), EBADF);
+    EXPECT_ERRNO("sockets", syscall(SYS_accept4, p[0], BAD, BAD, 0), ENOTSOCK);
+    EXPECT_ERRNO("sockets", syscall(SYS_recvmsg, p[0], BAD, 0), ENOTSOCK);
+    EXPECT_ERRNO("sockets", syscall(SYS_sendmsg, p[1], BAD, 0), ENOTSOCK);
+    EXPECT_ERRNO("sockets", syscall(SYS_getsockname, p[0], BAD, BAD), ENOTSOCK);
+    EXPECT_ERRNO("sockets", syscall(SYS_recvmsg, 999, BAD, 0), EBADF);
     close(p[0]);
     close(p[1]);
     guest_ok("sockets");
@@ -121,9 +112,9 @@ static void check_mlock(void)
     CHECK_SYS("mlock", munmap(m + page, page));
     CHECK_SYS("mlock", syscall(SYS_mlock, m, page));
     CHECK_SYS("mlock", syscall(SYS_munlock, m, page));
-    EXPECT("mlock", syscall(SYS_mlock, m, 3 * page), ENOMEM);
-    EXPECT("mlock", syscall(SYS_munlock, m + page, page), ENOMEM);
-    EXPECT("mlock", syscall(SYS_mlock, m + page, 1), ENOMEM);
+    EXPECT_ERRNO("mlock", syscall(SYS_mlock, m, 3 * page), ENOMEM);
+    EXPECT_ERRNO("mlock", syscall(SYS_munlock, m + page, page), ENOMEM);
+    EXPECT_ERRNO("mlock", syscall(SYS_mlock, m + page, 1), ENOMEM);
     CHECK_SYS("mlock", syscall(SYS_mlock, m + 1, 10)); /* rounded to its page */
     CHECK_SYS("mlock", syscall(SYS_munlock, m, 1));
     CHECK_SYS("mlock", syscall(SYS_mlock, m, 0));
@@ -133,8 +124,8 @@ static void check_mlock(void)
 
 static void check_wait(void)
 {
-    EXPECT("wait", syscall(SYS_wait4, -1, BAD, 0, 0), ECHILD);
-    EXPECT("wait", syscall(SYS_wait4, 12345678, BAD, WNOHANG, 0), ECHILD);
+    EXPECT_ERRNO("wait", syscall(SYS_wait4, -1, BAD, 0, 0), ECHILD);
+    EXPECT_ERRNO("wait", syscall(SYS_wait4, 12345678, BAD, WNOHANG, 0), ECHILD);
     guest_ok("wait");
 }
 

@@ -29,27 +29,18 @@
 
 #include "guestcheck.h"
 
-#define EXPECT(name, call, want)                                                         \
-    do {                                                                                 \
-        errno = 0;                                                                       \
-        long r_ = (long)(call);                                                          \
-        if (r_ != -1 || errno != (want))                                                 \
-            guest_fail((name), __LINE__, "%s: %ld errno %d (%s), wanted %s", #call, r_,  \
-                       errno, strerror(errno), #want);                                   \
-    } while (0)
-
 static void check_mknod(void)
 {
     CHECK_SYS("mknod", syscall(SYS_mknodat, AT_FDCWD, "fifo", S_IFIFO | 0600, 0));
     struct stat st;
     CHECK_SYS("mknod", stat("fifo", &st));
     CHECK("mknod", S_ISFIFO(st.st_mode) && (st.st_mode & 0777) == 0600);
-    EXPECT("mknod", syscall(SYS_mknodat, AT_FDCWD, "fifo", S_IFIFO | 0600, 0), EEXIST);
+    EXPECT_ERRNO("mknod", syscall(SYS_mknodat, AT_FDCWD, "fifo", S_IFIFO | 0600, 0), EEXIST);
     CHECK_SYS("mknod", syscall(SYS_mknodat, AT_FDCWD, "plain", S_IFREG | 0640, 0));
     CHECK_SYS("mknod", stat("plain", &st));
     CHECK("mknod", S_ISREG(st.st_mode) && st.st_size == 0);
-    EXPECT("mknod", syscall(SYS_mknodat, AT_FDCWD, "odd", 0170000 | 0600, 0), EINVAL);
-    EXPECT("mknod", syscall(SYS_mknodat, AT_FDCWD, "no/such/dir/x", S_IFIFO | 0600, 0), ENOENT);
+    EXPECT_ERRNO("mknod", syscall(SYS_mknodat, AT_FDCWD, "odd", 0170000 | 0600, 0), EINVAL);
+    EXPECT_ERRNO("mknod", syscall(SYS_mknodat, AT_FDCWD, "no/such/dir/x", S_IFIFO | 0600, 0), ENOENT);
     unlink("fifo");
     unlink("plain");
     guest_ok("mknod");
@@ -67,10 +58,10 @@ static void check_mincore(void)
     CHECK_SYS("mincore", syscall(SYS_mincore, m, 3 * page, vec));
     CHECKF("mincore", (vec[0] & 1) && !(vec[1] & 1) && (vec[2] & 1) && vec[3] == 9,
            "vec %d %d %d %d", vec[0], vec[1], vec[2], vec[3]);
-    EXPECT("mincore", syscall(SYS_mincore, m + 1, page, vec), EINVAL);
+    EXPECT_ERRNO("mincore", syscall(SYS_mincore, m + 1, page, vec), EINVAL);
     CHECK_SYS("mincore", munmap(m + 3 * page, page));
-    EXPECT("mincore", syscall(SYS_mincore, m, 4 * page, vec), ENOMEM);
-    EXPECT("mincore", syscall(SYS_mincore, m, page, (void *)16), EFAULT);
+    EXPECT_ERRNO("mincore", syscall(SYS_mincore, m, 4 * page, vec), ENOMEM);
+    EXPECT_ERRNO("mincore", syscall(SYS_mincore, m, page, (void *)16), EFAULT);
     munmap(m, 3 * page);
     guest_ok("mincore");
 }
@@ -79,11 +70,11 @@ static void check_membarrier(void)
 {
     long mask = syscall(SYS_membarrier, 0, 0, 0);
     CHECKF("membarrier", mask >= 0 && (mask & (1 | 8 | 16)) == (1 | 8 | 16), "mask %ld", mask);
-    EXPECT("membarrier", syscall(SYS_membarrier, 8, 0, 0), EPERM);
+    EXPECT_ERRNO("membarrier", syscall(SYS_membarrier, 8, 0, 0), EPERM);
     CHECK_SYS("membarrier", syscall(SYS_membarrier, 16, 0, 0));
     CHECK("membarrier", syscall(SYS_membarrier, 8, 0, 0) == 0);
     CHECK("membarrier", syscall(SYS_membarrier, 1, 0, 0) == 0);
-    EXPECT("membarrier", syscall(SYS_membarrier, 0, 7, 0), EINVAL);
+    EXPECT_ERRNO("membarrier", syscall(SYS_membarrier, 0, 7, 0), EINVAL);
     guest_ok("membarrier");
 }
 
@@ -102,8 +93,8 @@ static void check_rw2(void)
     CHECK("rw2", pwritev2(fd, &w, 1, 0, 0) == 2);
     CHECK("rw2", pwritev2(fd, &w, 1, -1, 0) == 2 && lseek(fd, 0, SEEK_CUR) == 7);
     CHECK("rw2", pread(fd, buf, 8, 0) == 7 && memcmp(buf, "XYcdeXY", 7) == 0);
-    EXPECT("rw2", preadv2(fd, &v, 1, 0, 0x1000), EOPNOTSUPP);
-    EXPECT("rw2", preadv2(fd, &v, 1, -2, 0), EINVAL);
+    EXPECT_ERRNO("rw2", preadv2(fd, &v, 1, 0, 0x1000), EOPNOTSUPP);
+    EXPECT_ERRNO("rw2", preadv2(fd, &v, 1, -2, 0), EINVAL);
     close(fd);
     unlink("rw2");
     guest_ok("rw2");
@@ -117,7 +108,7 @@ static void check_inotify(void)
     int wd = inotify_add_watch(fd, ".", IN_CREATE);
     CHECK_SYS("inotify", wd);
     char buf[512] __attribute__((aligned(8)));
-    EXPECT("inotify", read(fd, buf, sizeof buf), EAGAIN);
+    EXPECT_ERRNO("inotify", read(fd, buf, sizeof buf), EAGAIN);
     int f = open("watched", O_WRONLY | O_CREAT, 0644);
     CHECK_SYS("inotify", f);
     close(f);
@@ -126,9 +117,9 @@ static void check_inotify(void)
     struct inotify_event *e = (struct inotify_event *)buf;
     CHECKF("inotify", e->wd == wd && (e->mask & IN_CREATE) && strcmp(e->name, "watched") == 0,
            "wd %d mask %#x name %s", e->wd, e->mask, e->name);
-    EXPECT("inotify", inotify_add_watch(fd, "no/such", IN_CREATE), ENOENT);
+    EXPECT_ERRNO("inotify", inotify_add_watch(fd, "no/such", IN_CREATE), ENOENT);
     CHECK_SYS("inotify", inotify_rm_watch(fd, wd));
-    EXPECT("inotify", inotify_rm_watch(fd, wd), EINVAL);
+    EXPECT_ERRNO("inotify", inotify_rm_watch(fd, wd), EINVAL);
     close(fd);
     unlink("watched");
     guest_ok("inotify");
@@ -141,7 +132,7 @@ static void check_caps(void)
     CHECK_SYS("caps", syscall(SYS_capget, head, data));
     CHECK("caps", (data[0] & ~data[1]) == 0); /* effective within permitted */
     head[0] = 0x1234;
-    EXPECT("caps", syscall(SYS_capget, head, data), EINVAL);
+    EXPECT_ERRNO("caps", syscall(SYS_capget, head, data), EINVAL);
     CHECKF("caps", head[0] == 0x20080522, "version %#x", head[0]);
     guest_ok("caps");
 }
@@ -149,11 +140,11 @@ static void check_caps(void)
 static void check_names(void)
 {
     CHECK_SYS("names", syscall(SYS_unshare, 0));
-    EXPECT("names", syscall(SYS_unshare, 0x1), EINVAL);
+    EXPECT_ERRNO("names", syscall(SYS_unshare, 0x1), EINVAL);
     char name[100];
     memset(name, 'x', sizeof name);
-    EXPECT("names", syscall(SYS_sethostname, name, sizeof name), EINVAL);
-    EXPECT("names", syscall(SYS_setdomainname, name, sizeof name), EINVAL);
+    EXPECT_ERRNO("names", syscall(SYS_sethostname, name, sizeof name), EINVAL);
+    EXPECT_ERRNO("names", syscall(SYS_setdomainname, name, sizeof name), EINVAL);
     guest_ok("names");
 }
 
@@ -174,8 +165,8 @@ static void check_splice(void)
     char buf[16] = {0};
     CHECK("splice", pread(dst, buf, 16, 0) == 8 && memcmp(buf + 3, "23456", 5) == 0);
     CHECK("splice", read(b[0], buf, 16) == 5 && memcmp(buf, "23456", 5) == 0);
-    EXPECT("splice", splice(a[0], NULL, dst, NULL, 5, SPLICE_F_NONBLOCK), EAGAIN);
-    EXPECT("splice", splice(src, NULL, dst, NULL, 5, 0x100), EINVAL);
+    EXPECT_ERRNO("splice", splice(a[0], NULL, dst, NULL, 5, SPLICE_F_NONBLOCK), EAGAIN);
+    EXPECT_ERRNO("splice", splice(src, NULL, dst, NULL, 5, 0x100), EINVAL);
     close(a[0]);
     close(a[1]);
     close(b[0]);
@@ -243,10 +234,10 @@ static void check_timers(void)
     CHECK("timers", now.it_value.tv_sec > 90 && now.it_value.tv_sec <= 100);
     CHECK_SYS("timers", timer_delete(t));
 
-    EXPECT("timers", timer_create(12345, &ev, &t), EINVAL);
+    EXPECT_ERRNO("timers", timer_create(12345, &ev, &t), EINVAL);
     ev.sigev_notify = SIGEV_SIGNAL;
     ev.sigev_signo = 0;
-    EXPECT("timers", timer_create(CLOCK_MONOTONIC, &ev, &t), EINVAL);
+    EXPECT_ERRNO("timers", timer_create(CLOCK_MONOTONIC, &ev, &t), EINVAL);
     guest_ok("timers");
 }
 
