@@ -272,7 +272,7 @@ IPC_CHECKS = ("shm", "sem", "msg", "eintr")
 ROBUST_CHECKS = ("zero_len", "setsid", "huge_sleep", "pipe_signal", "fs_creds", "many_fds",
                  "arch_prctl", "long_shebang", "getrandom", "partial_buf")
 MORECALLS_CHECKS = ("mknod", "mincore", "membarrier", "rw2", "inotify", "caps", "names",
-                    "splice", "timers")
+                    "splice", "timers", "setsig")
 ERRORDER_CHECKS = ("fd_first", "flags", "counts", "sockets", "mlock", "wait")
 COMPUTE_CHECKS = ("sha256", "int", "float", "simd", "qsort", "strtod")
 
@@ -447,6 +447,8 @@ REFERENCE_BUGS: tuple[tuple[str, tuple[str, ...], bytes, str], ...] = (
      "(EOPNOTSUPP for an unknown one) and honours the known ones"),
     ("morecalls", ("mipsel",), b"FAIL: timers: code -2 value 77",
      "qemu-mipsel reports a POSIX timer's signal with the generic SI_TIMER (-2); MIPS's is -3"),
+    ("morecalls", ("arm", "i386", "mipsel"), b"FAIL: setsig: code 1 fd 0",
+     "qemu-user gives a 32-bit guest's F_SETSIG signal si_fd 0"),
     ("robust", ("aarch64", "riscv64", "arm", "i386", "mipsel"), b"FAIL: partial_buf",
      "qemu-user checks the whole buffer of read, pread and write and answers EFAULT; Linux "
      "moves the bytes before the first unmapped page"),

@@ -10,6 +10,7 @@
  * names      unshare(0), unshare with an unknown flag, sethostname too long
  * splice     file -> pipe -> file with offsets, tee between pipes, EAGAIN with NONBLOCK
  * timers     a POSIX timer's signal (SI_TIMER, its value), SIGEV_NONE, overrun, delete, EINVAL
+ * setsig     F_SETSIG: data on an O_ASYNC pipe raises the chosen signal with POLL_IN, si_fd
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/inotify.h>
 #include <time.h>
 #include <sys/mman.h>
@@ -241,6 +243,50 @@ static void check_timers(void)
     guest_ok("timers");
 }
 
+static volatile sig_atomic_t io_hits, io_code, io_fd;
+static volatile long io_band;
+
+static void on_io(int sig, siginfo_t *si, void *ctx)
+{
+    (void)sig;
+    (void)ctx;
+    io_hits++;
+    io_code = si->si_code;
+    io_fd = si->si_fd;
+    io_band = si->si_band;
+}
+
+static void check_setsig(void)
+{
+    int sig = SIGRTMIN + 3;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_io;
+    sa.sa_flags = SA_SIGINFO;
+    CHECK_SYS("setsig", sigaction(sig, &sa, NULL));
+    int p[2];
+    CHECK_SYS("setsig", pipe(p));
+    CHECK_SYS("setsig", fcntl(p[0], F_SETOWN, getpid()));
+    CHECK_SYS("setsig", fcntl(p[0], F_SETSIG, sig));
+    CHECK("setsig", fcntl(p[0], F_GETSIG) == sig);
+    CHECK_SYS("setsig", fcntl(p[0], F_SETFL, O_ASYNC | O_NONBLOCK));
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, sig);
+    CHECK_SYS("setsig", sigprocmask(SIG_BLOCK, &block, &old));
+    CHECK("setsig", write(p[1], "x", 1) == 1);
+    sigset_t wait = old;
+    sigdelset(&wait, sig);
+    while (!io_hits)
+        sigsuspend(&wait);
+    CHECK_SYS("setsig", sigprocmask(SIG_SETMASK, &old, NULL));
+    CHECKF("setsig", io_code == POLL_IN && io_fd == p[0] && (io_band & POLLIN),
+           "code %d fd %d (want %d) band %#lx", (int)io_code, (int)io_fd, p[0], io_band);
+    close(p[0]);
+    close(p[1]);
+    guest_ok("setsig");
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -259,6 +305,7 @@ int main(int argc, char **argv)
     check_names();
     check_splice();
     check_timers();
+    check_setsig();
     puts("morecalls done");
     return 0;
 }

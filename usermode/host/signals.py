@@ -39,7 +39,7 @@ _NOT_VIA_FD = {4, 5, 7, 8, 9, 11, 19, SIGCHLD, SIGPIPE, SIGXFSZ, *JOB_CONTROL}
 VIA_FD = frozenset(s for s in host.valid_signals() if s not in _NOT_VIA_FD)
 
 RECORD = 128  # struct signalfd_siginfo
-_FIELDS = struct.Struct("=IiiII4xIIIIiiQ")  # signo errno code pid uid (fd) tid band ... ptr
+_FIELDS = struct.Struct("=IiiIIiIIIIiiQ")  # signo errno code pid uid fd tid band ... ptr
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.signalfd.restype = ctypes.c_int
@@ -52,6 +52,8 @@ class HostSigInfo(NamedTuple):
     pid: int
     uid: int
     value: int  # sigval (si_int / si_ptr) of a sigqueue or timer signal
+    band: int = 0  # an I/O signal's (F_SETSIG) si_band and si_fd
+    fd: int = -1
 
 
 def block_ours() -> None:
@@ -130,11 +132,11 @@ class HostSignalFd:
             except OSError:
                 break
             for off in range(0, len(data) - RECORD + 1, RECORD):
-                signo, _err, code, pid, uid, tid, _band, ovr, _trap, _st, _int, ptr = \
+                signo, _err, code, pid, uid, fd, tid, band, ovr, _trap, _st, _int, ptr = \
                     _FIELDS.unpack_from(data, off)
                 if code == SI_TIMER:  # a POSIX timer's id and overrun, where siginfo has them
                     pid, uid = tid, ovr
-                self._inbox.append(HostSigInfo(signo, code, pid, uid, ptr))
+                self._inbox.append(HostSigInfo(signo, code, pid, uid, ptr, band, fd))
                 got.append(signo)
             if len(data) < RECORD * 32:
                 break

@@ -29,6 +29,8 @@ from usermode.uapi import (
     DEFAULT_IGNORE,
     DEFAULT_STOP,
     FAULT_SIGNALS,
+    POLL_HUP,
+    POLL_IN,
     SA_NOCLDSTOP,
     SA_NODEFER,
     SA_RESETHAND,
@@ -58,7 +60,7 @@ def bit(signo: int) -> int:
 
 def siginfo(p: Process, signo: int, code: int, *, pid: int = 0, uid: int = 0,
             addr: int | None = None, status: int | None = None,
-            value: int | None = None) -> bytes:
+            value: int | None = None, band_fd: tuple[int, int] | None = None) -> bytes:
     bo = p.abi.byteorder
     info = bytearray(128)
     info[0:4] = p.abi.sig_to_guest(signo).to_bytes(4, bo)
@@ -67,6 +69,10 @@ def siginfo(p: Process, signo: int, code: int, *, pid: int = 0, uid: int = 0,
     u = 16 if p.abi.wordsize == 8 else 12  # the union follows signo, errno, code
     if addr is not None:
         info[u:u + p.abi.wordsize] = addr.to_bytes(p.abi.wordsize, bo)
+    elif band_fd is not None:  # an I/O signal: si_band (a long), then si_fd
+        ws = p.abi.wordsize
+        info[u:u + ws] = (band_fd[0] & ((1 << 8 * ws) - 1)).to_bytes(ws, bo)
+        info[u + ws:u + ws + 4] = band_fd[1].to_bytes(4, bo, signed=True)
     else:
         info[u:u + 4] = pid.to_bytes(4, bo)
         info[u + 4:u + 8] = uid.to_bytes(4, bo)
@@ -244,7 +250,10 @@ def hand_on_host_records(p: Process) -> bool:
     records = sfd.drain() if sfd is not None else []
     for r in records:
         value = r.value if SI_ASYNCIO <= r.code <= SI_QUEUE else None
-        info = siginfo(p, r.signo, r.code, pid=r.pid, uid=r.uid, value=value)
+        if POLL_IN <= r.code <= POLL_HUP and r.signo != SIGCHLD and r.signo not in FAULT_SIGNALS:
+            info = siginfo(p, r.signo, r.code, band_fd=(r.band, r.fd))  # F_SETSIG's
+        else:
+            info = siginfo(p, r.signo, r.code, pid=r.pid, uid=r.uid, value=value)
         queue(p, _target(p, r.signo), r.signo, info)
     if records:
         p.sched.wake()
