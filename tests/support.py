@@ -263,7 +263,7 @@ SYSINFO_CHECKS = (
 # threads.c's checks but "robust": qemu-user has no robust futex lists (set_robust_list is
 # ENOSYS there), so its run of that check hangs; tests/test_threads.py covers it.
 THREAD_CHECKS = ("create", "futex_pingpong", "futex_ops", "atomics", "spin", "ring",
-                 "pipe_pingpong", "big_write", "condvar", "sleep")
+                 "pipe_pingpong", "big_write", "condvar", "sleep", "names")
 SIGS_CHECKS = ("eintr", "spin", "ucontext", "altstack", "sigsuspend", "sigwait",
                "pipe_ignored", "signalfd", "sigqueue", "blocked_default")
 NETIO_CHECKS = ("poll", "select", "epoll", "eventfd", "timerfd", "tcp", "udp", "unix",

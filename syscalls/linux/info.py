@@ -12,6 +12,7 @@ from syscalls.registry import PARTIAL, syscall
 from usermode.host.syscalls import NR
 from usermode.kernel.errors import Errno
 from usermode.kernel.memory import PROT_W
+from usermode.kernel.procfs import thread_comm
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
@@ -231,6 +232,7 @@ def sys_getcpu(p: Process, cpu: int, node: int, _cache: int) -> int:
 
 
 PR_SET_NAME, PR_GET_NAME = 15, 16
+PR_SET_TIMERSLACK, PR_GET_TIMERSLACK = 29, 30
 
 
 PR_SET_PDEATHSIG, PR_GET_PDEATHSIG = 1, 2
@@ -238,7 +240,8 @@ PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
 
 
 @syscall("prctl", args=("int:prctl", "ulong", "ulong", "ulong", "ulong"), support=PARTIAL,
-         note="PR_SET/GET_NAME, PR_SET/GET_PDEATHSIG, PR_SET/GET_CHILD_SUBREAPER; others EINVAL")
+         note="PR_SET/GET_NAME (per thread), PR_SET/GET_PDEATHSIG, PR_SET/GET_CHILD_SUBREAPER, "
+              "PR_SET/GET_TIMERSLACK; others EINVAL")
 def sys_prctl(p: Process, option: int, a2: int, a3: int, a4: int, a5: int) -> int:
     from usermode.host import syscalls as hostsys
 
@@ -247,12 +250,18 @@ def sys_prctl(p: Process, option: int, a2: int, a3: int, a4: int, a5: int) -> in
     if option in (PR_GET_PDEATHSIG, PR_GET_CHILD_SUBREAPER):
         p.mem.view(a2, 4)
         return hostsys.syscall(NR["prctl"], option, p.mem.host_ptr(a2, 4, PROT_W), 0, 0, 0)
-    if option == PR_SET_NAME:
-        p.comm = p.mem.read_cstr(a2, 4096)[:15]
+    if option == PR_SET_NAME:  # the calling thread's name; the main thread's is the process's
+        name = p.mem.read_cstr(a2, 4096)[:15]
+        t = p.thread
+        t.comm = name
+        if t.tid == p.pid:
+            p.comm = name
         return 0
     if option == PR_GET_NAME:
-        p.mem.write(a2, p.comm.ljust(16, b"\0")[:16])
+        p.mem.write(a2, thread_comm(p, p.thread).ljust(16, b"\0")[:16])
         return 0
+    if option in (PR_SET_TIMERSLACK, PR_GET_TIMERSLACK):  # our one host thread's
+        return hostsys.syscall(NR["prctl"], option, a2, 0, 0, 0)
     raise Errno(errno.EINVAL)
 
 

@@ -13,8 +13,11 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -472,6 +475,66 @@ static void check_sleep(void)
     guest_ok("sleep");
 }
 
+/* Thread names: PR_SET_NAME names the calling thread, seen in its /proc task's comm, while
+ * the process keeps the main thread's; the timer slack reads back. */
+static int read_name(const char *path, char *out, size_t n)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return -1;
+    ssize_t r = read(fd, out, n - 1);
+    close(fd);
+    if (r <= 0)
+        return -1;
+    out[r] = 0;
+    if (out[r - 1] == '\n')
+        out[r - 1] = 0;
+    return 0;
+}
+
+static volatile long worker_tid;
+static volatile int worker_named, main_checked;
+
+static void *named_worker(void *arg)
+{
+    (void)arg;
+    worker_tid = syscall(SYS_gettid);
+    CHECK_SYS("names", prctl(PR_SET_NAME, "worker-one", 0, 0, 0));
+    char got[32];
+    CHECK("names", read_name("/proc/thread-self/comm", got, sizeof got) == 0);
+    CHECKF("names", strcmp(got, "worker-one") == 0, "thread-self comm %s", got);
+    CHECK_SYS("names", prctl(PR_GET_NAME, got, 0, 0, 0));
+    CHECKF("names", strcmp(got, "worker-one") == 0, "PR_GET_NAME %s", got);
+    worker_named = 1;
+    while (!main_checked)
+        sched_yield();
+    return NULL;
+}
+
+static void check_names(void)
+{
+    char mine[32], before[32], got[64], path[64];
+    CHECK_SYS("names", prctl(PR_GET_NAME, mine, 0, 0, 0));
+    CHECK("names", read_name("/proc/self/comm", before, sizeof before) == 0);
+    CHECKF("names", strcmp(before, mine) == 0, "comm %s name %s", before, mine);
+    pthread_t t;
+    CHECK("names", pthread_create(&t, NULL, named_worker, NULL) == 0);
+    while (!worker_named)
+        sched_yield();
+    snprintf(path, sizeof path, "/proc/self/task/%ld/comm", (long)worker_tid);
+    CHECK("names", read_name(path, got, sizeof got) == 0);
+    CHECKF("names", strcmp(got, "worker-one") == 0, "task comm %s", got);
+    CHECK("names", read_name("/proc/self/comm", got, sizeof got) == 0);
+    CHECKF("names", strcmp(got, mine) == 0, "process comm %s, was %s", got, mine);
+    CHECK_SYS("names", prctl(PR_GET_NAME, got, 0, 0, 0));
+    CHECKF("names", strcmp(got, mine) == 0, "main PR_GET_NAME %s", got);
+    main_checked = 1;
+    CHECK("names", pthread_join(t, NULL) == 0);
+    CHECK_SYS("names", prctl(PR_SET_TIMERSLACK, 12345, 0, 0, 0));
+    CHECK("names", prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0) == 12345);
+    guest_ok("names");
+}
+
 static const struct guest_check checks[] = {
     {"create", check_create},       {"futex_pingpong", check_futex_pingpong},
     {"futex_ops", check_futex_ops}, {"atomics", check_atomics},
@@ -479,6 +542,7 @@ static const struct guest_check checks[] = {
     {"pipe_pingpong", check_pipe_pingpong},
     {"big_write", check_big_write}, {"condvar", check_condvar},
     {"robust", check_robust},       {"sleep", check_sleep},
+    {"names", check_names},
 };
 
 int main(int argc, char **argv)

@@ -16,9 +16,10 @@ from usermode.uapi import O_CLOEXEC
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
+    from usermode.kernel.threads import Thread
 
 _SELF = re.compile(
-    rb"^/proc/(self|thread-self|(\d+)(/task/\d+)?)/(maps|auxv|cmdline|environ|stat)$")
+    rb"^/proc/(self|thread-self|\d+)(/task/(\d+))?/(maps|auxv|cmdline|environ|stat|comm)$")
 
 
 
@@ -26,9 +27,19 @@ def open_emulated(p: Process, path: bytes, host_flags: int) -> int | None:
     """An fd with the guest's view of `path`, or None when the host's file is right."""
     m = _SELF.match(path)
     if m is not None:
-        if m.group(2) is not None and int(m.group(2)) != p.pid:
+        who, tid = m.group(1), m.group(3)
+        if who.isdigit() and int(who) != p.pid:
             return None  # another process: the host's file
-        text = _GENERATORS[m.group(4).decode()](p)
+        if m.group(4) == b"comm":
+            if tid is not None:
+                t = p.sched.threads.get(int(tid))
+                if t is None:
+                    return None  # no such thread: the host says ENOENT
+            else:
+                t = p.sched.current if who == b"thread-self" else p.sched.threads.get(p.pid)
+            text = thread_comm(p, t) + b"\n"
+        else:
+            text = _GENERATORS[m.group(4).decode()](p)
     elif path == b"/proc/cpuinfo" and p.arch.CPUINFO is not None:
         text = cpuinfo(p)
     else:
@@ -59,6 +70,11 @@ def maps(p: Process) -> bytes:
 def auxv(p: Process) -> bytes:
     words = [w for pair in p.auxv_final for w in pair]
     return b"".join(p.abi.pack_word(w) for w in words)
+
+
+def thread_comm(p: Process, t: Thread | None) -> bytes:
+    """A thread's name (PR_SET_NAME's); the process's for the main thread or one unnamed."""
+    return t.comm if t is not None and t.comm is not None else p.comm
 
 
 def cmdline(p: Process) -> bytes:

@@ -77,6 +77,7 @@ class Scheduler:
         eng = self.engine
         t = Thread(tid)
         t.sigmask = self.current.sigmask
+        t.comm = self.current.comm  # a new thread has its creator's name
         parent = eng.new_context()
         eng.save_context(parent)
         for reg, val in regs:

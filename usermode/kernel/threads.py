@@ -18,12 +18,13 @@ RUN, PARKED, DEAD = 0, 1, 2
 class Thread:
     """One guest thread: its saved registers and per-task kernel state."""
 
-    __slots__ = ("altstack", "cleanups", "clear_child_tid", "ctx", "exit_code", "futex", "park",
-                 "pending", "queued", "reason", "restore_mask", "robust_list", "sigmask",
-                 "sigsnapshots", "sigwait", "state", "tid")
+    __slots__ = ("altstack", "cleanups", "clear_child_tid", "comm", "ctx", "exit_code", "futex",
+                 "park", "pending", "queued", "reason", "restore_mask", "robust_list",
+                 "sigmask", "sigsnapshots", "sigwait", "state", "tid")
 
     def __init__(self, tid: int) -> None:
         self.tid = tid
+        self.comm: bytes | None = None  # its name (PR_SET_NAME); None: the process's
         self.ctx: ctypes.c_void_p | None = None
         self.state = RUN
         self.park: Park | None = None
