@@ -239,6 +239,7 @@ MEMORY_CHECKS = (
     "mmap_shared_file",
     "munmap_span",
     "old_calls",
+    "maps_wonly",
     "heap_churn",
 )
 SYSINFO_CHECKS = (

@@ -419,6 +419,35 @@ static void check_old_calls(void)
     guest_ok("old_calls");
 }
 
+/* A PROT_WRITE-only mapping is "-w-p" in /proc/self/maps (as asked, not as the CPU allows). */
+static void check_maps_wonly(void)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    char *m = mmap(NULL, page, PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK("maps_wonly", m != MAP_FAILED);
+    FILE *f = fopen("/proc/self/maps", "r");
+    CHECK("maps_wonly", f != NULL);
+    char line[512], perms[8] = "";
+    unsigned long lo, hi;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && lo <= (unsigned long)m &&
+            (unsigned long)m < hi)
+            break;
+    fclose(f);
+    CHECKF("maps_wonly", strcmp(perms, "-w-p") == 0, "perms %s", perms);
+    CHECK_SYS("maps_wonly", mprotect(m, page, PROT_READ | PROT_WRITE));
+    f = fopen("/proc/self/maps", "r");
+    CHECK("maps_wonly", f != NULL);
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && lo <= (unsigned long)m &&
+            (unsigned long)m < hi)
+            break;
+    fclose(f);
+    CHECKF("maps_wonly", strcmp(perms, "rw-p") == 0, "perms after mprotect %s", perms);
+    munmap(m, page);
+    guest_ok("maps_wonly");
+}
+
 /* 5 000 mallocs and frees over 1024 slots, mostly small blocks and one in eight of 4 to
  * 64 KiB, each block marked at both ends and checked before it is freed: the heap grows and
  * shrinks (brk) all the while. (On arm, Unicorn 2.1.4 left stale translations after a long
@@ -467,6 +496,7 @@ int main(int argc, char **argv)
     check_file_mappings();
     check_munmap_span();
     check_old_calls();
+    check_maps_wonly();
     check_heap_churn();
     puts("memory done");
     return 0;

@@ -54,7 +54,7 @@ class Vma:
     """One guest mapping, as /proc/self/maps would show it."""
 
     __slots__ = ("backing", "dev", "end", "ino", "maywrite", "name", "offset", "prot", "shared",
-                 "start")
+                 "shown", "start")
 
     def __init__(self, start: int, end: int, prot: int, shared: bool, backing: Backing,
                  name: str = "", offset: int = 0, dev: int = 0, ino: int = 0,
@@ -67,11 +67,16 @@ class Vma:
         # False for a shared mapping of a file opened read-only: the host pages are read-only
         # and mprotect(PROT_WRITE) must fail with EACCES, as on Linux.
         self.maywrite = maywrite
+        # the protection the guest asked for, as /proc/self/maps shows it: a PROT_WRITE-only
+        # mapping is "-w-" there, though the hardware (and `prot`) lets it be read too
+        self.shown = prot
 
     def piece(self, lo: int, hi: int) -> Vma:
         """The part [lo, hi) of this mapping, with the same attributes."""
-        return Vma(lo, hi, self.prot, self.shared, self.backing, self.name,
-                   self.offset + (lo - self.start), self.dev, self.ino, self.maywrite)
+        v = Vma(lo, hi, self.prot, self.shared, self.backing, self.name,
+                self.offset + (lo - self.start), self.dev, self.ino, self.maywrite)
+        v.shown = self.shown
+        return v
 
     def host(self, addr: int) -> int:
         return self.backing.host + (addr - self.backing.lo)
@@ -296,7 +301,8 @@ class AddressSpace:
         for v in self.vmas:
             if merged:
                 p = merged[-1]
-                if p.end == v.start and p.prot == v.prot and p.backing is v.backing and \
+                if p.end == v.start and p.prot == v.prot and p.shown == v.shown and \
+                        p.backing is v.backing and \
                         p.shared == v.shared and p.name == v.name and not p.ino and not v.ino \
                         and not v.name.startswith("/SYSV"):  # each shmat stays its own
                     p.end = v.end
@@ -333,6 +339,7 @@ class AddressSpace:
                 raise Errno(errno.EEXIST)
         else:
             addr = self.find_free(length, addr)
+        asked = prot
         if prot & PROT_W:
             prot |= PROT_R
         if addr + length > self.task_size:
@@ -356,8 +363,9 @@ class AddressSpace:
                                 MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED)
                 else:
                     hostmm.fresh_anon(h, hi - lo)
-                new.append(Vma(lo, hi, prot, shared, b, name, offset + (lo - addr), dev, ino,
-                               maywrite))
+                v = Vma(lo, hi, asked, shared, b, name, offset + (lo - addr), dev, ino, maywrite)
+                v.prot = prot
+                new.append(v)
         except BaseException:
             # Linux may leave the old mapping destroyed after a failed MAP_FIXED; we do too,
             # but consistently: the list, the TLB and the host pages all agree.
@@ -398,6 +406,7 @@ class AddressSpace:
             a = v.end
         if a < hi:
             raise Errno(errno.ENOMEM)
+        asked = prot
         if prot & PROT_W:
             prot |= PROT_R
             if any(not v.maywrite for v in self.vmas if v.start < hi and v.end > addr):
@@ -406,7 +415,7 @@ class AddressSpace:
             self._drop_code(addr, hi)
         removed = self._carve(addr, hi)
         for v in removed:
-            v.prot = prot
+            v.prot, v.shown = prot, asked
         self._insert(removed)
         self.uc.flush_tlb()
 

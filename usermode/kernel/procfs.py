@@ -56,8 +56,8 @@ def maps(p: Process) -> bytes:
     width = 8 if p.abi.wordsize == 4 else 12
     lines = []
     for v in p.mem.vmas:
-        perms = ("r" if v.prot & 1 else "-") + ("w" if v.prot & 2 else "-") + \
-                ("x" if v.prot & 4 else "-") + ("s" if v.shared else "p")
+        perms = ("r" if v.shown & 1 else "-") + ("w" if v.shown & 2 else "-") + \
+                ("x" if v.shown & 4 else "-") + ("s" if v.shared else "p")
         dev = f"{os.major(v.dev):02x}:{os.minor(v.dev):02x}"
         head = f"{v.start:0{width}x}-{v.end:0{width}x} {perms} {v.offset:08x} {dev} {v.ino} "
         name = v.name
