@@ -74,8 +74,8 @@ class Dispatcher:
         self.rows = dict(rows)
         self._wraps: list[Wrap] = []
         self._native: Callable[[list[NativeRow]], None] | None = None
-        self.fd_checks: dict[int, str] = {}  # nr -> what an EFAULT may hide (see fd_fault)
-        self.table: dict[int, Entry] = self._build()
+        # nr -> what an EFAULT may hide (see fd_fault)
+        self.table, self.fd_checks = self._build()
         self.call = self._make_call()
 
     @property
@@ -134,13 +134,11 @@ class Dispatcher:
 
     def _rebuild(self) -> None:
         # in place: the engine's hook (and a tracer) already hold `call`, bound to these dicts
-        checks = self.fd_checks
-        new = self._build()
+        table, checks = self._build()
         self.table.clear()
-        self.table.update(new)
-        checks.clear()
-        checks.update(self.fd_checks)
-        self.fd_checks = checks
+        self.table.update(table)
+        self.fd_checks.clear()
+        self.fd_checks.update(checks)
         if self._native is not None:
             self._native(self.native_rows())
 
@@ -157,10 +155,11 @@ class Dispatcher:
                                        "served by a Python hook", "int")
         self._rebuild()
 
-    def _build(self) -> dict[int, Entry]:
+    def _build(self) -> tuple[dict[int, Entry], dict[int, str]]:
+        """The table by number, and the fd check of each call on an fd (see fd_fault)."""
         abi, convs, rows = self.abi, self._convs, self.rows
         table: dict[int, Entry] = {}
-        self.fd_checks = {}
+        fd_checks: dict[int, str] = {}
         stack_args = abi.stack_args  # mips o32: arguments 5.. are on the guest's stack
         for nr, name in self.names.items():
             row = rows.get(name)
@@ -172,11 +171,11 @@ class Dispatcher:
             kinds = [k if not a.endswith(":dirfd") else "int" for k, a in zip(
                 row.base_kinds, row.args, strict=True)]
             if kinds and kinds[0] == "fd" and name not in MEMORY_FIRST_CALLS:
-                self.fd_checks[nr] = ("read" if name in FD_READ_CALLS else
-                                      "write" if name in FD_WRITE_CALLS else
-                                      "pread" if name in FD_PREAD_CALLS else
-                                      "pwrite" if name in FD_PWRITE_CALLS else
-                                      "socket" if name in FD_SOCKET_CALLS else "open")
+                fd_checks[nr] = ("read" if name in FD_READ_CALLS else
+                                 "write" if name in FD_WRITE_CALLS else
+                                 "pread" if name in FD_PREAD_CALLS else
+                                 "pwrite" if name in FD_PWRITE_CALLS else
+                                 "socket" if name in FD_SOCKET_CALLS else "open")
             arg_convs = [_arg_conv(a, k, convs, abi) for a, k in zip(row.args, kinds,
                                                                       strict=True)]
             wide = abi.wordsize == 4 and bool(registry.WIDE.intersection(kinds))
@@ -186,7 +185,7 @@ class Dispatcher:
                 continue
             plan = tuple((i, c) for i, c in enumerate(arg_convs) if c is not None)
             table[nr] = (fn, plan, len(row.args), name)
-        return table
+        return table, fd_checks
 
     def __call__(self, nr: int, args: list[int]) -> int:
         """Run syscall `nr`; returns the signed result (-errno on failure). May raise Park."""

@@ -82,8 +82,6 @@ def _in_parts(p: Process, fd: int, views: list[memoryview], total: int) -> int:
     the count written so far (EINTR, or a restart, only if nothing was): nothing is written
     twice, and nothing written goes unreported."""
     sock = p.fds.is_socket(fd)
-    if is_epoll(fd):  # it never becomes writable: Linux refuses at once
-        raise Errno(errno.EINVAL)
     done = 0
 
     def step(_reason: int) -> int:
@@ -107,6 +105,8 @@ def _in_parts(p: Process, fd: int, views: list[memoryview], total: int) -> int:
             raise
         if done == total:
             return done
+        if not done and is_epoll(fd):  # it never becomes writable: Linux refuses at once
+            raise Errno(errno.EINVAL)
         raise Park(step, fds=((fd, POLLOUT),), progress=lambda: done)
 
     return step(0)
@@ -151,6 +151,20 @@ def check_fd(fd: int, check: str) -> None:
         raise Errno(err)
 
 
+def _vectors(p: Process, fd: int, iov: int, cnt: int, need: int, check: str
+             ) -> list[memoryview]:
+    """readv & co's buffers. Linux looks the fd up before the count and the vectors; here
+    the fd is looked at only when those fail or are empty, so a good call pays nothing."""
+    try:
+        views = _iovecs(p, iov, cnt, need)
+    except Errno:
+        check_fd(fd, check)
+        raise
+    if not views and fd_fault(check, fd) == errno.EBADF:  # nothing to move: only EBADF
+        raise Errno(errno.EBADF)
+    return views
+
+
 def _iovecs(p: Process, iov: int, cnt: int, need: int) -> list[memoryview]:
     if cnt < 0 or cnt > UIO_MAXIOV:
         raise Errno(errno.EINVAL)
@@ -166,8 +180,7 @@ def _iovecs(p: Process, iov: int, cnt: int, need: int) -> list[memoryview]:
 
 @syscall("readv", args=("fd", "ptr", "int"))
 def sys_readv(p: Process, fd: int, iov: int, cnt: int) -> int:
-    check_fd(fd, "read")
-    views = _iovecs(p, iov, cnt, PROT_W)
+    views = _vectors(p, fd, iov, cnt, PROT_W, "read")
     if not views:
         return 0
     return stream_io(p, fd, POLLIN, lambda: os.readv(fd, views))
@@ -175,8 +188,7 @@ def sys_readv(p: Process, fd: int, iov: int, cnt: int) -> int:
 
 @syscall("writev", args=("fd", "ptr", "int"))
 def sys_writev(p: Process, fd: int, iov: int, cnt: int) -> int:
-    check_fd(fd, "write")
-    views = _iovecs(p, iov, cnt, PROT_R)
+    views = _vectors(p, fd, iov, cnt, PROT_R, "write")
     if not views:
         return 0
     return write_out(p, fd, views)
@@ -204,8 +216,7 @@ def sys_pwrite64(p: Process, fd: int, buf: int, count: int, off: int) -> int:
 def sys_preadv(p: Process, fd: int, iov: int, cnt: int, off: int) -> int:
     if off < 0:
         raise Errno(errno.EINVAL)
-    check_fd(fd, "pread")
-    views = _iovecs(p, iov, cnt, PROT_W)
+    views = _vectors(p, fd, iov, cnt, PROT_W, "pread")
     return os.preadv(fd, views, off) if views else 0
 
 
@@ -213,8 +224,7 @@ def sys_preadv(p: Process, fd: int, iov: int, cnt: int, off: int) -> int:
 def sys_pwritev(p: Process, fd: int, iov: int, cnt: int, off: int) -> int:
     if off < 0:
         raise Errno(errno.EINVAL)
-    check_fd(fd, "pwrite")
-    views = _iovecs(p, iov, cnt, PROT_R)
+    views = _vectors(p, fd, iov, cnt, PROT_R, "pwrite")
     return os.pwritev(fd, views, off) if views else 0
 
 
@@ -233,9 +243,9 @@ def _rw2(p: Process, fd: int, iov: int, cnt: int, pos: int, flags: int, write: b
         raise Errno(errno.EOPNOTSUPP)
     if pos < -1:
         raise Errno(errno.EINVAL)
-    check_fd(fd, ("write" if pos == -1 else "pwrite") if write else
-             ("read" if pos == -1 else "pread"))
-    views = _iovecs(p, iov, cnt, PROT_R if write else PROT_W)
+    views = _vectors(p, fd, iov, cnt, PROT_R if write else PROT_W,
+                     ("write" if pos == -1 else "pwrite") if write else
+                     ("read" if pos == -1 else "pread"))
     if not views:
         return 0
     if pos == -1 and not flags & RWF_NOWAIT and p.fds.may_block(fd):

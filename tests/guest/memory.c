@@ -419,30 +419,32 @@ static void check_old_calls(void)
     guest_ok("old_calls");
 }
 
+/* The permissions /proc/self/maps shows for the mapping holding `addr` ("" if none). */
+static void maps_perms(const void *addr, char perms[8])
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    CHECK("maps_wonly", f != NULL);
+    char line[512];
+    unsigned long lo, hi;
+    perms[0] = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && lo <= (unsigned long)addr &&
+            (unsigned long)addr < hi)
+            break;
+    fclose(f);
+}
+
 /* A PROT_WRITE-only mapping is "-w-p" in /proc/self/maps (as asked, not as the CPU allows). */
 static void check_maps_wonly(void)
 {
     long page = sysconf(_SC_PAGESIZE);
     char *m = mmap(NULL, page, PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     CHECK("maps_wonly", m != MAP_FAILED);
-    FILE *f = fopen("/proc/self/maps", "r");
-    CHECK("maps_wonly", f != NULL);
-    char line[512], perms[8] = "";
-    unsigned long lo, hi;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && lo <= (unsigned long)m &&
-            (unsigned long)m < hi)
-            break;
-    fclose(f);
+    char perms[8];
+    maps_perms(m, perms);
     CHECKF("maps_wonly", strcmp(perms, "-w-p") == 0, "perms %s", perms);
     CHECK_SYS("maps_wonly", mprotect(m, page, PROT_READ | PROT_WRITE));
-    f = fopen("/proc/self/maps", "r");
-    CHECK("maps_wonly", f != NULL);
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && lo <= (unsigned long)m &&
-            (unsigned long)m < hi)
-            break;
-    fclose(f);
+    maps_perms(m, perms);
     CHECKF("maps_wonly", strcmp(perms, "rw-p") == 0, "perms after mprotect %s", perms);
     munmap(m, page);
     guest_ok("maps_wonly");
