@@ -15,7 +15,12 @@ import os
 import stat
 import struct
 from itertools import pairwise
-from typing import NamedTuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from loaders.records import NamedTuple
 
 __all__ = [
     "EM_386",

@@ -5,9 +5,14 @@ file bytes to copy into them. Pure planning; the kernel maps the plan
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import NamedTuple
 
 from loaders.elf import PF_R, PF_W, PF_X, ElfFile
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from loaders.records import NamedTuple
 
 PAGE = 4096
 

@@ -14,12 +14,15 @@ import stat
 import struct
 import sys
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from syscalls import registry, tables
 from syscalls.abi import Abi
 from usermode.engine.native import CONV, FAST, FD_CHECK
 from usermode.kernel.errors import Errno, errno_of
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 Conv = Callable[[int], int]
 # (nr, handler, argument count, conversions, fast kind, fd check): a row of the compiled

@@ -11,7 +11,12 @@ tracing). A kind may carry a detail after a colon for the tracer (`int:open_flag
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from loaders.records import NamedTuple
 
 FULL = "full"
 PARTIAL = "partial"

@@ -45,14 +45,16 @@ def new_process(program: str, argv: list[str], opts: Options) -> Process:
 
 # Modules a run may import late (the first thread, wait, signal or fault): imported before
 # the guest runs, since a guest that changes its fs credentials, root or cwd, or takes every
-# fd, must not be able to break our imports.
-RUNTIME_MODULES = ("copy", "fcntl", "mmap", "resource", "signal", "traceback",
+# fd, must not be able to break our imports. `traceback` (3 ms) only for `-d trace`.
+RUNTIME_MODULES = ("copy", "fcntl", "mmap", "resource", "signal",
                    "usermode.engine.preempt", "usermode.engine.tbsplit")
 
 
 def preload(proc: Process) -> None:
     for name in RUNTIME_MODULES:
         importlib.import_module(name)
+    if "trace" in proc.opts.debug:
+        importlib.import_module("traceback")
     proc.arch.frame  # noqa: B018  (loads the arch's signal frame and fault modules)
     proc.arch.fault  # noqa: B018
 

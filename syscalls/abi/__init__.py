@@ -11,13 +11,16 @@ import importlib
 import os
 from collections.abc import Callable
 from functools import cache
-from typing import Literal
 
 from syscalls.abi import generic, numbering, structs
 from syscalls.abi.schema import AbiData
 from syscalls.abi.structs import Layout
 from usermode.arch import load as load_arch
 from usermode.kernel.errors import Errno
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Literal
 
 
 class _Shape:

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from typing import Any, Protocol
 
 Field = tuple[str, str]
 
 
-class AbiShape(Protocol):
-    wordsize: int
-    little_endian: bool
-    align64: int
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+
+    class AbiShape(Protocol):
+        wordsize: int
+        little_endian: bool
+        align64: int
 
 
 _SCALARS = {"u8": ("B", 1), "s8": ("b", 1), "u16": ("H", 2), "s16": ("h", 2),

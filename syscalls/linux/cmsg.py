@@ -6,9 +6,11 @@ are the same, so converting is re-framing each message."""
 
 from __future__ import annotations
 
-from typing import Literal
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Literal
 
-ByteOrder = Literal["little", "big"]
+    ByteOrder = Literal["little", "big"]
 
 
 def _align(n: int, a: int) -> int:

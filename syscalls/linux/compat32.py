@@ -8,7 +8,6 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from syscalls.linux import (  # noqa: F401  (rows aliased below)
     epoll,
@@ -29,6 +28,8 @@ from syscalls.linux.mm import sys_mmap
 from syscalls.registry import PARTIAL, ROWS, SIGNED32, Handler, alias, syscall
 from usermode.kernel.errors import Errno, Park
 from usermode.uapi import F_GETLK
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

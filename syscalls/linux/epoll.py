@@ -15,7 +15,6 @@ import ctypes
 import errno
 import struct
 import time
-from typing import TYPE_CHECKING
 
 from syscalls.linux.poll import (
     _chain,
@@ -27,6 +26,8 @@ from syscalls.registry import syscall
 from usermode.host import syscalls as hostsys
 from usermode.kernel.errors import Errno
 from usermode.kernel.memory import PROT_W
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -13,7 +13,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-from typing import TYPE_CHECKING
 
 from syscalls.linux.fs_path import PATH_MAX
 from syscalls.linux.fs_rw import PIPE_BUF, stream_io
@@ -22,6 +21,8 @@ from usermode.host import syscalls as hostsys
 from usermode.host.syscalls import NR, ready_now
 from usermode.kernel.errors import Errno, Park
 from usermode.uapi import POLLIN, POLLOUT
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from collections.abc import Callable

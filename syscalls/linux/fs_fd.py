@@ -7,7 +7,6 @@ import errno
 import fcntl
 import os
 import struct
-from typing import TYPE_CHECKING
 
 from syscalls.registry import syscall
 from usermode.host import syscalls as hostsys
@@ -27,6 +26,8 @@ from usermode.uapi import (
     F_UNLCK,
     O_CLOEXEC,
 )
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

@@ -8,7 +8,6 @@ import ctypes
 import errno
 import os
 import stat
-from typing import TYPE_CHECKING
 
 from syscalls.linux.fs_fd import _id
 from syscalls.registry import syscall
@@ -16,6 +15,8 @@ from usermode.host import syscalls as hostsys
 from usermode.kernel.errors import Errno, Park
 from usermode.kernel.memory import PROT_W
 from usermode.kernel.procfs import open_emulated
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

@@ -6,7 +6,6 @@ import ctypes
 import errno
 import os
 import stat
-from typing import TYPE_CHECKING
 
 from syscalls.abi import get as get_abi
 from syscalls.linux.fs_path import AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, PATH_MAX, dir_fd
@@ -15,6 +14,8 @@ from usermode.host import syscalls as hostsys
 from usermode.host.syscalls import NR
 from usermode.kernel.errors import Errno
 from usermode.kernel.memory import PROT_W
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

@@ -17,13 +17,14 @@ from __future__ import annotations
 import ctypes
 import errno
 import time
-from typing import TYPE_CHECKING
 
 from syscalls.linux.time import read_timespec_ns
 from syscalls.registry import PARTIAL, syscall
 from usermode.host import syscalls as hostsys
 from usermode.host.syscalls import NR
 from usermode.kernel.errors import TIMEOUT, Errno, Park
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

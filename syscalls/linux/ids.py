@@ -6,11 +6,12 @@ applies a change to every host thread, as the guest's libc does for its threads.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from syscalls.registry import syscall
 from usermode.host import syscalls as hostsys
 from usermode.host.syscalls import NR
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

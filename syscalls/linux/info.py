@@ -6,13 +6,14 @@ from __future__ import annotations
 import errno
 import os
 import resource
-from typing import TYPE_CHECKING
 
 from syscalls.registry import PARTIAL, syscall
 from usermode.host.syscalls import NR
 from usermode.kernel.errors import Errno
 from usermode.kernel.memory import PROT_W
 from usermode.kernel.procfs import thread_comm
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

@@ -7,12 +7,13 @@ and reads pass through (they wait like any other stream: the fd is an anonymous 
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING
 
 from syscalls.linux.fs_path import guest_path
 from syscalls.registry import syscall
 from usermode.host import syscalls as hostsys
 from usermode.kernel.errors import Errno
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

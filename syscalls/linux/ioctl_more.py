@@ -15,10 +15,11 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-from typing import TYPE_CHECKING
 
 from usermode.host import syscalls as hostsys
 from usermode.kernel.errors import Errno
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

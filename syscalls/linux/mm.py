@@ -6,7 +6,6 @@ import ctypes
 import errno
 import os
 import stat
-from typing import TYPE_CHECKING
 
 from syscalls.registry import PARTIAL, syscall
 from usermode.host import mm as hostmm
@@ -25,6 +24,8 @@ from usermode.uapi import (
     PROT_GROWSDOWN,
     PROT_GROWSUP,
 )
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

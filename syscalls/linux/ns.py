@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import ctypes
 import errno
-from typing import TYPE_CHECKING
 
 from syscalls.linux.info import host_pid
 from syscalls.registry import PARTIAL, syscall
 from usermode.host import syscalls as hostsys
 from usermode.kernel.errors import Errno
 from usermode.kernel.memory import PROT_R
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

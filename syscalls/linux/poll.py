@@ -13,7 +13,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import time
-from typing import TYPE_CHECKING
 
 from syscalls.linux.time import read_timespec_ns
 from syscalls.registry import syscall
@@ -21,6 +20,8 @@ from usermode.host import syscalls as hostsys
 from usermode.kernel.errors import INTERRUPTED, TIMEOUT, Errno, Park
 from usermode.kernel.memory import PROT_R, PROT_W
 from usermode.uapi import NSEC_PER_SEC, POLLIN, POLLOUT, POLLPRI, UNBLOCKABLE
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -25,7 +25,6 @@ import stat
 import time
 from collections.abc import Callable
 from select import POLLIN
-from typing import TYPE_CHECKING
 
 from loaders.elf import ElfError, read_elf
 from syscalls.registry import PARTIAL, syscall
@@ -40,6 +39,8 @@ from usermode.uapi import (
     CLONE_VFORK,
     CLONE_VM,
 )
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

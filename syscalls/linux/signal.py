@@ -7,7 +7,6 @@ import contextlib
 import errno
 import os
 import time
-from typing import TYPE_CHECKING
 
 from syscalls.registry import PARTIAL, syscall
 from usermode.kernel import signals
@@ -23,6 +22,8 @@ from usermode.uapi import (
     SS_DISABLE,
     UNBLOCKABLE,
 )
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import os
 from select import POLLIN
-from typing import TYPE_CHECKING
 
 from syscalls.linux.signal import check_delivery, target_for_process
 from syscalls.registry import PARTIAL, syscall
@@ -22,6 +21,8 @@ from usermode.kernel import signals
 from usermode.kernel.errors import Errno, Park
 from usermode.kernel.memory import PROT_W
 from usermode.uapi import SI_TIMER, SI_TKILL, SIGCHLD, UNBLOCKABLE
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

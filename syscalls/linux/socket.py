@@ -17,7 +17,6 @@ import errno
 import fcntl
 import os
 import stat
-from typing import TYPE_CHECKING
 
 from syscalls.linux import cmsg
 from syscalls.linux.fs_rw import would_block
@@ -26,6 +25,8 @@ from usermode.host import syscalls as hostsys
 from usermode.kernel.errors import Errno, Park
 from usermode.kernel.memory import PROT_R, PROT_W
 from usermode.uapi import POLLIN, POLLOUT, UIO_MAXIOV
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -21,7 +21,6 @@ import ctypes
 import errno
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from syscalls.abi import get as get_abi
 from syscalls.linux.time import read_timespec_ns
@@ -31,6 +30,8 @@ from usermode.host.syscalls import NR
 from usermode.kernel.errors import INTERRUPTED, Errno, Park
 from usermode.kernel.memory import PAGE, PROT_R, PROT_W, PROT_X, page_up
 from usermode.uapi import IPC_64, PROT_READ, PROT_WRITE
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from syscalls.abi.structs import Layout

@@ -5,7 +5,6 @@ themselves are usermode.sched's."""
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING
 
 from syscalls.registry import PARTIAL, syscall
 from usermode.kernel.errors import Errno, Park
@@ -19,6 +18,8 @@ from usermode.uapi import (
     CLONE_THREAD,
     CLONE_VM,
 )
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import errno
 import time
-from typing import TYPE_CHECKING
 
 from syscalls.registry import syscall
 from usermode.kernel.errors import INTERRUPTED, Errno, Park
 from usermode.kernel.memory import PROT_W
 from usermode.uapi import NSEC_PER_SEC
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import ctypes
 import errno
-from typing import TYPE_CHECKING
 
 from syscalls.linux.epoll import get_itimer, set_itimer
 from syscalls.linux.time import TIMER_ABSTIME
 from syscalls.registry import PARTIAL, syscall
 from usermode.host import syscalls as hostsys
 from usermode.kernel.errors import Errno
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

@@ -20,7 +20,6 @@ import errno
 import os
 import signal as host_signal
 import struct
-from typing import TYPE_CHECKING
 
 from syscalls.linux.ioctl_more import other_ioctl
 from syscalls.registry import PARTIAL, syscall
@@ -66,6 +65,8 @@ from usermode.uapi import (
     TIOCSWINSZ,
     TIOCVHANGUP,
 )
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from syscalls.abi import Abi

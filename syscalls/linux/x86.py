@@ -4,13 +4,14 @@ mips's UserLocal register)."""
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING
 
 from syscalls.registry import PARTIAL, syscall
 from usermode.arch.i386 import SPEC as I386
 from usermode.arch.i386.tls import install_tls
 from usermode.arch.x86_64 import SPEC as X86_64
 from usermode.kernel.errors import Errno
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

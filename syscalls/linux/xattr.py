@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import ctypes
 import errno
-from typing import TYPE_CHECKING
 
 from syscalls.linux.fs_path import PATH_MAX
 from syscalls.registry import syscall
 from usermode.host import syscalls as hostsys
 from usermode.kernel.errors import Errno
 from usermode.kernel.memory import PROT_R
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from collections.abc import Callable

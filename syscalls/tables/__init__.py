@@ -7,7 +7,10 @@ this package never imports the ``system_calls`` generator dependency.
 from __future__ import annotations
 
 import importlib
-from typing import Final
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 ARCHES: Final[tuple[str, ...]] = (
     "aarch64",

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.arch.spec import ArchSpec

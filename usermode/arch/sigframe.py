@@ -8,9 +8,9 @@ and `rt_sigreturn(p, t)`, and 32-bit ones with a non-rt frame `sigreturn(p, t)`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from usermode.uapi import SA_ONSTACK, SS_DISABLE
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

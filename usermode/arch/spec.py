@@ -10,7 +10,6 @@ decoded, `fault.py` (the exact address of a faulting access).
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from functools import cached_property
 from types import ModuleType
 
@@ -82,4 +81,9 @@ class ArchSpec:
     def fault(self) -> ModuleType | None:
         """`address(eng, insn, page_addr)` from a decoded faulting instruction, if any."""
         name = f"usermode.arch.{self.NAME}.fault"
-        return importlib.import_module(name) if importlib.util.find_spec(name) else None
+        try:
+            return importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
+            return None

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
 
 from usermode.kernel.exec import EXIT_INTERNAL, EXIT_USAGE, UsageError
 from usermode.kernel.process import Options
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

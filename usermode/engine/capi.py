@@ -15,7 +15,10 @@ import ctypes
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # --- constants from unicorn.h (2.1.x) -------------------------------------------------------
 UC_ARCH_ARM = 1

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from usermode.engine import capi
 from usermode.engine.native import NATIVE, NativeStopper
 from usermode.uapi import SIGBUS, SIGILL, SIGSEGV
 
+TYPE_CHECKING = False
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from usermode.arch.spec import ArchSpec
     from usermode.engine.preempt import BlockStopper
     from usermode.engine.tbsplit import TbSplitter

@@ -18,10 +18,10 @@ stretch; an exit there is never reached and costs nothing.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from usermode.engine import capi
 from usermode.engine.native import NATIVE
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.engine.core import Engine

@@ -13,12 +13,16 @@ import errno
 import fcntl
 import os
 from collections.abc import Callable
-from typing import TypeVar
 
 HIGH_FD = 900  # our own fds live from here up
 SPARES = 16  # enough for the fds one wait, fork or signal of ours may need at once
 
-T = TypeVar("T")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
+
 _spares: list[int] = []
 
 

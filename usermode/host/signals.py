@@ -29,10 +29,15 @@ import struct
 import threading
 from collections import deque
 from collections.abc import Callable
-from typing import NamedTuple
 
 from usermode.host.fds import move_high, ours
 from usermode.uapi import SI_TIMER, SIGCHLD, SIGPIPE, SIGXFSZ
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from loaders.records import NamedTuple
 
 JOB_CONTROL = (20, 21, 22)  # SIGTSTP SIGTTIN SIGTTOU
 _NOT_VIA_FD = {4, 5, 7, 8, 9, 11, 19, SIGCHLD, SIGPIPE, SIGXFSZ, *JOB_CONTROL}

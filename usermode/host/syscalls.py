@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import ctypes
 import os
-from typing import Final
 
 from syscalls.tables.x86_64 import NAMES as _HOST_TABLE
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 # Host syscall numbers by name, from the generated x86_64 table (never typed by hand).
 NR: Final[dict[str, int]] = {name: nr for nr, name in _HOST_TABLE.items()}

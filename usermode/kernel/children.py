@@ -14,7 +14,6 @@ it is our handler, which also queues the signal for the guest when the guest has
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from usermode.host.fds import move_high, ours
 from usermode.uapi import (
@@ -26,6 +25,8 @@ from usermode.uapi import (
     SIGCHLD,
     SIGCONT,
 )
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

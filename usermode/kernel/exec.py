@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import TYPE_CHECKING
 
 from loaders import stack as auxv
 from loaders.elf import PF_R, PF_W, PF_X, ElfError, ElfFile, read_elf
@@ -14,6 +13,8 @@ from usermode.host import syscalls as hostsys
 from usermode.host.fds import forget_spares, ours
 from usermode.kernel.errors import Errno
 from usermode.kernel.memory import PROT_R, PROT_W, PROT_X, AddressSpace
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

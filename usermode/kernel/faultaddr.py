@@ -9,10 +9,10 @@ result is not on the faulting page, the page address is kept.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from usermode.engine import capi
 from usermode.kernel.memory import Fault
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

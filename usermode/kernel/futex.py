@@ -4,9 +4,9 @@ FUTEX_WAKE resolves waiters directly, cheap enough inside a syscall hook."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from usermode.kernel.errors import WOKEN, Errno
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.sched import Scheduler

@@ -19,7 +19,6 @@ import errno
 import struct
 from bisect import bisect_right
 from collections.abc import Callable
-from typing import Any
 
 from loaders.image import PAGE, page_down, page_up
 from usermode.engine import capi
@@ -29,6 +28,10 @@ from usermode.uapi import MADV_DONTNEED, MAP_ANONYMOUS, MAP_FIXED, MAP_SHARED, P
 from usermode.uapi import PROT_EXEC as PROT_X
 from usermode.uapi import PROT_READ as PROT_R
 from usermode.uapi import PROT_WRITE as PROT_W
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["PAGE", "PAGE_MASK", "PROT_R", "PROT_W", "PROT_X", "AddressSpace", "Backing", "Fault",
            "Vma", "page_down", "page_up"]

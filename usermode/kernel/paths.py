@@ -8,13 +8,12 @@ met on the way are resolved inside the sysroot: an absolute link target in a Deb
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from usermode.arch.spec import ArchSpec
-
 import os
 import stat
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from usermode.arch.spec import ArchSpec
 
 _MAX_LINKS = 40
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from usermode import arch as archmod
 from usermode.engine.core import Engine
@@ -20,6 +19,8 @@ from usermode.kernel.sched import Scheduler
 from usermode.kernel.signals import IGNORED, Action
 from usermode.kernel.threads import Thread
 from usermode.loop.aio import EventLoop
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from loaders.image import ImagePlan

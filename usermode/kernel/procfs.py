@@ -9,28 +9,43 @@ host's. /proc/self/exe is a symlink handled by `Paths`.
 from __future__ import annotations
 
 import os
-import re
-from typing import TYPE_CHECKING
 
 from usermode.uapi import O_CLOEXEC
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
     from usermode.kernel.threads import Thread
 
-_SELF = re.compile(
-    rb"^/proc/(self|thread-self|\d+)(/task/(\d+))?/(maps|auxv|cmdline|environ|stat|comm)$")
+_EMULATED = frozenset((b"maps", b"auxv", b"cmdline", b"environ", b"stat", b"comm"))
+
+
+def _split_self(path: bytes) -> tuple[bytes, bytes | None, bytes] | None:
+    """(who, tid or None, file) for /proc/{self,thread-self,PID}[/task/TID]/FILE when FILE is
+    one we generate; None for any other path."""
+    parts = path.split(b"/")
+    if len(parts) not in (4, 6) or parts[0] or parts[1] != b"proc" or parts[-1] not in _EMULATED:
+        return None
+    who = parts[2]
+    if who not in (b"self", b"thread-self") and not who.isdigit():
+        return None
+    if len(parts) == 4:
+        return who, None, parts[3]
+    if parts[3] != b"task" or not parts[4].isdigit():
+        return None
+    return who, parts[4], parts[5]
 
 
 
 def open_emulated(p: Process, path: bytes, host_flags: int) -> int | None:
     """An fd with the guest's view of `path`, or None when the host's file is right."""
-    m = _SELF.match(path)
+    m = _split_self(path)
     if m is not None:
-        who, tid = m.group(1), m.group(3)
+        who, tid, name = m
         if who.isdigit() and int(who) != p.pid:
             return None  # another process: the host's file
-        if m.group(4) == b"comm":
+        if name == b"comm":
             if tid is not None:
                 t = p.sched.threads.get(int(tid))
                 if t is None:
@@ -39,7 +54,7 @@ def open_emulated(p: Process, path: bytes, host_flags: int) -> int | None:
                 t = p.sched.current if who == b"thread-self" else p.sched.threads.get(p.pid)
             text = thread_comm(p, t) + b"\n"
         else:
-            text = _GENERATORS[m.group(4).decode()](p)
+            text = _GENERATORS[name.decode()](p)
     elif path == b"/proc/cpuinfo" and p.arch.CPUINFO is not None:
         text = cpuinfo(p)
     else:

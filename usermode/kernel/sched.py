@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from usermode.engine.core import GuestFault
 from usermode.kernel import signals
@@ -24,6 +23,8 @@ from usermode.kernel.threads import DEAD, RUN, Thread, first_tid
 from usermode.kernel.waits import Waits
 from usermode.kernel.watchdog import Watchdog, close_reserved
 from usermode.loop.aio import EventLoop
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

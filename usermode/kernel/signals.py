@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from usermode.arch.sigframe import FrameError
 from usermode.host.signals import VIA_FD
@@ -49,6 +48,8 @@ from usermode.uapi import (
     SIGSTOP,
     UNBLOCKABLE,
 )
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from usermode.kernel.errors import WOKEN
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.errors import Park

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import errno
 import threading
-from typing import TYPE_CHECKING
 
 from usermode.host.signals import block_ours
 from usermode.host.syscalls import ready_now
@@ -26,6 +25,8 @@ from usermode.kernel.errors import INTERRUPTED, NOW, TIMEOUT, WOKEN, Park, errno
 from usermode.kernel.threads import PARKED, RUN, Thread
 from usermode.loop.aio import Source, Timer
 from usermode.loop.monitor import ERR, HUP, IN, OUT
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.sched import Scheduler

@@ -20,12 +20,13 @@ import os
 import select
 import threading
 import time
-from typing import TYPE_CHECKING
 
 from usermode.host.fds import move_high, ours
 from usermode.host.signals import HostSignalFd, block_ours
 from usermode.loop.aio import Source
 from usermode.loop.monitor import IN
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.engine.native import NativeStopper

@@ -21,10 +21,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
 
 from usermode.host.fds import move_high, ours
 from usermode.loop.monitor import IN, FdMonitor, default_monitor
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 Clock = Callable[[], int]
 

@@ -9,9 +9,10 @@ is -strace.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from usermode.engine import capi
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from syscalls.linux.ioctl_more import IFREQ_GETS, SIOCGIFCONF
 from syscalls.registry import Row
@@ -34,6 +33,8 @@ from usermode.uapi import (
     TIOCSPTLCK,
     TIOCSWINSZ,
 )
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

@@ -4,10 +4,11 @@ sembuf arrays, message buffers and the *_ds structs (read through the guest's la
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from usermode.trace import render as R
 from usermode.uapi import IPC_64
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

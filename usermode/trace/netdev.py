@@ -4,8 +4,6 @@ into their _IOC fields."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from syscalls.linux.ioctl_more import (
     IFREQ_USED,
     SIOCGIFADDR,
@@ -22,6 +20,8 @@ from syscalls.linux.ioctl_more import (
     decode_request,
 )
 from usermode.trace import render as R
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

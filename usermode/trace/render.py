@@ -11,9 +11,10 @@ import ipaddress
 import os
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from usermode.trace import names as N
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

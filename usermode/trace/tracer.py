@@ -22,7 +22,6 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from usermode.host.fds import move_high
 from usermode.kernel.errors import Errno, ExecRequest, Park, errno_of
@@ -33,6 +32,8 @@ from usermode.trace.names import ERRNO
 from usermode.trace.sinks import JsonSink, SignalEvent, SyscallEvent, TimelineSink
 from usermode.trace.summary import Counts, table
 from usermode.uapi import MSG_NOSIGNAL, SI_USER, SIGPIPE
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -3,9 +3,11 @@ displacement, or the base alone when post-indexed."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from usermode.arch.aarch64 import SPEC
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 MASK64 = (1 << 64) - 1
 

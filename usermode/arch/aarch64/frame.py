@@ -4,8 +4,6 @@ handler returns to our trampoline page."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from usermode.arch.aarch64 import SPEC
 from usermode.arch.sigframe import (
     guest_stack_t,
@@ -16,6 +14,8 @@ from usermode.arch.sigframe import (
     u64s,
 )
 from usermode.uapi import FAULT_SIGNALS, SA_RESTORER, UNBLOCKABLE
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

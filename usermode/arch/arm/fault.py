@@ -3,9 +3,11 @@ base alone when post-indexed; enough for the loads and stores compilers emit."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from usermode.arch.arm import SPEC
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _REGS = {f"r{i}": SPEC.REG_R0 + i for i in range(13)} | {
     "sb": SPEC.REG_R0 + 9, "sl": SPEC.REG_R0 + 10, "fp": SPEC.REG_R0 + 11,

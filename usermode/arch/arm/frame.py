@@ -6,11 +6,11 @@ A handler's address with bit 0 set runs in Thumb state, as `bx` would enter it."
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from usermode.arch.arm import SPEC
 from usermode.arch.sigframe import guest_stack_t, handler_stack, restore_snapshot, snapshot
 from usermode.uapi import FAULT_SIGNALS, SA_RESTORER, SA_SIGINFO, UNBLOCKABLE
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

@@ -6,11 +6,12 @@ from __future__ import annotations
 import ctypes
 import errno
 import struct
-from typing import TYPE_CHECKING
 
 from usermode.arch.i386 import SPEC
 from usermode.engine import capi
 from usermode.uapi import PROT_READ, PROT_WRITE
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

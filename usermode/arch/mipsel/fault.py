@@ -3,9 +3,9 @@ runs on the CPU's own TLB, so no fill callback saw the page; docs/abi.md §6).""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from usermode.arch.mipsel import SPEC
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

@@ -8,12 +8,13 @@ the delivery snapshot, as on the other arches; the frame's FP area is left zero.
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING
 
 from usermode.arch.mipsel import SPEC
 from usermode.arch.sigframe import guest_stack_t, handler_stack, restore_snapshot, snapshot
 from usermode.engine.core import REGISTERS_RESTORED
 from usermode.uapi import UNBLOCKABLE
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

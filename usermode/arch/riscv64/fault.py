@@ -4,9 +4,11 @@ memory operand."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from usermode.arch.riscv64 import SPEC
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 MASK64 = (1 << 64) - 1
 # ABI names -> x number; Unicorn's x<n> is REG_X0 + n

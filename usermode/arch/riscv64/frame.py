@@ -5,8 +5,6 @@ through ra to our trampoline page."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from usermode.arch.riscv64 import SPEC
 from usermode.arch.sigframe import (
     guest_stack_t,
@@ -17,6 +15,8 @@ from usermode.arch.sigframe import (
     u64s,
 )
 from usermode.uapi import UNBLOCKABLE
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process

@@ -3,7 +3,9 @@ displacement (rip-relative from the next instruction). i386 decodes the same way
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 MASK64 = (1 << 64) - 1
 

@@ -3,8 +3,6 @@ sigcontext (r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags), then 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from usermode.arch.sigframe import (
     FrameError,
     guest_stack_t,
@@ -16,6 +14,8 @@ from usermode.arch.sigframe import (
 )
 from usermode.arch.x86_64 import SPEC
 from usermode.uapi import FAULT_SIGNALS, SA_RESTORER, UNBLOCKABLE
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
