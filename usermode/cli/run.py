@@ -3,6 +3,7 @@ exit statuses of our own errors."""
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -206,7 +207,7 @@ def _run(program: str, argv: list[str], env: dict[str, str], opts: Options) -> i
     from usermode.run import Runner
 
     restore_default_dispositions()
-    runner = Runner(opts)
+    runner = Runner(opts, prepare=_collect_from_now)
     try:
         status = runner.run(program, argv, env)
     except UsageError as e:
@@ -231,6 +232,12 @@ def _run(program: str, argv: list[str], env: dict[str, str], opts: Options) -> i
     if runner.proc is not None:
         _print_stats(runner.proc)
     return status
+
+
+def _collect_from_now(_proc: Process) -> None:
+    """The guest is about to run: what start-up built stays (see usermode/cli/__init__.py)."""
+    gc.freeze()
+    gc.enable()
 
 
 def _print_stats(proc: Process) -> None:
