@@ -273,7 +273,7 @@ IPC_CHECKS = ("shm", "sem", "msg", "eintr")
 ROBUST_CHECKS = ("zero_len", "setsid", "huge_sleep", "pipe_signal", "fs_creds", "many_fds",
                  "arch_prctl", "long_shebang", "getrandom", "partial_buf")
 MORECALLS_CHECKS = ("mknod", "mincore", "membarrier", "rw2", "inotify", "caps", "names",
-                    "splice", "timers", "setsig")
+                    "splice", "timers", "setsig", "mqueue")
 ERRORDER_CHECKS = ("fd_first", "flags", "counts", "sockets", "mlock", "wait")
 COMPUTE_CHECKS = ("sha256", "int", "float", "simd", "qsort", "strtod")
 
@@ -450,6 +450,9 @@ REFERENCE_BUGS: tuple[tuple[str, tuple[str, ...], bytes, str], ...] = (
      "qemu-mipsel reports a POSIX timer's signal with the generic SI_TIMER (-2); MIPS's is -3"),
     ("morecalls", ("arm", "i386", "mipsel"), b"FAIL: setsig: code 1 fd 0",
      "qemu-user gives a 32-bit guest's F_SETSIG signal si_fd 0"),
+    ("morecalls", ("aarch64", "riscv64"), b"FAIL: mqueue: mq_notify(q, &ev) returned -1",
+     "qemu-user 7.2 answers mq_notify with ENOSYS on the arches of the generic syscall "
+     "table (aarch64, riscv64)"),
     ("robust", ("aarch64", "riscv64", "arm", "i386", "mipsel"), b"FAIL: partial_buf",
      "qemu-user checks the whole buffer of read, pread and write and answers EFAULT; Linux "
      "moves the bytes before the first unmapped page"),

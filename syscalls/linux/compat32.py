@@ -17,6 +17,7 @@ from syscalls.linux import (  # noqa: F401  (rows aliased below)
     futex,
     ids,
     info,
+    mqueue,
     poll,
     signal,
     socket,
@@ -80,7 +81,9 @@ for _name, _target in (("clock_gettime64", "clock_gettime"), ("clock_settime64",
                        ("recvmmsg_time64", "recvmmsg"), ("semtimedop_time64", "semtimedop"),
                        ("sched_rr_get_interval_time64", "sched_rr_get_interval"),
                        ("timer_settime64", "timer_settime"),
-                       ("timer_gettime64", "timer_gettime")):
+                       ("timer_gettime64", "timer_gettime"),
+                       ("mq_timedsend_time64", "mq_timedsend"),
+                       ("mq_timedreceive_time64", "mq_timedreceive")):
     if _target in ROWS:
         alias(_name, _target, wrap=_time64)
 

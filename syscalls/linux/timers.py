@@ -28,19 +28,19 @@ SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD, SIGEV_THREAD_ID = 0, 1, 2, 4
 NSIG = 64
 
 
-class _HostSigevent(ctypes.Structure):
+class HostSigevent(ctypes.Structure):
     _fields_ = (("value", ctypes.c_uint64), ("signo", ctypes.c_int),
                 ("notify", ctypes.c_int), ("tid", ctypes.c_int), ("pad", ctypes.c_int * 11))
 
 
-def _host_sigevent(p: Process, ptr: int) -> _HostSigevent:
+def _host_sigevent(p: Process, ptr: int) -> HostSigevent:
     abi = p.abi
     ws, bo = abi.wordsize, abi.byteorder
     raw = p.mem.read(ptr, ws + 12)  # sigev_value, sigev_signo, sigev_notify, sigev_tid
     signo = int.from_bytes(raw[ws:ws + 4], bo, signed=True)
     notify = int.from_bytes(raw[ws + 4:ws + 8], bo, signed=True)
     tid = int.from_bytes(raw[ws + 8:ws + 12], bo, signed=True)
-    ev = _HostSigevent()
+    ev = HostSigevent()
     ev.value = int.from_bytes(raw[:ws], bo)
     if notify == SIGEV_THREAD_ID:
         if tid != p.pid and tid not in p.sched.threads:

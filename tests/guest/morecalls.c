@@ -11,6 +11,9 @@
  * splice     file -> pipe -> file with offsets, tee between pipes, EAGAIN with NONBLOCK
  * timers     a POSIX timer's signal (SI_TIMER, its value), SIGEV_NONE, overrun, delete, EINVAL
  * setsig     F_SETSIG: data on an O_ASYNC pipe raises the chosen signal with POLL_IN, si_fd
+ * mqueue     POSIX message queues: attributes, priority order, EMSGSIZE, ETIMEDOUT, EINVAL,
+ *            O_NONBLOCK (EAGAIN), a receive that waits for a child's send, mq_notify's
+ *            signal (SI_MESGQ), EBADF, EFAULT, unlink
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,7 +24,9 @@
 #include <string.h>
 #include <signal.h>
 #include <poll.h>
+#include <mqueue.h>
 #include <sys/inotify.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -287,6 +292,116 @@ static void check_setsig(void)
     guest_ok("setsig");
 }
 
+static volatile sig_atomic_t mq_hits, mq_code;
+
+static void on_mq(int sig, siginfo_t *si, void *ctx)
+{
+    (void)sig;
+    (void)ctx;
+    mq_hits++;
+    mq_code = si->si_code;
+}
+
+static void check_mqueue(void)
+{
+    char name[64];
+    snprintf(name, sizeof name, "/usermode-mq-%d", (int)getpid());
+    struct mq_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.mq_maxmsg = 4;
+    attr.mq_msgsize = 64;
+    mqd_t q = mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0600, &attr);
+    CHECK_SYS("mqueue", (int)q);
+    EXPECT_ERRNO("mqueue", (int)mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0600, &attr), EEXIST);
+    struct mq_attr got;
+    CHECK_SYS("mqueue", mq_getattr(q, &got));
+    CHECKF("mqueue", got.mq_maxmsg == 4 && got.mq_msgsize == 64 && got.mq_curmsgs == 0 &&
+           got.mq_flags == 0, "maxmsg %ld msgsize %ld cur %ld flags %lx", (long)got.mq_maxmsg,
+           (long)got.mq_msgsize, (long)got.mq_curmsgs, (long)got.mq_flags);
+    CHECK_SYS("mqueue", mq_send(q, "low", 3, 1));
+    CHECK_SYS("mqueue", mq_send(q, "high", 4, 5));
+    char buf[64];
+    unsigned prio = 0;
+    EXPECT_ERRNO("mqueue", (int)mq_receive(q, buf, 10, &prio), EMSGSIZE);
+    ssize_t n = mq_receive(q, buf, sizeof buf, &prio);
+    CHECKF("mqueue", n == 4 && memcmp(buf, "high", 4) == 0 && prio == 5, "n %d prio %u",
+           (int)n, prio);
+    n = mq_receive(q, buf, sizeof buf, &prio);
+    CHECK("mqueue", n == 3 && memcmp(buf, "low", 3) == 0 && prio == 1);
+
+    struct timespec past = {1, 0}, bad = {1, 2000000000};
+    EXPECT_ERRNO("mqueue", (int)mq_timedreceive(q, buf, sizeof buf, NULL, &past), ETIMEDOUT);
+    EXPECT_ERRNO("mqueue", (int)mq_timedreceive(q, buf, sizeof buf, NULL, &bad), EINVAL);
+    struct timespec soon;
+    clock_gettime(CLOCK_REALTIME, &soon);
+    soon.tv_nsec += 20 * 1000 * 1000;
+    if (soon.tv_nsec >= 1000000000) {
+        soon.tv_sec++;
+        soon.tv_nsec -= 1000000000;
+    }
+    EXPECT_ERRNO("mqueue", (int)mq_timedreceive(q, buf, sizeof buf, NULL, &soon), ETIMEDOUT);
+    for (int i = 0; i < 4; i++)
+        CHECK_SYS("mqueue", mq_send(q, "x", 1, 0));
+    EXPECT_ERRNO("mqueue", mq_timedsend(q, "y", 1, 0, &past), ETIMEDOUT);
+    for (int i = 0; i < 4; i++)
+        CHECK_SYS("mqueue", (int)mq_receive(q, buf, sizeof buf, NULL));
+
+    struct mq_attr nb = {.mq_flags = O_NONBLOCK}, old;
+    CHECK_SYS("mqueue", mq_setattr(q, &nb, &old));
+    CHECK("mqueue", old.mq_flags == 0);
+    CHECK_SYS("mqueue", mq_getattr(q, &got));
+    CHECK("mqueue", got.mq_flags == O_NONBLOCK);
+    EXPECT_ERRNO("mqueue", (int)mq_receive(q, buf, sizeof buf, NULL), EAGAIN);
+    nb.mq_flags = 0;
+    CHECK_SYS("mqueue", mq_setattr(q, &nb, NULL));
+
+    pid_t child = fork();
+    CHECK_SYS("mqueue", child);
+    if (child == 0) {
+        struct timespec d = {0, 50 * 1000 * 1000};
+        nanosleep(&d, NULL);
+        _exit(mq_send(q, "late", 4, 3) == 0 ? 0 : 1);
+    }
+    n = mq_receive(q, buf, sizeof buf, &prio);
+    CHECK("mqueue", n == 4 && memcmp(buf, "late", 4) == 0 && prio == 3);
+    int status;
+    CHECK_SYS("mqueue", waitpid(child, &status, 0));
+    CHECK("mqueue", WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_mq;
+    sa.sa_flags = SA_SIGINFO;
+    CHECK_SYS("mqueue", sigaction(SIGUSR2, &sa, NULL));
+    struct sigevent ev;
+    memset(&ev, 0, sizeof ev);
+    ev.sigev_notify = SIGEV_SIGNAL;
+    ev.sigev_signo = SIGUSR2;
+    CHECK_SYS("mqueue", mq_notify(q, &ev));
+    EXPECT_ERRNO("mqueue", mq_notify(q, &ev), EBUSY);
+    sigset_t block, unblocked;
+    sigemptyset(&block);
+    sigaddset(&block, SIGUSR2);
+    CHECK_SYS("mqueue", sigprocmask(SIG_BLOCK, &block, &unblocked));
+    CHECK_SYS("mqueue", mq_send(q, "note", 4, 0));
+    sigdelset(&unblocked, SIGUSR2);
+    while (!mq_hits)
+        sigsuspend(&unblocked);
+    sigaddset(&unblocked, SIGUSR2);
+    CHECK_SYS("mqueue", sigprocmask(SIG_UNBLOCK, &block, NULL));
+    CHECKF("mqueue", mq_hits == 1 && mq_code == SI_MESGQ, "hits %d code %d", (int)mq_hits,
+           (int)mq_code);
+    CHECK_SYS("mqueue", (int)mq_receive(q, buf, sizeof buf, NULL));
+
+    EXPECT_ERRNO("mqueue", mq_send(q, (const char *)8, 4, 0), EFAULT);
+    EXPECT_ERRNO("mqueue", mq_send((mqd_t)9999, (const char *)8, 4, 0), EBADF);
+    EXPECT_ERRNO("mqueue", mq_send(q, "x", 1, 1u << 20), EINVAL);
+    CHECK_SYS("mqueue", mq_close(q));
+    CHECK_SYS("mqueue", mq_unlink(name));
+    EXPECT_ERRNO("mqueue", mq_unlink(name), ENOENT);
+    guest_ok("mqueue");
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -306,6 +421,7 @@ int main(int argc, char **argv)
     check_splice();
     check_timers();
     check_setsig();
+    check_mqueue();
     puts("morecalls done");
     return 0;
 }
