@@ -273,7 +273,8 @@ IPC_CHECKS = ("shm", "sem", "msg", "eintr")
 ROBUST_CHECKS = ("zero_len", "setsid", "huge_sleep", "pipe_signal", "fs_creds", "many_fds",
                  "arch_prctl", "long_shebang", "getrandom", "partial_buf")
 MORECALLS_CHECKS = ("mknod", "mincore", "membarrier", "rw2", "inotify", "caps", "names",
-                    "splice", "timers", "setsig", "mqueue")
+                    "splice", "timers", "setsig", "mqueue", "sched_attr", "openat2", "vmsplice",
+                    "pidfd", "creat")
 ERRORDER_CHECKS = ("fd_first", "flags", "counts", "sockets", "mlock", "wait")
 COMPUTE_CHECKS = ("sha256", "int", "float", "simd", "qsort", "strtod")
 

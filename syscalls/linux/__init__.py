@@ -18,6 +18,7 @@ from syscalls.linux import (  # noqa: F401
     ns,
     poll,
     process,
+    sched,
     signal,
     signalfd,
     socket,

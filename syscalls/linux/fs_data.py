@@ -1,6 +1,6 @@
 """flock, fallocate, fadvise64, readahead, sync, syncfs, sync_file_range, sendfile,
-copy_file_range, splice, tee, memfd_create: whole-file locks, space and cache hints, and
-in-kernel copies.
+copy_file_range, splice, tee, vmsplice, memfd_create: whole-file locks, space and cache hints,
+and in-kernel copies.
 
 A call that can wait for long (flock without LOCK_NB, a copy into a full pipe or socket)
 never blocks the emulator: lock waits run on a helper thread; copies into a stream park
@@ -10,9 +10,11 @@ end that is not ready.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import os
+import stat
 
 from syscalls.linux.fs_path import PATH_MAX
 from syscalls.linux.fs_rw import PIPE_BUF, stream_io
@@ -20,7 +22,8 @@ from syscalls.registry import syscall
 from usermode.host import syscalls as hostsys
 from usermode.host.syscalls import NR, ready_now
 from usermode.kernel.errors import Errno, Park
-from usermode.uapi import POLLIN, POLLOUT
+from usermode.kernel.memory import PROT_R, PROT_W
+from usermode.uapi import POLLIN, POLLOUT, UIO_MAXIOV
 
 TYPE_CHECKING = False
 
@@ -210,6 +213,34 @@ def sys_tee(p: Process, fd_in: int, fd_out: int, length: int, flags: int) -> int
     return _pipe_wait(p, ((fd_in, POLLIN), (fd_out, POLLOUT)), bool(flags & SPLICE_F_NONBLOCK),
                       lambda: hostsys.syscall(NR["tee"], fd_in, fd_out, length,
                                               flags | SPLICE_F_NONBLOCK))
+
+
+class _HostIovec(ctypes.Structure):
+    _fields_ = (("base", ctypes.c_void_p), ("len", ctypes.c_size_t))
+
+
+@syscall("vmsplice", args=("fd", "ptr", "size", "uint"))
+def sys_vmsplice(p: Process, fd: int, iov: int, nr_segs: int, flags: int) -> int:
+    """Guest memory is host memory, so the pages go to (or come from) the pipe directly."""
+    if flags & ~SPLICE_FLAGS:
+        raise Errno(errno.EINVAL)
+    mode = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE
+    if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+        raise Errno(errno.EBADF)
+    to_pipe = mode != os.O_RDONLY  # a write end (or O_RDWR): user pages into the pipe
+    if nr_segs > UIO_MAXIOV:
+        raise Errno(errno.EINVAL)
+    layout = p.abi.iovec
+    raw = p.mem.read(iov, layout.size * nr_segs)
+    vecs = (_HostIovec * max(nr_segs, 1))()
+    for i in range(nr_segs):
+        base, length = layout.unpack(raw[i * layout.size:])
+        vecs[i].len = length
+        vecs[i].base = p.mem.host_ptr(base, length, PROT_R if to_pipe else PROT_W) \
+            if length else None
+    return _pipe_wait(p, ((fd, POLLOUT if to_pipe else POLLIN),), bool(
+        flags & SPLICE_F_NONBLOCK), lambda: hostsys.syscall(
+            NR["vmsplice"], fd, ctypes.addressof(vecs), nr_segs, flags | SPLICE_F_NONBLOCK))
 
 
 @syscall("memfd_create", args=("str", "uint"), ret="fd")

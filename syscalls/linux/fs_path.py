@@ -1,5 +1,6 @@
-"""openat/open/creat, readlinkat, faccessat(2), mkdirat, unlinkat, renameat2, symlinkat, linkat,
-fchmodat, fchownat, utimensat, truncate, getcwd, chdir, fchdir, umask: calls that name paths.
+"""openat/openat2/open/creat, readlinkat, faccessat(2), mkdirat, unlinkat, renameat2, symlinkat,
+linkat, fchmodat, fchownat, utimensat, truncate, getcwd, chdir, fchdir, umask: calls that name
+paths.
 The x86_64 legacy forms (open, access, mkdir, ...) share these handlers with AT_FDCWD."""
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ AT_SYMLINK_FOLLOW = 0x400
 AT_EMPTY_PATH = 0x1000
 O_PATH = 0x200000
 PATH_MAX = 4096
+PAGE_SIZE = 4096
 
 
 def dir_fd(d: int) -> int | None:
@@ -46,7 +48,25 @@ def guest_path(p: Process, ptr: int, follow: bool = True) -> bytes:
     return p.paths.to_host(path, follow)
 
 
-def _openat(p: Process, dfd: int, path_ptr: int, flags: int, mode: int) -> int:
+class _OpenHow(ctypes.Structure):
+    _fields_ = (("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64),
+                ("resolve", ctypes.c_uint64))
+
+
+OPEN_HOW_SIZE_VER0 = 24
+
+
+def _host_open(dfd: int, path: bytes, hflags: int, mode: int, resolve: int | None) -> int:
+    """openat, or openat2 when the guest gave RESOLVE_* flags (`resolve` not None)."""
+    if resolve is None:
+        return hostsys.syscall(hostsys.NR["openat"], dfd, path, hflags, mode & 0o7777)
+    how = _OpenHow(hflags, mode, resolve)
+    return hostsys.syscall(hostsys.NR["openat2"], dfd, path, ctypes.addressof(how),
+                           OPEN_HOW_SIZE_VER0)
+
+
+def _openat(p: Process, dfd: int, path_ptr: int, flags: int, mode: int,
+            resolve: int | None = None) -> int:
     raw = p.mem.read_cstr(path_ptr, PATH_MAX)
     if not raw:
         raise Errno(errno.ENOENT)
@@ -59,12 +79,12 @@ def _openat(p: Process, dfd: int, path_ptr: int, flags: int, mode: int) -> int:
     path = p.paths.to_host(raw, not flags & p.abi.O_NOFOLLOW)
     if not hflags & (os.O_NONBLOCK | os.O_CREAT | O_PATH) and _is_fifo(dfd, path):
         def open_fifo() -> int:  # waits for the peer: on a helper thread
-            fd = hostsys.syscall(hostsys.NR["openat"], dfd, path, hflags, mode & 0o7777)
+            fd = _host_open(dfd, path, hflags, mode, resolve)
             p.fds.forget(fd)
             return fd
 
         raise Park.blocking(open_fifo, undo=os.close)
-    fd = hostsys.syscall(hostsys.NR["openat"], dfd, path, hflags, mode & 0o7777)
+    fd = _host_open(dfd, path, hflags, mode, resolve)
     p.fds.forget(fd)
     return fd
 
@@ -82,6 +102,23 @@ def sys_openat(p: Process, dfd: int, path: int, flags: int, mode: int) -> int:
     return _openat(p, dfd, path, flags, mode)
 
 
+@syscall("openat2", args=("fd:dirfd", "path", "ptr", "size"), ret="fd")
+def sys_openat2(p: Process, dfd: int, path: int, how: int, size: int) -> int:
+    """struct open_how is three u64s on every arch; a longer one must end in zeros."""
+    if size < OPEN_HOW_SIZE_VER0:
+        raise Errno(errno.EINVAL)
+    if size > PAGE_SIZE:
+        raise Errno(errno.E2BIG)
+    raw = p.mem.read(how, size)
+    if any(raw[OPEN_HOW_SIZE_VER0:]):
+        raise Errno(errno.E2BIG)
+    bo = p.abi.byteorder
+    flags, mode, resolve = (int.from_bytes(raw[i:i + 8], bo) for i in (0, 8, 16))
+    if flags >> 32:  # the host would see these bits; the guest's open flags are 32 bits
+        raise Errno(errno.EINVAL)
+    return _openat(p, dfd, path, flags, mode, resolve)
+
+
 @syscall("open", args=("path", "int:open_flags", "uint:mode"), ret="fd")
 def sys_open(p: Process, path: int, flags: int, mode: int) -> int:
     return _openat(p, AT_FDCWD, path, flags, mode)
@@ -89,7 +126,8 @@ def sys_open(p: Process, path: int, flags: int, mode: int) -> int:
 
 @syscall("creat", args=("path", "uint:mode"), ret="fd")
 def sys_creat(p: Process, path: int, mode: int) -> int:
-    return _openat(p, AT_FDCWD, path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, mode)
+    return _openat(p, AT_FDCWD, path, p.abi.to_guest_open_flags(
+        os.O_CREAT | os.O_WRONLY | os.O_TRUNC), mode)
 
 
 def _readlinkat(p: Process, dfd: int, path_ptr: int, buf: int, size: int) -> int:

@@ -1,5 +1,5 @@
-"""uname, sysinfo, getrlimit/setrlimit/prlimit64, getrandom, sched_getaffinity,
-getcpu, prctl (names), personality: information about the system and the process."""
+"""uname, sysinfo, getrlimit/setrlimit/prlimit64, getrandom, getcpu, prctl (names),
+personality: information about the system and the process."""
 
 from __future__ import annotations
 
@@ -119,108 +119,6 @@ def sys_getrandom(p: Process, buf: int, count: int, flags: int) -> int:
     view = p.mem.view(buf, count, PROT_W, partial=True)
     view[:] = os.getrandom(len(view), flags & GRND_NONBLOCK)
     return len(view)
-
-
-def host_pid(p: Process, pid: int) -> int:
-    """A pid or tid the guest names, as the host knows it: our own threads are this host
-    process (0: the caller); other processes keep their pids."""
-    return 0 if pid == p.pid or pid in p.sched.threads else pid
-
-
-@syscall("sched_getaffinity", args=("int", "size", "ptr"))
-def sys_sched_getaffinity(p: Process, pid: int, size: int, mask: int) -> int:
-    cpus = os.sched_getaffinity(host_pid(p, pid))
-    nbytes = max((max(cpus) // 8 + 1) if cpus else 1, p.abi.wordsize)
-    nbytes = (nbytes + p.abi.wordsize - 1) // p.abi.wordsize * p.abi.wordsize
-    if size < nbytes or size & (p.abi.wordsize - 1):
-        raise Errno(errno.EINVAL)
-    bits = sum(1 << c for c in cpus)
-    p.mem.write(mask, bits.to_bytes(nbytes, "little"))
-    return nbytes
-
-
-@syscall("sched_setaffinity", args=("int", "size", "ptr"))
-def sys_sched_setaffinity(p: Process, pid: int, size: int, mask: int) -> int:
-    bits = int.from_bytes(p.mem.read(mask, size), "little")
-    os.sched_setaffinity(host_pid(p, pid), [i for i in range(size * 8) if bits >> i & 1])
-    return 0
-
-
-# ---- scheduling priority and policy ----------------------------------------------------------
-PRIO_PROCESS = 0
-
-
-@syscall("getpriority", args=("int", "int"))
-def sys_getpriority(p: Process, which: int, who: int) -> int:
-    """The raw call returns 20 - nice (1..40), so no success looks like an error."""
-    if which == PRIO_PROCESS:
-        who = host_pid(p, who)
-    return 20 - os.getpriority(which, who)
-
-
-@syscall("setpriority", args=("int", "int", "int"))
-def sys_setpriority(p: Process, which: int, who: int, prio: int) -> int:
-    if which == PRIO_PROCESS:
-        who = host_pid(p, who)
-    os.setpriority(which, who, prio)
-    return 0
-
-
-@syscall("sched_get_priority_max", args=("int",))
-def sys_sched_get_priority_max(p: Process, policy: int) -> int:
-    return os.sched_get_priority_max(policy)
-
-
-@syscall("sched_get_priority_min", args=("int",))
-def sys_sched_get_priority_min(p: Process, policy: int) -> int:
-    return os.sched_get_priority_min(policy)
-
-
-@syscall("sched_getscheduler", args=("int",))
-def sys_sched_getscheduler(p: Process, pid: int) -> int:
-    if pid < 0:
-        raise Errno(errno.EINVAL)
-    return os.sched_getscheduler(host_pid(p, pid))
-
-
-def _read_param(p: Process, param: int) -> int:
-    if not param:
-        raise Errno(errno.EINVAL)
-    return int.from_bytes(p.mem.read(param, 4), p.abi.byteorder, signed=True)
-
-
-@syscall("sched_setscheduler", args=("int", "int", "ptr"))
-def sys_sched_setscheduler(p: Process, pid: int, policy: int, param: int) -> int:
-    if pid < 0:
-        raise Errno(errno.EINVAL)
-    os.sched_setscheduler(host_pid(p, pid), policy, os.sched_param(_read_param(p, param)))
-    return 0
-
-
-@syscall("sched_getparam", args=("int", "ptr"))
-def sys_sched_getparam(p: Process, pid: int, param: int) -> int:
-    if pid < 0 or not param:
-        raise Errno(errno.EINVAL)
-    prio = os.sched_getparam(host_pid(p, pid)).sched_priority
-    p.mem.write(param, prio.to_bytes(4, p.abi.byteorder, signed=True))
-    return 0
-
-
-@syscall("sched_setparam", args=("int", "ptr"))
-def sys_sched_setparam(p: Process, pid: int, param: int) -> int:
-    if pid < 0:
-        raise Errno(errno.EINVAL)
-    os.sched_setparam(host_pid(p, pid), os.sched_param(_read_param(p, param)))
-    return 0
-
-
-@syscall("sched_rr_get_interval", args=("int", "ptr"))
-def sys_sched_rr_get_interval(p: Process, pid: int, ts: int) -> int:
-    if pid < 0:
-        raise Errno(errno.EINVAL)
-    ns = round(os.sched_rr_get_interval(host_pid(p, pid)) * 1e9)
-    p.mem.write(ts, p.abi.to_guest_timespec(ns))
-    return 0
 
 
 @syscall("getcpu", args=("ptr", "ptr", "ptr"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ctypes
 import errno
 
-from syscalls.linux.info import host_pid
+from syscalls.linux.sched import host_pid
 from syscalls.registry import PARTIAL, syscall
 from usermode.host import syscalls as hostsys
 from usermode.kernel.errors import Errno

@@ -1,5 +1,5 @@
 """fork, vfork, clone/clone3 without CLONE_THREAD (new processes), wait4, waitid, execve,
-execveat, getrusage, times, pidfd_open, pidfd_send_signal: processes.
+execveat, getrusage, times, pidfd_open, pidfd_getfd, pidfd_send_signal: processes.
 
 A new guest process is a host fork of the emulator: the engine and guest memory are copied
 with it (private guest memory copy-on-write, MAP_SHARED guest memory stays shared). Only the
@@ -28,6 +28,7 @@ from select import POLLIN
 
 from loaders.elf import ElfError, read_elf
 from syscalls.registry import PARTIAL, syscall
+from usermode.host import syscalls as hostsys
 from usermode.host.signals import restore_mask, with_guest_mask
 from usermode.kernel.errors import Errno, ExecRequest, Park
 from usermode.uapi import (
@@ -372,6 +373,12 @@ def sys_times(p: Process, buf: int) -> int:
 @syscall("pidfd_open", args=("int", "uint"), ret="fd")
 def sys_pidfd_open(p: Process, pid: int, flags: int) -> int:
     return p.fds.adopt(os.pidfd_open(pid, flags))
+
+
+@syscall("pidfd_getfd", args=("fd", "int", "uint"), ret="fd")
+def sys_pidfd_getfd(p: Process, pidfd: int, targetfd: int, flags: int) -> int:
+    """Another process's fd (a guest's fds are its host process's own)."""
+    return p.fds.adopt(hostsys.syscall(hostsys.NR["pidfd_getfd"], pidfd, targetfd, flags))
 
 
 @syscall("pidfd_send_signal", args=("fd", "int:signal", "ptr", "uint"), support=PARTIAL,

@@ -14,6 +14,11 @@
  * mqueue     POSIX message queues: attributes, priority order, EMSGSIZE, ETIMEDOUT, EINVAL,
  *            O_NONBLOCK (EAGAIN), a receive that waits for a child's send, mq_notify's
  *            signal (SI_MESGQ), EBADF, EFAULT, unlink
+ * sched_attr sched_getattr (policy, size), sched_setattr of the same, E2BIG, EINVAL
+ * openat2    O_CREAT with a mode, RESOLVE_BENEATH refusing "..", a long open_how (E2BIG)
+ * vmsplice   user pages into a pipe and back out, EBADF on a regular file
+ * pidfd      pidfd_getfd of our own stdout through a pidfd of ourselves
+ * creat      creat makes a writable, truncated file
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -402,6 +407,126 @@ static void check_mqueue(void)
     guest_ok("mqueue");
 }
 
+struct um_sched_attr {
+    uint32_t size, policy;
+    uint64_t flags;
+    int32_t nice;
+    uint32_t priority;
+    uint64_t runtime, deadline, period;
+    uint32_t util_min, util_max;
+};
+
+static void check_sched_attr(void)
+{
+    struct um_sched_attr a;
+    memset(&a, 0xff, sizeof a);
+    CHECK_SYS("sched_attr", (int)syscall(SYS_sched_getattr, 0, &a, sizeof a, 0));
+    CHECKF("sched_attr", a.size >= 48 && a.size <= sizeof a && a.policy == 0 && a.nice == 0,
+           "size %u policy %u nice %d", a.size, a.policy, a.nice);
+    a.size = sizeof a;
+    a.flags = 0;
+    CHECK_SYS("sched_attr", (int)syscall(SYS_sched_setattr, 0, &a, 0));
+    EXPECT_ERRNO("sched_attr", syscall(SYS_sched_getattr, 0, &a, 20, 0), EINVAL);
+    EXPECT_ERRNO("sched_attr", syscall(SYS_sched_getattr, 0, &a, sizeof a, 1), EINVAL);
+    a.size = 20;
+    EXPECT_ERRNO("sched_attr", syscall(SYS_sched_setattr, 0, &a, 0), E2BIG);
+    CHECKF("sched_attr", a.size >= 48, "size written back %u", a.size);
+    guest_ok("sched_attr");
+}
+
+struct um_open_how {
+    uint64_t flags, mode, resolve;
+};
+
+static void check_openat2(void)
+{
+#ifdef SYS_openat2
+    struct um_open_how how = {O_CREAT | O_WRONLY | O_TRUNC, 0640, 0};
+    int fd = (int)syscall(SYS_openat2, AT_FDCWD, "openat2.txt", &how, sizeof how);
+    CHECK_SYS("openat2", fd);
+    struct stat st;
+    CHECK_SYS("openat2", fstat(fd, &st));
+    CHECKF("openat2", (st.st_mode & 0777) == 0640, "mode %o", (unsigned)(st.st_mode & 0777));
+    close(fd);
+    struct um_open_how beneath = {O_RDONLY, 0, 0x08 /* RESOLVE_BENEATH */};
+    EXPECT_ERRNO("openat2", syscall(SYS_openat2, AT_FDCWD, "../x", &beneath, sizeof beneath),
+                 EXDEV);
+    struct um_open_how bad_mode = {O_RDONLY, 0644, 0};
+    EXPECT_ERRNO("openat2", syscall(SYS_openat2, AT_FDCWD, "openat2.txt", &bad_mode,
+                                    sizeof bad_mode), EINVAL);
+    unsigned char big[40];
+    memset(big, 0, sizeof big);
+    memcpy(big, &how, sizeof how);
+    big[39] = 1;
+    EXPECT_ERRNO("openat2", syscall(SYS_openat2, AT_FDCWD, "openat2.txt", big, sizeof big),
+                 E2BIG);
+    EXPECT_ERRNO("openat2", syscall(SYS_openat2, AT_FDCWD, "openat2.txt", &how, 16), EINVAL);
+    CHECK_SYS("openat2", unlink("openat2.txt"));
+#endif
+    guest_ok("openat2");
+}
+
+static void check_vmsplice(void)
+{
+    int p[2];
+    CHECK_SYS("vmsplice", pipe(p));
+    char out[] = "spliced pages";
+    struct iovec v[2] = {{out, 7}, {out + 7, sizeof out - 7}};
+    ssize_t n = vmsplice(p[1], v, 2, 0);
+    CHECKF("vmsplice", n == (ssize_t)sizeof out, "n %d", (int)n);
+    char in[sizeof out];
+    memset(in, 0, sizeof in);
+    struct iovec r = {in, sizeof in};
+    n = vmsplice(p[0], &r, 1, 0);
+    CHECKF("vmsplice", n == (ssize_t)sizeof out && memcmp(in, out, sizeof out) == 0, "n %d",
+           (int)n);
+    EXPECT_ERRNO("vmsplice", vmsplice(p[0], &r, 1, SPLICE_F_NONBLOCK), EAGAIN);
+    int fd = open("vms.txt", O_CREAT | O_RDWR, 0600);
+    CHECK_SYS("vmsplice", fd);
+    EXPECT_ERRNO("vmsplice", vmsplice(fd, v, 1, 0), EBADF);
+    close(fd);
+    unlink("vms.txt");
+    close(p[0]);
+    close(p[1]);
+    guest_ok("vmsplice");
+}
+
+static void check_pidfd(void)
+{
+#if defined(SYS_pidfd_open) && defined(SYS_pidfd_getfd)
+    int pfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    CHECK_SYS("pidfd", pfd);
+    int fd = (int)syscall(SYS_pidfd_getfd, pfd, 1, 0);
+    CHECK_SYS("pidfd", fd);
+    struct stat a, b;
+    CHECK_SYS("pidfd", fstat(fd, &a));
+    CHECK_SYS("pidfd", fstat(1, &b));
+    CHECK("pidfd", a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+    EXPECT_ERRNO("pidfd", syscall(SYS_pidfd_getfd, pfd, 987, 0), EBADF);
+    EXPECT_ERRNO("pidfd", syscall(SYS_pidfd_getfd, pfd, 1, 1), EINVAL);
+    close(fd);
+    close(pfd);
+#endif
+    guest_ok("pidfd");
+}
+
+static void check_creat(void)
+{
+    int fd = creat("creat.txt", 0600);
+    CHECK_SYS("creat", fd);
+    CHECK("creat", write(fd, "abc", 3) == 3);
+    close(fd);
+    fd = creat("creat.txt", 0600);
+    CHECK_SYS("creat", fd);
+    struct stat st;
+    CHECK_SYS("creat", fstat(fd, &st));
+    CHECK("creat", st.st_size == 0);
+    EXPECT_ERRNO("creat", read(fd, &st, 1), EBADF);
+    close(fd);
+    unlink("creat.txt");
+    guest_ok("creat");
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -422,6 +547,11 @@ int main(int argc, char **argv)
     check_timers();
     check_setsig();
     check_mqueue();
+    check_sched_attr();
+    check_openat2();
+    check_vmsplice();
+    check_pidfd();
+    check_creat();
     puts("morecalls done");
     return 0;
 }
