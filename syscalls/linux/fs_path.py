@@ -10,6 +10,7 @@ import errno
 import os
 import stat
 
+from loaders.image import PAGE
 from syscalls.linux.fs_fd import _id
 from syscalls.registry import syscall
 from usermode.host import syscalls as hostsys
@@ -29,7 +30,6 @@ AT_SYMLINK_FOLLOW = 0x400
 AT_EMPTY_PATH = 0x1000
 O_PATH = 0x200000
 PATH_MAX = 4096
-PAGE_SIZE = 4096
 
 
 def dir_fd(d: int) -> int | None:
@@ -107,7 +107,7 @@ def sys_openat2(p: Process, dfd: int, path: int, how: int, size: int) -> int:
     """struct open_how is three u64s on every arch; a longer one must end in zeros."""
     if size < OPEN_HOW_SIZE_VER0:
         raise Errno(errno.EINVAL)
-    if size > PAGE_SIZE:
+    if size > PAGE:
         raise Errno(errno.E2BIG)
     raw = p.mem.read(how, size)
     if any(raw[OPEN_HOW_SIZE_VER0:]):

@@ -13,6 +13,7 @@ import errno
 import os
 import struct
 
+from loaders.image import PAGE
 from syscalls.registry import syscall
 from usermode.host import syscalls as hostsys
 from usermode.kernel.errors import Errno
@@ -130,7 +131,6 @@ def sys_sched_rr_get_interval(p: Process, pid: int, ts: int) -> int:
 # same on every arch but for the byte order
 SCHED_ATTR_SIZE_VER0 = 48
 _SCHED_ATTR = "IIQiIQQQII"
-PAGE = 4096
 
 
 def _swap_attr(raw: bytes, little: bool) -> bytes:
