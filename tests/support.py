@@ -276,7 +276,7 @@ MORECALLS_CHECKS = ("mknod", "mincore", "membarrier", "rw2", "inotify", "caps", 
                     "splice", "timers", "setsig", "mqueue", "sched_attr", "openat2", "vmsplice",
                     "pidfd", "creat")
 ERRORDER_CHECKS = ("fd_first", "flags", "counts", "sockets", "mlock", "wait")
-COMPUTE_CHECKS = ("sha256", "int", "float", "simd", "qsort", "strtod")
+COMPUTE_CHECKS = ("sha256", "int", "float", "simd", "qsort", "strtod", "it_fill")
 
 ARGS_ENV = {"USERMODE_T_VALUE": "some value=with=equals", "USERMODE_T_EMPTY": ""}
 

@@ -5,12 +5,17 @@
  * every architecture and libc (the build uses -ffp-contract=off so no FMA
  * contraction changes rounding; only + - * / and sqrt are used, which IEEE 754
  * rounds exactly).
+ *
+ * it_fill: (arm) a Thumb IT block whose load misses the TLB, followed by a block that must
+ * run unconditionally (Unicorn restores the IT state on a TLB fill; the next block was
+ * decoded inside the finished IT block)
  */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "guestcheck.h"
 
@@ -331,6 +336,42 @@ static void do_strtod(void)
     guest_ok("strtod");
 }
 
+#if defined(__arm__) && defined(__ARM_ARCH_ISA_THUMB) && __ARM_ARCH_ISA_THUMB >= 2
+__attribute__((target("thumb"), noinline)) static int it_probe(const int *fresh, int x)
+{
+    int r;
+    __asm__ volatile("cmp %[x], #0\n\t"
+                     "ite ne\n\t"
+                     "ldrne %[r], [%[p]]\n\t"
+                     "moveq %[r], #7\n\t"
+                     "b 1f\n"
+                     "1:\n\t"
+                     "add %[r], %[r], #100\n\t"
+                     "add %[r], %[r], #1000\n\t"
+                     : [r] "=&r"(r)
+                     : [x] "r"(x), [p] "r"(fresh)
+                     : "cc", "memory");
+    return r;
+}
+#endif
+
+static void do_it_fill(void)
+{
+#if defined(__arm__) && defined(__ARM_ARCH_ISA_THUMB) && __ARM_ARCH_ISA_THUMB >= 2
+    for (int i = 0; i < 4; i++) {
+        int *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        CHECK("it_fill", page != MAP_FAILED);
+        page[0] = 5 + i;
+        CHECK("it_fill", mprotect(page, 4096, PROT_READ) == 0); /* the next read misses */
+        int r = it_probe(page, 1);
+        CHECKF("it_fill", r == 1105 + i, "got %d", r);
+        CHECK("it_fill", it_probe(page, 0) == 1107);
+        munmap(page, 4096);
+    }
+#endif
+    guest_ok("it_fill");
+}
+
 int main(void)
 {
     do_sha();
@@ -339,6 +380,7 @@ int main(void)
     do_simd();
     do_sort();
     do_strtod();
+    do_it_fill();
     puts("compute done");
     return 0;
 }

@@ -28,6 +28,9 @@ class ArchSpec:
     SPLIT_LONG_BLOCKS = False  # cut long branch-free stretches (mips: engine/tbsplit.py)
     THUMB_CPSR_BIT = 0  # arm: CPSR.T
     THUMB_REG = 0  # arm: the register holding THUMB_CPSR_BIT (CPSR)
+    # (register, bits) a successful data TLB fill must clear: state Unicorn restores from the
+    # accessing instruction that the running block does not expect (arm: the IT bits)
+    FILL_RESTORED_BITS: tuple[int, int] | None = None
     # ---- data model ---------------------------------------------------------------------
     WORDSIZE: int
     LITTLE_ENDIAN = True

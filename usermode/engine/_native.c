@@ -133,6 +133,8 @@ typedef struct {
     int fault_valid, fault_mapped, fault_access;
     uint64_t fault_addr;
     uint64_t fills, fills_since_flush, tlb_estimate, flushes;
+    int restored_reg;        /* arm: CPSR, whose IT bits a fill must put back (see below) */
+    uint64_t restored_mask;  /* 0: nothing to put back on this arch */
     /* preemption */
     volatile int stop_flag;
     int hooked;
@@ -152,6 +154,26 @@ static inline Vma *find_vma(Core *c, uint64_t addr)
     if (lo < c->nvmas && c->vmas[lo].start <= addr)
         return &c->vmas[lo];
     return NULL;
+}
+
+/* Unicorn 2.1.4 restores the CPU state of the accessing instruction before every fill, also
+ * one that succeeds. On arm that leaves the Thumb IT state of an instruction in the middle of
+ * a block in the CPU, and once the IT block has ended inside that block, the next block is
+ * decoded as if it were still in it (conditions applied to the wrong instructions: Debian's
+ * python3 and lua5.4 crashed). While a block runs that state is zero (QEMU clears it at a
+ * block's start and stores it only at its end or before an exception), so after a data fill
+ * that succeeds it is put back to zero. Not after a fetch: that fill comes between blocks,
+ * where the state is the next block's own. */
+static void undo_restored_state(Core *c, uc_engine *uc)
+{
+    uint64_t v = 0;
+    void *p = &v;
+    int reg = c->restored_reg;
+    uc_reg_read_batch_p(uc, &reg, &p, 1);
+    if (v & c->restored_mask) {
+        v &= ~c->restored_mask;
+        uc_reg_write_p(uc, reg, &v);
+    }
 }
 
 static bool on_tlb_fill(uc_engine *uc, uint64_t vaddr, int access, uc_tlb_entry *e, void *ud)
@@ -174,6 +196,8 @@ static bool on_tlb_fill(uc_engine *uc, uint64_t vaddr, int access, uc_tlb_entry 
     if (v != NULL && (v->prot & need)) {
         e->paddr = vaddr & ~(uint64_t)0xFFF;
         e->perms = v->prot;
+        if (c->restored_mask && access != UC_MEM_FETCH)
+            undo_restored_state(c, uc);
         return true;
     }
     c->fault_valid = 1;
@@ -695,10 +719,14 @@ static PyObject *Core_install(Core *c, PyObject *args)
 {
     const char *kind;
     unsigned int sys_intno;
-    int default_signal, tlb;
+    int default_signal, tlb, restored_reg;
+    unsigned long long restored_mask;
     PyObject *sigmap;
-    if (!PyArg_ParseTuple(args, "sIiOp", &kind, &sys_intno, &default_signal, &sigmap, &tlb))
+    if (!PyArg_ParseTuple(args, "sIiOpiK", &kind, &sys_intno, &default_signal, &sigmap, &tlb,
+                          &restored_reg, &restored_mask))
         return NULL;
+    c->restored_reg = restored_reg;
+    c->restored_mask = restored_mask;
     c->sys_intno = sys_intno;
     c->default_signal = default_signal;
     PyObject *k, *v;

@@ -99,18 +99,18 @@ class Engine:
     def pc(self) -> int:
         return self.uc.reg_read(self.arch.REG_PC_ID)
 
+    def thumb(self) -> bool:
+        """arm: the CPU is in Thumb state (CPSR.T)."""
+        return bool(self._tbit and self.uc.reg_read(self.arch.THUMB_REG) & self._tbit)
+
     def resume_pc(self) -> int:
         """Where emu_start must resume: the PC, plus bit 0 in Thumb state on arm."""
         pc = self.uc.reg_read(self.arch.REG_PC_ID)
-        if self._tbit and self.uc.reg_read(self.arch.THUMB_REG) & self._tbit:
-            return pc | 1
-        return pc
+        return pc | 1 if self.thumb() else pc
 
     def syscall_insn_size(self) -> int:
         """Length of the syscall instruction just executed (a restart re-runs it)."""
-        if self._tbit and self.uc.reg_read(self.arch.THUMB_REG) & self._tbit:
-            return 2
-        return self.arch.SYSCALL_INSN_SIZE
+        return 2 if self.thumb() else self.arch.SYSCALL_INSN_SIZE
 
     def set_reg(self, reg: int, value: int) -> None:
         self.uc.reg_write(reg, value)
@@ -141,11 +141,13 @@ class Engine:
         core.configure((a.SYSCALL_NR_REG, *a.SYSCALL_ARG_REGS), a.SYSCALL_RET_REG,
                        -1 if self._err_reg is None else self._err_reg, self._max_errno,
                        8 * a.WORDSIZE, dispatch, proc, Suspend, errno_type, errnos)
+        fix_reg, fix_mask = a.FILL_RESTORED_BITS or (0, 0)
         if a.SYSCALL_HOOK == "intr":
             assert a.SYSCALL_INTNO is not None
-            core.install("intr", a.SYSCALL_INTNO, SIGILL, a.INTR_SIGNALS, not self.cpu_tlb)
+            core.install("intr", a.SYSCALL_INTNO, SIGILL, a.INTR_SIGNALS, not self.cpu_tlb,
+                         fix_reg, fix_mask)
         else:
-            core.install("insn", 0, SIGSEGV, a.INTR_SIGNALS, not self.cpu_tlb)
+            core.install("insn", 0, SIGSEGV, a.INTR_SIGNALS, not self.cpu_tlb, fix_reg, fix_mask)
 
     def set_syscall_table(self, rows: list[tuple[int, Callable[..., int], int, bytes, int, int]]
                           ) -> None:
@@ -224,9 +226,18 @@ class Engine:
                         ctypes.c_int(a.SYSCALL_INSN or 0))
             uc.hook_add(capi.UC_HOOK_INTR, capi.HOOK_INTR(on_intr_x86))
 
+        restored = a.FILL_RESTORED_BITS
+
         def on_fill(_h: int, vaddr: int, access: int, entry: Any, _u: int) -> bool:
             try:
-                return tlb_fill(vaddr, access, entry)
+                ok = tlb_fill(vaddr, access, entry)
+                if ok and restored is not None and access != capi.UC_MEM_FETCH:
+                    # as the compiled core's undo_restored_state (engine/_native.c) does
+                    reg, bits = restored
+                    value = uc.reg_read(reg)
+                    if value & bits:
+                        uc.reg_write(reg, value & ~bits)
+                return ok
             except BaseException as e:
                 self.error = e
                 return False

@@ -236,9 +236,7 @@ class AddressSpace:
 
     def _grow_tlb(self) -> None:
         """After a run of misses four times the TLB's size, flush it: QEMU then doubles a TLB
-        that was well used (as the compiled core does; docs/architecture.md). The flushes
-        also keep arm guests clear of a stale-translation fault seen in Unicorn 2.1.4 when a
-        long run goes without one (glibc's heap found corrupted)."""
+        that was well used (as the compiled core does; docs/architecture.md)."""
         self._fills = 0
         if self._tlb_size < TLB_MAX_ENTRIES:
             self._tlb_size *= 2

@@ -24,6 +24,8 @@ def disassemble(proc: Process, pc: int) -> str:
                 break
             except Exception:
                 continue
+        if proc.engine.thumb():
+            mode = capstone.CS_MODE_THUMB
         md = capstone.Cs(arch, mode)
         for insn in md.disasm(code, pc):
             return f"{insn.mnemonic} {insn.op_str}".strip()

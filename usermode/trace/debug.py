@@ -65,18 +65,20 @@ def install_in_asm(proc: Process, log_fd: int) -> None:
 
     arch, mode = proc.arch.CS_ARCH, proc.arch.CS_MODE
     md = capstone.Cs(arch, mode)
-    seen: set[int] = set()
+    md_thumb = capstone.Cs(arch, capstone.CS_MODE_THUMB) if proc.arch.THUMB_CPSR_BIT else md
+    seen: set[tuple[int, bool]] = set()
 
     def on_block(_h: int, addr: int, size: int, _u: int) -> None:
-        if addr in seen:
+        thumb = proc.engine.thumb()
+        if (addr, thumb) in seen:
             return
-        seen.add(addr)
+        seen.add((addr, thumb))
         try:
             code = proc.mem.read_for_debug(addr, size)
         except Exception:  # Errno(EFAULT): not readable any more
             return
         lines = ["IN: \n"] + [f"0x{i.address:016x}:  {i.mnemonic} {i.op_str}\n"
-                               for i in md.disasm(code, addr)]
+                               for i in (md_thumb if thumb else md).disasm(code, addr)]
         os.write(log_fd, ("".join(lines) + "\n").encode())
 
     cb = capi.HOOK_CODE(proc.engine.guarded(on_block))

@@ -28,6 +28,7 @@ class Arm(ArchSpec):
     GPRS = (*range(66, 79), 12, 10)  # r0..r12, sp, lr
     THUMB_REG = REG_CPSR
     THUMB_CPSR_BIT = 0x20  # CPSR.T: resume with PC | 1, and a Thumb svc is 2 bytes
+    FILL_RESTORED_BITS = (REG_CPSR, 0x0600FC00)  # CPSR.IT[1:0] (26:25), IT[7:2] (15:10)
 
     SYSCALL_HOOK = "intr"
     SYSCALL_INTNO = 2  # EXCP_SWI; PC is already past the svc
