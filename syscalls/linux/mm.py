@@ -73,7 +73,8 @@ def sys_mmap(p: Process, addr: int, length: int, prot: int, flags: int, fd: int,
         raise Errno(errno.EACCES)
     addr = p.mem.map(addr, length, prot, fixed=fixed, noreplace=noreplace, shared=shared,
                      fd=fd, offset=off, name=_fd_name(fd), dev=st.st_dev, ino=st.st_ino,
-                     host_prot=host_prot)
+                     host_prot=host_prot,
+                     file_size=st.st_size if stat.S_ISREG(st.st_mode) else None)
     if prot & PROT_X:
         p.code_mapped(addr, addr + length)
     return addr

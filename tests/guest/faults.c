@@ -7,6 +7,8 @@
  *   ill     execute an undefined instruction: dies of SIGILL
  *   catch   SIGSEGV/SIGUSR1 handlers run, siginfo is right, blocked signals
  *           wait until unblocked                                   -> "catch ok"
+ *   buserr  a file mapping's pages past the file's end: SIGBUS (BUS_ADRERR, the address)
+ *           on access, EFAULT when a syscall is given them         -> "buserr ok"
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -165,6 +167,51 @@ static void mode_catch(void)
     guest_ok("catch");
 }
 
+static sigjmp_buf bus_jmp;
+static volatile sig_atomic_t bus_signo, bus_code;
+static void *volatile bus_addr;
+
+static void on_bus(int sig, siginfo_t *si, void *ctx)
+{
+    (void)ctx;
+    bus_signo = sig;
+    bus_code = si->si_code;
+    bus_addr = si->si_addr;
+    siglongjmp(bus_jmp, 1);
+}
+
+static void mode_buserr(void)
+{
+    int fd = memfd_create("buserr", 0);
+    CHECK_SYS("buserr", fd);
+    CHECK_SYS("buserr", ftruncate(fd, 100));
+    long page = sysconf(_SC_PAGESIZE);
+    volatile char *p = mmap(NULL, 3 * page, PROT_READ, MAP_PRIVATE, fd, 0);
+    CHECK("buserr", p != MAP_FAILED);
+    CHECK("buserr", p[0] == 0 && p[page - 1] == 0); /* the last partial page reads zeros */
+    int pipefd[2];
+    CHECK_SYS("buserr", pipe(pipefd));
+    EXPECT_ERRNO("buserr", write(pipefd[1], (const char *)p + page, 16), EFAULT);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_bus;
+    sa.sa_flags = SA_SIGINFO;
+    CHECK_SYS("buserr", sigaction(SIGBUS, &sa, NULL));
+    for (int i = 1; i < 3; i++) {
+        bus_signo = 0;
+        if (sigsetjmp(bus_jmp, 1) == 0) {
+            char c = p[i * page + 8];
+            (void)c;
+            guest_fail("buserr", __LINE__, "read past the end of the file did not fault");
+        }
+        CHECKF("buserr", bus_signo == SIGBUS && bus_code == BUS_ADRERR &&
+                             bus_addr == (void *)(p + i * page + 8),
+               "signal %d code %d addr %p", (int)bus_signo, (int)bus_code, bus_addr);
+    }
+    CHECK_SYS("buserr", ftruncate(fd, 2 * page + 100)); /* Linux: now readable; not checked */
+    guest_ok("buserr");
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -178,8 +225,10 @@ int main(int argc, char **argv)
         mode_ill();
     else if (strcmp(mode, "catch") == 0)
         mode_catch();
+    else if (strcmp(mode, "buserr") == 0)
+        mode_buserr();
     else {
-        fprintf(stderr, "usage: faults efault|enosys|segv|ill|catch\n");
+        fprintf(stderr, "usage: faults efault|enosys|segv|ill|catch|buserr\n");
         return 2;
     }
     return 0;

@@ -56,8 +56,8 @@ class Backing:
 class Vma:
     """One guest mapping, as /proc/self/maps would show it."""
 
-    __slots__ = ("backing", "dev", "end", "ino", "maywrite", "name", "offset", "prot", "shared",
-                 "shown", "start")
+    __slots__ = ("backing", "dev", "end", "ino", "maywrite", "name", "offset", "past_eof", "prot",
+                 "shared", "shown", "start")
 
     def __init__(self, start: int, end: int, prot: int, shared: bool, backing: Backing,
                  name: str = "", offset: int = 0, dev: int = 0, ino: int = 0,
@@ -73,12 +73,17 @@ class Vma:
         # the protection the guest asked for, as /proc/self/maps shows it: a PROT_WRITE-only
         # mapping is "-w-" there, though the hardware (and `prot`) lets it be read too
         self.shown = prot
+        # whole pages of a file mapping past the file's end (when it was mapped): an access is
+        # SIGBUS, as on Linux. They are zero pages of ours with `prot` 0, never the host's file
+        # pages, which would raise SIGBUS in the emulator itself when it reads them.
+        self.past_eof = False
 
     def piece(self, lo: int, hi: int) -> Vma:
         """The part [lo, hi) of this mapping, with the same attributes."""
         v = Vma(lo, hi, self.prot, self.shared, self.backing, self.name,
                 self.offset + (lo - self.start), self.dev, self.ino, self.maywrite)
         v.shown = self.shown
+        v.past_eof = self.past_eof
         return v
 
     def host(self, addr: int) -> int:
@@ -94,6 +99,18 @@ class Fault:
         self.addr = addr
         self.access = access  # capi.UC_MEM_READ / WRITE / FETCH
         self.mapped = mapped  # True: permission fault (SEGV_ACCERR); False: SEGV_MAPERR
+
+
+def _split_at(pieces: list[tuple[int, int, Backing]], at: int
+              ) -> list[tuple[int, int, Backing]]:
+    """`pieces` (lo, hi, backing) with the one that contains `at` cut there."""
+    out = []
+    for lo, hi, b in pieces:
+        if lo < at < hi:
+            out += [(lo, at, b), (at, hi, b)]
+        else:
+            out.append((lo, hi, b))
+    return out
 
 
 _NO_BACKING = Backing.__new__(Backing)
@@ -176,6 +193,11 @@ class AddressSpace:
             if addr < v.end:
                 return v
         return None
+
+    def past_eof(self, addr: int) -> bool:
+        """`addr` is in a file mapping's pages past the file's end (an access is SIGBUS)."""
+        v = self.find(addr)
+        return v is not None and v.past_eof
 
     def is_mapped(self, lo: int, hi: int) -> bool:
         """Whether every page of [lo, hi) is mapped (with any protection)."""
@@ -327,9 +349,11 @@ class AddressSpace:
     def map(self, addr: int, length: int, prot: int, *, fixed: bool = False,
             noreplace: bool = False, shared: bool = False, fd: int = -1, offset: int = 0,
             name: str = "", dev: int = 0, ino: int = 0, host_prot: int | None = None,
-            install: Callable[[int, int], None] | None = None) -> int:
+            install: Callable[[int, int], None] | None = None,
+            file_size: int | None = None) -> int:
         """mmap semantics. Returns the guest address. Raises Errno. `install(host, length)`
-        puts the host pages in place itself (a System V segment's shmat)."""
+        puts the host pages in place itself (a System V segment's shmat). With `file_size`
+        (a regular file's), whole pages past the file's end become `past_eof` pages."""
         length = page_up(length)
         if length == 0:
             raise Errno(errno.EINVAL)
@@ -353,19 +377,23 @@ class AddressSpace:
             if host_prot is None:
                 host_prot = PROT_READ | PROT_WRITE
             maywrite = bool(host_prot & PROT_WRITE)
-            for lo, hi, b in pieces:
+            eof = addr + length if fd < 0 or file_size is None else \
+                addr + page_up(max(0, file_size - offset))
+            for lo, hi, b in _split_at(pieces, eof):
                 h = b.host + (lo - b.lo)
                 if install is not None:
                     install(h, hi - lo)
-                elif fd >= 0:
+                elif fd >= 0 and lo < eof:
                     hostmm.map_file(h, hi - lo, host_prot, shared, fd, offset + (lo - addr))
-                elif shared:
+                elif shared and fd < 0:
                     hostmm.mmap(h, hi - lo, host_prot,
                                 MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED)
                 else:
                     hostmm.fresh_anon(h, hi - lo)
                 v = Vma(lo, hi, asked, shared, b, name, offset + (lo - addr), dev, ino, maywrite)
                 v.prot = prot
+                if lo >= eof:
+                    v.prot, v.past_eof = 0, True
                 new.append(v)
         except BaseException:
             # Linux may leave the old mapping destroyed after a failed MAP_FIXED; we do too,
@@ -416,7 +444,7 @@ class AddressSpace:
             self._drop_code(addr, hi)
         removed = self._carve(addr, hi)
         for v in removed:
-            v.prot, v.shown = prot, asked
+            v.prot, v.shown = (0 if v.past_eof else prot), asked
         self._insert(removed)
         self.uc.flush_tlb()
 

@@ -23,6 +23,7 @@ from usermode.kernel.threads import DEAD, RUN, Thread, first_tid
 from usermode.kernel.waits import Waits
 from usermode.kernel.watchdog import Watchdog, close_reserved
 from usermode.loop.aio import EventLoop
+from usermode.uapi import SIGBUS, SIGSEGV
 
 TYPE_CHECKING = False
 
@@ -262,11 +263,13 @@ class Scheduler:
                 if f is None and p.mem.region_perms:  # no TLB callback saw it (mips)
                     f = cpu_tlb_fault(p, err)
                 signo = eng.fault_signal(err)
-                addr = f.addr if f is not None and signo == 11 else None
+                addr = f.addr if f is not None and signo == SIGSEGV else None
                 if addr is not None:
                     addr = fault_address(p, eng.pc(), addr)
                 code = ("SEGV_ACCERR" if f.mapped else "SEGV_MAPERR") if f is not None else ""
-                si_code = 2 if code == "SEGV_ACCERR" else 1
+                if addr is not None and f is not None and f.mapped and p.mem.past_eof(f.addr):
+                    signo, code = SIGBUS, "BUS_ADRERR"  # a file mapping past its file's end
+                si_code = 2 if code in ("SEGV_ACCERR", "BUS_ADRERR") else 1
                 if not signals.fault(p, t, signo, si_code, addr if addr is not None else 0):
                     raise GuestFault(signo, eng.pc(), addr, code)
             if p.exit_status is not None:
