@@ -14,6 +14,7 @@ from syscalls.linux import (  # noqa: F401
     info,
     inotify,
     mm,
+    mount,
     mqueue,
     ns,
     poll,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import resource
 from collections.abc import Callable
 
 HIGH_FD = 900  # our own fds live from here up
@@ -66,15 +67,40 @@ def forget_spares() -> None:
 
 def ours(make: Callable[[], T]) -> T:
     """`make()`, an operation that opens fds for us, run again with a spare fd given up
-    each time it fails for want of fds (EMFILE, ENFILE)."""
+    each time it fails for want of fds (EMFILE, ENFILE). The guest's RLIMIT_NOFILE is the
+    host's, and ours live above it (HIGH_FD), so the first retry runs with the soft limit
+    raised to the hard one for as long as `make()` takes."""
+    raised = False
     while True:
         try:
-            result = make()
+            if raised:
+                with _limit_lifted():
+                    result = make()
+            else:
+                result = make()
         except OSError as e:
-            if e.errno not in (errno.EMFILE, errno.ENFILE) or not _spares:
+            if e.errno not in (errno.EMFILE, errno.ENFILE):
+                raise
+            if not raised:
+                raised = True
+                continue
+            if not _spares:
                 raise
             os.close(_spares.pop())
             continue
         if len(_spares) < SPARES:
             hold_spares()  # take back what the guest has freed meanwhile, if it has
         return result
+
+
+class _limit_lifted:
+    """The soft RLIMIT_NOFILE at its hard value inside the block, the guest's after it."""
+
+    def __enter__(self) -> None:
+        self.limits = resource.getrlimit(resource.RLIMIT_NOFILE)
+        soft, hard = self.limits
+        if soft != hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    def __exit__(self, *exc: object) -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, self.limits)
