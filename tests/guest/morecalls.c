@@ -19,6 +19,8 @@
  * vmsplice   user pages into a pipe and back out, EBADF on a regular file
  * pidfd      pidfd_getfd of our own stdout through a pidfd of ourselves
  * creat      creat makes a writable, truncated file
+ * mount      a tmpfs mounted on a directory holds a file until umount2 (where the host lets
+ *            us mount: else mount and umount2 must both say EPERM)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,6 +33,8 @@
 #include <poll.h>
 #include <mqueue.h>
 #include <sys/inotify.h>
+#include <sys/mount.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <sys/mman.h>
@@ -527,6 +531,27 @@ static void check_creat(void)
     guest_ok("creat");
 }
 
+static void check_mount(void)
+{
+    CHECK_SYS("mount", mkdir("mnt", 0700));
+    if (mount("none", "mnt", "tmpfs", 0, "size=1m") != 0) {
+        CHECKF("mount", errno == EPERM, "mount: errno %d", errno);
+        EXPECT_ERRNO("mount", umount2("mnt", 0), EPERM);
+    } else {
+        struct statfs sf;
+        CHECK_SYS("mount", statfs("mnt", &sf));
+        CHECKF("mount", sf.f_type == 0x01021994, "f_type %lx", (long)sf.f_type);
+        int fd = open("mnt/inside", O_CREAT | O_WRONLY, 0600);
+        CHECK_SYS("mount", fd);
+        close(fd);
+        EXPECT_ERRNO("mount", umount2("mnt", 0x10 /* an unknown flag */), EINVAL);
+        CHECK_SYS("mount", umount2("mnt", 0));
+        EXPECT_ERRNO("mount", access("mnt/inside", F_OK), ENOENT);
+    }
+    CHECK_SYS("mount", rmdir("mnt"));
+    guest_ok("mount");
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -552,6 +577,7 @@ int main(int argc, char **argv)
     check_vmsplice();
     check_pidfd();
     check_creat();
+    check_mount();
     puts("morecalls done");
     return 0;
 }
