@@ -1,16 +1,26 @@
-"""mount, umount2, umount: the host's mounts, as qemu-user passes them through.
+"""mount, umount2, umount, chroot: the file tree.
 
-Paths go through the sysroot overlay like any other path argument; mount flags are the same
-on every arch. `data` is the filesystem's option string (at most a page, as the kernel copies
-it). A mount changes the host process's view, which is the guest's: they are one process.
+Mounts are the host's, as qemu-user passes them through. Paths go through the sysroot overlay
+like any other path argument; mount flags are the same on every arch. `data` is the
+filesystem's option string (at most a page, as the kernel copies it). A mount changes the
+host process's view, which is the guest's: they are one process.
+
+chroot is not: the emulator's own files and imports must stay reachable, so the new root is
+the guest's alone (`Paths.jail`), kept across execve, with Linux's checks and errors.
 """
 
 from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import stat
 
 from loaders.image import PAGE
 from syscalls.linux.fs_path import PATH_MAX, guest_path
 from syscalls.registry import PARTIAL, syscall
 from usermode.host import syscalls as hostsys
+from usermode.kernel.errors import Errno
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -45,3 +55,29 @@ def sys_umount2(p: Process, target: int, flags: int) -> int:
 @syscall("umount", args=("path",))
 def sys_umount(p: Process, target: int) -> int:
     return sys_umount2(p, target, 0)
+
+
+CAP_SYS_CHROOT = 18
+_CAP_V3 = 0x20080522
+
+
+def _capable(cap: int) -> bool:
+    """The host process (the guest) has `cap` in its effective set."""
+    head = (ctypes.c_uint32 * 2)(_CAP_V3, 0)
+    data = (ctypes.c_uint32 * 6)()  # {effective, permitted, inheritable} x 2
+    hostsys.syscall(hostsys.NR["capget"], ctypes.addressof(head), ctypes.addressof(data))
+    return bool(data[cap // 32 * 3] >> (cap % 32) & 1)
+
+
+@syscall("chroot", args=("path",), support=PARTIAL,
+         note="the guest's root only: its paths resolve inside; the emulator's do not move")
+def sys_chroot(p: Process, path: int) -> int:
+    target = guest_path(p, path)
+    if not stat.S_ISDIR(os.stat(target).st_mode):  # ENOENT, ELOOP, EACCES on the way
+        raise Errno(errno.ENOTDIR)
+    if not os.access(target, os.X_OK, effective_ids=True):
+        raise Errno(errno.EACCES)
+    if not _capable(CAP_SYS_CHROOT):
+        raise Errno(errno.EPERM)
+    p.paths.jail = p.opts.chroot = os.fsencode(os.path.realpath(target))
+    return 0

@@ -21,6 +21,8 @@
  * creat      creat makes a writable, truncated file
  * mount      a tmpfs mounted on a directory holds a file until umount2 (where the host lets
  *            us mount: else mount and umount2 must both say EPERM)
+ * chroot     (in a child) absolute paths, ".." and absolute symlinks stay inside the new root,
+ *            getcwd outside it is "(unreachable)...", ENOTDIR, ENOENT
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -552,6 +554,49 @@ static void check_mount(void)
     guest_ok("mount");
 }
 
+static void check_chroot(void)
+{
+    CHECK_SYS("chroot", mkdir("jail", 0755));
+    CHECK_SYS("chroot", mkdir("jail/sub", 0755));
+    int fd = open("jail/inside", O_CREAT | O_WRONLY, 0644);
+    CHECK_SYS("chroot", fd);
+    CHECK("chroot", write(fd, "in", 2) == 2);
+    close(fd);
+    CHECK_SYS("chroot", symlink("/inside", "jail/sub/abs"));
+    EXPECT_ERRNO("chroot", chroot("jail/inside"), ENOTDIR);
+    EXPECT_ERRNO("chroot", chroot("jail/none"), ENOENT);
+    pid_t child = fork();
+    CHECK_SYS("chroot", child);
+    if (child == 0) {
+        if (chroot("jail") != 0)
+            _exit(errno == EPERM ? 0 : 10);
+        char buf[256];
+        /* the C libraries' getcwd refuses such a path: the raw call shows it */
+        if (syscall(SYS_getcwd, buf, sizeof buf) <= 0 || strncmp(buf, "(unreachable)", 13) != 0)
+            _exit(11);
+        if (access("/inside", F_OK) != 0 || access("/../../inside", F_OK) != 0)
+            _exit(12);
+        if ((fd = open("/sub/abs", O_RDONLY)) < 0 || read(fd, buf, 2) != 2 ||
+            memcmp(buf, "in", 2) != 0)
+            _exit(13);
+        if (access("/bin", F_OK) == 0 || errno != ENOENT)
+            _exit(14);
+        if (chdir("/sub") != 0 || !getcwd(buf, sizeof buf) || strcmp(buf, "/sub") != 0)
+            _exit(15);
+        if (access("../../../inside", F_OK) != 0)
+            _exit(16);
+        _exit(0);
+    }
+    int status;
+    CHECK_SYS("chroot", waitpid(child, &status, 0));
+    CHECKF("chroot", WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %x", status);
+    CHECK_SYS("chroot", unlink("jail/sub/abs"));
+    CHECK_SYS("chroot", rmdir("jail/sub"));
+    CHECK_SYS("chroot", unlink("jail/inside"));
+    CHECK_SYS("chroot", rmdir("jail"));
+    guest_ok("chroot");
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -578,6 +623,7 @@ int main(int argc, char **argv)
     check_pidfd();
     check_creat();
     check_mount();
+    check_chroot();
     puts("morecalls done");
     return 0;
 }

@@ -39,6 +39,7 @@ class Options:
         self.argv0: str | None = None
         self.stack_size = 8 << 20
         self.sysroot: str | None = None
+        self.chroot: bytes | None = None  # the guest's root after chroot (kept across execve)
         self.strace = False
         self.trace: TraceOptions | None = None  # `usermode strace` (or -strace): what to trace
         self.log_file: str | None = None
@@ -85,6 +86,7 @@ class Process:
                              EXIT_CANNOT_EXEC) from None
         self.paths = Paths(self.exe_path, self.pid, opts.sysroot or default_sysroot(
             self.arch, self.elf.interp))
+        self.paths.jail = opts.chroot
         self.engine = Engine(self.arch)
         self.sched = Scheduler(self, quantum_ns=opts.quantum_ns, loop_factory=self._new_loop,
                                poll_fds=opts.poll_fds)
