@@ -317,6 +317,7 @@ static void check_mqueue(void)
 {
     char name[64];
     snprintf(name, sizeof name, "/usermode-mq-%d", (int)getpid());
+    mq_unlink(name); /* left by a failed run of another process with this pid */
     struct mq_attr attr;
     memset(&attr, 0, sizeof attr);
     attr.mq_maxmsg = 4;
