@@ -242,6 +242,16 @@ class Dispatcher:
         return -self.abi.to_guest_errno(errno.ENOSYS)
 
 
+def fdget(fd: int) -> int:
+    """Linux's fdget for calls that need an open file (read, ioctl, the socket calls): EBADF
+    for a closed fd and for an O_PATH one, which fstat and fcntl still accept. Returns the
+    file's status flags."""
+    fl = fcntl.fcntl(fd, fcntl.F_GETFL)  # OSError EBADF
+    if fl & os.O_PATH:
+        raise Errno(errno.EBADF)
+    return fl
+
+
 def fd_fault(check: str, raw_fd: int) -> int:
     """The errno for an EFAULT raised by a call on guest fd `raw_fd`: Linux looks the fd up
     (EBADF), checks its open mode (EBADF) or that it is a socket (ENOTSOCK), and that the
@@ -256,7 +266,7 @@ def fd_fault(check: str, raw_fd: int) -> int:
     except OSError:
         return errno.EBADF
     reads, writes = check in ("read", "pread"), check in ("write", "pwrite")
-    if (reads or writes) and fl & os.O_PATH:
+    if (reads or writes or check == "socket") and fl & os.O_PATH:
         return errno.EBADF
     if check == "socket" and not stat.S_ISSOCK(st.st_mode):
         return errno.ENOTSOCK

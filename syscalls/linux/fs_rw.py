@@ -171,12 +171,10 @@ def _iovecs(p: Process, iov: int, cnt: int, need: int) -> list[memoryview]:
         raise Errno(errno.EINVAL)
     layout = p.abi.iovec
     raw = p.mem.read(iov, layout.size * cnt)
-    views = []
-    for i in range(cnt):
-        base, length = layout.unpack(raw[i * layout.size:])
-        if length:
-            views.append(p.mem.view(base, length, need))
-    return views
+    vecs = [layout.unpack(raw[i * layout.size:]) for i in range(cnt)]
+    if any(p.abi.sword(length) < 0 for _base, length in vecs):
+        raise Errno(errno.EINVAL)  # a length past SSIZE_MAX, before any buffer is looked at
+    return [p.mem.view(base, length, need) for base, length in vecs if length]
 
 
 @syscall("readv", args=("fd", "ptr", "int"))

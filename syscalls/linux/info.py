@@ -3,11 +3,13 @@ personality: information about the system and the process."""
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
-import resource
 
+from syscalls.linux.sched import host_pid
 from syscalls.registry import PARTIAL, syscall
+from usermode.host import syscalls as hostsys
 from usermode.host.syscalls import NR
 from usermode.kernel.errors import Errno
 from usermode.kernel.memory import PROT_W
@@ -24,69 +26,71 @@ GRND_NONBLOCK, GRND_RANDOM, GRND_INSECURE = 1, 2, 4
 
 @syscall("uname", args=("ptr",))
 def sys_uname(p: Process, buf: int) -> int:
-    u = os.uname()
-    release = p.opts.uname_release or u.release
-    fields = (u.sysname, u.nodename, release, u.version, p.arch.UNAME_MACHINE, "(none)")
-    out = b"".join(os.fsencode(f)[:64].ljust(65, b"\0") for f in fields)
-    p.mem.write(buf, out)
+    """The host's, but for the machine (the guest's arch) and a release asked for with -r."""
+    u = ctypes.create_string_buffer(6 * 65)
+    hostsys.syscall(NR["uname"], ctypes.addressof(u))
+    fields = [u.raw[i * 65:(i + 1) * 65] for i in range(6)]
+    if p.opts.uname_release:
+        fields[2] = os.fsencode(p.opts.uname_release)[:64].ljust(65, b"\0")
+    fields[4] = p.arch.UNAME_MACHINE.encode()[:64].ljust(65, b"\0")
+    p.mem.write(buf, b"".join(fields))
     return 0
+
+
+class _HostSysinfo(ctypes.Structure):
+    _fields_ = (("uptime", ctypes.c_long), ("loads", ctypes.c_ulong * 3),
+                ("totalram", ctypes.c_ulong), ("freeram", ctypes.c_ulong),
+                ("sharedram", ctypes.c_ulong), ("bufferram", ctypes.c_ulong),
+                ("totalswap", ctypes.c_ulong), ("freeswap", ctypes.c_ulong),
+                ("procs", ctypes.c_ushort), ("pad", ctypes.c_ushort),
+                ("totalhigh", ctypes.c_ulong), ("freehigh", ctypes.c_ulong),
+                ("mem_unit", ctypes.c_uint), ("_f", ctypes.c_char * 8))
 
 
 @syscall("sysinfo", args=("ptr",))
 def sys_sysinfo(p: Process, buf: int) -> int:
-    with open("/proc/uptime", "rb") as f:
-        uptime = int(float(f.read().split()[0]))
-    meminfo: dict[bytes, int] = {}
-    with open("/proc/meminfo", "rb") as f:
-        for line in f:
-            k, _, rest = line.partition(b":")
-            meminfo[k] = int(rest.split()[0]) * 1024
-    l1, l5, l15 = (int(x * 65536) for x in os.getloadavg())
-    s = p.abi.sysinfo
-    mem = [meminfo.get(k, 0) for k in (b"MemTotal", b"MemFree", b"Shmem", b"Buffers",
-                                       b"SwapTotal", b"SwapFree")]
+    """The host's numbers (its uptime rounds up, as /proc/uptime's reader expects), with a
+    bigger mem_unit where a 32-bit word cannot hold them, as the kernel does for 32-bit
+    tasks."""
+    h = _HostSysinfo()
+    hostsys.syscall(NR["sysinfo"], ctypes.addressof(h))
+    mem = [v * h.mem_unit for v in (h.totalram, h.freeram, h.sharedram, h.bufferram,
+                                    h.totalswap, h.freeswap)]
     unit = 1
-    while max(mem) > p.abi.mask:  # as the kernel does for 32-bit words: a bigger mem_unit
+    while max(mem) > p.abi.mask:
         unit <<= 1
         mem = [m >> 1 for m in mem]
-    p.mem.write(buf, s.pack(uptime, l1, l5, l15, *mem,
-                            min(len(os.listdir("/proc")), 0xFFFF), 0, 0, 0, unit))
+    p.mem.write(buf, p.abi.sysinfo.pack(h.uptime, *h.loads, *mem, h.procs, 0, 0, 0, unit))
     return 0
 
 
-def _to_guest_limit(v: int) -> int:
-    return RLIM_INFINITY if v == resource.RLIM_INFINITY else v
-
-
-def _from_guest_limit(v: int) -> int:
-    return resource.RLIM_INFINITY if v == RLIM_INFINITY else v
+def _host_prlimit(pid: int, res: int, new: tuple[int, int] | None = None) -> tuple[int, int]:
+    """The host's prlimit64: the old (soft, hard), after setting `new` if given. The raw call,
+    not the resource module, which turns EPERM into a ValueError (EINVAL here)."""
+    old = (ctypes.c_uint64 * 2)()
+    buf = (ctypes.c_uint64 * 2)(*new) if new is not None else None
+    hostsys.syscall(NR["prlimit64"], pid, res, ctypes.addressof(buf) if buf is not None else 0,
+                    ctypes.addressof(old))
+    return old[0], old[1]
 
 
 @syscall("prlimit64", args=("int", "int:rlimit", "ptr", "ptr"))
 def sys_prlimit64(p: Process, pid: int, res: int, new: int, old: int) -> int:
+    """struct rlimit64 is two u64s everywhere, RLIM64_INFINITY all ones as on the host."""
     layout = p.abi.rlimit64
-    if pid not in (0, p.pid):
-        cur = resource.prlimit(pid, res)
-    else:
-        cur = resource.getrlimit(res)
     new_vals = layout.unpack(p.mem.read(new, layout.size)) if new else None  # before old
+    cur = _host_prlimit(host_pid(p, pid), res,
+                        None if new_vals is None else (int(new_vals[0]), int(new_vals[1])))
     if old:
-        p.mem.view(old, layout.size, PROT_W)[:] = layout.pack(*map(_to_guest_limit, cur))
-    if new_vals is not None:
-        soft, hard = new_vals
-        lim = (_from_guest_limit(int(soft)), _from_guest_limit(int(hard)))
-        if pid in (0, p.pid):
-            resource.setrlimit(res, lim)
-        else:
-            resource.prlimit(pid, res, lim)
+        p.mem.view(old, layout.size, PROT_W)[:] = layout.pack(*cur)
     return 0
 
 
 def _get_words(p: Process, res: int, old: int, cap: int) -> int:
     """The word-sized struct rlimit: a limit above `cap` (infinity included) reads as `cap`,
     the ABI's RLIM_INFINITY in that struct."""
-    cur = resource.getrlimit(res)
-    p.mem.write(old, p.abi.rlimit.pack(*(min(_to_guest_limit(v), cap) for v in cur)))
+    cur = _host_prlimit(0, res)
+    p.mem.write(old, p.abi.rlimit.pack(*(min(v, cap) for v in cur)))
     return 0
 
 
@@ -106,8 +110,8 @@ def sys_setrlimit(p: Process, res: int, new: int) -> int:
     layout = p.abi.rlimit
     soft, hard = layout.unpack(p.mem.read(new, layout.size))
     inf = p.abi.rlim_infinity
-    lim = [resource.RLIM_INFINITY if v == inf else int(v) for v in (soft, hard)]
-    resource.setrlimit(res, (lim[0], lim[1]))
+    _host_prlimit(0, res, (RLIM_INFINITY if soft == inf else int(soft),
+                           RLIM_INFINITY if hard == inf else int(hard)))
     return 0
 
 
@@ -123,10 +127,13 @@ def sys_getrandom(p: Process, buf: int, count: int, flags: int) -> int:
 
 @syscall("getcpu", args=("ptr", "ptr", "ptr"))
 def sys_getcpu(p: Process, cpu: int, node: int, _cache: int) -> int:
+    """The host CPU and node this (one host) thread runs on."""
+    got = (ctypes.c_uint * 2)()
+    hostsys.syscall(NR["getcpu"], ctypes.addressof(got), ctypes.addressof(got) + 4, 0)
     if cpu:
-        p.mem.write(cpu, (0).to_bytes(4, p.abi.byteorder))
+        p.mem.write(cpu, got[0].to_bytes(4, p.abi.byteorder))
     if node:
-        p.mem.write(node, (0).to_bytes(4, p.abi.byteorder))
+        p.mem.write(node, got[1].to_bytes(4, p.abi.byteorder))
     return 0
 
 

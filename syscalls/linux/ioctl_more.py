@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import os
 
+from syscalls.dispatch import fdget
 from usermode.host import syscalls as hostsys
 from usermode.kernel.errors import Errno
 
@@ -53,7 +53,7 @@ def other_ioctl(p: Process, fd: int, req: int, arg: int) -> int:
         return _ifreq(p, fd, req, arg)
     if req == SIOCGIFCONF:
         return _ifconf(p, fd, arg)
-    os.fstat(fd)  # EBADF first, as Linux
+    fdget(fd)  # EBADF first (an O_PATH fd too), as Linux
     raise Errno(errno.ENOTTY)
 
 

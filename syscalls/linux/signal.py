@@ -19,7 +19,9 @@ from usermode.uapi import (
     SIG_UNBLOCK,
     SIGKILL,
     SIGSTOP,
+    SS_AUTODISARM,
     SS_DISABLE,
+    SS_ONSTACK,
     UNBLOCKABLE,
 )
 
@@ -75,11 +77,17 @@ def sys_rt_sigprocmask(p: Process, how: int, set_ptr: int, oset: int, setsize: i
 
 @syscall("sigaltstack", args=("ptr", "ptr"), support=PARTIAL, note="recorded")
 def sys_sigaltstack(p: Process, ss: int, old: int) -> int:
-    new = p.mem.read(ss, p.abi.stack_t.size) if ss else None  # ss may equal old: read first
+    new = p.abi.from_guest_stack_t(p.mem.read(ss, p.abi.stack_t.size)) if ss else None
+    if new is not None:  # ss may equal old: checked before anything is written
+        _sp, flags, size = new
+        if flags & ~SS_AUTODISARM not in (0, SS_ONSTACK, SS_DISABLE):
+            raise Errno(errno.EINVAL)
+        if not flags & SS_DISABLE and size < p.arch.MINSIGSTKSZ:
+            raise Errno(errno.ENOMEM)
     if old:
         p.mem.write(old, p.abi.to_guest_stack_t(*p.thread.altstack or (0, SS_DISABLE, 0)))
     if new is not None:
-        p.thread.altstack = p.abi.from_guest_stack_t(new)
+        p.thread.altstack = new
     return 0
 
 

@@ -18,6 +18,7 @@ import fcntl
 import os
 import stat
 
+from syscalls.dispatch import fdget
 from syscalls.linux import cmsg
 from syscalls.linux.fs_rw import would_block
 from syscalls.registry import PARTIAL, syscall
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 MSG_DONTWAIT, MSG_WAITALL = 0x40, 0x100
 SOCK_TYPE_MASK = 0xF
+SOCKADDR_STORAGE_SIZE = 128  # the most of a name the kernel reads or writes
 SOL_SOCKET, SO_TYPE, SO_ERROR = 1, 3, 4
 
 
@@ -267,14 +269,19 @@ def _host_msghdr(p: Process, msg: int, need: int) -> _HostMsghdr:
     bo = p.abi.byteorder
     name, namelen, iov, iovlen, control, controllen, flags = (
         int.from_bytes(raw[i * w:i * w + (4 if i in (1, 6) else w)], bo) for i in range(7))
+    if name and p.abi.s32(namelen) < 0:
+        raise Errno(errno.EINVAL)
+    namelen = min(namelen, SOCKADDR_STORAGE_SIZE)  # the kernel's cap
     if iovlen > UIO_MAXIOV:
         raise Errno(errno.EMSGSIZE)
     iovs = (_HostIovec * max(iovlen, 1))()
     h_guest: tuple[int, int] | None = None
     layout = p.abi.iovec
     table = p.mem.read(iov, layout.size * iovlen) if iovlen else b""
-    for i in range(iovlen):
-        base, length = layout.unpack(table[i * layout.size:])
+    vecs = [layout.unpack(table[i * layout.size:]) for i in range(iovlen)]
+    if any(p.abi.sword(length) < 0 for _base, length in vecs):
+        raise Errno(errno.EINVAL)
+    for i, (base, length) in enumerate(vecs):
         iovs[i].base = _ptr(p, base, length, need)
         iovs[i].len = length
     h = _HostMsghdr()
@@ -322,7 +329,8 @@ def _write_back_msghdr(p: Process, msg: int, h: _HostMsghdr) -> None:
 
 
 def _socket_fd(fd: int) -> None:
-    """Linux looks a socket call's fd up first: EBADF, then ENOTSOCK."""
+    """Linux looks a socket call's fd up first: EBADF (an O_PATH fd too), then ENOTSOCK."""
+    fdget(fd)
     if not stat.S_ISSOCK(os.fstat(fd).st_mode):
         raise Errno(errno.ENOTSOCK)
 

@@ -21,6 +21,7 @@ import os
 import signal as host_signal
 import struct
 
+from syscalls.dispatch import fdget
 from syscalls.linux.ioctl_more import other_ioctl
 from syscalls.registry import PARTIAL, syscall
 from usermode.host import syscalls as hostsys
@@ -158,7 +159,7 @@ def sys_ioctl(p: Process, fd: int, req: int, arg: int) -> int:
     try:
         host_arg = p.mem.host_ptr(arg, size, access) if size else arg
     except Errno:
-        os.fstat(fd)  # EBADF first
+        fdget(fd)  # EBADF first
         if req not in _FILE_REQUESTS and not os.isatty(fd):
             raise Errno(errno.ENOTTY) from None  # a terminal request, not a terminal
         raise

@@ -381,8 +381,8 @@ def deliver(p: Process, t: Thread) -> None:
         die(SIGSEGV)
     t.sigmask = temp | act.mask | (0 if act.flags & SA_NODEFER else bit(signo))
     t.sigmask &= ~UNBLOCKABLE
-    if act.flags & SA_RESETHAND:
-        p.sigactions.pop(signo, None)
+    if act.flags & SA_RESETHAND:  # the handler only: the flags stay, as in Linux
+        p.sigactions[signo] = Action(SIG_DFL, act.flags, act.restorer, act.mask)
 
 
 def fault(p: Process, t: Thread, signo: int, code: int, addr: int | None) -> bool:
