@@ -241,6 +241,7 @@ MEMORY_CHECKS = (
     "old_calls",
     "maps_wonly",
     "heap_churn",
+    "brk_span",
 )
 SYSINFO_CHECKS = (
     "uname",

@@ -481,6 +481,36 @@ static void check_heap_churn(void)
     guest_ok("heap_churn");
 }
 
+/* A buffer that runs across several brk extensions is one buffer to write() and read():
+ * every byte goes out and comes back (the heap was once several host pieces, and a write
+ * from it stopped at the first piece's end). */
+static void check_brk_span(void)
+{
+    uintptr_t cur = (uintptr_t)syscall(SYS_brk, 0);
+    uintptr_t start = (cur + PAGE - 1) & ~(PAGE - 1);
+    for (int i = 1; i <= 4; i++) { /* four extensions of 16 pages */
+        uintptr_t want = start + (uintptr_t)i * 16 * PAGE;
+        CHECK("brk_span", (uintptr_t)syscall(SYS_brk, want) == want);
+    }
+    unsigned char *buf = (unsigned char *)start + 100;
+    size_t n = 64 * PAGE - 200;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (unsigned char)(i * 31 + 7);
+    int fd = open("brk_span.bin", O_CREAT | O_TRUNC | O_RDWR, 0600);
+    CHECK_SYS("brk_span", fd);
+    ssize_t w = write(fd, buf, n);
+    CHECKF("brk_span", w == (ssize_t)n, "wrote %ld of %lu", (long)w, (unsigned long)n);
+    memset(buf, 0, n);
+    ssize_t r = pread(fd, buf, n, 0);
+    CHECKF("brk_span", r == (ssize_t)n, "read %ld of %lu", (long)r, (unsigned long)n);
+    for (size_t i = 0; i < n; i++)
+        CHECK("brk_span", buf[i] == (unsigned char)(i * 31 + 7));
+    close(fd);
+    unlink("brk_span.bin");
+    CHECK("brk_span", (uintptr_t)syscall(SYS_brk, cur) == cur);
+    guest_ok("brk_span");
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -500,6 +530,7 @@ int main(int argc, char **argv)
     check_old_calls();
     check_maps_wonly();
     check_heap_churn();
+    check_brk_span();
     puts("memory done");
     return 0;
 }

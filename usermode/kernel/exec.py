@@ -59,10 +59,13 @@ def _prot(flags: int) -> int:
 
 def map_image(mem: AddressSpace, elf: ElfFile, plan: ImagePlan, *, reserve_brk: bool) -> None:
     """Map the plan's runs and copy the file's bytes in (bss stays zero)."""
-    if reserve_brk and not any(b.lo < plan.hi + BRK_RESERVE and plan.lo < b.hi
-                               for b in mem.backings):
+    # One backing for the image and its brk, so that a heap buffer is one piece of host
+    # memory: on 32-bit guests the mmap arena starts less than BRK_RESERVE above a low
+    # image, and the reservation stops there.
+    above = min((b.lo for b in mem.backings if b.lo >= plan.hi), default=plan.hi + BRK_RESERVE)
+    if reserve_brk and not any(b.lo < plan.hi and plan.lo < b.hi for b in mem.backings):
         try:
-            mem.add_backing(plan.lo, plan.hi + BRK_RESERVE)
+            mem.add_backing(plan.lo, min(plan.hi + BRK_RESERVE, above))
         except (Errno, OSError) as e:
             raise ElfError(f"cannot reserve {plan.lo:#x}-{plan.hi:#x}: "
                            f"{os.strerror(e.errno or errno.ENOMEM)}") from None
