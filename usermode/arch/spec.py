@@ -31,7 +31,6 @@ class ArchSpec:
     # (register, bits) a successful data TLB fill must clear: state Unicorn restores from the
     # accessing instruction that the running block does not expect (arm: the IT bits)
     FILL_RESTORED_BITS: tuple[int, int] | None = None
-    MINSIGSTKSZ = 2048  # the smallest sigaltstack the kernel accepts
     # ---- data model ---------------------------------------------------------------------
     WORDSIZE: int
     LITTLE_ENDIAN = True

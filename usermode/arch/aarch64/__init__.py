@@ -14,7 +14,6 @@ class Aarch64(ArchSpec):
     CPU_MODEL = 3
     CS_ARCH, CS_MODE = 1, 0  # capstone 5: CS_ARCH_AARCH64, little-endian
     PAGE_SIZE_CTL = True  # Unicorn defaults to 1 KiB pages on ARM; force 4 KiB
-    MINSIGSTKSZ = 5120  # arm64 uapi: a frame with its FP/SIMD record
 
     WORDSIZE = 8
 
