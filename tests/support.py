@@ -277,7 +277,8 @@ MORECALLS_CHECKS = ("mknod", "mincore", "membarrier", "rw2", "inotify", "caps", 
                     "splice", "timers", "setsig", "mqueue", "sched_attr", "openat2", "vmsplice",
                     "pidfd", "creat", "mount", "chroot")
 ERRORDER_CHECKS = ("fd_first", "flags", "counts", "sockets", "mlock", "wait")
-COMPUTE_CHECKS = ("sha256", "int", "float", "simd", "qsort", "strtod", "it_fill")
+COMPUTE_CHECKS = ("sha256", "int", "float", "simd", "qsort", "strtod", "it_fill",
+                  "kuser")
 
 ARGS_ENV = {"USERMODE_T_VALUE": "some value=with=equals", "USERMODE_T_EMPTY": ""}
 

@@ -9,6 +9,8 @@
  * it_fill: (arm) a Thumb IT block whose load misses the TLB, followed by a block that must
  * run unconditionally (Unicorn restores the IT state on a TLB fill; the next block was
  * decoded inside the finished IT block)
+ * kuser: (arm) the kernel's user helpers at 0xffff0f60..0xffff0fff: cmpxchg, cmpxchg64,
+ * get_tls (the TLS register's value), the helper version
  */
 #include <math.h>
 #include <stdint.h>
@@ -372,6 +374,30 @@ static void do_it_fill(void)
     guest_ok("it_fill");
 }
 
+static void do_kuser(void)
+{
+#if defined(__arm__)
+    typedef int(cmpxchg_t)(int, int, volatile int *);
+    typedef int(cmpxchg64_t)(const int64_t *, const int64_t *, volatile int64_t *);
+    typedef void *(get_tls_t)(void);
+    cmpxchg_t *cx = (cmpxchg_t *)0xffff0fc0;
+    cmpxchg64_t *cx64 = (cmpxchg64_t *)0xffff0f60;
+    get_tls_t *get_tls = (get_tls_t *)0xffff0fe0;
+    volatile int v = 5;
+    CHECK("kuser", cx(5, 9, &v) == 0 && v == 9);
+    CHECK("kuser", cx(5, 11, &v) != 0 && v == 9);
+    volatile int64_t w = (int64_t)1 << 40;
+    int64_t old = (int64_t)1 << 40, new_val = 7, wrong = 3;
+    CHECK("kuser", cx64(&old, &new_val, &w) == 0 && w == 7);
+    CHECK("kuser", cx64(&wrong, &new_val, &w) != 0 && w == 7);
+    void *tp;
+    __asm__("mrc p15, 0, %0, c13, c0, 3" : "=r"(tp));
+    CHECK("kuser", get_tls() == tp);
+    CHECK("kuser", *(volatile int *)0xffff0ffc >= 3);
+#endif
+    guest_ok("kuser");
+}
+
 int main(void)
 {
     do_sha();
@@ -381,6 +407,7 @@ int main(void)
     do_sort();
     do_strtod();
     do_it_fill();
+    do_kuser();
     puts("compute done");
     return 0;
 }

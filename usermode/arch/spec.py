@@ -60,6 +60,10 @@ class ArchSpec:
     CPUINFO: str | None = None  # one /proc/cpuinfo block ({cpu}, {features}); None: the host's
     PLATFORM: bytes | None = None  # AT_PLATFORM
     MINSIGSTKSZ = 2048
+    # a page the kernel maps above TASK_SIZE with code for user space (arm's kuser helpers):
+    # its address and {offset: machine code}
+    KUSER_PAGE: int | None = None
+    KUSER_HELPERS: dict[int, bytes] = {}
     TASK_SIZE: int
     STACK_TOP: int
     ELF_ET_DYN_BASE: int

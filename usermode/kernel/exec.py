@@ -110,6 +110,10 @@ def load_program(p: Process, env: dict[str, str]) -> None:
     p.code_mapped(img.lo, img.hi)
     if interp is not None:
         p.code_mapped(iimg.lo, iimg.hi)
+    if a.KUSER_PAGE is not None:
+        p.mem.map(a.KUSER_PAGE, 4096, PROT_R | PROT_X, fixed=True, name="[vectors]", kernel=True)
+        for off, code in a.KUSER_HELPERS.items():
+            p.mem.write(a.KUSER_PAGE + off, code, force=True)
     stack_prot = PROT_R | PROT_W | (PROT_X if elf.exec_stack else 0)
     size = p.opts.stack_size
     p.mem.map(a.STACK_TOP - size, size, stack_prot, fixed=True, name="[stack]")

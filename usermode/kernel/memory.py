@@ -350,10 +350,11 @@ class AddressSpace:
             noreplace: bool = False, shared: bool = False, fd: int = -1, offset: int = 0,
             name: str = "", dev: int = 0, ino: int = 0, host_prot: int | None = None,
             install: Callable[[int, int], None] | None = None,
-            file_size: int | None = None) -> int:
+            file_size: int | None = None, kernel: bool = False) -> int:
         """mmap semantics. Returns the guest address. Raises Errno. `install(host, length)`
         puts the host pages in place itself (a System V segment's shmat). With `file_size`
-        (a regular file's), whole pages past the file's end become `past_eof` pages."""
+        (a regular file's), whole pages past the file's end become `past_eof` pages. `kernel`:
+        a page the kernel puts above TASK_SIZE (arm's kuser helpers)."""
         length = page_up(length)
         if length == 0:
             raise Errno(errno.EINVAL)
@@ -367,7 +368,7 @@ class AddressSpace:
         asked = prot
         if prot & PROT_W:
             prot |= PROT_R
-        if addr + length > self.task_size:
+        if addr + length > self.task_size and not kernel:
             raise Errno(errno.ENOMEM)
         self._drop_code(addr, addr + length)
         removed = self._carve(addr, addr + length)

@@ -59,6 +59,19 @@ class Arm(ArchSpec):
     ELF_ET_DYN_BASE = 0x00400000
     ARENA_SIZE = 0xBF000000 - 0x40000000  # TASK_UNMAPPED_BASE upwards
     KUSER_PAGE = 0xFFFF0000
+    # ARM-mode helpers at the kernel's offsets (Documentation/arm/kernel_user_helpers.rst),
+    # for a single CPU: no barrier is needed, and a green thread is never switched inside
+    # a block, so a plain load-compare-store is atomic.
+    KUSER_HELPERS = {
+        0xF60: bytes.fromhex(  # __kuser_cmpxchg64(*old r0, *new r1, ptr r2): r0 0 and C on swap
+            "f0002de9" "d040c0e1" "d060c1e1" "d000c2e1" "043030e0" "05303100"
+            "f060c201" "000073e2" "f000bde8" "1eff2fe1"),
+        0xFA0: bytes.fromhex("1eff2fe1"),  # __kuser_memory_barrier: bx lr
+        0xFC0: bytes.fromhex(  # __kuser_cmpxchg(old r0, new r1, ptr r2): r0 0 and C on swap
+            "003092e5" "003053e0" "00108205" "000073e2" "1eff2fe1"),
+        0xFE0: bytes.fromhex("700f1dee" "1eff2fe1"),  # __kuser_get_tls: mrc TPIDRURO; bx lr
+        0xFFC: (5).to_bytes(4, "little"),  # __kuser_helper_version: 5 helpers
+    }
 
     TRIPLE = "arm-linux-gnueabihf"
     QEMU_NAME = "arm"
