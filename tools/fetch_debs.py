@@ -18,7 +18,8 @@ import subprocess
 import sys
 
 DEBIAN_ARCH = {"aarch64": "arm64", "x86_64": "amd64", "riscv64": "riscv64", "arm": "armhf",
-               "mipsel": "mipsel", "i386": "i386", "arm64": "arm64", "amd64": "amd64"}
+               "mipsel": "mipsel", "i386": "i386", "arm64": "arm64", "amd64": "amd64",
+               "armel": "armel"}
 
 
 # Arches the host's Debian suite does not carry: fetched from a newer suite with its own

@@ -48,6 +48,13 @@ class Arm(ArchSpec):
 
     # HALF THUMB FAST_MULT VFP EDSP NEON VFPv3 TLS VFPv4 IDIVA IDIVT VFPD32 LPAE
     HWCAP = 0x1FB0D6
+    HWCAP_NAMES = {1: "half", 2: "thumb", 4: "fastmult", 6: "vfp", 7: "edsp", 12: "neon",
+                   13: "vfpv3", 15: "tls", 16: "vfpv4", 17: "idiva", 18: "idivt", 19: "vfpd32",
+                   20: "lpae"}
+    CPUINFO = ("processor\t: {cpu}\nmodel name\t: ARMv7 Processor rev 3 (v7l)\n"
+               "BogoMIPS\t: 100.00\nFeatures\t: {features}\nCPU implementer\t: 0x41\n"
+               "CPU architecture: 7\nCPU variant\t: 0x2\nCPU part\t: 0xc0f\n"
+               "CPU revision\t: 3\n")  # a Cortex-A15, the CPU Unicorn runs
     PLATFORM = b"v7l"
     UNAME_MACHINE = "armv7l"
     MINSIGSTKSZ = 2048

@@ -62,6 +62,14 @@ class Mipsel(ArchSpec):
     ENTRY_REGS = ((REG_V0, 0),)
 
     HWCAP = 0
+    CPUINFO = ("system type\t\t: usermode\nmachine\t\t\t: usermode\nprocessor\t\t: {cpu}\n"
+               "cpu model\t\t: MIPS 74Kf V4.12  FPU V0.0\nBogoMIPS\t\t: 100.00\n"
+               "wait instruction\t: yes\nmicrosecond timers\t: yes\ntlb_entries\t\t: 64\n"
+               "extra interrupt vector\t: yes\nisa\t\t\t: mips1 mips2 mips32r1 mips32r2\n"
+               "ASEs implemented\t: mips16 dsp dsp2\nOptions implemented\t: tlb 4kex 4k_cache "
+               "prefetch mcheck ejtag llsc\nshadow register sets\t: 1\nkscratch registers\t: 0\n"
+               "package\t\t\t: 0\ncore\t\t\t: 0\nVCED exceptions\t\t: not available\n"
+               "VCEI exceptions\t\t: not available\n")
     PLATFORM = None  # no AT_PLATFORM on mips
     UNAME_MACHINE = "mips"
     MINSIGSTKSZ = 2048

@@ -45,6 +45,7 @@ class Riscv64(ArchSpec):
     ENTRY_REGS = ((REG_A0, 0), (REG_MSTATUS, 3 << 13))
 
     HWCAP = 0x112D  # one bit per extension letter: I M A F D C
+    CPUINFO = "processor\t: {cpu}\nhart\t\t: {cpu}\nisa\t\t: rv64imafdc\nmmu\t\t: sv48\n"
     PLATFORM = None  # riscv has no AT_PLATFORM
     UNAME_MACHINE = "riscv64"
     MINSIGSTKSZ = 2048
