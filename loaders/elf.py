@@ -76,6 +76,7 @@ EM_MIPS = 8
 EM_PPC64 = 21
 EM_S390 = 22
 EM_ARM = 40
+EF_ARM_ABI_FLOAT_SOFT = 0x200  # e_flags of an EABI5 soft-float (armel) program
 EM_X86_64 = 62
 EM_AARCH64 = 183
 EM_RISCV = 243
@@ -274,6 +275,8 @@ def _parse(path: str, fd: int, head: bytes, file_size: int) -> ElfFile:
     arch = _ARCHES.get((machine, bits, little_endian))
     if arch is None:
         raise _machine_error(machine, bits, little_endian)
+    if arch == "arm" and e_flags & EF_ARM_ABI_FLOAT_SOFT:
+        arch = "armel"  # the same ISA with the soft-float C library ABI (its own sysroot)
     if phentsize != _PHDR_SIZE[bits]:
         raise ElfError(f"bad e_phentsize {phentsize} (expected {_PHDR_SIZE[bits]})")
     if phnum == 0:

@@ -56,7 +56,7 @@ class Dispatcher:
                  warn_unsupported: bool = False) -> None:
         self.abi = abi
         self.proc = proc
-        self.names = tables.load(arch)
+        self.names = tables.load(abi.family)
         self.warn_unsupported = warn_unsupported
         self._warned: set[str] = set()
         convs: dict[str, Conv] = {}

@@ -29,7 +29,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-ARCHES = ("aarch64", "x86_64", "riscv64", "arm", "mipsel", "i386")
+ARCHES = ("aarch64", "x86_64", "riscv64", "arm", "mipsel", "i386", "armel")
 LIBCS = ("musl", "glibc")
 
 GUEST_DIR = Path(__file__).resolve().parent / "guest"
@@ -37,7 +37,7 @@ GUEST_DIR = Path(__file__).resolve().parent / "guest"
 # zig target triples for the musl builds.  mipsel uses the soft-float o32 ABI
 # ("musleabi"); "mipsel-linux-musleabihf" also builds and runs under qemu, but
 # soft-float keeps FPU emulation out of the basic tests.  arm is hard-float
-# EABI (VFP), like Debian's armhf.
+# EABI (VFP), like Debian's armhf; armel the soft-float EABI.
 ZIG_TARGETS: dict[str, str] = {
     "aarch64": "aarch64-linux-musl",
     "x86_64": "x86_64-linux-musl",
@@ -45,6 +45,7 @@ ZIG_TARGETS: dict[str, str] = {
     "arm": "arm-linux-musleabihf",
     "mipsel": "mipsel-linux-musleabi",
     "i386": "x86-linux-musl",
+    "armel": "arm-linux-musleabi",  # soft-float EABI (ARMv7 code: zig has no ARMv5 atomics)
 }
 
 # Extra zig flags per arch for non-PIE builds.  mipsel: musl's MIPS assembly
@@ -61,6 +62,7 @@ GNU_TRIPLES: dict[str, str] = {
     "arm": "arm-linux-gnueabihf",
     "mipsel": "mipsel-linux-gnu",
     "i386": "i686-linux-gnu",
+    "armel": "arm-linux-gnueabi",
 }
 
 # ELF e_machine values, used to sanity-check what the compiler produced.
@@ -71,6 +73,7 @@ ELF_MACHINES: dict[str, int] = {
     "arm": 40,
     "mipsel": 8,
     "i386": 3,
+    "armel": 40,
 }
 
 # Flags shared by every build.  -ffp-contract=off keeps a*b+c from being fused

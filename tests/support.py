@@ -35,6 +35,7 @@ QEMU_BINARIES: dict[str, str | None] = {
     "arm": "qemu-arm",
     "mipsel": "qemu-mipsel",
     "i386": "qemu-i386",
+    "armel": "qemu-arm",
 }
 
 # What uname's "machine" says under qemu-user / the kernel for each guest arch.
@@ -45,6 +46,7 @@ UNAME_MACHINES: dict[str, str] = {
     "arm": "armv7l",
     "mipsel": "mips",
     "i386": "i686",
+    "armel": "armv7l",
 }
 
 # Timeouts are generous and scale with the machine: a loaded 2-core box runs several times
@@ -96,7 +98,8 @@ REFERENCE_ARCHES = _arch_list("USERMODE_REFERENCE_ARCHES", ARCHES)
 # Arches run through usermode and compared with the reference.  Override with
 # USERMODE_TEST_ARCHES=aarch64,x86_64,riscv64,...
 EMULATED_ARCHES = _arch_list("USERMODE_TEST_ARCHES",
-                             ("aarch64", "x86_64", "riscv64", "arm", "mipsel", "i386"))
+                             ("aarch64", "x86_64", "riscv64", "arm", "mipsel", "i386",
+                              "armel"))
 LIBCS = ("musl", "glibc")
 
 
@@ -423,15 +426,16 @@ def sha256_expected() -> str:
 # qemu-user bugs that make a reference run fail a check that holds on Linux:
 # (case id, arches, the failing line's start, why)
 REFERENCE_BUGS: tuple[tuple[str, tuple[str, ...], bytes, str], ...] = (
-    ("sysinfo", ("arm", "i386", "mipsel"), b"FAIL: sysinfo: si.freeram <= si.totalram",
+    ("sysinfo", ("arm", "armel", "i386", "mipsel"), b"FAIL: sysinfo: si.freeram <= si.totalram",
      "qemu-user truncates sysinfo's memory counts to 32 bits on 32-bit guests instead of "
      "scaling mem_unit (freeram can exceed totalram)"),
-    ("wide", ("arm", "i386", "mipsel"), b"FAIL: oldstat: syscall(SYS_fstat, fd, w) returned 0",
+    ("wide", ("arm", "armel", "i386", "mipsel"),
+     b"FAIL: oldstat: syscall(SYS_fstat, fd, w) returned 0",
      "qemu-user's old stat calls store a size above 2 GiB truncated instead of failing "
      "with EOVERFLOW"),
     ("sysinfo", ("i386",), b"FAIL: rlimit_words: as 0xffffffff",
      "qemu-i386's old getrlimit (76) does not clamp limits to 0x7fffffff as Linux does"),
-    ("netio", ("aarch64", "x86_64", "riscv64", "arm", "i386", "mipsel"),
+    ("netio", ("aarch64", "x86_64", "riscv64", "arm", "armel", "i386", "mipsel"),
      b"FAIL: ifreq: ioctl(s, _IOR(0xee, 1, int), &x) == -1 && errno == ENOTTY",
      "qemu-user answers an ioctl request it does not know with ENOSYS; Linux says ENOTTY"),
     ("ipc", ("aarch64", "riscv64"), b"FAIL: msg: qnum 0 lrpid 0 lspid",
@@ -443,24 +447,24 @@ REFERENCE_BUGS: tuple[tuple[str, tuple[str, ...], bytes, str], ...] = (
      "qemu-i386 crashes (SIGSEGV) once the guest has set its fs uid and gid to nobody"),
     ("robust", ("i386",), b"FAIL: arch_prctl",
      "qemu-i386 answers arch_prctl with ENOSYS; a 32-bit task on Linux gets EINVAL"),
-    ("errorder", ("aarch64", "riscv64", "arm", "i386", "mipsel"), b"FAIL: fd_first",
+    ("errorder", ("aarch64", "riscv64", "arm", "armel", "i386", "mipsel"), b"FAIL: fd_first",
      "qemu-user checks a call's buffers before its fd: read(999, bad pointer) is EFAULT "
      "there, EBADF on Linux (as are statx's flags and accept4 on a pipe)"),
-    ("morecalls", ("aarch64", "riscv64", "arm", "i386", "mipsel"),
+    ("morecalls", ("aarch64", "riscv64", "arm", "armel", "i386", "mipsel"),
      b"FAIL: rw2: preadv2(fd, &v, 1, 0, 0x1000)",
      "qemu-user 7.2 answers preadv2/pwritev2 with flags ENOSYS; Linux checks the flags "
      "(EOPNOTSUPP for an unknown one) and honours the known ones"),
     ("morecalls", ("mipsel",), b"FAIL: timers: code -2 value 77",
      "qemu-mipsel reports a POSIX timer's signal with the generic SI_TIMER (-2); MIPS's is -3"),
-    ("morecalls", ("arm", "i386", "mipsel"), b"FAIL: setsig: code 1 fd 0",
+    ("morecalls", ("arm", "armel", "i386", "mipsel"), b"FAIL: setsig: code 1 fd 0",
      "qemu-user gives a 32-bit guest's F_SETSIG signal si_fd 0"),
     ("morecalls", ("aarch64", "riscv64"), b"FAIL: mqueue: mq_notify(q, &ev) returned -1",
      "qemu-user 7.2 answers mq_notify with ENOSYS on the arches of the generic syscall "
      "table (aarch64, riscv64)"),
-    ("buserr", ("arm", "i386", "mipsel"), b"FAIL: buserr: signal",
+    ("buserr", ("arm", "armel", "i386", "mipsel"), b"FAIL: buserr: signal",
      "qemu-user's SIGBUS for a 32-bit guest's read past a file's end carries another si_addr "
      "than the address read"),
-    ("robust", ("aarch64", "riscv64", "arm", "i386", "mipsel"), b"FAIL: partial_buf",
+    ("robust", ("aarch64", "riscv64", "arm", "armel", "i386", "mipsel"), b"FAIL: partial_buf",
      "qemu-user checks the whole buffer of read, pread and write and answers EFAULT; Linux "
      "moves the bytes before the first unmapped page"),
 )

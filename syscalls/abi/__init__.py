@@ -58,8 +58,9 @@ class Abi:
     arg_convs: dict[str, Callable[[int], int]]
 
     def __init__(self, arch: str) -> None:
-        data: AbiData = importlib.import_module(f"syscalls.abi.{arch}").DATA
         spec = load_arch(arch)
+        self.family = spec.FAMILY or arch  # whose syscall table and ABI data this arch uses
+        data: AbiData = importlib.import_module(f"syscalls.abi.{self.family}").DATA
         self.arch = arch
         self.wordsize: int = spec.WORDSIZE
         self.little_endian: bool = spec.LITTLE_ENDIAN

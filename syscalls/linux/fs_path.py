@@ -54,6 +54,7 @@ class _OpenHow(ctypes.Structure):
 
 
 OPEN_HOW_SIZE_VER0 = 24
+RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS = 0x02, 0x04
 
 
 def _host_open(dfd: int, path: bytes, hflags: int, mode: int, resolve: int | None) -> int:
@@ -116,6 +117,9 @@ def sys_openat2(p: Process, dfd: int, path: int, how: int, size: int) -> int:
     flags, mode, resolve = (int.from_bytes(raw[i:i + 8], bo) for i in (0, 8, 16))
     if flags >> 32:  # the host would see these bits; the guest's open flags are 32 bits
         raise Errno(errno.EINVAL)
+    if resolve & (RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS) and \
+            p.paths.readlink_special(p.mem.read_cstr(path, PATH_MAX)) is not None:
+        raise Errno(errno.ELOOP)  # /proc/self/exe: a magic link we resolve ourselves
     return _openat(p, dfd, path, flags, mode, resolve)
 
 

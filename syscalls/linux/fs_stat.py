@@ -145,7 +145,7 @@ def _host_statfs(p: Process, path: int | None, fd: int, buf: int, wide: bool) ->
 
 def _statfs64_size(p: Process, size: int) -> None:
     expected = p.abi.statfs64.size
-    if size != expected and not (p.abi.arch == "arm" and size == 88):  # arm's OABI size too
+    if size != expected and not (p.abi.family == "arm" and size == 88):  # arm's OABI size too
         raise Errno(errno.EINVAL)
 
 

@@ -1,6 +1,6 @@
 """Debian's own dynamically linked programs on every arch, not only arm64.
 
-For armhf, mipsel, i386, amd64 (bookworm) and riscv64 (trixie), tools/fetch_debs.py unpacks a
+For armhf, armel, mipsel, i386, amd64 (bookworm) and riscv64 (trixie), tools/fetch_debs.py unpacks a
 small rootfs (bash, coreutils, python3, lua5.4, xz) into ~/.cache/usermode-debs/<arch>/root, and
 each program runs with `-L` under usermode. A program that stays one process is compared with
 qemu-user; one that forks and execs foreign programs (qemu-user needs binfmt_misc for that)
@@ -24,7 +24,7 @@ from support import run_cmd
 CORPUS = ["libc6", "coreutils", "bash", "python3-minimal", "lua5.4", "xz-utils"]
 ARCHES = [  # ours, qemu's
     ("arm", "arm"), ("mipsel", "mipsel"), ("i386", "i386"), ("x86_64", "x86_64"),
-    ("riscv64", "riscv64"),
+    ("riscv64", "riscv64"), ("armel", "arm"),
 ]
 TIMEOUT = 600  # mipsel's python3 start-up alone takes seconds; a loaded machine, many more
 

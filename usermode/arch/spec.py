@@ -78,16 +78,19 @@ class ArchSpec:
     UNICORN_REG_PREFIX: str
     UNICORN_CPU_PREFIX: str
     NATIVE_ON: tuple[str, ...] = ()  # host machines (uname -m) that run this arch natively
+    # an arch whose code this one shares: frames, fault decoding, syscall table and ABI (armel:
+    # arm's, with another C library ABI and sysroot); its binfmt entry serves both
+    FAMILY: str | None = None
 
     @cached_property
     def frame(self) -> ModuleType:
         """build/rt_sigreturn/sigreturn (usermode/arch/sigframe.py)."""
-        return importlib.import_module(f"usermode.arch.{self.NAME}.frame")
+        return importlib.import_module(f"usermode.arch.{self.FAMILY or self.NAME}.frame")
 
     @cached_property
     def fault(self) -> ModuleType | None:
         """`address(eng, insn, page_addr)` from a decoded faulting instruction, if any."""
-        name = f"usermode.arch.{self.NAME}.fault"
+        name = f"usermode.arch.{self.FAMILY or self.NAME}.fault"
         try:
             return importlib.import_module(name)
         except ModuleNotFoundError as e:

@@ -17,9 +17,10 @@ import sys
 from usermode.arch import SUPPORTED, load
 
 MOUNT = "/proc/sys/fs/binfmt_misc"
-# arch -> (magic, mask), from each arch's spec
+# arch -> (magic, mask), from each arch's spec; an arch of another's family (armel) is served
+# by that family's entry, which matches its programs too
 ENTRIES: dict[str, tuple[bytes, bytes]] = {
-    a: (load(a).BINFMT_MAGIC, load(a).BINFMT_MASK) for a in SUPPORTED}
+    a: (load(a).BINFMT_MAGIC, load(a).BINFMT_MASK) for a in SUPPORTED if load(a).FAMILY is None}
 
 USAGE = """\
 usage: usermode binfmt print|register|unregister [--arch A[,B...]] [--persistent]
@@ -51,7 +52,7 @@ def line(arch: str, launcher: str, flag_text: str) -> str:
 
 def default_arches() -> list[str]:
     host = os.uname().machine
-    return [a for a in SUPPORTED if host not in load(a).NATIVE_ON and host != a]
+    return [a for a in ENTRIES if host not in load(a).NATIVE_ON and host != a]
 
 
 def default_launcher(preserve: bool) -> str:

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 from syscalls import registry, tables
 from syscalls.linux import ROWS
-from usermode.arch import SUPPORTED
+from usermode.arch import SUPPORTED, load
 
 USAGE = """\
 usage: usermode syscalls [--arch ARCH] [--format table|csv|json]
@@ -36,7 +36,7 @@ class Entry:
 def entries(arch: str) -> list[Entry]:
     rows = ROWS
     out = []
-    for nr, name in sorted(tables.load(arch).items()):
+    for nr, name in sorted(tables.load(load(arch).FAMILY or arch).items()):
         row = rows.get(name)
         if row is None or row.handler is None:
             status = registry.UNSUPPORTED

@@ -104,13 +104,8 @@ class Fault:
 def _split_at(pieces: list[tuple[int, int, Backing]], at: int
               ) -> list[tuple[int, int, Backing]]:
     """`pieces` (lo, hi, backing) with the one that contains `at` cut there."""
-    out = []
-    for lo, hi, b in pieces:
-        if lo < at < hi:
-            out += [(lo, at, b), (at, hi, b)]
-        else:
-            out.append((lo, hi, b))
-    return out
+    return [q for lo, hi, b in pieces
+            for q in (((lo, at, b), (at, hi, b)) if lo < at < hi else ((lo, hi, b),))]
 
 
 _NO_BACKING = Backing.__new__(Backing)
