@@ -23,6 +23,7 @@ from syscalls.registry import PARTIAL, syscall
 from usermode.host import syscalls as hostsys
 from usermode.host.syscalls import NR
 from usermode.kernel.errors import TIMEOUT, Errno, Park
+from usermode.kernel.memory import PROT_R
 
 TYPE_CHECKING = False
 
@@ -161,6 +162,12 @@ def sys_futex(p: Process, uaddr: int, op: int, val: int, timeout: int, uaddr2: i
     if op & FUTEX_CLOCK_REALTIME and cmd not in (FUTEX_WAIT, FUTEX_WAIT_BITSET):
         raise Errno(errno.ENOSYS)
     sched = p.sched
+    if not op & FUTEX_PRIVATE_FLAG and cmd not in (FUTEX_WAIT, FUTEX_WAIT_BITSET):
+        # a shared futex's key is its page, which Linux looks up: EFAULT unless it can be
+        # read; a private one is only an address
+        for a in (uaddr, uaddr2) if cmd in (FUTEX_REQUEUE, FUTEX_CMP_REQUEUE,
+                                            FUTEX_WAKE_OP) else (uaddr,):
+            p.mem.view(a, 4, PROT_R)
     host = _shared_host_addr(p, op, uaddr)
     # `timeout` doubles as a count (val2) for the requeue and wake-op commands
     val2 = timeout & 0xFFFFFFFF

@@ -171,6 +171,11 @@ def sys_prctl(p: Process, option: int, a2: int, a3: int, a4: int, a5: int) -> in
     raise Errno(errno.EINVAL)
 
 
-@syscall("personality", args=("uint",))
+@syscall("personality", args=("uint",), support=PARTIAL,
+         note="recorded and returned; STICKY_TIMEOUTS honoured by select")
 def sys_personality(p: Process, persona: int) -> int:
-    return 0  # PER_LINUX; changing persona is accepted and ignored
+    """The previous persona; 0xffffffff only asks. Kept across execve, as Linux keeps it."""
+    old = p.opts.personality
+    if persona != 0xFFFFFFFF:
+        p.opts.personality = persona
+    return old

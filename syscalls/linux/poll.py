@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from usermode.kernel.process import Process
 
 POLLFD_SIZE = 8
+STICKY_TIMEOUTS = 0x4000000  # personality: select leaves its timeout alone
 FD_SETSIZE_MAX = 1 << 20  # RLIMIT_NOFILE's hard ceiling: nfds beyond it is EINVAL
 _SELECT_EVENTS = (POLLIN, POLLOUT, POLLPRI)  # readfds, writefds, exceptfds
 
@@ -210,6 +211,8 @@ def sys_select(p: Process, nfds: int, rd: int, wr: int, ex: int, tvp: int) -> in
         if sec < 0 or usec < 0:
             raise Errno(errno.EINVAL)
         deadline = time.monotonic_ns() + sec * NSEC_PER_SEC + usec * 1000
+    if p.opts.personality & STICKY_TIMEOUTS:  # the timeout is left as the caller gave it
+        return _select(p, nfds, (rd, wr, ex), deadline, None)
     return _select(p, nfds, (rd, wr, ex), deadline,
                    lambda _r: write_remaining(p, tvp, deadline, timeval=True))
 
@@ -223,5 +226,6 @@ def sys_pselect6(p: Process, nfds: int, rd: int, wr: int, ex: int, tsp: int, sig
         raw = p.mem.read(sig, 2 * w)
         ss, ss_len = (int.from_bytes(raw[i * w:(i + 1) * w], p.abi.byteorder) for i in (0, 1))
         restore = _with_sigmask(p, ss, ss_len)
-    return _select(p, nfds, (rd, wr, ex), deadline,
-                   _chain(restore, lambda _r: write_remaining(p, tsp, deadline)))
+    remaining = None if p.opts.personality & STICKY_TIMEOUTS else \
+        (lambda _r: write_remaining(p, tsp, deadline))
+    return _select(p, nfds, (rd, wr, ex), deadline, _chain(restore, remaining))

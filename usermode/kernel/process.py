@@ -40,6 +40,7 @@ class Options:
         self.stack_size = 8 << 20
         self.sysroot: str | None = None
         self.chroot: bytes | None = None  # the guest's root after chroot (kept across execve)
+        self.personality = 0  # the guest's persona (PER_LINUX and flags), kept across execve
         self.strace = False
         self.trace: TraceOptions | None = None  # `usermode strace` (or -strace): what to trace
         self.log_file: str | None = None
