@@ -1,10 +1,10 @@
 """Debian's own dynamically linked programs on every arch, not only arm64.
 
-For armhf, armel, mipsel, i386, amd64 (bookworm) and riscv64 (trixie), tools/fetch_debs.py unpacks a
-small rootfs (bash, coreutils, python3, lua5.4, xz) into ~/.cache/usermode-debs/<arch>/root, and
-each program runs with `-L` under usermode. A program that stays one process is compared with
-qemu-user; one that forks and execs foreign programs (qemu-user needs binfmt_misc for that)
-with the output Linux gives.
+For armhf, armel, mipsel, i386, amd64 (bookworm) and riscv64 (trixie), tools/fetch_debs.py
+unpacks a small rootfs (bash, coreutils, python3, perl, lua5.4, sqlite3, xz, zstd) into
+~/.cache/usermode-debs/<arch>/root, and each program runs with `-L` under usermode. A
+program that stays one process is compared with qemu-user; one that forks and execs foreign
+programs (qemu-user needs binfmt_misc for that) with the output Linux gives.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 from fetch_debs import fetch
 from support import run_cmd
 
-CORPUS = ["libc6", "coreutils", "bash", "python3-minimal", "lua5.4", "xz-utils"]
+CORPUS = ["libc6", "coreutils", "bash", "python3-minimal", "lua5.4", "xz-utils", "perl-base",
+          "sqlite3", "zstd"]
 ARCHES = [  # ours, qemu's
     ("arm", "arm"), ("mipsel", "mipsel"), ("i386", "i386"), ("x86_64", "x86_64"),
     ("riscv64", "riscv64"), ("armel", "arm"),
@@ -150,6 +151,46 @@ def test_xz_threads_round_trip(arch_root: tuple[str, str, Path], tmp_path: Path)
     ref = _qemu(qemu, root, ["/usr/bin/xz", "-T2", "-3", "-c"], tmp_path, blob)
     assert packed.stdout == ref.stdout  # the same encoder, the same bytes
     back = _usermode(root, ["/usr/bin/xz", "-d", "-T2", "-c"], tmp_path, packed.stdout)
+    assert (back.returncode, back.stdout == blob) == (0, True), back.stderr[-2000:]
+
+
+PERL = r"""
+my %c; $c{$_ % 7}++ for 1 .. 5000;
+my @k = sort { $c{$b} <=> $c{$a} || $a <=> $b } keys %c;
+my $s = join ",", map { "$_=$c{$_}" } @k;
+(my $t = "usermode perl") =~ s/(\w+)/\u$1/g;
+printf "%s %s %d %.4f\n", $s, $t, length(join "", 1 .. 999), atan2(1, 1) * 4;
+"""
+SQL = b"""
+create table t(id integer primary key, name text, n integer);
+with recursive c(x) as (select 1 union all select x + 1 from c where x < 3000)
+  insert into t(name, n) select 'row' || x, (x * 37) % 101 from c;
+create index tn on t(n);
+select count(*), sum(n), min(name), max(name) from t where n between 10 and 60;
+select n, count(*) from t group by n order by count(*) desc, n limit 3;
+"""
+
+
+def test_perl_matches_qemu(arch_root: tuple[str, str, Path], tmp_path: Path) -> None:
+    _arch, qemu, root = arch_root
+    argv = ["/usr/bin/perl", "-e", PERL]
+    _same(_usermode(root, argv, tmp_path), _qemu(qemu, root, argv, tmp_path))
+
+
+def test_sqlite3_matches_qemu(arch_root: tuple[str, str, Path], tmp_path: Path) -> None:
+    _arch, qemu, root = arch_root
+    argv = ["/usr/bin/sqlite3", "db.sqlite"]
+    um = _usermode(root, argv, tmp_path, SQL)
+    (tmp_path / "db.sqlite").unlink()
+    _same(um, _qemu(qemu, root, argv, tmp_path, SQL))
+
+
+def test_zstd_threads_round_trip(arch_root: tuple[str, str, Path], tmp_path: Path) -> None:
+    _arch, _qemu_name, root = arch_root
+    blob = b"".join(b"%d %s\n" % (i, b"zz" * (i % 33)) for i in range(60000))
+    packed = _usermode(root, ["/usr/bin/zstd", "-T2", "-5", "-c"], tmp_path, blob)
+    assert packed.returncode == 0, packed.stderr[-2000:]
+    back = _usermode(root, ["/usr/bin/zstd", "-d", "-c"], tmp_path, packed.stdout)
     assert (back.returncode, back.stdout == blob) == (0, True), back.stderr[-2000:]
 
 
