@@ -135,7 +135,11 @@ def test_debug_items_page_strace_help_and_unknown(guest, tmp_path: Path) -> None
     assert bad.stderr == b"usermode: unknown -d item 'bogus' (see -d help)\n"
     qemu_only = um("-d", "cpu,exec", "-B", "0x10000", prog)
     assert qemu_only.returncode == 0 and qemu_only.stdout == b"hello, world\n"
-    assert qemu_only.stderr == b"usermode: -d cpu,exec: not supported, ignored\n"
+    assert qemu_only.stderr == (b"usermode: -B 0x10000: not supported, ignored\n"
+                                b"usermode: -d cpu,exec: not supported, ignored\n")
+    gdb = um("-g", "1234", prog)
+    assert gdb.returncode == 2 and gdb.stdout == b""
+    assert gdb.stderr.startswith(b"usermode: -g: the gdb stub is not implemented yet")
 
 
 @pytest.mark.parametrize("arch", ARCHES)
