@@ -205,3 +205,21 @@ def test_write_spanning_two_data_mappings_probes_no_code() -> None:
     mem.view(a + PAGE - 8, 16, PROT_W)[:] = b"x" * 16
     assert mem.last_fault is None
     assert mem.read(a + PAGE - 8, 16) == b"x" * 16
+
+
+def test_a_buffer_across_two_backings_reads_whole(mem: AddressSpace) -> None:
+    """Mappings side by side in two host pieces (one below the arena, one inside it): a
+    reading view is every byte (a write() from it moves them all); a writing view stops at
+    the piece's end when partial is allowed and is EFAULT otherwise."""
+    lo = TOP - (1 << 32)  # the arena's first page; the page below it gets its own backing
+    mem.map(lo - PAGE, PAGE, PROT_R | PROT_W, fixed=True)
+    mem.map(lo, PAGE, PROT_R | PROT_W, fixed=True)
+    mem.write(lo - 3, b"abc")
+    mem.write(lo, b"def")
+    assert len({id(b) for b in mem.backings}) == 2
+    assert bytes(mem.view(lo - 3, 6, PROT_R)) == b"abcdef"
+    assert bytes(mem.view(lo - 3, 6, PROT_R, partial=True)) == b"abcdef"
+    assert len(mem.view(lo - 3, 6, PROT_W, partial=True)) == 3
+    with pytest.raises(Errno) as e:
+        mem.view(lo - 3, 6, PROT_W)
+    assert e.value.errno == errno.EFAULT

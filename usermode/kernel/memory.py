@@ -24,6 +24,7 @@ from loaders.image import PAGE, page_down, page_up
 from usermode.engine import capi
 from usermode.host import mm as hostmm
 from usermode.kernel.errors import Errno
+from usermode.kernel.vma import Backing, Fault, Vma
 from usermode.uapi import MADV_DONTNEED, MAP_ANONYMOUS, MAP_FIXED, MAP_SHARED, PROT_READ, PROT_WRITE
 from usermode.uapi import PROT_EXEC as PROT_X
 from usermode.uapi import PROT_READ as PROT_R
@@ -41,64 +42,6 @@ _VMA_RECORD = struct.Struct("<QQqQ")  # what the compiled core's set_map takes
 
 TLB_MAX_ENTRIES = 1 << 22  # QEMU's dynamic TLB stops growing here
 _NEED = {capi.UC_MEM_READ: PROT_R, capi.UC_MEM_WRITE: PROT_W, capi.UC_MEM_FETCH: PROT_X}
-
-
-class Backing:
-    """A reserved host range registered with Unicorn as guest [lo, hi)."""
-
-    __slots__ = ("hi", "host", "lo", "mv")
-
-    def __init__(self, lo: int, hi: int, host: int) -> None:
-        self.lo, self.hi, self.host = lo, hi, host
-        self.mv = hostmm.view(host, hi - lo)
-
-
-class Vma:
-    """One guest mapping, as /proc/self/maps would show it."""
-
-    __slots__ = ("backing", "dev", "end", "ino", "maywrite", "name", "offset", "past_eof", "prot",
-                 "shared", "shown", "start")
-
-    def __init__(self, start: int, end: int, prot: int, shared: bool, backing: Backing,
-                 name: str = "", offset: int = 0, dev: int = 0, ino: int = 0,
-                 maywrite: bool = True) -> None:
-        self.start, self.end, self.prot, self.shared = start, end, prot, shared
-        self.backing = backing
-        self.name = name  # path, "[heap]", "[stack]" or ""
-        self.offset = offset  # file offset of `start`
-        self.dev, self.ino = dev, ino
-        # False for a shared mapping of a file opened read-only: the host pages are read-only
-        # and mprotect(PROT_WRITE) must fail with EACCES, as on Linux.
-        self.maywrite = maywrite
-        # the protection the guest asked for, as /proc/self/maps shows it: a PROT_WRITE-only
-        # mapping is "-w-" there, though the hardware (and `prot`) lets it be read too
-        self.shown = prot
-        # whole pages of a file mapping past the file's end (when it was mapped): an access is
-        # SIGBUS, as on Linux. They are zero pages of ours with `prot` 0, never the host's file
-        # pages, which would raise SIGBUS in the emulator itself when it reads them.
-        self.past_eof = False
-
-    def piece(self, lo: int, hi: int) -> Vma:
-        """The part [lo, hi) of this mapping, with the same attributes."""
-        v = Vma(lo, hi, self.prot, self.shared, self.backing, self.name,
-                self.offset + (lo - self.start), self.dev, self.ino, self.maywrite)
-        v.shown = self.shown
-        v.past_eof = self.past_eof
-        return v
-
-    def host(self, addr: int) -> int:
-        return self.backing.host + (addr - self.backing.lo)
-
-
-class Fault:
-    """The last access the TLB fill refused (for si_addr and si_code)."""
-
-    __slots__ = ("access", "addr", "mapped")
-
-    def __init__(self, addr: int, access: int, mapped: bool) -> None:
-        self.addr = addr
-        self.access = access  # capi.UC_MEM_READ / WRITE / FETCH
-        self.mapped = mapped  # True: permission fault (SEGV_ACCERR); False: SEGV_MAPERR
 
 
 def _split_at(pieces: list[tuple[int, int, Backing]], at: int
@@ -529,6 +472,9 @@ class AddressSpace:
                     while a < end:
                         j += 1
                         w = self.vmas[j] if j < len(self.vmas) else None
+                        if w is not None and w.start == a and w.prot & need == need and \
+                                w.backing is not b and not need & PROT_W:
+                            return self._gathered(addr, end, need, partial)
                         if w is None or w.start != a or w.prot & need != need or w.backing is not b:
                             if not partial:
                                 raise Errno(errno.EFAULT)
@@ -540,6 +486,23 @@ class AddressSpace:
                 self._last = v
                 return b.mv[addr - b.lo:end - b.lo]
         raise Errno(errno.EFAULT)
+
+    def _gathered(self, addr: int, end: int, need: int, partial: bool) -> memoryview:
+        """A read-only copy of guest [addr, end) where it lies in several host pieces (a
+        write() from it must move every byte, as Linux's does). Cut where access stops, with
+        `partial`; EFAULT there otherwise."""
+        out = bytearray()
+        a = addr
+        while a < end:
+            v = self.find(a)
+            if v is None or v.prot & need != need:
+                if partial and out:
+                    break
+                raise Errno(errno.EFAULT)
+            e = min(end, v.end)
+            out += v.backing.mv[a - v.backing.lo:e - v.backing.lo]
+            a = e
+        return memoryview(bytes(out))
 
     def view_for_loader(self, addr: int, n: int) -> memoryview:
         """A view that ignores guest protections (the kernel writes read-only segments too)."""
