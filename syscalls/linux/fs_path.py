@@ -279,6 +279,14 @@ def sys_fchmodat(p: Process, dfd: int, path: int, mode: int) -> int:
     return 0
 
 
+@syscall("fchmodat2", args=("fd:dirfd", "path", "uint:mode", "int:at_flags"))
+def sys_fchmodat2(p: Process, dfd: int, path: int, mode: int, flags: int) -> int:
+    """fchmodat with flags (AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH): the host's."""
+    raw = p.mem.read_cstr(path, PATH_MAX)
+    host = p.paths.to_host(raw, not flags & AT_SYMLINK_NOFOLLOW) if raw else b""
+    return hostsys.syscall(hostsys.NR["fchmodat2"], dfd, host, mode, flags)
+
+
 @syscall("chmod", args=("path", "uint:mode"))
 def sys_chmod(p: Process, path: int, mode: int) -> int:
     return sys_fchmodat(p, AT_FDCWD, path, mode)

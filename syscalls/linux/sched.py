@@ -1,6 +1,6 @@
 """sched_getaffinity/setaffinity, get/setpriority, sched_get_priority_max/min,
-sched_get/setscheduler, sched_get/setparam, sched_rr_get_interval, sched_getattr/setattr:
-scheduling, passed through to the host.
+sched_get/setscheduler, sched_get/setparam, sched_rr_get_interval, sched_getattr/setattr,
+ioprio_get/set, kcmp: scheduling and process relations, passed through to the host.
 
 Guest threads are green threads of this one host process, so a pid or tid of ours names the
 host process itself (see `host_pid`); the kernel's answers are the guest's.
@@ -176,3 +176,29 @@ def sys_sched_getattr(p: Process, pid: int, attr: int, size: int, flags: int) ->
     written = min(size, int.from_bytes(buf.raw[:4], "little"))
     p.mem.write(attr, _swap_attr(buf.raw[:written], p.abi.little_endian))
     return 0
+
+
+IOPRIO_WHO_PROCESS = 1
+
+
+@syscall("ioprio_get", args=("int", "int"))
+def sys_ioprio_get(p: Process, which: int, who: int) -> int:
+    if which == IOPRIO_WHO_PROCESS:
+        who = host_pid(p, who)
+    return hostsys.syscall(hostsys.NR["ioprio_get"], which, who)
+
+
+@syscall("ioprio_set", args=("int", "int", "int"))
+def sys_ioprio_set(p: Process, which: int, who: int, prio: int) -> int:
+    if which == IOPRIO_WHO_PROCESS:
+        who = host_pid(p, who)
+    return hostsys.syscall(hostsys.NR["ioprio_set"], which, who, prio)
+
+
+@syscall("kcmp", args=("int", "int", "int", "ulong", "ulong"))
+def sys_kcmp(p: Process, pid1: int, pid2: int, kind: int, idx1: int, idx2: int) -> int:
+    """Our guest threads are this one host process: a tid of ours compares as it."""
+    def real(pid: int) -> int:
+        return os.getpid() if pid and host_pid(p, pid) == 0 else pid
+
+    return hostsys.syscall(hostsys.NR["kcmp"], real(pid1), real(pid2), kind, idx1, idx2)

@@ -21,6 +21,8 @@
  * creat      creat makes a writable, truncated file
  * mount      a tmpfs mounted on a directory holds a file until umount2 (where the host lets
  *            us mount: else mount and umount2 must both say EPERM)
+ * relations  kcmp of the same and of different files, ioprio_get of ourselves, fchmodat2 on a
+ *            file and through a symlink (AT_SYMLINK_NOFOLLOW: the link's mode cannot change)
  * chroot     (in a child) absolute paths, ".." and absolute symlinks stay inside the new root,
  *            getcwd outside it is "(unreachable)...", ENOTDIR, ENOENT
  */
@@ -555,6 +557,42 @@ static void check_mount(void)
     guest_ok("mount");
 }
 
+static void check_relations(void)
+{
+#if defined(SYS_kcmp) && defined(SYS_ioprio_get)
+    int a = open("rel_a", O_CREAT | O_RDWR, 0600);
+    CHECK_SYS("relations", a);
+    int b = dup(a);
+    int c = open("rel_c", O_CREAT | O_RDWR, 0600);
+    CHECK_SYS("relations", c);
+    pid_t me = getpid();
+    CHECK("relations", syscall(SYS_kcmp, me, me, 0 /* KCMP_FILE */, a, b) == 0);
+    long d = syscall(SYS_kcmp, me, me, 0, a, c);
+    CHECKF("relations", d == 1 || d == 2, "kcmp of two files: %ld", d);
+    EXPECT_ERRNO("relations", syscall(SYS_kcmp, me, me, 0, a, 999), EBADF);
+    CHECK("relations", syscall(SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, 0) >= 0);
+    close(a);
+    close(b);
+    close(c);
+#ifdef SYS_fchmodat2
+    CHECK_SYS("relations", (int)syscall(SYS_fchmodat2, AT_FDCWD, "rel_a", 0640, 0));
+    struct stat st;
+    CHECK_SYS("relations", stat("rel_a", &st));
+    CHECK("relations", (st.st_mode & 0777) == 0640);
+    CHECK_SYS("relations", symlink("rel_a", "rel_l"));
+    long r = syscall(SYS_fchmodat2, AT_FDCWD, "rel_l", 0600, AT_SYMLINK_NOFOLLOW);
+    CHECKF("relations", r == -1 && errno == EOPNOTSUPP, "fchmodat2 of a link: %ld errno %d", r,
+           errno);
+    CHECK_SYS("relations", stat("rel_a", &st));
+    CHECK("relations", (st.st_mode & 0777) == 0640);
+    unlink("rel_l");
+#endif
+    unlink("rel_a");
+    unlink("rel_c");
+#endif
+    guest_ok("relations");
+}
+
 static void check_chroot(void)
 {
     CHECK_SYS("chroot", mkdir("jail", 0755));
@@ -624,6 +662,7 @@ int main(int argc, char **argv)
     check_pidfd();
     check_creat();
     check_mount();
+    check_relations();
     check_chroot();
     puts("morecalls done");
     return 0;
