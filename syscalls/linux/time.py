@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from usermode.kernel.process import Process
 
 TIMER_ABSTIME = 1
+CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID = 2, 3
 
 
 @syscall("clock_gettime", args=("int:clockid", "ptr"))
@@ -89,8 +90,10 @@ def sys_nanosleep(p: Process, req: int, rem: int) -> int:
 
 @syscall("clock_nanosleep", args=("int:clockid", "int", "ptr", "ptr"))
 def sys_clock_nanosleep(p: Process, clk: int, flags: int, req: int, rem: int) -> int:
-    if clk in (2, 3):  # CPU-time clocks cannot be slept on this way
-        raise Errno(errno.EINVAL)
+    if clk == CLOCK_THREAD_CPUTIME_ID:  # Linux has no sleep on it (the C library says EINVAL)
+        raise Errno(errno.EOPNOTSUPP)
+    if clk == CLOCK_PROCESS_CPUTIME_ID:  # a sleep until the process has used that much CPU:
+        raise Errno(errno.EINVAL)  # not emulated (our one host thread would not burn it)
     time.clock_gettime_ns(clk)  # EINVAL for unknown clocks
     t = read_timespec_ns(p, req)
     absolute = bool(flags & TIMER_ABSTIME)

@@ -75,7 +75,7 @@ def sys_timer_create(p: Process, clockid: int, sevp: int, timerid: int) -> int:
 
 @syscall("timer_settime", args=("int", "int", "ptr", "ptr"))
 def sys_timer_settime(p: Process, timerid: int, flags: int, new: int, old: int) -> int:
-    if flags & ~TIMER_ABSTIME:
+    if flags & ~TIMER_ABSTIME or not new:  # Linux: no new value is EINVAL, not EFAULT
         raise Errno(errno.EINVAL)
     return set_itimer(p, hostsys.NR["timer_settime"], timerid, flags, new, old)
 
