@@ -229,9 +229,14 @@ class AddressSpace:
         self._starts = [v.start for v in self.vmas]
         self._last = _NO_VMA
         if self._core is not None:
-            self._core.set_map(b"".join(
-                _VMA_RECORD.pack(v.start, v.end, v.backing.host - v.backing.lo, v.prot)
-                for v in self.vmas))
+            recs = []
+            for v in self.vmas:
+                rec = v.rec
+                if rec is None:
+                    rec = v.rec = _VMA_RECORD.pack(v.start, v.end, v.backing.host - v.backing.lo,
+                                                   v.prot)
+                recs.append(rec)
+            self._core.set_map(b"".join(recs))
 
     def _carve(self, lo: int, hi: int) -> list[Vma]:
         """Remove [lo, hi) from the mapping list (splitting edges); return removed pieces."""
@@ -263,10 +268,10 @@ class AddressSpace:
             if merged:
                 p = merged[-1]
                 if p.end == v.start and p.prot == v.prot and p.shown == v.shown and \
-                        p.backing is v.backing and \
+                        p.backing is v.backing and p.past_eof == v.past_eof and \
                         p.shared == v.shared and p.name == v.name and not p.ino and not v.ino \
                         and not v.name.startswith("/SYSV"):  # each shmat stays its own
-                    p.end = v.end
+                    p.end, p.rec = v.end, None
                     continue
             merged.append(v)
         self.vmas = merged

@@ -20,7 +20,7 @@ class Vma:
     """One guest mapping, as /proc/self/maps would show it."""
 
     __slots__ = ("backing", "dev", "end", "ino", "maywrite", "name", "offset", "past_eof", "prot",
-                 "shared", "shown", "start")
+                 "rec", "shared", "shown", "start")
 
     def __init__(self, start: int, end: int, prot: int, shared: bool, backing: Backing,
                  name: str = "", offset: int = 0, dev: int = 0, ino: int = 0,
@@ -40,6 +40,10 @@ class Vma:
         # SIGBUS, as on Linux. They are zero pages of ours with `prot` 0, never the host's file
         # pages, which would raise SIGBUS in the emulator itself when it reads them.
         self.past_eof = False
+        # its record in the compiled core's copy of the map, made when it is first listed
+        # there (a listed mapping's prot never changes: mprotect makes new pieces; a merge
+        # that extends it clears the record)
+        self.rec: bytes | None = None
 
     def piece(self, lo: int, hi: int) -> Vma:
         """The part [lo, hi) of this mapping, with the same attributes."""
