@@ -72,22 +72,33 @@ def ltp_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str,
     if build.returncode != 0:
         pytest.fail(f"LTP build failed:\n{build.stdout[-2000:]}{build.stderr[-2000:]}")
     work = tmp_path_factory.mktemp("ltp")
-    out = work / "usermode.json"
     # only the tests that passed: a runtest file of their lines from LTP's own list
     wanted = {n for n, v in _expected().items() if v in PASSING}
     lines = [ln for ln in (cache / "install/runtest/syscalls").read_text().splitlines()
              if ln.split()[:1] and ln.split()[0] in wanted]
-    (work / "syscalls").write_text("\n".join(lines) + "\n")
+    results = _run(ltp, env, work, lines, "ci", jobs=2)
+    if results and all(r.get("verdict") == "sandbox" for r in results.values()):
+        pytest.skip("the LTP runner's sandbox (user namespaces) is not available here")
+    # what failed under the load of two at a time runs once more alone: a regression fails
+    # both times, a test that lost a race under load (and was not known for it) does not
+    again = [ln for ln in lines if results.get(ln.split()[0], {}).get("verdict") not in PASSING]
+    if again:
+        results.update(_run(ltp, env, work, again, "ci-again", jobs=1))
+    return results
+
+
+def _run(ltp: Path, env: dict[str, str], work: Path, lines: list[str], tag: str,
+         jobs: int) -> dict[str, dict[str, object]]:
+    runtest, out = work / f"{tag}.runtest", work / f"{tag}.json"
+    runtest.write_text("\n".join(lines) + "\n")
     emulator = f"{sys.executable} -m usermode run -L /usr/aarch64-linux-gnu"
     run = subprocess.run([sys.executable, str(ltp / "run.py"), "--emulator", emulator,
-                          "--tag", "ci", "--json", str(out), "--jobs", "2", "--timeout", "120",
-                          "--runtest", str(work / "syscalls")], env=env, capture_output=True,
+                          "--tag", tag, "--json", str(out), "--jobs", str(jobs), "--timeout",
+                          "120", "--runtest", str(runtest)], env=env, capture_output=True,
                          text=True, timeout=7200)
     if not out.exists():
         pytest.fail(f"the LTP runner failed:\n{run.stdout[-3000:]}{run.stderr[-3000:]}")
     results: dict[str, dict[str, object]] = json.loads(out.read_text())["results"]
-    if results and all(r.get("verdict") == "sandbox" for r in results.values()):
-        pytest.skip("the LTP runner's sandbox (user namespaces) is not available here")
     return results
 
 
