@@ -198,6 +198,16 @@ static void check_splice(void)
     guest_ok("splice");
 }
 
+/* sigaction(sig) with an SA_SIGINFO handler */
+static int catch_info(int sig, void (*fn)(int, siginfo_t *, void *))
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = fn;
+    sa.sa_flags = SA_SIGINFO;
+    return sigaction(sig, &sa, NULL);
+}
+
 static volatile sig_atomic_t timer_hits, timer_code, timer_value;
 
 static void on_timer(int sig, siginfo_t *si, void *ctx)
@@ -211,11 +221,7 @@ static void on_timer(int sig, siginfo_t *si, void *ctx)
 
 static void check_timers(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_timer;
-    sa.sa_flags = SA_SIGINFO;
-    CHECK_SYS("timers", sigaction(SIGUSR1, &sa, NULL));
+    CHECK_SYS("timers", catch_info(SIGUSR1, on_timer));
     struct sigevent ev;
     memset(&ev, 0, sizeof ev);
     ev.sigev_notify = SIGEV_SIGNAL;
@@ -277,11 +283,7 @@ static void on_io(int sig, siginfo_t *si, void *ctx)
 static void check_setsig(void)
 {
     int sig = SIGRTMIN + 3;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_io;
-    sa.sa_flags = SA_SIGINFO;
-    CHECK_SYS("setsig", sigaction(sig, &sa, NULL));
+    CHECK_SYS("setsig", catch_info(sig, on_io));
     int p[2];
     CHECK_SYS("setsig", pipe(p));
     CHECK_SYS("setsig", fcntl(p[0], F_SETOWN, getpid()));
@@ -382,11 +384,7 @@ static void check_mqueue(void)
     CHECK_SYS("mqueue", waitpid(child, &status, 0));
     CHECK("mqueue", WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_mq;
-    sa.sa_flags = SA_SIGINFO;
-    CHECK_SYS("mqueue", sigaction(SIGUSR2, &sa, NULL));
+    CHECK_SYS("mqueue", catch_info(SIGUSR2, on_mq));
     struct sigevent ev;
     memset(&ev, 0, sizeof ev);
     ev.sigev_notify = SIGEV_SIGNAL;
