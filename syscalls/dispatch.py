@@ -13,7 +13,6 @@ import os
 import stat
 import struct
 import sys
-from collections.abc import Callable, Mapping
 
 from syscalls import registry, tables
 from syscalls.abi import Abi
@@ -22,12 +21,15 @@ from usermode.kernel.errors import Errno, errno_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
     from typing import Any
 
-Conv = Callable[[int], int]
-# (nr, handler, argument count, conversions, fast kind, fd check): a row of the compiled
-# core's table
-NativeRow = tuple[int, Callable[..., int], int, bytes, int, int]
+    Conv = Callable[[int], int]
+    # (nr, handler, argument count, conversions, fast kind, fd check): a row of the compiled
+    # core's table
+    NativeRow = tuple[int, Callable[..., int], int, bytes, int, int]
+    Entry = tuple[Callable[..., int], tuple[tuple[int, Conv], ...], int, str]
+    Wrap = Callable[[str, Callable[..., int]], Callable[..., int]]
 # syscalls the compiled core can serve itself, by the name of its FAST_* kind
 FAST_NAMES = {"getpid": "getpid", "getppid": "getppid", "getuid": "getuid",
               "geteuid": "geteuid", "getgid": "getgid", "getegid": "getegid",
@@ -47,8 +49,6 @@ FD_SOCKET_CALLS = frozenset({"accept", "accept4", "bind", "connect", "listen", "
                              "getsockname", "getpeername", "getsockopt", "setsockopt",
                              "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg",
                              "recvmmsg", "send", "recv"})
-Entry = tuple[Callable[..., int], tuple[tuple[int, Conv], ...], int, str]
-Wrap = Callable[[str, Callable[..., int]], Callable[..., int]]
 
 
 class Dispatcher:

@@ -10,11 +10,12 @@ tracing). A kind may carry a detail after a colon for the tracer (`int:open_flag
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import NamedTuple
+
+    Handler = Callable[..., int]
 else:
     from loaders.records import NamedTuple
 
@@ -29,8 +30,6 @@ RAW = frozenset({"ulong", "size", "ptr", "str", "path"})
 # A 64-bit value: one register on 64-bit ABIs, a register pair on 32-bit ones (even-aligned
 # on arm and mips o32), always handed to the handler as one signed integer.
 WIDE = frozenset({"off64"})
-
-Handler = Callable[..., int]
 
 
 class Row(NamedTuple):

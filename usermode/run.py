@@ -8,14 +8,17 @@ Python API both run guests through `Runner`.
 
 from __future__ import annotations
 
-import importlib
 import os
-from collections.abc import Callable
 
 from usermode.host.fds import hold_spares
+from usermode.host.lean import import_module
 from usermode.kernel.errors import ExecRequest
 from usermode.kernel.exec import EXIT_CANNOT_EXEC, EXIT_INTERNAL, UsageError, end_image
 from usermode.kernel.process import Options, Process
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def new_process(program: str, argv: list[str], opts: Options) -> Process:
@@ -46,15 +49,15 @@ def new_process(program: str, argv: list[str], opts: Options) -> Process:
 # Modules a run may import late (the first thread, wait, signal or fault): imported before
 # the guest runs, since a guest that changes its fs credentials, root or cwd, or takes every
 # fd, must not be able to break our imports. `traceback` (3 ms) only for `-d trace`.
-RUNTIME_MODULES = ("copy", "fcntl", "mmap", "resource", "signal",
+RUNTIME_MODULES = ("fcntl", "mmap", "resource",
                    "usermode.engine.preempt", "usermode.engine.tbsplit")
 
 
 def preload(proc: Process) -> None:
     for name in RUNTIME_MODULES:
-        importlib.import_module(name)
+        import_module(name)
     if "trace" in proc.opts.debug:
-        importlib.import_module("traceback")
+        import_module("traceback")
     proc.arch.frame  # noqa: B018  (loads the arch's signal frame and fault modules)
     proc.arch.fault  # noqa: B018
 

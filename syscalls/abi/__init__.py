@@ -7,19 +7,18 @@ Handlers speak host values; they cross the boundary only through `to_guest_*` an
 from __future__ import annotations
 
 import errno
-import importlib
 import os
-from collections.abc import Callable
-from functools import cache
 
 from syscalls.abi import generic, numbering, structs
 from syscalls.abi.schema import AbiData
 from syscalls.abi.structs import Layout
 from usermode.arch import load as load_arch
+from usermode.host.lean import import_module, memoize
 from usermode.kernel.errors import Errno
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Literal
 
 
@@ -60,7 +59,7 @@ class Abi:
     def __init__(self, arch: str) -> None:
         spec = load_arch(arch)
         self.family = spec.FAMILY or arch  # whose syscall table and ABI data this arch uses
-        data: AbiData = importlib.import_module(f"syscalls.abi.{self.family}").DATA
+        data: AbiData = import_module(f"syscalls.abi.{self.family}").DATA
         self.arch = arch
         self.wordsize: int = spec.WORDSIZE
         self.little_endian: bool = spec.LITTLE_ENDIAN
@@ -112,9 +111,8 @@ class Abi:
 
     def with_time64(self) -> Abi:
         """This ABI as the *_time64 syscalls of 32-bit guests see it: 64-bit timespecs."""
-        import copy
-
-        view = copy.copy(self)
+        view = object.__new__(Abi)
+        view.__dict__.update(self.__dict__)
         view.timespec = Layout(structs.KERNEL_TIMESPEC, self)
         return view
 
@@ -298,6 +296,6 @@ def _stat_values(st: os.stat_result) -> dict[str, int]:
     return values
 
 
-@cache
+@memoize
 def get(arch: str) -> Abi:
     return Abi(arch)

@@ -4,14 +4,13 @@ lookups and argument converters. An ABI with no tables gets empty ones and costs
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 INVALID = 0x7FFF_FFFF  # a request or resource no handler accepts: EINVAL/ENOTTY as Linux
 NO_SIGNAL = 1000  # a guest signal number the host cannot represent: handlers say EINVAL
 
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from syscalls.abi.schema import AbiData

@@ -9,13 +9,13 @@ rounded up to its largest member alignment, as C does.
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
 
 Field = tuple[str, str]
 
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any, Protocol
 
     class AbiShape(Protocol):

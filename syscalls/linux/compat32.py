@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable
 
 from syscalls.linux import (  # noqa: F401  (rows aliased below)
     epoll,
@@ -26,13 +25,16 @@ from syscalls.linux import (  # noqa: F401  (rows aliased below)
     timers,
 )
 from syscalls.linux.mm import sys_mmap
-from syscalls.registry import PARTIAL, ROWS, SIGNED32, Handler, alias, syscall
+from syscalls.registry import PARTIAL, ROWS, SIGNED32, alias, syscall
 from usermode.kernel.errors import Errno, Park
 from usermode.uapi import F_GETLK
 
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from syscalls.registry import Handler
     from usermode.kernel.process import Process
 
 MMAP2_UNIT = 4096  # not the page size: the unit is fixed (docs/abi.md §2)

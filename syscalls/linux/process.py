@@ -23,12 +23,12 @@ import errno
 import os
 import stat
 import time
-from collections.abc import Callable
 from select import POLLIN
 
 from loaders.elf import ElfError, read_elf
 from syscalls.registry import PARTIAL, syscall
 from usermode.host import syscalls as hostsys
+from usermode.host.lean import signal as host
 from usermode.host.signals import restore_mask, with_guest_mask
 from usermode.kernel.errors import Errno, ExecRequest, Park
 from usermode.uapi import (
@@ -44,6 +44,8 @@ from usermode.uapi import (
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from usermode.kernel.process import Process
 
 WNOHANG = 1
@@ -384,8 +386,6 @@ def sys_pidfd_getfd(p: Process, pidfd: int, targetfd: int, flags: int) -> int:
 @syscall("pidfd_send_signal", args=("fd", "int:signal", "ptr", "uint"), support=PARTIAL,
          note="info must be NULL")
 def sys_pidfd_send_signal(p: Process, fd: int, sig: int, info: int, flags: int) -> int:
-    import signal as host
-
     if info or flags:
         raise Errno(errno.EINVAL)
     host.pidfd_send_signal(fd, sig)

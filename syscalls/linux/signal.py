@@ -3,12 +3,13 @@ sigaltstack, kill, tkill, tgkill: signals. Delivery and frames are usermode/kern
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import time
 
 from syscalls.registry import PARTIAL, syscall
+from usermode.host.lean import nullcontext
+from usermode.host.lean import signal as host
 from usermode.kernel import signals
 from usermode.kernel.errors import TIMEOUT, Errno, Park
 from usermode.uapi import (
@@ -136,17 +137,15 @@ def sys_kill(p: Process, pid: int, sig: int) -> int:
 
 def _signal_group_others(p: Process, sig: int) -> None:
     """kill(0, sig): every other process of our group, through the host."""
-    import signal as host_signal
-
     sfd = p.sched.watchdog.sigfd
-    lock = sfd.lock if sfd is not None else contextlib.nullcontext()
-    old = host_signal.pthread_sigmask(host_signal.SIG_BLOCK, [sig])
+    lock = sfd.lock if sfd is not None else nullcontext()
+    old = host.pthread_sigmask(host.SIG_BLOCK, [sig])
     try:
         with lock:  # the watchdog's signalfd read must not take our own copy first
             os.killpg(os.getpgrp(), sig)
-            host_signal.sigtimedwait([sig], 0)  # our own copy: delivered as a guest signal
+            host.sigtimedwait([sig], 0)  # our own copy: delivered as a guest signal
     finally:
-        host_signal.pthread_sigmask(host_signal.SIG_SETMASK, old)
+        host.pthread_sigmask(host.SIG_SETMASK, old)
 
 
 @syscall("tkill", args=("int", "int:signal"), support=PARTIAL, note="our own threads")
@@ -240,8 +239,6 @@ def _itimerval(p: Process, interval: float, value: float) -> bytes:
 @syscall("setitimer", args=("int", "ptr", "ptr"), support=PARTIAL,
          note="the host's ITIMER_REAL/VIRTUAL/PROF (virtual and prof count our CPU time)")
 def sys_setitimer(p: Process, which: int, new: int, old: int) -> int:
-    import signal as host
-
     if which not in (0, 1, 2):
         raise Errno(errno.EINVAL)
     tv = p.abi.timeval
@@ -258,8 +255,6 @@ def sys_setitimer(p: Process, which: int, new: int, old: int) -> int:
 
 @syscall("getitimer", args=("int", "ptr"))
 def sys_getitimer(p: Process, which: int, cur: int) -> int:
-    import signal as host
-
     if which not in (0, 1, 2):
         raise Errno(errno.EINVAL)
     value, interval = host.getitimer(which)
@@ -269,8 +264,6 @@ def sys_getitimer(p: Process, which: int, cur: int) -> int:
 
 @syscall("alarm", args=("uint",))
 def sys_alarm(p: Process, seconds: int) -> int:
-    import signal as host
-
     prev = host.setitimer(host.ITIMER_REAL, float(seconds), 0.0)[0]
     return int(prev + 0.999999) if prev else 0
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import time
-from collections.abc import Callable
 
 from syscalls.abi import get as get_abi
 from syscalls.linux.time import read_timespec_ns
@@ -34,6 +33,8 @@ from usermode.uapi import IPC_64, PROT_READ, PROT_WRITE
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from syscalls.abi.structs import Layout
     from usermode.kernel.process import Process
 

@@ -18,13 +18,13 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import signal as host_signal
 import struct
 
 from syscalls.dispatch import fdget
 from syscalls.linux.ioctl_more import other_ioctl
 from syscalls.registry import PARTIAL, syscall
 from usermode.host import syscalls as hostsys
+from usermode.host.lean import signal as host_signal
 from usermode.kernel.errors import Errno
 from usermode.kernel.memory import PROT_R, PROT_W
 from usermode.uapi import (

@@ -6,7 +6,7 @@ this package never imports the ``system_calls`` generator dependency.
 
 from __future__ import annotations
 
-import importlib
+import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ def load(arch: str) -> dict[int, str]:
     """
     if arch not in ARCHES:
         raise KeyError(arch)
-    module = importlib.import_module(f"{__name__}.{arch}")
-    names: dict[int, str] = module.NAMES
+    name = f"{__name__}.{arch}"
+    __import__(name)  # (importlib.import_module would import importlib and warnings)
+    names: dict[int, str] = sys.modules[name].NAMES
     return names

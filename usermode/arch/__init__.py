@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import importlib
+from usermode.host.lean import import_module
 
 TYPE_CHECKING = False
 
@@ -17,5 +17,5 @@ def load(arch: str) -> ArchSpec:
     """The spec of guest `arch`; KeyError for one we do not run."""
     if arch not in SUPPORTED:
         raise KeyError(arch)
-    spec: ArchSpec = importlib.import_module(f"usermode.arch.{arch}").SPEC
+    spec: ArchSpec = import_module(f"usermode.arch.{arch}").SPEC
     return spec

@@ -9,9 +9,9 @@ decoded, `fault.py` (the exact address of a faulting access).
 
 from __future__ import annotations
 
-import importlib
-from functools import cached_property
 from types import ModuleType
+
+from usermode.host.lean import cached_property, import_module
 
 
 class ArchSpec:
@@ -85,14 +85,14 @@ class ArchSpec:
     @cached_property
     def frame(self) -> ModuleType:
         """build/rt_sigreturn/sigreturn (usermode/arch/sigframe.py)."""
-        return importlib.import_module(f"usermode.arch.{self.FAMILY or self.NAME}.frame")
+        return import_module(f"usermode.arch.{self.FAMILY or self.NAME}.frame")
 
     @cached_property
     def fault(self) -> ModuleType | None:
         """`address(eng, insn, page_addr)` from a decoded faulting instruction, if any."""
         name = f"usermode.arch.{self.FAMILY or self.NAME}.fault"
         try:
-            return importlib.import_module(name)
+            return import_module(name)
         except ModuleNotFoundError as e:
             if e.name != name:
                 raise

@@ -9,7 +9,6 @@ the operation outside any hook, then resumes the guest.
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Callable
 
 from usermode.engine import capi
 from usermode.engine.native import NATIVE, NativeStopper
@@ -18,6 +17,7 @@ from usermode.uapi import SIGBUS, SIGILL, SIGSEGV
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from usermode.arch.spec import ArchSpec

@@ -13,13 +13,13 @@ import errno
 import fcntl
 import os
 import resource
-from collections.abc import Callable
 
 HIGH_FD = 900  # our own fds live from here up
 SPARES = 16  # enough for the fds one wait, fork or signal of ours may need at once
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import TypeVar
 
     T = TypeVar("T")

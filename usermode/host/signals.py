@@ -24,17 +24,16 @@ from __future__ import annotations
 
 import ctypes
 import os
-import signal as host
 import struct
-import threading
-from collections import deque
-from collections.abc import Callable
 
 from usermode.host.fds import move_high, ours
+from usermode.host.lean import allocate_lock, deque
+from usermode.host.lean import signal as host
 from usermode.uapi import SI_TIMER, SIGCHLD, SIGPIPE, SIGXFSZ
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import NamedTuple
 else:
     from loaders.records import NamedTuple
@@ -97,7 +96,7 @@ class HostSignalFd:
         # against the main thread's own reads outside handlers (change, kill(0)).
         self._inbox: deque[HostSigInfo] = deque()
         self.announced: set[int] = set()  # signals handed to the main thread by the watchdog
-        self.lock = threading.Lock()
+        self.lock = allocate_lock()
         self._reserve = reserve
 
     def _set_mask(self) -> None:
@@ -161,7 +160,7 @@ class HostSignalFd:
         """In a forked child: what was read so far was sent to the parent. The lock is made
         anew: the parent's watchdog may have held it at the fork, and it has no thread here
         to let go of it (the child would wait for it for ever)."""
-        self.lock = threading.Lock()
+        self.lock = allocate_lock()
         self._inbox.clear()
 
     def close(self) -> None:

@@ -4,10 +4,13 @@ from a raised exception to the errno the guest sees."""
 from __future__ import annotations
 
 import errno as errno_mod
-import threading
-from collections.abc import Callable
 
 from usermode.engine.core import Suspend
+from usermode.host.lean import allocate_lock
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # Why a parked thread was resumed: the argument its `retry` receives.
 WOKEN = 0  # a source it waited for fired (fd ready, futex wake, helper done)
@@ -79,7 +82,7 @@ class Park(Suspend):
         self.done = False  # the helper's call has returned (`result` holds it)
         self.abandoned = False  # the thread stopped waiting for the helper before that
         self.undo: Callable[[int], None] | None = None
-        self.lock = threading.Lock()  # the helper's completion against `abandon`
+        self.lock = allocate_lock()  # the helper's completion against `abandon`
 
     @property
     def waits(self) -> bool:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import resource
-import signal
 import sys
+
+from usermode.host.lean import signal
 
 SIGNAMES = {4: "Illegal instruction", 5: "Trace/breakpoint trap", 6: "Aborted",
             7: "Bus error", 8: "Floating point exception", 11: "Segmentation fault"}

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import errno
 import struct
-from bisect import bisect_right
-from collections.abc import Callable
+from _bisect import bisect_right  # (bisect.py only re-exports it)
 
 from loaders.image import PAGE, page_down, page_up
 from usermode.engine import capi
@@ -32,6 +31,7 @@ from usermode.uapi import PROT_WRITE as PROT_W
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 __all__ = ["PAGE", "PAGE_MASK", "PROT_R", "PROT_W", "PROT_X", "AddressSpace", "Backing", "Fault",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
 from usermode import arch as archmod
 from usermode.engine.core import Engine
@@ -23,6 +22,8 @@ from usermode.loop.aio import EventLoop
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from loaders.image import ImagePlan
     from syscalls.abi import Abi
     from syscalls.dispatch import Dispatcher

@@ -11,10 +11,9 @@ engine, the run loop here collects fd events and timers and switches threads.
 from __future__ import annotations
 
 import time
-from collections import deque
-from collections.abc import Callable
 
 from usermode.engine.core import GuestFault
+from usermode.host.lean import deque
 from usermode.kernel import signals
 from usermode.kernel.errors import Errno, Park
 from usermode.kernel.faultaddr import cpu_tlb_fault, fault_address
@@ -28,6 +27,8 @@ from usermode.uapi import SIGBUS, SIGSEGV
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from usermode.kernel.process import Process
 
 class Scheduler:

@@ -13,9 +13,9 @@ delivery (the frame's FP record is present but zero).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 
 from usermode.arch.sigframe import FrameError
+from usermode.host.lean import signal as host
 from usermode.host.signals import VIA_FD
 from usermode.kernel.errors import Errno
 from usermode.kernel.fatal import die, stop
@@ -52,6 +52,8 @@ from usermode.uapi import (
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from usermode.kernel.process import Process
     from usermode.kernel.threads import Thread
 
@@ -143,8 +145,6 @@ def mirror_disposition(p: Process, signo: int, *, follow: bool = True) -> bool:
     (the host kills us exactly as it would kill the guest), and a guest handler gets a host
     handler that queues the signal for the guest and gets the engine to stop promptly.
     Returns whether it changed; `follow=False` leaves the signalfd to `_follow`."""
-    import signal as host
-
     if signo in FAULT_SIGNALS or signo in HOST_UNCATCHABLE or signo >= host.NSIG:
         return False
     act = p.sigactions.get(signo, DEFAULT)
@@ -193,8 +193,6 @@ def _follow(p: Process, changed: Iterable[int]) -> None:
 def exec_reset(p: Process) -> set[int]:
     """execve: handled signals go back to their default action on the host too; ignored ones
     stay ignored. Returns the ignored set for the next image."""
-    import signal as host
-
     ignored = {s for s, act in p.sigactions.items() if act.handler == SIG_IGN}
     for signo, how in p.host_dispositions.items():
         if how in (HOST_HANDLER, HOST_QUIET):

@@ -4,13 +4,14 @@ clear_child_tid, robust list, signal mask, alternate stack, pending signals)."""
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Callable
 
 from usermode.kernel.errors import WOKEN
 
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from usermode.kernel.errors import Park
 
 RUN, PARKED, DEAD = 0, 1, 2

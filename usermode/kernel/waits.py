@@ -16,8 +16,8 @@ write to a pipe whose two ends we know: `peer_activity`) costs no syscall.
 from __future__ import annotations
 
 import errno
-import threading
 
+from usermode.host.lean import start_thread
 from usermode.host.signals import block_ours
 from usermode.host.syscalls import ready_now
 from usermode.kernel import signals
@@ -251,4 +251,4 @@ class Waits:
                 loop.call_soon_threadsafe(
                     lambda: self.resolve(t, WOKEN) if t.park is park else None)
 
-        threading.Thread(target=work, name=f"usermode-helper-{t.tid}", daemon=True).start()
+        start_thread(work)

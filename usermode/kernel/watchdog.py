@@ -18,10 +18,11 @@ from __future__ import annotations
 import _thread
 import os
 import select
-import threading
 import time
 
 from usermode.host.fds import move_high, ours
+from usermode.host.lean import signal as host
+from usermode.host.lean import start_thread
 from usermode.host.signals import HostSignalFd, block_ours
 from usermode.loop.aio import Source
 from usermode.loop.monitor import IN
@@ -41,7 +42,7 @@ class Watchdog:
         self.quantum_ns = quantum_ns
         self.closed = False
         self.preemptions = 0
-        self._thread: threading.Thread | None = None
+        self._thread: int | None = None  # the host thread's ident
         self._stopper: BlockStopper | NativeStopper | None = None
         self._wakeup: tuple[int, int] | None = None  # (read end, write end)
         self.sigfd: HostSignalFd | None = None  # host signals read with their siginfo
@@ -51,16 +52,12 @@ class Watchdog:
             self._stopper = self.sched.engine.enable_preemption()  # before any stop request
             self._poke()  # a thread waiting without a timeout starts counting quanta
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="usermode-watchdog",
-                                            daemon=True)
-            self._thread.start()
+            self._thread = start_thread(self._run)
 
     def watch_host_signals(self, preempt: bool = True) -> None:
         """Python-level host handlers are in use: their wakeup-fd writes reach this thread
         (which, with `preempt`, gets the engine to stop so the handler runs promptly)."""
         if self._wakeup is None:
-            import signal as host
-
             r, w = ours(lambda: os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC))
             self._wakeup = (move_high(r), move_high(w))
             self.sched.proc.fds.reserved.update(self._wakeup)
@@ -123,8 +120,6 @@ class Watchdog:
             reserved.discard(self.sigfd.fd)
             self.sigfd.close()  # the signals it read go back to plain delivery
         if self._wakeup is not None:
-            import signal as host
-
             self._poke()
             host.set_wakeup_fd(-1)
 

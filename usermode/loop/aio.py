@@ -15,21 +15,20 @@ below the grow start the window drops to 0); `poll_shrink=0` keeps QEMU's reset-
 
 from __future__ import annotations
 
-import heapq
+import _heapq as heapq  # heapq.py only re-exports these C functions
 import os
-import threading
 import time
-from collections import deque
-from collections.abc import Callable
 
 from usermode.host.fds import move_high, ours
+from usermode.host.lean import MAIN_THREAD, allocate_lock, deque, get_ident
 from usermode.loop.monitor import IN, FdMonitor, default_monitor
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
-Clock = Callable[[], int]
+    Clock = Callable[[], int]
 
 
 class Source:
@@ -96,7 +95,7 @@ class EventLoop:
         self._timers: list[tuple[int, int, Timer]] = []
         self._seq = 0
         self._cancelled = 0
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self.notified = False
         self.notify_me = False
         self._efd = move_high(ours(lambda: os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)))
@@ -182,7 +181,7 @@ class EventLoop:
             self._seq += 1
             first = not self._timers or deadline_ns < self._timers[0][0]
             heapq.heappush(self._timers, (deadline_ns, self._seq, t))
-        if first and threading.current_thread() is not threading.main_thread():
+        if first and get_ident() != MAIN_THREAD:
             self.notify()  # an earlier deadline from another thread: recompute the timeout
         return t
 
