@@ -80,6 +80,7 @@ ELF_MACHINES: dict[str, int] = {
 # into an FMA on some arches and not others, so floating-point results (see
 # compute.c) are bit-identical everywhere.
 COMMON_FLAGS: tuple[str, ...] = ("-O2", "-std=gnu11", "-ffp-contract=off", "-Wall")
+DEBUG_FLAGS: tuple[str, ...] = ("-O0", "-g", "-fno-omit-frame-pointer")
 
 # Appended after the source: glibc keeps the maths functions in libm.
 LINK_FLAGS: tuple[str, ...] = ("-lm",)
@@ -227,10 +228,11 @@ def check_elf(path: Path, arch: str, pie: bool, dynamic: bool = False) -> None:
 
 
 def build_guest(name: str, arch: str, libc: str = "musl", pie: bool = False,
-                dynamic: bool = False) -> Path:
+                dynamic: bool = False, debug: bool = False) -> Path:
     """Build tests/guest/<name>.c statically for arch/libc and return the cached binary.
 
-    With ``pie=True`` the result is a static-PIE executable (ET_DYN, no PT_INTERP).
+    With ``pie=True`` the result is a static-PIE executable (ET_DYN, no PT_INTERP); with
+    ``debug=True`` it is unoptimised and has debug info (for the gdb tests).
     Raises ToolchainMissing when the toolchain is absent and GuestBuildError
     when compilation fails.
     """
@@ -238,6 +240,8 @@ def build_guest(name: str, arch: str, libc: str = "musl", pie: bool = False,
     if not src.is_file():
         raise FileNotFoundError(f"no guest program {src}")
     cmd, version = compiler_command(arch, libc, pie, dynamic)
+    if debug:
+        cmd = [*cmd, *DEBUG_FLAGS]
 
     key = hashlib.sha256()
     key.update(_source_digest(name))
@@ -250,7 +254,8 @@ def build_guest(name: str, arch: str, libc: str = "musl", pie: bool = False,
     key.update(version.encode())
     digest = key.hexdigest()[:20]
 
-    out_dir = cache_dir() / f"{arch}-{libc}{'-dyn' if dynamic else ''}{'-pie' if pie else ''}"
+    out_dir = cache_dir() / (f"{arch}-{libc}{'-dyn' if dynamic else ''}{'-pie' if pie else ''}"
+                             f"{'-g' if debug else ''}")
     out = out_dir / f"{name}-{digest}"
     if out.is_file():
         return out

@@ -20,6 +20,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from usermode.gdb.stub import GdbStub
+
 
 def new_process(program: str, argv: list[str], opts: Options) -> Process:
     """A process for `program` with its syscall table (and tracer) attached, not yet loaded."""
@@ -76,6 +78,7 @@ class Runner:
         self.prepare = prepare
         self.arch = arch
         self.proc: Process | None = None
+        self.debugger: GdbStub | None = None
 
     def run(self, program: str, argv: list[str], env: dict[str, str]) -> int:
         """The last image's exit status. Raises UsageError (with our exit status) when an
@@ -127,7 +130,23 @@ class Runner:
         hold_spares(proc.fds.reserved.add)
         if self.prepare is not None:
             self.prepare(proc)
+        if opts.gdb is not None:
+            self._debug(proc, opts.gdb)
         return proc
+
+    def _debug(self, proc: Process, where: str) -> None:
+        """-g: gdb is there before the guest's first instruction (the first image waits for
+        it to connect; a later one is reported to it as an exec)."""
+        if self.debugger is None:
+            from usermode.gdb.stub import GdbStub
+
+            try:
+                self.debugger = GdbStub(where)
+                self.debugger.wait_for_gdb()
+            except UsageError:
+                self._abandon()
+                raise
+        self.debugger.attach(proc)
 
     def _abandon(self) -> None:
         """An image that could not start: its engine and memory go now."""

@@ -8,7 +8,7 @@ nothing of ours: any layer may use it.
 from __future__ import annotations
 
 # ---- signals ------------------------------------------------------------------------------
-SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGKILL = 4, 5, 6, 7, 8, 9
+SIGINT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGKILL = 2, 4, 5, 6, 7, 8, 9
 SIGSEGV, SIGPIPE, SIGCHLD, SIGCONT, SIGSTOP = 11, 13, 17, 18, 19
 SIGTTOU, SIGXFSZ = 22, 25
 SIGRTMIN = 32

@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cli", ("usermode.cli", "usermode.__main__")),
     ("api", ("usermode.api", "usermode.__init__")),
     ("run", ("usermode.run",)),
-    ("trace", ("usermode.trace",)),
+    ("trace", ("usermode.trace", "usermode.gdb")),
     ("handlers", ("syscalls.linux",)),
     ("table", ("syscalls.dispatch", "syscalls.registry", "syscalls.abi", "syscalls.__init__")),
     ("kernel", ("usermode.kernel",)),

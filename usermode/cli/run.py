@@ -44,7 +44,8 @@ options (qemu-user names; the QEMU_* environment variables work too):
                   -d help lists them                                        (QEMU_LOG)
   -B, -R, -p, -seed  accepted for qemu compatibility and ignored, with one warning line
                   (guest addresses are the guest's own here, with no host base)
-  -g PORT         qemu's gdb stub: not implemented yet (an error, exit 2)       (QEMU_GDB)
+  -g PORT         wait for gdb on TCP PORT (or a Unix socket path) before the first
+                  instruction: gdb-multiarch's `target remote :PORT`        (QEMU_GDB)
 
 event loop and threads (usermode's own):
   --poll-max-ns N   longest adaptive polling window before a blocking wait (0: never poll)
@@ -90,8 +91,7 @@ def run_command(args: list[str], trace: TraceOptions | None = None) -> int:
     opts.strace = bool(os.environ.get("QEMU_STRACE"))
     opts.log_file = os.environ.get("QEMU_LOG_FILENAME") or None
     opts.uname_release = os.environ.get("QEMU_UNAME") or None
-    if os.environ.get("QEMU_GDB"):
-        return _no_gdb()
+    opts.gdb = os.environ.get("QEMU_GDB") or None
     if os.environ.get("QEMU_LOG"):
         opts.debug |= set(_env_list(os.environ["QEMU_LOG"]))
     try:
@@ -166,7 +166,7 @@ def run_command(args: list[str], trace: TraceOptions | None = None) -> int:
             elif opt in ("-trace-json", "-trace-timeline"):
                 machine[opt] = os.path.abspath(val)
             elif opt == "-g":
-                return _no_gdb()
+                opts.gdb = val
             elif opt == "-p" and val == "4096":
                 pass  # the page size we run with
             else:  # -B, -R, -p, -seed
@@ -207,12 +207,6 @@ def run_command(args: list[str], trace: TraceOptions | None = None) -> int:
     stack_rlimit = opts.stack_size
     opts.stack_size = max(stack_rlimit, 1 << 16)
     return _run(program, guest_argv, env, opts)
-
-
-def _no_gdb() -> int:
-    """-g asks for a debugger: running without one would be worse than refusing."""
-    return fail("-g: the gdb stub is not implemented yet; qemu-user's -g can debug the "
-                "program meanwhile", EXIT_USAGE)
 
 
 def _run(program: str, argv: list[str], env: dict[str, str], opts: Options) -> int:

@@ -783,14 +783,20 @@ static PyObject *Core_clear_stop(Core *c, PyObject *noargs)
     Py_RETURN_NONE;
 }
 
-static PyObject *Core_emu_start(Core *c, PyObject *arg)
+static PyObject *Core_emu_start(Core *c, PyObject *const *args, Py_ssize_t nargs)
 {
-    unsigned long long begin = PyLong_AsUnsignedLongLongMask(arg);
+    if (nargs < 1 || nargs > 2) {
+        PyErr_SetString(PyExc_TypeError, "emu_start(pc[, count])");
+        return NULL;
+    }
+    unsigned long long begin = PyLong_AsUnsignedLongLongMask(args[0]);
+    /* count: run at most this many instructions (a debugger's single step); 0: no limit */
+    Py_ssize_t count = nargs > 1 ? PyLong_AsSsize_t(args[1]) : 0;
     if (PyErr_Occurred())
         return NULL;
     c->pending_signal = 0;
     c->ts = PyEval_SaveThread();
-    int err = uc_emu_start_p(c->uc, begin, ~0ull, 0, 0);
+    int err = uc_emu_start_p(c->uc, begin, ~0ull, 0, (size_t)count);
     PyEval_RestoreThread(c->ts);
     c->ts = NULL;
     return PyLong_FromLong(err);
@@ -846,7 +852,8 @@ static PyMethodDef Core_methods[] = {
     {"install_preempt", (PyCFunction)Core_install_preempt, METH_NOARGS, "the stop hook"},
     {"request_stop", (PyCFunction)Core_request_stop, METH_NOARGS, "stop at the next block"},
     {"clear_stop", (PyCFunction)Core_clear_stop, METH_NOARGS, "forget a stop request"},
-    {"emu_start", (PyCFunction)Core_emu_start, METH_O, "run from a PC; the uc_err"},
+    {"emu_start", (PyCFunction)(void (*)(void))Core_emu_start, METH_FASTCALL,
+     "run from a PC (at most count instructions if given); the uc_err"},
     {"take_parked", (PyCFunction)Core_take_parked, METH_NOARGS, "the Park a syscall raised"},
     {"take_error", (PyCFunction)Core_take_error, METH_NOARGS, "the exception that stopped it"},
     {"take_fault", (PyCFunction)Core_take_fault, METH_NOARGS, "(addr, access, mapped) or None"},

@@ -303,9 +303,10 @@ class Uc:
         uc_hook_del(self.handle, hh)
 
     # execution ---------------------------------------------------------------------------------
-    def emu_start(self, begin: int, until: int) -> int:
-        """Run until stopped; returns the raw UC_ERR code (0 on a clean stop)."""
-        return int(uc_emu_start(self.handle, begin, until, 0, 0))
+    def emu_start(self, begin: int, until: int, count: int = 0) -> int:
+        """Run until stopped (or for `count` instructions); returns the raw UC_ERR code (0 on
+        a clean stop)."""
+        return int(uc_emu_start(self.handle, begin, until, 0, count))
 
     def emu_stop(self) -> None:
         uc_emu_stop(self.handle)

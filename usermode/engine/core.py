@@ -74,7 +74,8 @@ class Engine:
         # Exits mode with no exits: emu_start ignores `until`. Without it, Unicorn probes a
         # fetch at the `until` page after every emu_stop, a spurious TLB miss and error.
         self.uc.ctl_write(capi.UC_CTL_UC_USE_EXITS, ctypes.c_int(1))
-        self.stop_reason: str | None = None
+        # why a debugger's hook stopped the run (usermode/gdb): read and cleared by its owner
+        self.debug_event: tuple[str, int] | None = None
         self.parked: Suspend | None = None
         self.error: BaseException | None = None
         self.pending_signal: int | None = None
@@ -261,8 +262,9 @@ class Engine:
         return callback
 
     # ---- running -----------------------------------------------------------------------------
-    def run_slice(self, pc: int) -> int:
-        """Run the guest from `pc` until something stops it; returns the UC_ERR code."""
+    def run_slice(self, pc: int, count: int = 0) -> int:
+        """Run the guest from `pc` until something stops it, or for `count` instructions
+        (a debugger's single step); returns the UC_ERR code."""
         self.parked = None
         self.pending_signal = None
         sp = self.splitter
@@ -270,19 +272,20 @@ class Engine:
         if core is not None:
             if sp is not None:
                 sp.before(pc)
-            err = int(core.emu_start(pc))
+            err = int(core.emu_start(pc, count) if count else core.emu_start(pc))
             self.parked = core.take_parked()
             if self.error is None:
                 self.error = core.take_error()
             self.pending_signal = core.pending_signal or None
         elif sp is None:
-            return self.uc.emu_start(pc, UNTIL)
+            return self.uc.emu_start(pc, UNTIL, count)
         else:
             sp.before(pc)
-            err = self.uc.emu_start(pc, UNTIL)
+            err = self.uc.emu_start(pc, UNTIL, count)
         if sp is None:
             return err
-        if not err and self.parked is None and self.pending_signal is None:
+        if (not err and self.parked is None and self.pending_signal is None and not count
+                and self.debug_event is None):
             sp.after()  # stopped at an exit: put the PC there (Unicorn's is stale)
         return err
 

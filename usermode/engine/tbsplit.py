@@ -30,7 +30,7 @@ SPLIT = 128  # instructions between exits
 LONG = 300  # stretches longer than this get exits
 
 
-def _ends_block(w: int) -> bool:
+def ends_block(w: int) -> bool:
     """Branches, jumps, syscall, break: what ends a mips translation block (o32, r2)."""
     op = w >> 26
     if op == 0:
@@ -55,7 +55,7 @@ def _split_points(code: memoryview, base: int) -> list[int]:
     i = 0
     n = len(words)
     while i <= n:
-        if i == n or _ends_block(words[i]):
+        if i == n or ends_block(words[i]):
             if i - run_start > LONG and nonzero > LONG // 2:
                 out.extend(base + 4 * k for k in range(run_start + SPLIT, i - 8, SPLIT))
             run_start = i + 2  # past the delay slot

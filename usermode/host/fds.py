@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     T = TypeVar("T")
 
 _spares: list[int] = []
+# our fds that outlive a guest's execve of a foreign program (the debugger's connection)
+SURVIVE_EXEC: set[int] = set()
 
 
 def _no_table(_fd: int) -> None:

@@ -10,7 +10,7 @@ from loaders import stack as auxv
 from loaders.elf import PF_R, PF_W, PF_X, ElfError, ElfFile, read_elf
 from loaders.image import ImagePlan, choose_bias, plan_image
 from usermode.host import syscalls as hostsys
-from usermode.host.fds import forget_spares, ours
+from usermode.host.fds import SURVIVE_EXEC, forget_spares, ours
 from usermode.kernel.errors import Errno
 from usermode.kernel.memory import PROT_R, PROT_W, PROT_X, AddressSpace
 
@@ -206,7 +206,7 @@ def close_on_exec(reserved: set[int]) -> None:
 
     for name in ours(lambda: os.listdir("/proc/self/fd")):
         fd = int(name)
-        if fd < 3 and fd not in reserved:
+        if (fd < 3 and fd not in reserved) or fd in SURVIVE_EXEC:
             continue
         try:
             if fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC or fd in reserved:

@@ -8,6 +8,10 @@ import sys
 
 from usermode.host.lean import signal
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 SIGNAMES = {4: "Illegal instruction", 5: "Trace/breakpoint trap", 6: "Aborted",
             7: "Bus error", 8: "Floating point exception", 11: "Segmentation fault"}
 
@@ -15,10 +19,14 @@ SIGNAMES = {4: "Illegal instruction", 5: "Trace/breakpoint trap", 6: "Aborted",
 # The Python API runs the guest inside its caller's process: there a fatal signal raises
 # this (an exception class taking the signal number) instead of killing the process.
 RAISE_ON_DEATH: type[BaseException] | None = None
+# told the signal first (the gdb stub reports the death to gdb)
+LAST_WORDS: list[Callable[[int], None]] = []
 
 
 def die(signo: int) -> None:
     """Die of `signo` so our parent sees exactly what a native run would show."""
+    for tell in LAST_WORDS:
+        tell(signo)
     if RAISE_ON_DEATH is not None:
         raise RAISE_ON_DEATH(signo)
     sys.stdout.flush()

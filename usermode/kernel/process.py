@@ -54,6 +54,7 @@ class Options:
         self.poll_shrink = 2  # 0: QEMU's reset-to-0
         self.poll_fds = False  # poll fd readiness in the polling window too
         self.stats = False  # print the scheduler's and the loop's counters at exit
+        self.gdb: str | None = None  # -g: the TCP port or Unix socket path gdb connects to
         # what an execve carries into the next image: ignored signals and the caller's mask
         self.exec_ignored: set[int] | None = None
         self.exec_sigmask = 0

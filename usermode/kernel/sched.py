@@ -28,8 +28,18 @@ TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Protocol
 
     from usermode.kernel.process import Process
+
+    class Debugger(Protocol):
+        """What the run loop tells a debugger (usermode/gdb/stub.py)."""
+
+        def started(self) -> None: ...
+        def slice_ended(self) -> None: ...
+        def waiting(self) -> None: ...
+        def fault(self, signo: int) -> int: ...
+        def exited(self, status: int) -> None: ...
 
 class Scheduler:
     def __init__(self, proc: Process, *, quantum_ns: int = 10_000_000,
@@ -50,6 +60,7 @@ class Scheduler:
         self.gen = 0  # bumped whenever another thread takes the CPU
         self._next_tid = first_tid()
         self.watchdog = Watchdog(self, quantum_ns)
+        self.debugger: Debugger | None = None
         self._last_peek = 0
         self.stats: dict[str, int] = dict.fromkeys(
             ("threads", "parks", "switches", "helpers", "peeks"), 0)
@@ -200,6 +211,8 @@ class Scheduler:
                     if self.runq:
                         continue
                 self.loop.run_once(block=True)
+                if self.debugger is not None:
+                    self.debugger.waiting()  # gdb's Ctrl-C reaches threads that all wait
                 continue
             t = self.runq.popleft()
             if t.state != RUN:
@@ -239,6 +252,16 @@ class Scheduler:
 
     # ---- the run loop ----------------------------------------------------------------------------
     def run(self, entry: int) -> int:
+        dbg = self.debugger
+        if dbg is None:
+            return self._run(entry, None)
+        self.engine.set_reg(self.engine.arch.REG_PC_ID, entry)  # for gdb to see (and change)
+        dbg.started()
+        status = self._run(self.engine.resume_pc(), dbg)
+        dbg.exited(status)
+        return status
+
+    def _run(self, entry: int, dbg: Debugger | None) -> int:
         p = self.proc
         eng = self.engine
         pc = entry
@@ -249,6 +272,10 @@ class Scheduler:
             if p.exit_status is not None:
                 return p.exit_status
             t = self.current
+            if dbg is not None:
+                dbg.slice_ended()
+                if p.exit_status is not None:
+                    return p.exit_status
             park = eng.parked
             if park is not None:
                 eng.parked = None
@@ -256,7 +283,9 @@ class Scheduler:
                 self.waits.park(t, park)
             elif eng.pending_signal is not None:
                 signo = eng.pending_signal
-                if not signals.fault(p, t, signo, 1, eng.pc()):
+                if dbg is not None:
+                    signo = dbg.fault(signo)  # gdb decides whether the guest gets it
+                if signo and not signals.fault(p, t, signo, 1, eng.pc()):
                     raise GuestFault(signo, eng.pc())
             elif err:
                 f = p.mem.last_fault
@@ -271,7 +300,10 @@ class Scheduler:
                 if addr is not None and f is not None and f.mapped and p.mem.past_eof(f.addr):
                     signo, code = SIGBUS, "BUS_ADRERR"  # a file mapping past its file's end
                 si_code = 2 if code in ("SEGV_ACCERR", "BUS_ADRERR") else 1
-                if not signals.fault(p, t, signo, si_code, addr if addr is not None else 0):
+                if dbg is not None:
+                    signo = dbg.fault(signo)  # 0: gdb kept it from the guest, which runs on
+                if signo and not signals.fault(p, t, signo, si_code,
+                                               addr if addr is not None else 0):
                     raise GuestFault(signo, eng.pc(), addr, code)
             if p.exit_status is not None:
                 return p.exit_status

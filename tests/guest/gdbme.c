@@ -1,0 +1,78 @@
+/* A program for gdb sessions (tests/integration/test_gdb.py), built with -O0 -g.
+ *   gdbme basic    calls that gdb breaks in, steps through and finishes; prints what the
+ *                  globals hold at the end (gdb's `set var` changes that)
+ *   gdbme watch    writes a watched global a few times
+ *   gdbme threads  three threads meeting in one function
+ *   gdbme segv     a store through a bad pointer
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+int global_value = 7;
+volatile int watched = 0;
+volatile int thread_hits = 0;
+pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_barrier_t barrier;
+
+__attribute__((noinline)) int add(int a, int b)
+{
+    int sum = a + b;
+    return sum;
+}
+
+__attribute__((noinline)) int twice(int x)
+{
+    int r = add(x, x);
+    return r;
+}
+
+__attribute__((noinline)) void meet(long id)
+{
+    pthread_mutex_lock(&lock);
+    thread_hits += (int)id;
+    pthread_mutex_unlock(&lock);
+}
+
+static void *worker(void *arg)
+{
+    pthread_barrier_wait(&barrier);
+    meet((long)arg);
+    pthread_barrier_wait(&barrier);
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "basic";
+    if (!strcmp(mode, "basic")) {
+        int r = twice(21);
+        printf("twice %d global %d\n", r, global_value);
+        return 0;
+    }
+    if (!strcmp(mode, "watch")) {
+        for (int i = 1; i <= 3; i++)
+            watched = watched + 10 * i;
+        printf("watched %d\n", watched);
+        return 0;
+    }
+    if (!strcmp(mode, "threads")) {
+        pthread_t t[2];
+        pthread_barrier_init(&barrier, NULL, 3);
+        for (long i = 0; i < 2; i++)
+            pthread_create(&t[i], NULL, worker, (void *)(i + 1));
+        pthread_barrier_wait(&barrier);
+        meet(10);
+        pthread_barrier_wait(&barrier);
+        for (int i = 0; i < 2; i++)
+            pthread_join(t[i], NULL);
+        printf("hits %d\n", thread_hits);
+        return 0;
+    }
+    if (!strcmp(mode, "segv")) {
+        volatile int *bad = (int *)16;
+        *bad = 1;
+        return 0;
+    }
+    return 2;
+}
