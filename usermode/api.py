@@ -145,7 +145,9 @@ class Emulator:
     def __init__(self, argv: Sequence[str], *, sysroot: str | None = None,
                  env: Mapping[str, str] | None = None, arch: str | None = None,
                  stdin: IO[Any] | int | None = None, stdout: IO[Any] | int | None = None,
-                 stderr: IO[Any] | int | None = None, trace: bool = False) -> None:
+                 stderr: IO[Any] | int | None = None, trace: bool = False,
+                 gdb: int | str | None = None) -> None:
+        """`gdb`: a TCP port (or Unix socket path) on which `run` waits for gdb first."""
         if not argv:
             raise ValueError("argv must name the program")
         self.argv = [os.fspath(a) for a in argv]
@@ -158,6 +160,7 @@ class Emulator:
         self._syscalls: dict[str, _SyscallHooks] = {}
         self._addresses: list[tuple[int, Callable[[AddressContext], Any]]] = []
         self.crash: str | None = None  # the one-line report of a fatal guest fault
+        self.gdb = None if gdb is None else str(gdb)
 
     # ---- hooks -------------------------------------------------------------------------------
     def hook_syscall(self, name: str, *, before: SyscallHook | None = None,
@@ -238,6 +241,7 @@ class Emulator:
 
         opts = Options()
         opts.sysroot = self.sysroot
+        opts.gdb = self.gdb
         if self._trace:
             from usermode.trace.tracer import TraceOptions
 

@@ -4,6 +4,8 @@
  *   gdbme watch    writes a watched global a few times
  *   gdbme threads  three threads meeting in one function
  *   gdbme segv     a store through a bad pointer
+ *   gdbme spin     loops until gdb changes `spinning` (gdb's Ctrl-C stops it)
+ * On arm, thumb_add is Thumb code (the rest is ARM).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 int global_value = 7;
 volatile int watched = 0;
 volatile int thread_hits = 0;
+volatile int spinning = 1;
 pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 pthread_barrier_t barrier;
 
@@ -25,6 +28,16 @@ __attribute__((noinline)) int twice(int x)
 {
     int r = add(x, x);
     return r;
+}
+
+#ifdef __arm__
+__attribute__((noinline, target("thumb"))) int thumb_add(int a, int b)
+#else
+__attribute__((noinline)) int thumb_add(int a, int b)
+#endif
+{
+    int sum = a + b + 1;
+    return sum;
 }
 
 __attribute__((noinline)) void meet(long id)
@@ -47,7 +60,8 @@ int main(int argc, char **argv)
     const char *mode = argc > 1 ? argv[1] : "basic";
     if (!strcmp(mode, "basic")) {
         int r = twice(21);
-        printf("twice %d global %d\n", r, global_value);
+        int t = thumb_add(r, 1);
+        printf("twice %d thumb %d global %d\n", r, t, global_value);
         return 0;
     }
     if (!strcmp(mode, "watch")) {
@@ -68,6 +82,13 @@ int main(int argc, char **argv)
             pthread_join(t[i], NULL);
         printf("hits %d\n", thread_hits);
         return 0;
+    }
+    if (!strcmp(mode, "spin")) {
+        long n = 0;
+        while (spinning)
+            n++;
+        printf("spun\n");
+        return n > 0 ? 0 : 1;
     }
     if (!strcmp(mode, "segv")) {
         volatile int *bad = (int *)16;

@@ -61,16 +61,23 @@ def _resume_packet(stub: GdbStub, pkt: bytes) -> Resume | None:
     if rest:  # resume at another address
         _set_pc(stub, int(rest, 16))
     step = stub.c_tid if head in (b"s", b"S") else None
-    return Resume(step_tid=step, signo=signo, signal_tid=stub.c_tid)
+    return Resume(step_tid=step, signo=signo, signal_tid=stub.c_tid,
+                  only_tid=stub.c_tid if step is not None else None)
 
 
 def _vcont(stub: GdbStub, pkt: bytes) -> Resume | None:
     assert stub.proc is not None
     current = stub.proc.sched.current.tid
     resume = Resume()
+    named: list[int] = []  # threads given an action of their own
+    others_run = False  # an action without a thread: every other thread has it
     for action in pkt.split(b";")[1:]:
         what, _, tid_text = action.partition(b":")
         tid = _tid(tid_text) if tid_text else -1
+        if tid in (-1, 0):
+            others_run = others_run or what[:1] != b"t"
+        else:
+            named.append(tid)
         if tid not in (-1, 0, current) and stub.thread(tid) is None:
             continue
         kind = what[:1]
@@ -79,6 +86,8 @@ def _vcont(stub: GdbStub, pkt: bytes) -> Resume | None:
         if kind in (b"C", b"S") and not resume.signo:
             resume.signo = stub.resolve_signal(int(what[1:], 16))
             resume.signal_tid = current if tid in (-1, 0) else tid
+    if not others_run and len(named) == 1:
+        resume.only_tid = named[0]  # e.g. stepping one thread off a breakpoint
     return resume
 
 

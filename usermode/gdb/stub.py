@@ -38,10 +38,11 @@ class Resume:
     """gdb's choice when it lets the guest go: which thread steps, with what signal."""
 
     def __init__(self, step_tid: int | None = None, signo: int = 0,
-                 signal_tid: int | None = None) -> None:
+                 signal_tid: int | None = None, only_tid: int | None = None) -> None:
         self.step_tid = step_tid
         self.signo = signo
         self.signal_tid = signal_tid
+        self.only_tid = only_tid  # the one thread gdb lets run (the others stay stopped)
 
 
 def listen(where: str) -> socket.socket:
@@ -239,6 +240,7 @@ class GdbStub:
         pc = proc.engine.pc()
         ctl.skip = (t.tid, pc) if pc in ctl.breakpoints else None
         self.interrupt = False
+        proc.sched.only = self.thread(r.only_tid) if r.only_tid not in (None, 0, -1) else None
         if r.step_tid is not None:
             ctl.start_step(r.step_tid if r.step_tid > 0 else t.tid)
         elif ctl.watch_hit is None:
@@ -265,6 +267,8 @@ class GdbStub:
 
     def _disconnect(self) -> None:
         self.active = False
+        if self.killed in LAST_WORDS:
+            LAST_WORDS.remove(self.killed)
         conn, self.conn = self.conn, None
         if conn is not None:
             SURVIVE_EXEC.discard(conn.sock.fileno())

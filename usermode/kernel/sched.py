@@ -61,6 +61,7 @@ class Scheduler:
         self._next_tid = first_tid()
         self.watchdog = Watchdog(self, quantum_ns)
         self.debugger: Debugger | None = None
+        self.only: Thread | None = None  # a debugger lets just this thread run
         self._last_peek = 0
         self.stats: dict[str, int] = dict.fromkeys(
             ("threads", "parks", "switches", "helpers", "peeks"), 0)
@@ -197,24 +198,31 @@ class Scheduler:
         """Pick the thread to run next, switch to it and finish its parked syscall. Waits in
         the event loop while nobody is runnable."""
         cur = self.current
+        only = self.only
         if cur.state == RUN:
             if self.waits.external:
                 self._peek()
-            if not self.runq:
+            if cur is only or (only is None and not self.runq):
                 return cur
             self.runq.append(cur)
         p = self.proc
         while True:
-            if not self.runq:
+            if only is not None and only.state == DEAD:
+                self.only = only = None
+            if not (self.runq if only is None else only in self.runq):
                 if self.waits.unsynced:
                     self.waits.sync_fds()
-                    if self.runq:
-                        continue
+                    continue
                 self.loop.run_once(block=True)
                 if self.debugger is not None:
                     self.debugger.waiting()  # gdb's Ctrl-C reaches threads that all wait
+                    only = self.only
                 continue
-            t = self.runq.popleft()
+            if only is None:
+                t = self.runq.popleft()
+            else:
+                self.runq.remove(only)
+                t = only
             if t.state != RUN:
                 continue  # died while queued
             self._activate(t)
