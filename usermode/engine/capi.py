@@ -55,6 +55,8 @@ UC_HOOK_MEM_READ_PROT = 1 << 7
 UC_HOOK_MEM_WRITE_PROT = 1 << 8
 UC_HOOK_MEM_FETCH_PROT = 1 << 9
 UC_HOOK_MEM_INVALID = 0x3F0
+UC_HOOK_MEM_READ = 1 << 10
+UC_HOOK_MEM_WRITE = 1 << 11
 UC_HOOK_INSN_INVALID = 1 << 14
 UC_HOOK_TLB_FILL = 1 << 17
 
@@ -197,6 +199,8 @@ HOOK_MEM_INVALID = ctypes.CFUNCTYPE(
     ctypes.c_bool, _vp, _int, ctypes.c_uint64, _int, ctypes.c_int64, _vp
 )
 HOOK_INSN_INVALID = ctypes.CFUNCTYPE(ctypes.c_bool, _vp, _vp)
+HOOK_MEM = ctypes.CFUNCTYPE(None, _vp, _int, ctypes.c_uint64, _int, ctypes.c_int64, _vp)
+UC_MEM_WRITE = 17  # uc_mem_type of a write access
 HOOK_TLB_FILL = ctypes.CFUNCTYPE(
     ctypes.c_bool, _vp, ctypes.c_uint64, _int, ctypes.POINTER(TlbEntry), _vp
 )

@@ -4,7 +4,6 @@ returns a `Resume` when the packet lets the guest go."""
 from __future__ import annotations
 
 from usermode.gdb.control import WATCH_ACCESS, WATCH_READ, WATCH_WRITE
-from usermode.gdb.stub import SUPPORTED, Resume
 from usermode.kernel.threads import DEAD
 
 TYPE_CHECKING = False
@@ -12,6 +11,21 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from usermode.gdb.stub import GdbStub
+
+SUPPORTED = (b"PacketSize=4000;qXfer:features:read+;qXfer:exec-file:read+;"
+             b"qXfer:auxv:read+;vContSupported+;QStartNoAckMode+")
+
+
+class Resume:
+    """gdb's choice when it lets the guest go: which thread steps, with what signal."""
+
+    def __init__(self, step_tid: int | None = None, signo: int = 0,
+                 signal_tid: int | None = None, only_tid: int | None = None) -> None:
+        self.step_tid = step_tid
+        self.signo = signo
+        self.signal_tid = signal_tid
+        self.only_tid = only_tid  # the one thread gdb lets run (the others stay stopped)
+
 
 ERROR = b"E01"
 BAD_ADDRESS = b"E14"  # EFAULT, as gdbserver answers

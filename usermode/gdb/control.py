@@ -15,20 +15,12 @@ at that address runs:
 
 from __future__ import annotations
 
-import ctypes
-
 from usermode.engine import capi
 from usermode.kernel.errors import Errno
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
-
-UC_HOOK_MEM_READ = 1 << 10
-UC_HOOK_MEM_WRITE = 1 << 11
-HOOK_MEM = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_uint64, ctypes.c_int,
-                            ctypes.c_int64, ctypes.c_void_p)
-UC_MEM_WRITE = 17  # uc_mem_type of a write access
 
 WATCH_WRITE, WATCH_READ, WATCH_ACCESS = 2, 3, 4  # gdb's Z types
 WATCH_NAMES = {WATCH_WRITE: b"watch", WATCH_READ: b"rwatch", WATCH_ACCESS: b"awatch"}
@@ -50,10 +42,9 @@ class Controls:
         self.quiet = False  # watchpoints off while a watched instruction runs again
         self.watch_hit: tuple[int, int] | None = None  # (Z type, address) being finished
         self._undo: tuple[int, bytes] | None = None  # a watched store to take back
-        guard = self.eng.guarded
-        self._on_code = capi.HOOK_CODE(guard(self._breakpoint))
-        self._on_step = capi.HOOK_CODE(guard(self._step))
-        self._on_mem = HOOK_MEM(guard(self._access))
+        self._on_code = capi.HOOK_CODE(self.eng.guarded(self._breakpoint))
+        self._on_step = capi.HOOK_CODE(self.eng.guarded(self._step))
+        self._on_mem = capi.HOOK_MEM(self.eng.guarded(self._access))
         self._mips = proc.arch.NAME == "mipsel"
 
     # ---- breakpoints
@@ -112,8 +103,8 @@ class Controls:
         key = (kind, addr, length)
         if key in self.watchpoints or length <= 0:
             return
-        types = {WATCH_WRITE: (UC_HOOK_MEM_WRITE,), WATCH_READ: (UC_HOOK_MEM_READ,),
-                 WATCH_ACCESS: (UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE)}[kind]
+        types = {WATCH_WRITE: (capi.UC_HOOK_MEM_WRITE,), WATCH_READ: (capi.UC_HOOK_MEM_READ,),
+                 WATCH_ACCESS: (capi.UC_HOOK_MEM_READ, capi.UC_HOOK_MEM_WRITE)}[kind]
         uc = self.eng.uc
         self.watchpoints[key] = [uc.hook_add(t, self._on_mem, addr, addr + length - 1)
                                  for t in types]
@@ -129,7 +120,7 @@ class Controls:
     def _access(self, _h: int, access: int, addr: int, size: int, _value: int, _u: int) -> None:
         if self.quiet or self.eng.debug_event is not None:
             return
-        write = access == UC_MEM_WRITE
+        write = access == capi.UC_MEM_WRITE
         for kind, lo, length in self.watchpoints:
             if lo < addr + size and addr < lo + length and \
                     (kind == WATCH_ACCESS or (kind == WATCH_WRITE) == write):

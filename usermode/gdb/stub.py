@@ -15,6 +15,7 @@ import socket
 import sys
 
 from usermode.gdb import rsp
+from usermode.gdb.commands import Resume, handle
 from usermode.gdb.control import WATCH_NAMES, Controls
 from usermode.gdb.signals import from_gdb, to_gdb
 from usermode.gdb.target import Target
@@ -29,21 +30,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from usermode.kernel.process import Process
     from usermode.kernel.threads import Thread
-
-SUPPORTED = (b"PacketSize=4000;qXfer:features:read+;qXfer:exec-file:read+;"
-             b"qXfer:auxv:read+;vContSupported+;QStartNoAckMode+")
-
-
-class Resume:
-    """gdb's choice when it lets the guest go: which thread steps, with what signal."""
-
-    def __init__(self, step_tid: int | None = None, signo: int = 0,
-                 signal_tid: int | None = None, only_tid: int | None = None) -> None:
-        self.step_tid = step_tid
-        self.signo = signo
-        self.signal_tid = signal_tid
-        self.only_tid = only_tid  # the one thread gdb lets run (the others stay stopped)
-
 
 def listen(where: str) -> socket.socket:
     """The listening socket for `-g`: a TCP port on every address, or a Unix socket path
@@ -211,8 +197,6 @@ class GdbStub:
 
     def _serve(self, reply: bytes | None) -> Resume | None:
         """Send a stop reply, then answer gdb until it resumes the guest (None: gdb left)."""
-        from usermode.gdb.commands import handle
-
         conn = self.conn
         assert conn is not None and self.proc is not None
         self.g_tid = self.c_tid = 0
