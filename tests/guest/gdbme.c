@@ -5,11 +5,15 @@
  *   gdbme threads  three threads meeting in one function
  *   gdbme segv     a store through a bad pointer
  *   gdbme spin     loops until gdb changes `spinning` (gdb's Ctrl-C stops it)
+ *   gdbme fork     a child that runs on its own, then the parent calls add
+ *   gdbme exec     execs itself in basic mode
  * On arm, thumb_add is Thumb code (the rest is ARM).
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 int global_value = 7;
 volatile int watched = 0;
@@ -82,6 +86,22 @@ int main(int argc, char **argv)
             pthread_join(t[i], NULL);
         printf("hits %d\n", thread_hits);
         return 0;
+    }
+    if (!strcmp(mode, "fork")) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            printf("child %d\n", add(1, 2));
+            return 0;
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        printf("parent %d child status %d\n", add(20, 22), WEXITSTATUS(status));
+        return 0;
+    }
+    if (!strcmp(mode, "exec")) {
+        execl("/proc/self/exe", argv[0], "basic", (char *)NULL);
+        perror("execl");
+        return 1;
     }
     if (!strcmp(mode, "spin")) {
         long n = 0;

@@ -38,9 +38,9 @@ pytestmark = pytest.mark.skipif(GDB is None, reason="gdb-multiarch not installed
                                 "package gdb-multiarch): the gdb stub cannot be tested")
 
 
-def program(arch: str) -> Path:
+def program(arch: str, libc: str = "musl", dynamic: bool = False) -> Path:
     try:
-        return build_guest("gdbme", arch, debug=True)
+        return build_guest("gdbme", arch, libc=libc, dynamic=dynamic, debug=True)
     except (ToolchainMissing, GuestBuildError) as e:
         pytest.skip(f"{arch}: cannot build tests/guest/gdbme.c: {e}")
 
@@ -80,14 +80,15 @@ def start(cmd: list[str], port: int) -> subprocess.Popen[bytes]:
     return proc
 
 
-def session(arch: str, mode: str, commands: list[str], emulator: str = "usermode"
-            ) -> tuple[str, str, int]:
+def session(arch: str, mode: str, commands: list[str], emulator: str = "usermode",
+            binary: Path | None = None, sysroot: str | None = None) -> tuple[str, str, int]:
     """gdb's output, the program's stdout and its exit status (negative: killed by that
     signal) for one batch session."""
-    binary = program(arch)
+    binary = binary or program(arch)
     port = free_port()
     if emulator == "usermode":
-        cmd = [sys.executable, "-m", "usermode", "run", "-g", str(port), str(binary), mode]
+        cmd = [sys.executable, "-m", "usermode", "run", *(["-L", sysroot] if sysroot else []),
+               "-g", str(port), str(binary), mode]
     else:
         qemu = shutil.which(f"qemu-{arch}")
         if qemu is None:
@@ -195,6 +196,41 @@ def test_kill(arch: str) -> None:
     out, stdout, status = session(arch, "basic", ["break add", "continue", "kill"])
     assert "killed" in out, out
     assert stdout == "" and status == -9
+
+
+def test_a_forked_child_runs_on_without_gdb() -> None:
+    out, stdout, status = session("aarch64", "fork", ["break add", "continue", "info args",
+                                                      "continue"])
+    assert "Breakpoint 1, add (a=20, b=22)" in out, out  # the parent's call, not the child's
+    assert "a=1, b=2" not in out, out
+    assert stdout.splitlines() == ["child 3", "parent 42 child status 0"], stdout
+    assert status == 0
+
+
+def test_exec_is_reported_and_the_new_image_debugged() -> None:
+    out, stdout, status = session("aarch64", "exec", ["break add", "continue", "continue",
+                                                      "info args", "continue"])
+    assert "is executing new program" in out, out
+    assert "Breakpoint 1, add (a=21, b=21)" in out, out
+    assert stdout == "twice 42 thumb 44 global 7\n" and status == 0
+
+
+@pytest.mark.parametrize("arch", ["aarch64", "arm"])
+def test_shared_libraries_come_through_the_target(arch: str) -> None:
+    """A dynamic glibc program run with -L: gdb reads its libraries through the stub (as
+    the guest sees its paths), with no `set sysroot` of its own."""
+    from guestbuild import GNU_TRIPLES
+
+    sysroot = f"/usr/{GNU_TRIPLES[arch]}"
+    if not os.path.isdir(sysroot):
+        pytest.skip(f"no {arch} sysroot at {sysroot} (Debian's libc6-dev-*-cross)")
+    binary = program(arch, libc="glibc", dynamic=True)
+    out, stdout, status = session(arch, "basic", [
+        "break add", "continue", "bt", "info sharedlibrary", "continue"],
+        binary=binary, sysroot=sysroot)
+    assert "Breakpoint 1, add (a=21, b=21)" in out, out
+    assert re.search(r"Yes.*target:/lib/.*libc\.so\.6", out), out
+    assert stdout == "twice 42 thumb 44 global 7\n" and status == 0
 
 
 # ---- the protocol, without gdb ------------------------------------------------------------------

@@ -45,6 +45,9 @@ def handle(stub: GdbStub, pkt: bytes) -> Resume | None:
             conn.send(b"vCont;c;C;s;S;t")
             return None
         return _vcont(stub, pkt)
+    if pkt.startswith(b"vFile:"):
+        conn.send(stub.hostio.handle(stub, pkt))
+        return None
     if head == b"k":
         stub.kill()
         return None

@@ -17,6 +17,7 @@ import sys
 from usermode.gdb import rsp
 from usermode.gdb.commands import Resume, handle
 from usermode.gdb.control import WATCH_NAMES, Controls
+from usermode.gdb.hostio import HostIo
 from usermode.gdb.signals import from_gdb, to_gdb
 from usermode.gdb.target import Target
 from usermode.host.fds import SURVIVE_EXEC, move_high
@@ -68,6 +69,8 @@ class GdbStub:
         self.c_tid = 0  # the thread `c` and `s` resume
         self.last_stop = b"S05"
         self.gdb_features: set[bytes] = set()
+        self.exec_stop: bytes | None = None  # the stop reply a new image starts with
+        self.hostio = HostIo()  # the files gdb reads through us (vFile)
         self._scratch: object = None
         os.register_at_fork(after_in_child=self._forked)
         LAST_WORDS.append(self.killed)
@@ -107,11 +110,11 @@ class GdbStub:
         if self.conn is not None:
             proc.fds.reserved.add(self.conn.sock.fileno())
         proc.sched.watchdog.start(preempt=True)  # gdb's Ctrl-C stops a running guest
+        self.exec_stop = None
         if not first and self.active:
-            if b"exec-events+" in self.gdb_features:
+            if b"exec-events+" in self.gdb_features:  # told when the new image starts
                 path = os.fsencode(proc.exe_path).hex().encode()
-                self.last_stop = b"T05exec:" + path + b";" + self._thread_part()
-                self._serve(self.last_stop)
+                self.exec_stop = b"T05exec:" + path + b";" + self._thread_part()
             else:
                 self._detach(b"-g: the guest exec'd a new program; gdb is detached from it")
 
@@ -119,8 +122,12 @@ class GdbStub:
     def started(self) -> None:
         """The guest is about to run its first instruction: gdb looks first."""
         if self.active and self.proc is not None and self.conn is not None:
+            if self.exec_stop is not None:  # a guest execve: gdb hears of the new program
+                self.last_stop, self.exec_stop = self.exec_stop, None
+                self._serve(self.last_stop)
+                return
             self.last_stop = b"T05" + self._thread_part()
-            self._serve(None)
+            self._serve(None)  # the first image: gdb asks why it stopped
 
     def slice_ended(self) -> None:
         """A slice of guest execution ended: a breakpoint, a step or a watchpoint may have
@@ -251,6 +258,7 @@ class GdbStub:
 
     def _disconnect(self) -> None:
         self.active = False
+        self.hostio.close_all()
         if self.killed in LAST_WORDS:
             LAST_WORDS.remove(self.killed)
         conn, self.conn = self.conn, None
@@ -273,6 +281,7 @@ class GdbStub:
             self.conn.forget()
             self.conn = None
         self.active = False
+        self.hostio.close_all()
         if self.controls is not None:
             self.controls.clear()
 
