@@ -127,7 +127,8 @@ def test_break_step_finish_and_set_var(arch: str) -> None:
     ret, fp = ARCHES[arch][1], ARCHES[arch][2]
     out, stdout, status = session(arch, "basic", [
         *BASIC, f"set var {ret} = 50", "set var global_value = 99", f"p {fp}",
-        "break thumb_add", "continue", "info args", "finish", "continue"])
+        "break thumb_add", "continue", "info args", "finish", "info proc mappings",
+        "continue"])
     assert "Breakpoint 1, twice (x=21)" in out, out
     assert re.search(r"add \(a=21, b=21\) at .*gdbme\.c:\d+", out), out
     assert re.search(r"#1 +0x[0-9a-f]+ in twice \(x=21\)", out), out
@@ -140,6 +141,7 @@ def test_break_step_finish_and_set_var(arch: str) -> None:
     assert "$4 = {" in out or "$4 = " in out, out  # the FP/SIMD register reads
     assert "Breakpoint 2, thumb_add (a=50, b=1)" in out, out
     assert "Value returned is $5 = 52" in out, out
+    assert re.search(r"r-xp +\S*gdbme", out) and "[stack]" in out, out  # the guest's maps
     assert stdout == "twice 50 thumb 52 global 99\n", (stdout, out)
     assert status == 0
 
@@ -167,8 +169,8 @@ def test_threads(arch: str) -> None:
     out, stdout, status = session(arch, "threads", [
         "break meet", "continue", "info threads", "p id", "thread 2", "continue", "p id",
         "continue", "p id", "delete", "continue"])
-    assert re.search(r"\n\* 1 +Thread \d+ .*meet \(id=10\)", out), out
-    assert re.search(r"\n  2 +Thread \d+ ", out) and re.search(r"\n  3 +Thread \d+ ", out), out
+    assert re.search(r"\n\* 1 +Thread [\d.]+ .*meet \(id=10\)", out), out
+    assert re.search(r"\n  2 +Thread [\d.]+ ", out) and re.search(r"\n  3 +Thread [\d.]+ ", out), out
     assert "[Switching to thread 2" in out, out
     ids = re.findall(r"hit Breakpoint 1, meet \(id=(\d+)\)", out)
     assert sorted(ids) == ["1", "10", "2"], out

@@ -127,7 +127,10 @@ def _tid(text: bytes) -> int:
 def _supported(stub: GdbStub, pkt: bytes) -> bytes:
     features = set(pkt.partition(b":")[2].split(b";"))
     stub.gdb_features = features
+    stub.multiprocess = b"multiprocess+" in features  # thread ids pPID.TID: gdb knows the pid
     extra = b";exec-events+" if b"exec-events+" in features else b""
+    if stub.multiprocess:
+        extra += b";multiprocess+"
     return SUPPORTED + extra
 
 
@@ -159,7 +162,7 @@ def _xfer(stub: GdbStub, pkt: bytes) -> bytes:
 def _thread_info(stub: GdbStub, _pkt: bytes) -> bytes:
     assert stub.proc is not None
     tids = [t.tid for t in stub.proc.sched.threads.values() if t.state != DEAD]
-    return b"m" + b",".join(b"%x" % tid for tid in tids)
+    return b"m" + b",".join(stub.thread_id(tid) for tid in tids)
 
 
 def _thread_extra(stub: GdbStub, pkt: bytes) -> bytes:
@@ -172,7 +175,7 @@ def _thread_extra(stub: GdbStub, pkt: bytes) -> bytes:
 
 def _current(stub: GdbStub, _pkt: bytes) -> bytes:
     assert stub.proc is not None
-    return b"QC%x" % stub.proc.sched.current.tid
+    return b"QC" + stub.thread_id(stub.proc.sched.current.tid)
 
 
 def _select(stub: GdbStub, pkt: bytes) -> bytes:

@@ -75,8 +75,13 @@ class HostIo:
         assert stub.proc is not None
         if int(flags, 16) & 3:  # O_WRONLY or O_RDWR: gdb only reads here
             return b"F-1,d"  # EACCES
-        path = stub.proc.paths.to_host(bytes.fromhex(path_hex.decode()))
-        fd = move_high(os.open(path, os.O_RDONLY | os.O_CLOEXEC))
+        from usermode.kernel.procfs import open_emulated
+
+        guest_path = bytes.fromhex(path_hex.decode())
+        fd = open_emulated(stub.proc, guest_path, os.O_CLOEXEC)  # `info proc mappings`
+        if fd is None:
+            fd = os.open(stub.proc.paths.to_host(guest_path), os.O_RDONLY | os.O_CLOEXEC)
+        fd = move_high(fd)
         self.fds.add(fd)
         return b"F%x" % fd
 

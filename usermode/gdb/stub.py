@@ -71,6 +71,7 @@ class GdbStub:
         self.gdb_features: set[bytes] = set()
         self.exec_stop: bytes | None = None  # the stop reply a new image starts with
         self.hostio = HostIo()  # the files gdb reads through us (vFile)
+        self.multiprocess = False
         self._scratch: object = None
         os.register_at_fork(after_in_child=self._forked)
         LAST_WORDS.append(self.killed)
@@ -172,18 +173,26 @@ class GdbStub:
 
     def exited(self, status: int) -> None:
         if self.active and self.conn is not None:
-            self.conn.send(b"W%02x" % (status & 0xFF))
+            self.conn.send(b"W%02x" % (status & 0xFF) + self._process_part())
             self._disconnect()
 
     def killed(self, signo: int) -> None:
         if self.active and self.conn is not None:
-            self.conn.send(b"X%02x" % to_gdb(signo))
+            self.conn.send(b"X%02x" % to_gdb(signo) + self._process_part())
             self._disconnect()
 
     # ---- stops
     def _thread_part(self) -> bytes:
         assert self.proc is not None
-        return b"thread:%x;" % self.proc.sched.current.tid
+        return b"thread:" + self.thread_id(self.proc.sched.current.tid) + b";"
+
+    def _process_part(self) -> bytes:
+        return b";process:%x" % self.proc.pid if self.multiprocess and self.proc else b""
+
+    def thread_id(self, tid: int) -> bytes:
+        """A thread as gdb names it: pPID.TID once gdb speaks the multiprocess extension."""
+        assert self.proc is not None
+        return b"p%x.%x" % (self.proc.pid, tid) if self.multiprocess else b"%x" % tid
 
     def _report(self, signo: int, extra: bytes = b"", fault: bool = False) -> int:
         """Tell gdb the guest stopped with `signo` and serve it until it resumes. After a
