@@ -293,7 +293,7 @@ _QUERIES: dict[bytes, Callable[[GdbStub, bytes], bytes]] = {
     b"qsThreadInfo": lambda _s, _p: b"l",
     b"qThreadExtraInfo": _thread_extra,
     b"qC": _current,
-    b"qAttached": lambda _s, _p: b"1",
+    b"qAttached": lambda _s, _p: b"0",  # (as qemu-user: gdb kills the program when it quits)
     b"qSymbol": _ok,
     b"QStartNoAckMode": _ok,
     b"vMustReplyEmpty": _empty,
