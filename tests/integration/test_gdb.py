@@ -169,8 +169,9 @@ def test_threads(arch: str) -> None:
     out, stdout, status = session(arch, "threads", [
         "break meet", "continue", "info threads", "p id", "thread 2", "continue", "p id",
         "continue", "p id", "delete", "continue"])
-    assert re.search(r"\n\* 1 +Thread [\d.]+ .*meet \(id=10\)", out), out
-    assert re.search(r"\n  2 +Thread [\d.]+ ", out) and re.search(r"\n  3 +Thread [\d.]+ ", out), out
+    # whichever thread gets there first stops first; `info threads` lists all three
+    assert re.search(r"\n\* [123] +Thread [\d.]+ +meet \(id=(1|2|10)\)", out), out
+    assert len(re.findall(r"\n[* ] [123] +Thread [\d.]+ ", out)) == 3, out
     assert "[Switching to thread 2" in out, out
     ids = re.findall(r"hit Breakpoint 1, meet \(id=(\d+)\)", out)
     assert sorted(ids) == ["1", "10", "2"], out

@@ -50,6 +50,15 @@ class Target:
         self.xml = _describe(data.ARCHITECTURE, data.TYPES, features).encode()
         self._buf = (ctypes.c_uint8 * 64)()
         self._ref = ctypes.byref(self._buf)
+        # `g` reads every register with one Unicorn call: 64 bytes of room for each
+        real = [r for r in self.regs if r.uc is not None]
+        self._all = (ctypes.c_uint8 * (64 * len(real)))()
+        base = ctypes.addressof(self._all)
+        self._all_ids = (ctypes.c_int * len(real))(*(r.uc for r in real if r.uc is not None))
+        self._all_ptrs = (ctypes.c_void_p * len(real))(*(base + 64 * i
+                                                          for i in range(len(real))))
+        self._slots = [(r.bits // 8, None if r.uc is None else 64 * real.index(r))
+                       for r in self.regs]
 
     # ---- one register --------------------------------------------------------------------------
     def read(self, eng: Engine, reg: Register) -> bytes:
@@ -70,7 +79,12 @@ class Target:
 
     # ---- the whole set ---------------------------------------------------------------------------
     def read_all(self, eng: Engine) -> bytes:
-        return b"".join(self.read(eng, r) for r in self.regs)
+        n = len(self._all_ids)
+        ctypes.memset(self._all, 0, len(self._all))
+        capi.uc_reg_read_batch(eng.uc.handle, self._all_ids, self._all_ptrs, n)
+        raw = bytes(self._all)
+        return b"".join(bytes(size) if off is None else raw[off:off + size]
+                        for size, off in self._slots)
 
     def write_all(self, eng: Engine, data: bytes) -> None:
         """`G`: only the registers whose value changes are written (a segment register or
