@@ -7,9 +7,11 @@
  *   gdbme spin     loops until gdb changes `spinning` (gdb's Ctrl-C stops it)
  *   gdbme fork     a child that runs on its own, then the parent calls add
  *   gdbme exec     execs itself in basic mode
+ *   gdbme usr1     sends itself SIGUSR1, which a handler counts
  * On arm, thumb_add is Thumb code (the rest is ARM).
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -21,6 +23,13 @@ volatile int thread_hits = 0;
 volatile int spinning = 1;
 pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 pthread_barrier_t barrier;
+
+volatile int usr1_seen = 0;
+
+static void on_usr1(int sig)
+{
+    usr1_seen += sig == SIGUSR1;
+}
 
 __attribute__((noinline)) int add(int a, int b)
 {
@@ -102,6 +111,13 @@ int main(int argc, char **argv)
         execl("/proc/self/exe", argv[0], "basic", (char *)NULL);
         perror("execl");
         return 1;
+    }
+    if (!strcmp(mode, "usr1")) {
+        signal(SIGUSR1, on_usr1);
+        kill(getpid(), SIGUSR1);
+        kill(getpid(), SIGUSR1);
+        printf("usr1 seen %d\n", usr1_seen);
+        return 0;
     }
     if (!strcmp(mode, "spin")) {
         long n = 0;

@@ -187,6 +187,16 @@ def test_segv_stops_at_the_faulting_line(arch: str) -> None:
     assert status == -11
 
 
+@pytest.mark.parametrize("arch", ["aarch64", "mipsel"])
+def test_signals_stop_gdb_which_passes_or_drops_them(arch: str) -> None:
+    out, stdout, status = session(arch, "usr1", ["continue", "continue", "signal 0"])
+    assert out.count("Program received signal SIGUSR1") == 2, out
+    assert stdout == "usr1 seen 1\n" and status == 0  # the first passed, the second dropped
+    out, stdout, status = session(arch, "usr1", ["handle SIGUSR1 nostop noprint", "continue"])
+    assert "Program received" not in out, out
+    assert stdout == "usr1 seen 2\n" and status == 0
+
+
 @pytest.mark.parametrize("arch", ["aarch64", "arm"])
 def test_detach_lets_the_program_finish(arch: str) -> None:
     out, stdout, status = session(arch, "basic", ["break add", "continue", "detach"])

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from usermode.gdb.stub import GdbStub
 
 SUPPORTED = (b"PacketSize=4000;qXfer:features:read+;qXfer:exec-file:read+;"
-             b"qXfer:auxv:read+;vContSupported+;QStartNoAckMode+")
+             b"qXfer:auxv:read+;vContSupported+;QStartNoAckMode+;QPassSignals+")
 
 
 class Resume:
@@ -274,6 +274,13 @@ def _point(stub: GdbStub, pkt: bytes) -> bytes:
     return b"OK"
 
 
+def _pass_signals(stub: GdbStub, pkt: bytes) -> bytes:
+    listed = pkt.partition(b":")[2]
+    gdb_signos = [int(x, 16) for x in listed.split(b";") if x]
+    stub.pass_signals = {s for s in map(stub.resolve_signal, gdb_signos) if s}
+    return b"OK"
+
+
 def _stop_reason(stub: GdbStub, _pkt: bytes) -> bytes:
     return stub.last_stop
 
@@ -296,6 +303,7 @@ _QUERIES: dict[bytes, Callable[[GdbStub, bytes], bytes]] = {
     b"qAttached": lambda _s, _p: b"0",  # (as qemu-user: gdb kills the program when it quits)
     b"qSymbol": _ok,
     b"QStartNoAckMode": _ok,
+    b"QPassSignals": _pass_signals,
     b"vMustReplyEmpty": _empty,
 }
 _SIMPLE: dict[bytes, Callable[[GdbStub, bytes], bytes]] = {

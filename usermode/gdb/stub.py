@@ -72,6 +72,7 @@ class GdbStub:
         self.exec_stop: bytes | None = None  # the stop reply a new image starts with
         self.hostio = HostIo()  # the files gdb reads through us (vFile)
         self.multiprocess = False
+        self.pass_signals: set[int] = set()  # delivered without a stop (gdb's `handle`)
         self._scratch: object = None
         os.register_at_fork(after_in_child=self._forked)
         LAST_WORDS.append(self.killed)
@@ -168,6 +169,13 @@ class GdbStub:
         """The current thread faulted with `signo`: gdb sees it first and says whether the
         guest gets it (the signal to deliver, or 0)."""
         if not self.active:
+            return signo
+        return self._report(signo, fault=True)
+
+    def signal(self, signo: int) -> int:
+        """A signal is about to be delivered to the current thread: gdb sees it first
+        unless it asked for it to pass (QPassSignals); the signal to deliver, or 0."""
+        if not self.active or signo in self.pass_signals:
             return signo
         return self._report(signo, fault=True)
 

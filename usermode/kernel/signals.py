@@ -346,12 +346,21 @@ def deliverable(t: Thread) -> bool:
     return bool(t.pending) and bool(pending_mask(t) & ~t.sigmask)
 
 
-def deliver(p: Process, t: Thread) -> None:
+def deliver(p: Process, t: Thread, seen_by_debugger: bool = False) -> None:
     """Deliver one unblocked pending signal to `t`, whose registers are in the engine."""
     ready = pending_mask(t) & ~t.sigmask
     if not ready:
         return
     signo = (ready & -ready).bit_length()
+    dbg = p.sched.debugger
+    if dbg is not None and not seen_by_debugger:
+        chosen = dbg.signal(signo)  # gdb sees it first, and may keep it from the guest
+        if chosen != signo:
+            take(p, t, signo)
+            if chosen:
+                queue(p, t, chosen, siginfo(p, chosen, 0))
+                deliver(p, t, seen_by_debugger=True)
+            return
     info = take(p, t, signo)
     act = p.sigactions.get(signo, DEFAULT)
     if act.handler == SIG_IGN:
@@ -390,7 +399,7 @@ def fault(p: Process, t: Thread, signo: int, code: int, addr: int | None) -> boo
     if act.handler in (SIG_DFL, SIG_IGN) or t.sigmask & bit(signo):
         return False
     t.pending[signo] = siginfo(p, signo, code, addr=addr or 0)
-    deliver(p, t)
+    deliver(p, t, seen_by_debugger=True)  # (the run loop showed a debugger the fault)
     return True
 
 
