@@ -165,6 +165,19 @@ def test_watchpoint_old_and_new_value(arch: str) -> None:
 
 
 @pytest.mark.parametrize("arch", ARCHES)
+def test_read_and_access_watchpoints(arch: str) -> None:
+    """A read watchpoint stops after the load (the loaded register is right, even when the
+    load overwrote its own base register); an access one after loads and stores."""
+    out, stdout, status = session(arch, "watch", [
+        "break main", "continue", "rwatch watched", "continue", "continue", "delete",
+        "awatch watched", "continue", "continue", "delete", "continue"])
+    assert re.findall(r"read watchpoint 2: watched\n\nValue = (\d+)", out) == ["0", "10"], out
+    assert "access (read/write) watchpoint 3: watched" in out, out
+    assert re.search(r"Old value = 10\nNew value = 30|Value = 30", out), out
+    assert stdout == "watched 60\n" and status == 0
+
+
+@pytest.mark.parametrize("arch", ARCHES)
 def test_threads(arch: str) -> None:
     out, stdout, status = session(arch, "threads", [
         "break meet", "continue", "info threads", "p id", "thread 2", "continue", "p id",

@@ -7,10 +7,13 @@ at that address runs:
 - a single step: a code hook on every address while a step is under way; the stepped
   thread's first instruction runs, its next one stops (on mips a branch and its delay slot
   are one step);
-- a watchpoint: a memory hook on its range. The access has happened by the time the engine
-  stops, the instruction not quite (QEMU makes every memory access restartable, as a fault
-  there must be): so a store is undone, and the instruction runs again, whole, as a single
-  step with the watchpoints quiet. gdb then sees the new value, just after the instruction.
+- a watchpoint: a memory hook on its range. The hook runs before the access, when the
+  registers in the CPU state are still those before the instruction (QEMU keeps every memory
+  access restartable, as a fault there must be): they are saved there. By the time the
+  engine stops, the access has happened (a load may have written its register, a store its
+  memory), so the registers go back, a store is undone, and the instruction runs again,
+  whole, as a single step with the watchpoints quiet. gdb then sees the new value, just
+  after the instruction.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class Controls:
         self.quiet = False  # watchpoints off while a watched instruction runs again
         self.watch_hit: tuple[int, int] | None = None  # (Z type, address) being finished
         self._undo: tuple[int, bytes] | None = None  # a watched store to take back
+        self._before: object = None  # the registers as the watched instruction began
         self._on_code = capi.HOOK_CODE(self.eng.guarded(self._breakpoint))
         self._on_step = capi.HOOK_CODE(self.eng.guarded(self._step))
         self._on_mem = capi.HOOK_MEM(self.eng.guarded(self._access))
@@ -127,6 +131,9 @@ class Controls:
                 break
         else:
             return
+        if self._before is None:
+            self._before = self.eng.new_context()
+        self.eng.save_context(self._before)  # type: ignore[arg-type]
         if write:  # the store happens when this returns: keep what it overwrites
             try:
                 self._undo = (addr, self.proc.mem.read_for_debug(addr, size))
@@ -138,6 +145,7 @@ class Controls:
     def finish_access(self, tid: int) -> None:
         """The engine stopped at a watched access: take a store back and run the instruction
         again, whole, as a single step with the watchpoints quiet."""
+        self.eng.restore_context(self._before)  # type: ignore[arg-type]
         if self._undo is not None:
             addr, old = self._undo
             self._undo = None
