@@ -252,6 +252,8 @@ def build_guest(name: str, arch: str, libc: str = "musl", pie: bool = False,
     key.update("\0".join(c.replace(str(GUEST_DIR), "<guest>") for c in key_cmd).encode())
     key.update("\0".join(LINK_FLAGS).encode())
     key.update(version.encode())
+    if debug:  # gdb shows source lines from the path in the debug info: this checkout's
+        key.update(str(GUEST_DIR).encode())
     digest = key.hexdigest()[:20]
 
     out_dir = cache_dir() / (f"{arch}-{libc}{'-dyn' if dynamic else ''}{'-pie' if pie else ''}"
