@@ -40,10 +40,12 @@ def listen(where: str) -> socket.socket:
             port = int(where)
             if not 0 < port < 65536:
                 raise UsageError(f"-g {where}: not a TCP port (1-65535)", EXIT_USAGE)
-            sock = socket.socket(socket.AF_INET6 if socket.has_ipv6 else socket.AF_INET)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if sock.family == socket.AF_INET6:
+            try:  # IPv6 and IPv4 both, where the host has IPv6
+                sock = socket.socket(socket.AF_INET6)
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            except OSError:
+                sock = socket.socket(socket.AF_INET)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(("", port))
         else:
             sock = socket.socket(socket.AF_UNIX)
