@@ -278,7 +278,7 @@ ROBUST_CHECKS = ("zero_len", "setsid", "huge_sleep", "pipe_signal", "fs_creds", 
                  "arch_prctl", "long_shebang", "getrandom", "partial_buf")
 MORECALLS_CHECKS = ("mknod", "mincore", "membarrier", "rw2", "inotify", "caps", "names",
                     "splice", "timers", "setsig", "mqueue", "sched_attr", "openat2", "vmsplice",
-                    "pidfd", "creat", "mount", "relations", "chroot")
+                    "pidfd", "creat", "fhandle", "mount", "relations", "chroot")
 ERRORDER_CHECKS = ("fd_first", "flags", "counts", "sockets", "mlock", "wait")
 COMPUTE_CHECKS = ("sha256", "int", "float", "simd", "qsort", "strtod", "it_fill",
                   "kuser")

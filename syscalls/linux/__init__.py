@@ -4,6 +4,7 @@ from syscalls.linux import (  # noqa: F401
     arm,
     compat32,
     epoll,
+    fhandle,
     fs_data,
     fs_fd,
     fs_path,

@@ -534,6 +534,41 @@ static void check_creat(void)
     guest_ok("creat");
 }
 
+static void check_fhandle(void)
+{
+    int fd = open("fh.txt", O_CREAT | O_WRONLY, 0600);
+    CHECK_SYS("fhandle", fd);
+    CHECK("fhandle", write(fd, "handle", 6) == 6);
+    close(fd);
+    struct { unsigned int bytes; int type; unsigned char h[128]; } fh;
+    int mnt = -1;
+    fh.bytes = 0;
+    long r = syscall(SYS_name_to_handle_at, AT_FDCWD, "fh.txt", &fh, &mnt, 0);
+    if (r < 0 && errno == EOPNOTSUPP) {  /* a file system without handles */
+        unlink("fh.txt");
+        guest_ok("fhandle");
+        return;
+    }
+    CHECKF("fhandle", r == -1 && errno == EOVERFLOW, "size 0: %ld errno %d", r, errno);
+    CHECKF("fhandle", fh.bytes > 0 && fh.bytes <= 128, "needed %u", fh.bytes);
+    CHECK_SYS("fhandle", syscall(SYS_name_to_handle_at, AT_FDCWD, "fh.txt", &fh, &mnt, 0));
+    EXPECT_ERRNO("fhandle", syscall(SYS_name_to_handle_at, 999, "fh.txt", &fh, &mnt, 0), EBADF);
+    EXPECT_ERRNO("fhandle", syscall(SYS_name_to_handle_at, AT_FDCWD, "none", &fh, &mnt, 0),
+                 ENOENT);
+    EXPECT_ERRNO("fhandle", syscall(SYS_name_to_handle_at, AT_FDCWD, "fh.txt", (void *)8, &mnt,
+                                    0), EFAULT);
+    int h = syscall(SYS_open_by_handle_at, AT_FDCWD, &fh, O_RDONLY);
+    if (h >= 0) {
+        char b[6];
+        CHECK("fhandle", read(h, b, 6) == 6 && !memcmp(b, "handle", 6));
+        close(h);
+    } else {
+        CHECKF("fhandle", errno == EPERM, "open_by_handle_at: errno %d", errno);
+    }
+    unlink("fh.txt");
+    guest_ok("fhandle");
+}
+
 static void check_mount(void)
 {
     CHECK_SYS("mount", mkdir("mnt", 0700));
@@ -659,6 +694,7 @@ int main(int argc, char **argv)
     check_vmsplice();
     check_pidfd();
     check_creat();
+    check_fhandle();
     check_mount();
     check_relations();
     check_chroot();

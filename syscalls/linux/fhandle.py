@@ -1,0 +1,67 @@
+"""name_to_handle_at, open_by_handle_at: file handles.
+
+`struct file_handle` (u32 handle_bytes, int handle_type, then the handle) has one layout on
+every arch, so the host kernel reads and writes the guest's own struct in place; a guest
+pointer we cannot translate becomes one the host refuses, so EFAULT comes in Linux's order.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from syscalls.linux.fs_path import PATH_MAX
+from syscalls.registry import syscall
+from usermode.host import syscalls as hostsys
+from usermode.kernel.errors import Errno
+from usermode.kernel.memory import PROT_R, PROT_W
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from usermode.kernel.process import Process
+
+MAX_HANDLE_SZ = 128
+AT_SYMLINK_FOLLOW = 0x400
+AT_EMPTY_PATH = 0x1000
+_UNUSABLE = 1 << 63  # a non-canonical address: the host answers EFAULT for it
+
+
+def _host_ptr(p: Process, addr: int, n: int, need: int) -> int:
+    try:
+        return p.mem.host_ptr(addr, n, need)
+    except Errno:
+        return _UNUSABLE
+
+
+def _handle_size(p: Process, handle: int) -> int:
+    """The struct's whole size as the guest declares it (its header when unreadable or too
+    big: the host then fails it as Linux does)."""
+    try:
+        declared = int.from_bytes(p.mem.read(handle, 4), p.abi.byteorder)
+    except Errno:
+        return 8
+    return 8 + declared if declared <= MAX_HANDLE_SZ else 8
+
+
+@syscall("name_to_handle_at", args=("fd:dirfd", "ptr", "ptr", "ptr", "int"))
+def sys_name_to_handle_at(p: Process, dfd: int, path: int, handle: int, mount_id: int,
+                          flags: int) -> int:
+    try:
+        raw = p.mem.read_cstr(path, PATH_MAX)
+    except Errno:
+        host_path: bytes | int = _UNUSABLE
+    else:
+        host_path = p.paths.to_host(raw, bool(flags & AT_SYMLINK_FOLLOW)) if raw else raw
+    return hostsys.syscall(hostsys.NR["name_to_handle_at"], dfd, host_path,
+                           _host_ptr(p, handle, _handle_size(p, handle), PROT_R | PROT_W),
+                           _host_ptr(p, mount_id, 4, PROT_W), flags)
+
+
+@syscall("open_by_handle_at", args=("fd:dirfd", "ptr", "int:open_flags"), ret="fd")
+def sys_open_by_handle_at(p: Process, mount_fd: int, handle: int, flags: int) -> int:
+    if mount_fd < 0 and mount_fd != -100:  # AT_FDCWD names the cwd's mount
+        raise Errno(errno.EBADF)
+    fd = hostsys.syscall(hostsys.NR["open_by_handle_at"], mount_fd,
+                         _host_ptr(p, handle, _handle_size(p, handle), PROT_R),
+                         p.abi.from_guest_open_flags(flags))
+    p.fds.forget(fd)
+    return fd
