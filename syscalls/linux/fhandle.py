@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import errno
 
-from syscalls.linux.fs_path import PATH_MAX
+from syscalls.linux.fs_path import AT_SYMLINK_FOLLOW, PATH_MAX
 from syscalls.registry import syscall
 from usermode.host import syscalls as hostsys
 from usermode.kernel.errors import Errno
@@ -20,8 +20,6 @@ if TYPE_CHECKING:
     from usermode.kernel.process import Process
 
 MAX_HANDLE_SZ = 128
-AT_SYMLINK_FOLLOW = 0x400
-AT_EMPTY_PATH = 0x1000
 _UNUSABLE = 1 << 63  # a non-canonical address: the host answers EFAULT for it
 
 

@@ -75,7 +75,6 @@ def _openat(p: Process, dfd: int, path_ptr: int, flags: int, mode: int,
     if raw.startswith(b"/proc/"):
         fd = open_emulated(p, raw, hflags)
         if fd is not None:
-            p.fds.forget(fd)
             return fd
     path = p.paths.to_host(raw, not flags & p.abi.O_NOFOLLOW)
     if not hflags & (os.O_NONBLOCK | os.O_CREAT | O_PATH) and _is_fifo(dfd, path):

@@ -113,6 +113,9 @@ def sys_statx(p: Process, dfd: int, path: int, flags: int, mask: int, buf: int) 
 def sys_getdents64(p: Process, fd: int, dirp: int, count: int) -> int:
     # struct linux_dirent64 is the same on every arch: the kernel fills guest memory directly,
     # as much of the buffer as is writable (a heap buffer may straddle two of our backings).
+    listing = p.fds.listing.get(fd)
+    if listing is not None:
+        return _listed(p, listing, dirp, count)
     if not count:
         return hostsys.syscall(hostsys.NR["getdents64"], fd, 0, 0)
     try:
@@ -123,6 +126,17 @@ def sys_getdents64(p: Process, fd: int, dirp: int, count: int) -> int:
         raise
     ptr = ctypes.addressof(ctypes.c_char.from_buffer(view))
     return hostsys.syscall(hostsys.NR["getdents64"], fd, ptr, len(view))
+
+
+def _listed(p: Process, listing: list[bytes], dirp: int, count: int) -> int:
+    """getdents64 on a directory whose entries are ours (usermode/kernel/procfs.py)."""
+    out = b""
+    while listing and len(out) + len(listing[0]) <= count:
+        out += listing.pop(0)
+    if listing and not out:
+        raise Errno(errno.EINVAL)  # not even one entry fits
+    p.mem.write(dirp, out)
+    return len(out)
 
 
 def _host_statfs(p: Process, path: int | None, fd: int, buf: int, wide: bool) -> int:

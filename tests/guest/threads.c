@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/futex.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -526,6 +527,28 @@ static void check_names(void)
     CHECKF("names", strcmp(got, "worker-one") == 0, "task comm %s", got);
     CHECK("names", read_name("/proc/self/comm", got, sizeof got) == 0);
     CHECKF("names", strcmp(got, mine) == 0, "process comm %s, was %s", got, mine);
+    /* /proc/self/task lists both threads; the worker's stat line names it */
+    DIR *d = opendir("/proc/self/task");
+    CHECK("names", d != NULL);
+    int saw_me = 0, saw_worker = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        long id = atol(e->d_name);
+        saw_me += id == (long)syscall(SYS_gettid);
+        saw_worker += id == worker_tid;
+    }
+    if (d)
+        closedir(d);
+    CHECKF("names", saw_me == 1 && saw_worker == 1, "task dir: me %d worker %d", saw_me,
+           saw_worker);
+    snprintf(path, sizeof path, "/proc/self/task/%ld/stat", (long)worker_tid);
+    FILE *f = fopen(path, "r");
+    long id = 0;
+    char stat_name[32] = "";
+    CHECK("names", f && fscanf(f, "%ld (%31[^)])", &id, stat_name) == 2);
+    if (f)
+        fclose(f);
+    CHECKF("names", id == worker_tid && strcmp(stat_name, "worker-one") == 0,
+           "task stat %ld (%s)", id, stat_name);
     CHECK_SYS("names", prctl(PR_GET_NAME, got, 0, 0, 0));
     CHECKF("names", strcmp(got, mine) == 0, "main PR_GET_NAME %s", got);
     main_checked = 1;

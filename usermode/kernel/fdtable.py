@@ -28,6 +28,9 @@ class FdTable:
         # counter we set because one of their signals is pending (usermode/kernel/signals.py)
         self.signalfd: dict[int, int] = {}
         self.signalfd_armed: set[int] = set()
+        # directories whose entries we give (/proc/self/task: the guest's threads): fd -> the
+        # linux_dirent64 records getdents64 has still to return
+        self.listing: dict[int, list[bytes]] = {}
 
     def may_block(self, fd: int) -> bool:
         r = self._blocking.get(fd)
@@ -76,6 +79,8 @@ class FdTable:
         self.peer[b] = a
 
     def forget(self, fd: int) -> None:
+        if self.listing:
+            self.listing.pop(fd, None)
         if self.signalfd:
             self.signalfd.pop(fd, None)
             self.signalfd_armed.discard(fd)
@@ -86,6 +91,7 @@ class FdTable:
             del self.peer[other]
 
     def forget_all(self) -> None:
+        self.listing.clear()
         self._blocking.clear()
         self._nonblock.clear()
         self.peer.clear()

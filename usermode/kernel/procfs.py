@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from usermode.kernel.threads import DEAD, PARKED
 from usermode.uapi import O_CLOEXEC
 
 TYPE_CHECKING = False
@@ -40,6 +41,8 @@ def _split_self(path: bytes) -> tuple[bytes, bytes | None, bytes] | None:
 
 def open_emulated(p: Process, path: bytes, host_flags: int) -> int | None:
     """An fd with the guest's view of `path`, or None when the host's file is right."""
+    if _task_dir(p, path):
+        return _open_task_dir(p, host_flags)
     m = _split_self(path)
     if m is not None:
         who, tid, name = m
@@ -53,6 +56,11 @@ def open_emulated(p: Process, path: bytes, host_flags: int) -> int | None:
             else:
                 t = p.sched.current if who == b"thread-self" else p.sched.threads.get(p.pid)
             text = thread_comm(p, t) + b"\n"
+        elif name == b"stat" and tid is not None:
+            t = p.sched.threads.get(int(tid))
+            if t is None:
+                return None
+            text = stat(p, t)
         else:
             text = _GENERATORS[name.decode()](p)
     elif path == b"/proc/cpuinfo" and p.arch.CPUINFO is not None:
@@ -63,6 +71,33 @@ def open_emulated(p: Process, path: bytes, host_flags: int) -> int | None:
                          os.MFD_CLOEXEC)
     os.write(fd, text)
     os.lseek(fd, 0, os.SEEK_SET)
+    p.fds.forget(fd)
+    return fd
+
+
+def _task_dir(p: Process, path: bytes) -> bool:
+    """/proc/{self,PID}/task: the guest's threads are ours to list (they are not the host's)."""
+    parts = path.rstrip(b"/").split(b"/")
+    return (len(parts) == 4 and parts[:2] == [b"", b"proc"] and parts[3] == b"task"
+            and (parts[2] == b"self" or parts[2] == str(p.pid).encode()))
+
+
+def _open_task_dir(p: Process, host_flags: int) -> int:
+    """The host's own task directory (a real directory fd: fstat, fchdir), whose entries
+    getdents64 gives from the guest's threads instead."""
+    fd = os.open(f"/proc/{p.pid}/task", os.O_RDONLY | os.O_DIRECTORY |
+                 (host_flags & O_CLOEXEC))
+    p.fds.forget(fd)
+    bo = p.abi.byteorder
+    names = [b".", b".."] + [str(tid).encode() for tid in sorted(p.sched.threads)
+                             if p.sched.threads[tid].state != DEAD]
+    records = []
+    for i, name in enumerate(names):
+        size = (19 + len(name) + 1 + 7) & ~7  # ino, off, reclen, type, name, NUL; 8-aligned
+        ino = int(name) if name.isdigit() else 1
+        records.append(ino.to_bytes(8, bo) + (i + 1).to_bytes(8, bo) + size.to_bytes(2, bo)
+                       + bytes((4,)) + name.ljust(size - 19, b"\0"))  # DT_DIR
+    p.fds.listing[fd] = records
     return fd
 
 
@@ -100,13 +135,18 @@ def environ(p: Process) -> bytes:
     return b"".join(e + b"\0" for e in p.envp)
 
 
-def stat(p: Process) -> bytes:
-    """The host's line for our pid with the guest's name and start of stack (field 28)."""
+def stat(p: Process, t: Thread | None = None) -> bytes:
+    """The host's line for our pid with the guest's name and start of stack (field 28); for
+    one guest thread (`t`), its tid, name and state (sleeping while it waits)."""
     with open(f"/proc/{p.pid}/stat", "rb") as f:
         raw = f.read()
     rest = raw[raw.rindex(b")") + 2:].split()
     rest[25] = str(p.stack_start).encode()  # field 28, startstack
-    return f"{p.pid} (".encode() + p.comm + b") " + b" ".join(rest) + b"\n"
+    if t is None:
+        return f"{p.pid} (".encode() + p.comm + b") " + b" ".join(rest) + b"\n"
+    rest[0] = b"S" if t.state == PARKED else b"R"  # field 3, state
+    return (f"{t.tid} (".encode() + thread_comm(p, t).rstrip(b"\0") + b") " + b" ".join(rest)
+            + b"\n")
 
 
 def cpuinfo(p: Process) -> bytes:
