@@ -263,6 +263,7 @@ def test_shared_libraries_come_through_the_target(arch: str) -> None:
 class Client:
     def __init__(self, port: int) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # (as gdb does)
         self.buf = b""
 
     def send(self, payload: bytes) -> None:

@@ -250,6 +250,8 @@ class GdbStub:
         pc = proc.engine.pc()
         ctl.skip = (t.tid, pc) if pc in ctl.breakpoints else None
         self.interrupt = False
+        if self.conn is not None:
+            self.conn.running()  # its watcher looks out for gdb's Ctrl-C
         proc.sched.only = self.thread(r.only_tid) if r.only_tid not in (None, 0, -1) else None
         if r.step_tid is not None:
             ctl.start_step(r.step_tid if r.step_tid > 0 else t.tid)
