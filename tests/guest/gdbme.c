@@ -8,6 +8,7 @@
  *   gdbme fork     a child that runs on its own, then the parent calls add
  *   gdbme exec     execs itself in basic mode
  *   gdbme usr1     sends itself SIGUSR1, which a handler counts
+ *   gdbme pause    waits for a signal (gdb's Ctrl-C stops it there)
  * On arm, thumb_add is Thumb code (the rest is ARM).
  */
 #include <pthread.h>
@@ -118,6 +119,10 @@ int main(int argc, char **argv)
         kill(getpid(), SIGUSR1);
         printf("usr1 seen %d\n", usr1_seen);
         return 0;
+    }
+    if (!strcmp(mode, "pause")) {
+        pause();
+        return 3;
     }
     if (!strcmp(mode, "spin")) {
         long n = 0;

@@ -317,6 +317,26 @@ def test_ctrl_c_stops_a_running_guest_and_set_var_ends_it() -> None:
             proc.wait()
 
 
+def test_ctrl_c_reaches_a_guest_waiting_in_a_syscall() -> None:
+    binary = program("aarch64")
+    port = free_port()
+    proc = start([sys.executable, "-m", "usermode", "run", "-g", str(port), str(binary),
+                  "pause"], port)
+    try:
+        c = Client(port)
+        c.send(b"c")
+        time.sleep(0.5)
+        c.sock.sendall(b"\x03")
+        assert c.reply().startswith(b"T02thread:")
+        c.send(b"k")
+        proc.communicate(timeout=TIMEOUT)
+        assert proc.returncode == -9
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def test_python_api_waits_for_gdb_too() -> None:
     binary = program("aarch64")
     port = free_port()
