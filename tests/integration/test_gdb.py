@@ -307,6 +307,8 @@ def test_ctrl_c_stops_a_running_guest_and_set_var_ends_it() -> None:
         assert c.ask(b"M%x,4:00000000" % addr) == b"OK"
         assert c.ask(b"m%x,4" % addr) == b"00000000"
         assert c.ask(b"m0,4") == b"E14"  # unmapped: an error, not a crash
+        assert c.ask(b"Mzz,4:00") == b"E01"  # a malformed packet too
+        assert c.ask(b"p9999") == b"E00"
         c.send(b"vCont;c")
         assert c.reply() == b"W00"
         out, _ = proc.communicate(timeout=TIMEOUT)

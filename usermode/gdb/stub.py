@@ -236,7 +236,11 @@ class GdbStub:
                 return None
             if pkt == rsp.INTERRUPT:
                 continue  # already stopped
-            resume = handle(self, pkt)
+            try:
+                resume = handle(self, pkt)
+            except (ValueError, IndexError, KeyError):  # a malformed packet: an error reply
+                conn.send(b"E01")
+                continue
             if resume is not None:
                 self._resume(resume)
                 return resume
