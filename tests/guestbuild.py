@@ -29,7 +29,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-ARCHES = ("aarch64", "x86_64", "riscv64", "arm", "mipsel", "i386", "armel")
+ARCHES = ("aarch64", "x86_64", "riscv64", "arm", "mipsel", "i386", "armel", "s390x")
 LIBCS = ("musl", "glibc")
 
 GUEST_DIR = Path(__file__).resolve().parent / "guest"
@@ -46,6 +46,7 @@ ZIG_TARGETS: dict[str, str] = {
     "mipsel": "mipsel-linux-musleabi",
     "i386": "x86-linux-musl",
     "armel": "arm-linux-musleabi",  # soft-float EABI (ARMv7 code: zig has no ARMv5 atomics)
+    "s390x": "s390x-linux-musl",  # z13 code
 }
 
 # Extra zig flags per arch for non-PIE builds.  mipsel: musl's MIPS assembly
@@ -63,6 +64,7 @@ GNU_TRIPLES: dict[str, str] = {
     "mipsel": "mipsel-linux-gnu",
     "i386": "i686-linux-gnu",
     "armel": "arm-linux-gnueabi",
+    "s390x": "s390x-linux-gnu",
 }
 
 # ELF e_machine values, used to sanity-check what the compiler produced.
@@ -74,6 +76,7 @@ ELF_MACHINES: dict[str, int] = {
     "mipsel": 8,
     "i386": 3,
     "armel": 40,
+    "s390x": 22,
 }
 
 # Flags shared by every build.  -ffp-contract=off keeps a*b+c from being fused

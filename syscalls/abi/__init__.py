@@ -95,6 +95,7 @@ class Abi:
         self.flock64 = Layout(structs.FLOCK64, self)
         # clone's argument order: tls before child_tid (CONFIG_CLONE_BACKWARDS) or after
         self.clone_backwards: bool = data.CLONE_BACKWARDS
+        self.clone_sp_first: bool = data.CLONE_SP_FIRST
         self.epoll_packed: bool = data.EPOLL_PACKED
         self.pair_align = data.PAIR_ALIGN
         self._word = {4: "I", 8: "Q"}[self.wordsize]

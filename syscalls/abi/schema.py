@@ -13,6 +13,7 @@ class AbiData:
     STAT: list[Field]  # the struct the stat family fills (stat64 on 32-bit ABIs)
     OPEN_FLAGS: dict[str, int]  # the O_* values that differ between ABIs (generic.py)
     CLONE_BACKWARDS: bool  # clone(flags, newsp, ptid, tls, ctid) rather than (.., ctid, tls)
+    CLONE_SP_FIRST = False  # s390: clone(newsp, flags, ...) (CONFIG_CLONE_BACKWARDS2)
     EPOLL_PACKED: bool  # struct epoll_event is 12 bytes
     PAIR_ALIGN = False  # 64-bit arguments start at an even register (or stack slot)
     STACK_ARGS: int | None = None  # mips o32: arguments 5.. are on the stack at sp + this

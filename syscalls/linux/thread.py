@@ -63,6 +63,8 @@ def _spawn(p: Process, flags: int, sp: int, ptid: int, ctid: int, tls: int) -> i
          note="threads (CLONE_VM|CLONE_THREAD|CLONE_SIGHAND, SETTLS, PARENT_SETTID, "
               "CHILD_SETTID, CHILD_CLEARTID); new processes by host fork")
 def sys_clone(p: Process, flags: int, sp: int, ptid: int, a3: int, a4: int) -> int:
+    if p.abi.clone_sp_first:
+        flags, sp = sp, flags
     tls, ctid = (a3, a4) if p.abi.clone_backwards else (a4, a3)
     flags &= 0xFFFFFFFF
     if flags & CLONE_THREAD and flags & THREAD_FLAGS != THREAD_FLAGS:

@@ -51,4 +51,6 @@ def tls_regs(p: Process, tls: int) -> list[tuple[int, int]]:
     itself, or on i386 %gs loaded with the GDT entry the user_desc describes."""
     if p.arch.TLS_KIND == "gdt":
         return [(I386.REG_GS, install_tls(p, tls))]
+    if p.arch.TLS_REG_LOW is not None:  # s390x: a0 and a1 hold the two halves
+        return [(p.arch.TLS_REG, tls >> 32), (p.arch.TLS_REG_LOW, tls & 0xFFFFFFFF)]
     return [(p.arch.TLS_REG, tls)]

@@ -10,7 +10,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from usermode.arch.spec import ArchSpec
 
-SUPPORTED = ("aarch64", "x86_64", "riscv64", "arm", "mipsel", "i386", "armel")
+SUPPORTED = ("aarch64", "x86_64", "riscv64", "arm", "mipsel", "i386", "armel", "s390x")
 
 
 def load(arch: str) -> ArchSpec:

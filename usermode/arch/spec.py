@@ -40,6 +40,7 @@ class ArchSpec:
     GPRS: tuple[int, ...]  # the general registers a signal frame saves, in frame order
     TLS_REG: int
     TLS_KIND = "reg"  # "gdt": i386, a selector into our GDT (arch/i386/tls.py)
+    TLS_REG_LOW: int | None = None  # s390x: the pointer's low half (a1; TLS_REG, a0, the high)
     # ---- syscall entry ------------------------------------------------------------------
     SYSCALL_HOOK: str  # "intr" (an interrupt number) or "insn" (x86_64's syscall)
     SYSCALL_INTNO: int | None = None
@@ -47,6 +48,8 @@ class ArchSpec:
     SYSCALL_NR_REG: int
     SYSCALL_ARG_REGS: tuple[int, ...]
     SYSCALL_INSN_SIZE: int  # a restarted syscall re-runs from PC minus this
+    SYSCALL_PC_AT_INSN = False  # s390x: the hook sees PC on the svc; the engine moves it past
+    SYSCALL_NR_IMM = False  # s390x: `svc N` with N != 0 names the syscall (else SYSCALL_NR_REG)
     SYSCALL_RET_REG: int
     SYSCALL_ERR_REG: int | None = None  # mips: a3 = 1 marks v0 as a positive errno
     SYSCALL_MAX_ERRNO = 4095

@@ -44,6 +44,8 @@ typedef struct {
 
 typedef int (*reg_read_batch_t)(uc_engine *, int const *, void **, int);
 typedef int (*reg_write_t)(uc_engine *, int, const void *);
+typedef int (*reg_read_t)(uc_engine *, int, void *);
+typedef int (*mem_read_t)(uc_engine *, uint64_t, void *, size_t);
 typedef int (*emu_start_t)(uc_engine *, uint64_t, uint64_t, uint64_t, size_t);
 typedef int (*emu_stop_t)(uc_engine *);
 typedef int (*hook_add_t)(uc_engine *, uc_hook *, int, void *, void *, uint64_t, uint64_t, ...);
@@ -52,6 +54,8 @@ typedef int (*ctl_t)(uc_engine *, int, ...);
 
 static reg_read_batch_t uc_reg_read_batch_p;
 static reg_write_t uc_reg_write_p;
+static reg_read_t uc_reg_read_p;
+static mem_read_t uc_mem_read_p;
 static emu_start_t uc_emu_start_p;
 static emu_stop_t uc_emu_stop_p;
 static hook_add_t uc_hook_add_p;
@@ -117,6 +121,9 @@ typedef struct {
     uint64_t mask;
     int wordbits;
     uint32_t sys_intno;
+    int pc_reg;          /* >= 0 (s390x): the hook sees PC on the syscall instruction */
+    int insn_size;       /* ...which the core then steps over */
+    int nr_imm;          /* s390x: `svc N`, N != 0, names the syscall */
     int default_signal;
     int intr_signal[64]; /* CPU exception number -> signal (0: the default) */
     Entry *table;        /* MAX_NR entries */
@@ -460,6 +467,15 @@ static void on_syscall(Core *c)
     for (int i = 0; i < c->nregs; i++)
         ptrs[i] = &vals[i];
     uc_reg_read_batch_p(c->uc, c->regs, ptrs, c->nregs);
+    if (c->pc_reg >= 0) { /* past the instruction, as every other arch's hook finds PC */
+        uint64_t pc = 0;
+        uc_reg_read_p(c->uc, c->pc_reg, &pc);
+        uint64_t next = pc + (uint64_t)c->insn_size;
+        uc_reg_write_p(c->uc, c->pc_reg, &next);
+        uint8_t imm = 0;
+        if (c->nr_imm && uc_mem_read_p(c->uc, pc + 1, &imm, 1) == 0 && imm)
+            vals[0] = imm;
+    }
     uint64_t nr = vals[0] & c->mask;
     uint64_t *a = vals + 1;
     Entry *e = nr < MAX_NR ? &c->table[nr] : NULL;
@@ -569,6 +585,7 @@ static int Core_init(Core *c, PyObject *args, PyObject *kw)
         return -1;
     }
     c->uc = (uc_engine *)(uintptr_t)handle;
+    c->pc_reg = -1;
     c->table = PyMem_Calloc(MAX_NR, sizeof(Entry));
     if (c->table == NULL) {
         PyErr_NoMemory();
@@ -611,6 +628,14 @@ static void Core_dealloc(Core *c)
 
 /* configure(regs, ret_reg, err_reg, max_errno, wordbits, dispatch, proc, suspend_type,
  *           errno_type, errno_out) */
+/* syscall_at_insn(pc_reg, insn_size, nr_imm): the hook sees PC on the syscall instruction */
+static PyObject *Core_syscall_at_insn(Core *c, PyObject *args)
+{
+    if (!PyArg_ParseTuple(args, "iip", &c->pc_reg, &c->insn_size, &c->nr_imm))
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyObject *Core_configure(Core *c, PyObject *args)
 {
     PyObject *regs, *dispatch, *proc, *susp, *errt, *errnos;
@@ -846,6 +871,8 @@ static int Core_set_pending_signal(Core *c, PyObject *v, void *closure)
 
 static PyMethodDef Core_methods[] = {
     {"configure", (PyCFunction)Core_configure, METH_VARARGS, "syscall registers and callbacks"},
+    {"syscall_at_insn", (PyCFunction)Core_syscall_at_insn, METH_VARARGS,
+     "PC register, instruction size, immediate numbers: PC is on the syscall (s390x)"},
     {"set_table", (PyCFunction)Core_set_table, METH_O, "the handler table"},
     {"set_map", (PyCFunction)Core_set_map, METH_O, "the guest mappings"},
     {"install", (PyCFunction)Core_install, METH_VARARGS, "the syscall, exception, TLB hooks"},
@@ -944,6 +971,8 @@ static PyObject *bind(PyObject *mod, PyObject *arg)
     } while (0)
     LOOKUP(uc_reg_read_batch_p, "uc_reg_read_batch");
     LOOKUP(uc_reg_write_p, "uc_reg_write");
+    LOOKUP(uc_reg_read_p, "uc_reg_read");
+    LOOKUP(uc_mem_read_p, "uc_mem_read");
     LOOKUP(uc_emu_start_p, "uc_emu_start");
     LOOKUP(uc_emu_stop_p, "uc_emu_stop");
     LOOKUP(uc_hook_add_p, "uc_hook_add");

@@ -283,6 +283,13 @@ class Uc:
         return RegBatch(self.handle, reg_ids)
 
     # memory ------------------------------------------------------------------------------------
+    def mem_read_byte(self, addr: int) -> int:
+        """One byte of guest memory as the CPU sees it (0 where it cannot be read)."""
+        b = ctypes.c_uint8()
+        if uc_mem_read(self.handle, addr, ctypes.byref(b), 1):
+            return 0
+        return b.value
+
     def mem_map_ptr(self, addr: int, size: int, perms: int, host_ptr: int) -> None:
         check(uc_mem_map_ptr(self.handle, addr, size, perms, host_ptr),
               f"uc_mem_map_ptr({addr:#x}, {size:#x})")

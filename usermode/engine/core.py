@@ -142,6 +142,8 @@ class Engine:
         core.configure((a.SYSCALL_NR_REG, *a.SYSCALL_ARG_REGS), a.SYSCALL_RET_REG,
                        -1 if self._err_reg is None else self._err_reg, self._max_errno,
                        8 * a.WORDSIZE, dispatch, proc, Suspend, errno_type, errnos)
+        if a.SYSCALL_PC_AT_INSN:
+            core.syscall_at_insn(a.REG_PC_ID, a.SYSCALL_INSN_SIZE, a.SYSCALL_NR_IMM)
         fix_reg, fix_mask = a.FILL_RESTORED_BITS or (0, 0)
         if a.SYSCALL_HOOK == "intr":
             assert a.SYSCALL_INTNO is not None
@@ -179,6 +181,10 @@ class Engine:
         err_reg = ctypes.c_int(self._err_reg or 0)
         max_errno = self._max_errno
         flag, flag_ref = self._flag, self._flag_ref
+        at_insn = a.SYSCALL_PC_AT_INSN
+        insn_size = a.SYSCALL_INSN_SIZE
+        nr_imm = a.SYSCALL_NR_IMM
+        pc_reg = a.REG_PC_ID
 
         def on_syscall() -> None:
             # Nothing may escape into ctypes, which would print and swallow it and leave the
@@ -186,6 +192,13 @@ class Engine:
             try:
                 read_batch(handle_obj, ids, ptrs, count)
                 v = vals[:]
+                if at_insn:  # s390x: PC is on the svc; past it, as on the other arches
+                    pc = uc.reg_read(pc_reg)
+                    uc.reg_write(pc_reg, pc + insn_size)
+                    if nr_imm:
+                        imm = uc.mem_read_byte(pc + 1)
+                        if imm:
+                            v[0] = imm
                 r = dispatch(v[0], v[1:])
                 if r.__class__ is not int:
                     raise TypeError(f"syscall {v[0]} returned {r!r}, not an int")
