@@ -36,6 +36,7 @@ QEMU_BINARIES: dict[str, str | None] = {
     "mipsel": "qemu-mipsel",
     "i386": "qemu-i386",
     "armel": "qemu-arm",
+    "s390x": "qemu-s390x",
 }
 
 # What uname's "machine" says under qemu-user / the kernel for each guest arch.
@@ -47,6 +48,7 @@ UNAME_MACHINES: dict[str, str] = {
     "mipsel": "mips",
     "i386": "i686",
     "armel": "armv7l",
+    "s390x": "s390x",
 }
 
 # Timeouts are generous and scale with the machine: a loaded 2-core box runs several times

@@ -70,9 +70,10 @@ ARM_PRIVATE: dict[str, int] = {
 EXTRA: dict[str, dict[str, int]] = {"arm": ARM_PRIVATE}
 
 # Numbers whose kernel entry point takes other arguments than the name says: i386's mmap
-# (90) and select (82) are old_mmap and old_select, which read their arguments from one
-# struct in guest memory. The table names them for that entry point.
-ENTRY_POINTS: dict[str, dict[int, str]] = {"i386": {82: "old_select", 90: "old_mmap"}}
+# (90) and select (82), and s390x's mmap (90), are old_mmap and old_select, which read their
+# arguments from one struct in guest memory. The table names them for that entry point.
+ENTRY_POINTS: dict[str, dict[int, str]] = {"i386": {82: "old_select", 90: "old_mmap"},
+                                           "s390x": {90: "old_mmap"}}
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 

@@ -144,8 +144,10 @@ def sys_mmap2(p: Process, addr: int, length: int, prot: int, flags: int, fd: int
 
 @syscall("old_mmap", args=("ptr",), ret="ptr")
 def sys_old_mmap(p: Process, args: int) -> int:
-    """i386's mmap (90): the six arguments in a struct, the offset in bytes."""
-    addr, length, prot, flags, fd, off = p.abi.unpack_words(p.mem.read(args, 6 * 4))
+    """i386's and s390x's mmap (90): the six arguments in a struct of words, the offset in
+    bytes."""
+    addr, length, prot, flags, fd, off = p.abi.unpack_words(p.mem.read(args,
+                                                                       6 * p.abi.wordsize))
     return sys_mmap(p, addr, length, prot, flags, p.abi.s32(fd), off)
 
 

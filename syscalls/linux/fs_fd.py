@@ -109,7 +109,7 @@ def fcntl_cmd(p: Process, fd: int, cmd: int, arg: int, lk64: bool) -> int:
         p.fds.flags_changed()
         return fcntl.fcntl(fd, F_SETFL, p.abi.from_guest_open_flags(arg & 0xFFFFFFFF))
     if cmd in (F_GETLK, F_SETLK, F_OFD_GETLK, F_OFD_SETLK, F_SETLKW, F_OFD_SETLKW):
-        guest = None if p.abi.wordsize == 8 else \
+        guest = None if p.abi.wordsize == 8 and p.abi.little_endian else \
             (p.abi.flock64 if lk64 or cmd >= F_OFD_GETLK else p.abi.flock)
         lock = p.mem.read(arg, FLOCK_SIZE) if guest is None else \
             HOST_FLOCK.pack(*guest.unpack(p.mem.read(arg, guest.size)))

@@ -105,8 +105,26 @@ def sys_statx(p: Process, dfd: int, path: int, flags: int, mask: int, buf: int) 
     # into a buffer of ours, then the guest's: a bad buffer is found last, as in Linux
     out = ctypes.create_string_buffer(STATX_SIZE)
     r = hostsys.syscall(hostsys.NR["statx"], dfd, host, flags, mask, ctypes.addressof(out))
-    p.mem.write(buf, out.raw)
+    p.mem.write(buf, out.raw if p.abi.little_endian else _big_endian_statx(out.raw))
     return r
+
+
+# struct statx's fields (one layout on every arch), as (offset, size): mask, blksize,
+# attributes, nlink, uid, gid, mode, spare, ino, size, blocks, attributes_mask, four
+# timestamps (sec, nsec, reserved), rdev and dev major/minor, mnt_id, dio alignments, spares
+_STATX_FIELDS = ((0, 4), (4, 4), (8, 8), (16, 4), (20, 4), (24, 4), (28, 2), (30, 2), (32, 8),
+                 (40, 8), (48, 8), (56, 8),
+                 *((t + o, n) for t in (64, 80, 96, 112) for o, n in ((0, 8), (8, 4), (12, 4))),
+                 (128, 4), (132, 4), (136, 4), (140, 4), (144, 8), (152, 4), (156, 4),
+                 *((o, 8) for o in range(160, 256, 8)))
+
+
+def _big_endian_statx(raw: bytes) -> bytes:
+    """The host's (little-endian) struct statx with every field's bytes reversed."""
+    out = bytearray(raw)
+    for off, size in _STATX_FIELDS:
+        out[off:off + size] = raw[off:off + size][::-1]
+    return bytes(out)
 
 
 @syscall("getdents64", args=("fd", "ptr", "uint"))
@@ -125,7 +143,15 @@ def sys_getdents64(p: Process, fd: int, dirp: int, count: int) -> int:
             raise Errno(errno.ENOTDIR) from e
         raise
     ptr = ctypes.addressof(ctypes.c_char.from_buffer(view))
-    return hostsys.syscall(hostsys.NR["getdents64"], fd, ptr, len(view))
+    n = hostsys.syscall(hostsys.NR["getdents64"], fd, ptr, len(view))
+    if not p.abi.little_endian:  # d_ino, d_off and d_reclen in the guest's byte order
+        off = 0
+        while off < n:
+            reclen = int.from_bytes(view[off + 16:off + 18], "little")
+            for a, b in ((off, off + 8), (off + 8, off + 16), (off + 16, off + 18)):
+                view[a:b] = bytes(view[a:b])[::-1]
+            off += reclen
+    return n
 
 
 def _listed(p: Process, listing: list[bytes], dirp: int, count: int) -> int:

@@ -101,13 +101,24 @@ static void check_y2038(void)
     guest_ok("y2038");
 }
 
-/* Word indices in the kernel's struct statfs: f_bsize, f_blocks, f_namelen; its size */
-#if defined(__mips__)
-enum { FS_BSIZE = 1, FS_BLOCKS = 3, FS_NAMELEN = 10, FS_WORDS = 17 };
-#elif __SIZEOF_POINTER__ == 4
-enum { FS_BSIZE = 1, FS_BLOCKS = 2, FS_NAMELEN = 9, FS_WORDS = 16 };
+/* The kernel's struct statfs read as words: f_bsize, f_blocks, f_namelen, and the first
+ * word past its end */
+#if defined(__s390x__) /* 32-bit type, bsize and namelen around 64-bit counts (88 bytes) */
+#define FS_BSIZE(w) (((unsigned *)(w))[1])
+#define FS_BLOCKS(w) ((w)[1])
+#define FS_NAMELEN(w) (((unsigned *)(w))[14])
+enum { FS_WORDS = 11 };
 #else
-enum { FS_BSIZE = 1, FS_BLOCKS = 2, FS_NAMELEN = 8, FS_WORDS = 15 };
+#if defined(__mips__)
+enum { FS_BSIZE_I = 1, FS_BLOCKS_I = 3, FS_NAMELEN_I = 10, FS_WORDS = 17 };
+#elif __SIZEOF_POINTER__ == 4
+enum { FS_BSIZE_I = 1, FS_BLOCKS_I = 2, FS_NAMELEN_I = 9, FS_WORDS = 16 };
+#else
+enum { FS_BSIZE_I = 1, FS_BLOCKS_I = 2, FS_NAMELEN_I = 8, FS_WORDS = 15 };
+#endif
+#define FS_BSIZE(w) ((w)[FS_BSIZE_I])
+#define FS_BLOCKS(w) ((w)[FS_BLOCKS_I])
+#define FS_NAMELEN(w) ((w)[FS_NAMELEN_I])
 #endif
 #define FILL 0xa5a5a5a5u
 
@@ -125,13 +136,13 @@ static void check_statfs(void)
     unsigned long w[40];
     memset(w, 0xa5, sizeof w);
     CHECK_SYS("statfs", syscall(SYS_statfs, dir, w));
-    CHECKF("statfs", w[FS_BSIZE] == a.f_bsize && w[FS_NAMELEN] == a.f_namemax,
-           "bsize %lu namelen %lu", w[FS_BSIZE], w[FS_NAMELEN]);
-    CHECK("statfs", w[FS_BLOCKS] == a.f_blocks);
+    CHECKF("statfs", FS_BSIZE(w) == a.f_bsize && FS_NAMELEN(w) == a.f_namemax,
+           "bsize %lu namelen %lu", (unsigned long)FS_BSIZE(w), (unsigned long)FS_NAMELEN(w));
+    CHECK("statfs", FS_BLOCKS(w) == a.f_blocks);
     CHECK("statfs", (unsigned)w[FS_WORDS] == FILL);
     memset(w, 0xa5, sizeof w);
     CHECK_SYS("statfs", syscall(SYS_fstatfs, fd, w));
-    CHECK("statfs", w[FS_NAMELEN] == a.f_namemax && (unsigned)w[FS_WORDS] == FILL);
+    CHECK("statfs", FS_NAMELEN(w) == a.f_namemax && (unsigned)w[FS_WORDS] == FILL);
     close(fd);
     EXPECT_ERRNO("statfs", statvfs("/nonexistent/x", &a), ENOENT);
     guest_ok("statfs");
