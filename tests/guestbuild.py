@@ -54,6 +54,11 @@ ZIG_TARGETS: dict[str, str] = {
 # callers do not set up, so sigsetjmp jumps to garbage; -fPIC makes every call
 # go through $t9 (as in Debian's mipsel, which is PIC by default).
 ZIG_EXTRA_FLAGS: dict[str, tuple[str, ...]] = {"mipsel": ("-fPIC",)}
+# The CPU every build of an arch targets. s390x: Unicorn 2.1.4 translates the high-word
+# facility's RISBHG wrongly (it clears the low word instead of inserting into the high one:
+# docs/abi.md), and zig's default z13 code uses it; z10 code has no high-word instructions.
+CPU_FLAGS: dict[str, dict[str, tuple[str, ...]]] = {
+    "musl": {"s390x": ("-mcpu=z10",)}, "glibc": {"s390x": ("-march=z10",)}}
 
 # Debian cross-compiler triples for the glibc builds.
 GNU_TRIPLES: dict[str, str] = {
@@ -168,6 +173,7 @@ def compiler_command(arch: str, libc: str = "musl", pie: bool = False,
         # zig ignores -static-pie; "-static -fPIE -pie" gives a static-pie ET_DYN
         # without PT_INTERP.
         cmd += ["-static", "-fPIE", "-pie"] if pie else ["-static", *ZIG_EXTRA_FLAGS.get(arch, ())]
+        cmd += CPU_FLAGS["musl"].get(arch, ())
     elif libc == "glibc":
         gcc = _glibc_compiler(arch)
         version = _gcc_version(gcc)
@@ -181,6 +187,7 @@ def compiler_command(arch: str, libc: str = "musl", pie: bool = False,
         if arch == "i386":
             # gcc defaults to x87 maths on i686 (excess precision); zig uses SSE2.
             cmd += ["-msse2", "-mfpmath=sse"]
+        cmd += CPU_FLAGS["glibc"].get(arch, ())
     else:
         raise ValueError(f"unknown libc {libc!r}; expected one of {LIBCS}")
     if dynamic and libc != "glibc":

@@ -135,9 +135,12 @@ def _poll(p: Process, ufds: int, nfds: int, deadline: int | None,
         if fd >= 0:
             wait.append((fd, ev | 0x18))  # POLLERR|POLLHUP are always reported
 
-    if renumbered:  # MIPS's POLLWRNORM/POLLWRBAND: the host polls a converted copy
-        host = bytearray(raw)
+    if renumbered or bo != "little":
+        # MIPS's POLLWRNORM/POLLWRBAND, or a big-endian guest: the host polls a converted copy
+        host = bytearray(len(raw))
         for i, ev in enumerate(events):
+            fd = int.from_bytes(raw[i * POLLFD_SIZE:i * POLLFD_SIZE + 4], bo, signed=True)
+            host[i * POLLFD_SIZE:i * POLLFD_SIZE + 4] = fd.to_bytes(4, "little", signed=True)
             host[i * POLLFD_SIZE + 4:i * POLLFD_SIZE + 6] = ev.to_bytes(2, "little")
         hbuf = (ctypes.c_char * len(host)).from_buffer(host)
         guest = p.mem.view(ufds, nfds * POLLFD_SIZE, PROT_R | PROT_W)
@@ -179,14 +182,29 @@ def _select(p: Process, nfds: int, sets: tuple[int, int, int], deadline: int | N
     saved: list[bytes | None] = []
     ptrs: list[int] = []
     wait: dict[int, int] = {}
+    # a big-endian guest's fd_set words go to the host (and come back) byte-reversed
+    big = p.abi.byteorder != "little"
+    copies: list[ctypes.Array[ctypes.c_char] | None] = []
+
+    def flip(data: bytes) -> bytes:
+        return b"".join(data[i:i + word][::-1] for i in range(0, len(data), word))
+
     for ptr, ev in zip(sets, _SELECT_EVENTS, strict=True):
         if not ptr or not nbytes:
             saved.append(None)
             ptrs.append(0)
+            copies.append(None)
             continue
         bits = p.mem.read(ptr, nbytes)
         saved.append(bits)
-        ptrs.append(p.mem.host_ptr(ptr, nbytes, PROT_R | PROT_W))
+        if big:
+            p.mem.view(ptr, nbytes, PROT_R | PROT_W)
+            bits = flip(bits)
+            copies.append(ctypes.create_string_buffer(bits, nbytes))
+            ptrs.append(ctypes.addressof(copies[-1]))  # type: ignore[arg-type]
+        else:
+            copies.append(None)
+            ptrs.append(p.mem.host_ptr(ptr, nbytes, PROT_R | PROT_W))
         value = int.from_bytes(bits, "little")  # fd_set: bit n of the little-endian words
         while value:
             low = value & -value
@@ -195,10 +213,17 @@ def _select(p: Process, nfds: int, sets: tuple[int, int, int], deadline: int | N
             value ^= low
 
     def check() -> int:
-        for ptr, bits in zip(sets, saved, strict=True):
+        for ptr, bits, copy in zip(sets, saved, copies, strict=True):
             if bits is not None:  # the host call clears what is not ready: start afresh
-                p.mem.write(ptr, bits)
-        return hostsys.syscall(hostsys.NR["pselect6"], nfds, *ptrs, hostsys.ZERO_TIMESPEC_PTR, 0)
+                if copy is not None:
+                    copy.raw = flip(bits)
+                else:
+                    p.mem.write(ptr, bits)
+        r = hostsys.syscall(hostsys.NR["pselect6"], nfds, *ptrs, hostsys.ZERO_TIMESPEC_PTR, 0)
+        for ptr, copy in zip(sets, copies, strict=True):
+            if copy is not None:
+                p.mem.write(ptr, flip(copy.raw[:nbytes]))
+        return r
 
     return park_until_ready(p, check, tuple(wait.items()), deadline, done)
 

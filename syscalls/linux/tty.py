@@ -154,8 +154,10 @@ def sys_ioctl(p: Process, fd: int, req: int, arg: int) -> int:
     if spec is None:
         return other_ioctl(p, fd, req, arg)
     size, access = spec
-    if size in (TERMIOS, TERMIOS2) and p.abi.nccs != HOST_NCCS:
+    if size in (TERMIOS, TERMIOS2) and (p.abi.nccs != HOST_NCCS or not p.abi.little_endian):
         return _termios_call(p, fd, req, arg)
+    if size in (4, 8) and not p.abi.little_endian:
+        return _big_endian_call(p, fd, req, arg, size, access)
     try:
         host_arg = p.mem.host_ptr(arg, size, access) if size else arg
     except Errno:
@@ -168,6 +170,28 @@ def sys_ioctl(p: Process, fd: int, req: int, arg: int) -> int:
     if req == TIOCGPTPEER:
         return p.fds.adopt(hostsys.syscall(hostsys.NR["ioctl"], fd, req, arg))
     return _host_ioctl(p, fd, req, host_arg)
+
+
+def _big_endian_call(p: Process, fd: int, req: int, arg: int, size: int, access: int) -> int:
+    """An int (or struct winsize: four shorts) through a buffer of ours, each field in the
+    other byte order on the way in and out."""
+    width = 2 if size == 8 else 4
+
+    def swapped(data: bytes) -> bytes:
+        return b"".join(data[i:i + width][::-1] for i in range(0, size, width))
+
+    try:
+        guest = p.mem.view(arg, size, access)
+    except Errno:
+        fdget(fd)  # EBADF first
+        if req not in _FILE_REQUESTS and not os.isatty(fd):
+            raise Errno(errno.ENOTTY) from None
+        raise
+    buf = ctypes.create_string_buffer(swapped(bytes(guest)) if access & PROT_R else size)
+    r = _host_ioctl(p, fd, req, ctypes.addressof(buf))
+    if access & PROT_W:
+        p.mem.write(arg, swapped(buf.raw[:size]))
+    return r
 
 
 def _host_ioctl(p: Process, fd: int, req: int, host_arg: int) -> int:

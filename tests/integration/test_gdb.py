@@ -31,6 +31,7 @@ ARCHES = {  # ours: (gdb's architecture name, the return-value register, an FP r
     "arm": ("arm", "$r0", "$d0"),
     "mipsel": ("mips", "$v0", "$f0"),
     "i386": ("i386", "$eax", "$xmm0"),
+    "s390x": ("s390:64-bit", "$r2", "$f0"),
 }
 TIMEOUT = scaled(60)
 

@@ -46,8 +46,9 @@ class Target:
         # the `g` packet holds the registers in the order of their numbers
         self.regs = sorted(regs, key=lambda r: r.regnum)
         self.by_num = {r.regnum: r for r in regs}
-        self.pc = next(r for r in regs if r.name in ("pc", "rip", "eip"))
+        self.pc = next(r for r in regs if r.name in ("pc", "rip", "eip", "pswa"))
         self.xml = _describe(data.ARCHITECTURE, data.TYPES, features).encode()
+        self.big = not arch.LITTLE_ENDIAN  # gdb wants the target's byte order (s390x)
         self._buf = (ctypes.c_uint8 * 64)()
         self._ref = ctypes.byref(self._buf)
         # `g` reads every register with one Unicorn call: 64 bytes of room for each
@@ -68,11 +69,14 @@ class Target:
             return bytes(size)
         ctypes.memset(self._ref, 0, 64)
         capi.uc_reg_read(eng.uc.handle, reg.uc, self._ref)
-        return bytes(self._buf[:size])
+        value = bytes(self._buf[:size])
+        return value[::-1] if self.big else value
 
     def write(self, eng: Engine, reg: Register, value: bytes) -> None:
         if reg.uc is None or len(value) != reg.bits // 8:
             return
+        if self.big:
+            value = value[::-1]
         ctypes.memset(self._ref, 0, 64)
         ctypes.memmove(self._ref, value, len(value))
         capi.uc_reg_write(eng.uc.handle, reg.uc, self._ref)
@@ -83,6 +87,9 @@ class Target:
         ctypes.memset(self._all, 0, len(self._all))
         capi.uc_reg_read_batch(eng.uc.handle, self._all_ids, self._all_ptrs, n)
         raw = bytes(self._all)
+        if self.big:
+            return b"".join(bytes(size) if off is None else raw[off:off + size][::-1]
+                            for size, off in self._slots)
         return b"".join(bytes(size) if off is None else raw[off:off + size]
                         for size, off in self._slots)
 

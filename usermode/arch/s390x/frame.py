@@ -82,3 +82,4 @@ def rt_sigreturn(p: Process, t: Thread) -> int:
         eng.set_reg(REG_A + i, val)
     t.sigmask = mask & ~UNBLOCKABLE
     return gprs[2]
+sigreturn = rt_sigreturn  # musl's restorer for plain handlers (svc 119) finds the same frame
