@@ -94,14 +94,16 @@ def _arch_list(var: str, default: tuple[str, ...]) -> tuple[str, ...]:
     return arches
 
 
-# Arches whose guests are checked against the reference (qemu or native): all
-# of them by default.  Override with USERMODE_REFERENCE_ARCHES=aarch64,x86_64.
-REFERENCE_ARCHES = _arch_list("USERMODE_REFERENCE_ARCHES", ARCHES)
+# The arches of the differential tiers by default: all but s390x, whose reference
+# (qemu-s390x 7.2) fails several guest programs itself and which does not run them all yet
+# (tests/differential/test_s390x.py holds it to Linux's lines instead).
+DEFAULT_ARCHES = ("aarch64", "x86_64", "riscv64", "arm", "mipsel", "i386", "armel")
+# Arches whose guests are checked against the reference (qemu or native).  Override with
+# USERMODE_REFERENCE_ARCHES=aarch64,x86_64.
+REFERENCE_ARCHES = _arch_list("USERMODE_REFERENCE_ARCHES", DEFAULT_ARCHES)
 # Arches run through usermode and compared with the reference.  Override with
 # USERMODE_TEST_ARCHES=aarch64,x86_64,riscv64,...
-EMULATED_ARCHES = _arch_list("USERMODE_TEST_ARCHES",
-                             ("aarch64", "x86_64", "riscv64", "arm", "mipsel", "i386",
-                              "armel"))
+EMULATED_ARCHES = _arch_list("USERMODE_TEST_ARCHES", DEFAULT_ARCHES)
 LIBCS = ("musl", "glibc")
 
 

@@ -121,18 +121,21 @@ def sys_epoll_pwait2(p: Process, epfd: int, events: int, maxevents: int, tsp: in
 @syscall("eventfd2", args=("uint", "int:open_flags"), ret="fd")
 def sys_eventfd2(p: Process, initval: int, flags: int) -> int:
     hflags = p.abi.from_guest_open_flags(flags & ~EFD_SEMAPHORE) | (flags & EFD_SEMAPHORE)
-    return p.fds.adopt(hostsys.syscall(hostsys.NR["eventfd2"], initval, hflags))
+    return p.fds.adopt(hostsys.syscall(hostsys.NR["eventfd2"], initval, hflags),
+                       None if p.abi.little_endian else "u64")
 
 
 @syscall("eventfd", args=("uint",), ret="fd")
 def sys_eventfd(p: Process, initval: int) -> int:
-    return p.fds.adopt(hostsys.syscall(hostsys.NR["eventfd2"], initval, 0))
+    return p.fds.adopt(hostsys.syscall(hostsys.NR["eventfd2"], initval, 0),
+                       None if p.abi.little_endian else "u64")
 
 
 @syscall("timerfd_create", args=("int:clockid", "int:open_flags"), ret="fd")
 def sys_timerfd_create(p: Process, clockid: int, flags: int) -> int:
     return p.fds.adopt(hostsys.syscall(hostsys.NR["timerfd_create"], clockid,
-                                      p.abi.from_guest_open_flags(flags)))
+                                      p.abi.from_guest_open_flags(flags)),
+                       None if p.abi.little_endian else "u64")
 
 
 @syscall("timerfd_settime", args=("fd", "int", "ptr", "ptr"))

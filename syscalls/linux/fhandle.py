@@ -1,12 +1,14 @@
 """name_to_handle_at, open_by_handle_at: file handles.
 
 `struct file_handle` (u32 handle_bytes, int handle_type, then the handle) has one layout on
-every arch, so the host kernel reads and writes the guest's own struct in place; a guest
-pointer we cannot translate becomes one the host refuses, so EFAULT comes in Linux's order.
+every arch, so the host kernel reads and writes the guest's own struct in place (a
+big-endian guest's header is turned around before and after); a guest pointer we cannot
+translate becomes one the host refuses, so EFAULT comes in Linux's order.
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
 
 from syscalls.linux.fs_path import AT_SYMLINK_FOLLOW, PATH_MAX
@@ -49,17 +51,43 @@ def sys_name_to_handle_at(p: Process, dfd: int, path: int, handle: int, mount_id
         host_path: bytes | int = _UNUSABLE
     else:
         host_path = p.paths.to_host(raw, bool(flags & AT_SYMLINK_FOLLOW)) if raw else raw
-    return hostsys.syscall(hostsys.NR["name_to_handle_at"], dfd, host_path,
-                           _host_ptr(p, handle, _handle_size(p, handle), PROT_R | PROT_W),
-                           _host_ptr(p, mount_id, 4, PROT_W), flags)
+    ptr = _host_ptr(p, handle, _handle_size(p, handle), PROT_R | PROT_W)
+    big = ptr != _UNUSABLE and not p.abi.little_endian
+    if big:
+        _flip_header(p, handle)
+    try:
+        return hostsys.syscall(hostsys.NR["name_to_handle_at"], dfd, host_path, ptr,
+                               _host_ptr(p, mount_id, 4, PROT_W), flags)
+    finally:
+        if big:
+            _flip_header(p, handle)
+            if mount_id:
+                try:
+                    _flip(p, mount_id)
+                except Errno:
+                    pass
+
+
+def _flip(p: Process, addr: int) -> None:
+    p.mem.write(addr, p.mem.read(addr, 4)[::-1])
+
+
+def _flip_header(p: Process, handle: int) -> None:
+    """handle_bytes and handle_type between the guest's byte order and the host's."""
+    _flip(p, handle)
+    _flip(p, handle + 4)
 
 
 @syscall("open_by_handle_at", args=("fd:dirfd", "ptr", "int:open_flags"), ret="fd")
 def sys_open_by_handle_at(p: Process, mount_fd: int, handle: int, flags: int) -> int:
     if mount_fd < 0 and mount_fd != -100:  # AT_FDCWD names the cwd's mount
         raise Errno(errno.EBADF)
-    fd = hostsys.syscall(hostsys.NR["open_by_handle_at"], mount_fd,
-                         _host_ptr(p, handle, _handle_size(p, handle), PROT_R),
+    ptr = _host_ptr(p, handle, _handle_size(p, handle), PROT_R)
+    if ptr != _UNUSABLE and not p.abi.little_endian:  # a copy with the header turned around
+        raw = p.mem.read(handle, _handle_size(p, handle))
+        copy = ctypes.create_string_buffer(raw[3::-1] + raw[7:3:-1] + raw[8:], len(raw))
+        ptr = ctypes.addressof(copy)
+    fd = hostsys.syscall(hostsys.NR["open_by_handle_at"], mount_fd, ptr,
                          p.abi.from_guest_open_flags(flags))
     p.fds.forget(fd)
     return fd

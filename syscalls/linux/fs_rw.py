@@ -64,7 +64,26 @@ def sys_read(p: Process, fd: int, buf: int, count: int) -> int:
 
         return signalfd_read(p, fd, buf, count)
     view = p.mem.view(buf, count, PROT_W, True)
+    swap = p.fds.byteswap.get(fd) if p.fds.byteswap else None
+    if swap is not None:
+        return stream_io(p, fd, POLLIN, lambda: _swapped(view, os.readv(fd, (view,)), swap))
     return stream_io(p, fd, POLLIN, lambda: os.readv(fd, (view,)))
+
+
+def _swapped(view: memoryview, n: int, kind: str) -> int:
+    """A big-endian guest's eventfd/timerfd counters or inotify records, turned around in
+    place after the host wrote them in its own byte order. Returns `n`."""
+    off = 0
+    while off < n:
+        if kind == "u64":
+            view[off:off + 8] = bytes(view[off:off + 8])[::-1]
+            off += 8
+            continue
+        length = int.from_bytes(view[off + 12:off + 16], "little")  # wd mask cookie len
+        for f in range(off, off + 16, 4):
+            view[f:f + 4] = bytes(view[f:f + 4])[::-1]
+        off += 16 + length
+    return n
 
 
 def write_out(p: Process, fd: int, views: list[memoryview]) -> int:
@@ -141,7 +160,10 @@ def _send_nowait(fd: int, views: list[memoryview]) -> int:
 def sys_write(p: Process, fd: int, buf: int, count: int) -> int:
     if count == 0:
         return os.write(fd, b"")
-    return write_out(p, fd, [p.mem.view(buf, count, PROT_R, True)])
+    data = p.mem.view(buf, count, PROT_R, True)
+    if p.fds.byteswap and p.fds.byteswap.get(fd) == "u64" and len(data) >= 8:
+        data = memoryview(bytes(data[:8])[::-1] + bytes(data[8:]))  # an eventfd's addend
+    return write_out(p, fd, [data])
 
 
 def check_fd(fd: int, check: str) -> None:

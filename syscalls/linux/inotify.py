@@ -24,7 +24,8 @@ def sys_inotify_init1(p: Process, flags: int) -> int:
     hflags = p.abi.from_guest_open_flags(flags)
     if p.abi.to_guest_open_flags(hflags) != flags:
         raise Errno(errno.EINVAL)
-    return p.fds.adopt(hostsys.syscall(hostsys.NR["inotify_init1"], hflags))
+    return p.fds.adopt(hostsys.syscall(hostsys.NR["inotify_init1"], hflags),
+                       None if p.abi.little_endian else "inotify")
 
 
 @syscall("inotify_init", ret="fd")

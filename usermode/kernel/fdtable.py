@@ -31,6 +31,9 @@ class FdTable:
         # directories whose entries we give (/proc/self/task: the guest's threads): fd -> the
         # linux_dirent64 records getdents64 has still to return
         self.listing: dict[int, list[bytes]] = {}
+        # a big-endian guest's fds whose records the host writes in its own byte order:
+        # fd -> "u64" (eventfd, timerfd counters) or "inotify" (struct inotify_event)
+        self.byteswap: dict[int, str] = {}
 
     def may_block(self, fd: int) -> bool:
         r = self._blocking.get(fd)
@@ -69,9 +72,12 @@ class FdTable:
         """Status flags changed: they belong to the open file, which other fds may share."""
         self._nonblock.clear()
 
-    def adopt(self, fd: int) -> int:
-        """A new fd from the host: nothing cached about its number survives. Returns it."""
+    def adopt(self, fd: int, swap: str | None = None) -> int:
+        """A new fd from the host: nothing cached about its number survives. Returns it.
+        `swap`: its records need turning around for a big-endian guest (`byteswap`)."""
         self.forget(fd)
+        if swap is not None:
+            self.byteswap[fd] = swap
         return fd
 
     def link(self, a: int, b: int) -> None:
@@ -81,6 +87,8 @@ class FdTable:
     def forget(self, fd: int) -> None:
         if self.listing:
             self.listing.pop(fd, None)
+        if self.byteswap:
+            self.byteswap.pop(fd, None)
         if self.signalfd:
             self.signalfd.pop(fd, None)
             self.signalfd_armed.discard(fd)
@@ -92,6 +100,7 @@ class FdTable:
 
     def forget_all(self) -> None:
         self.listing.clear()
+        self.byteswap.clear()
         self._blocking.clear()
         self._nonblock.clear()
         self.peer.clear()
