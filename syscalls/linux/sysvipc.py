@@ -350,12 +350,14 @@ MSGSND, MSGRCV, MSGGET, MSGCTL = 11, 12, 13, 14
 SHMAT, SHMDT, SHMGET, SHMCTL = 21, 22, 23, 24
 
 
-@syscall("ipc", args=("uint", "int", "int", "int", "ptr", "long"), support=PARTIAL,
+@syscall("ipc", args=("uint", "int", "int", "ulong", "ptr", "long"), support=PARTIAL,
          note="the SysV calls above; version-1 (iBCS) shmat is EINVAL")
 def sys_ipc(p: Process, call: int, first: int, second: int, third: int, ptr: int,
             fifth: int) -> int:
     version, call = call >> 16, call & 0xFFFF
     ws, bo = p.abi.wordsize, p.abi.byteorder
+    result_ptr = third  # SHMAT's: a whole word (a 64-bit pointer on s390x)
+    third = p.abi.s32(third)  # an int for every other call
     if call in (SEMOP, SEMTIMEDOP):
         deadline = None
         if call == SEMTIMEDOP and fifth:
@@ -386,7 +388,7 @@ def sys_ipc(p: Process, call: int, first: int, second: int, third: int, ptr: int
         if version == 1:
             raise Errno(errno.EINVAL)
         addr = sys_shmat(p, first, ptr, second)
-        p.mem.write(third & p.abi.mask, addr.to_bytes(ws, bo))  # the address goes to *third
+        p.mem.write(result_ptr, addr.to_bytes(ws, bo))  # the address goes to *third
         return 0
     if call == SHMDT:
         return sys_shmdt(p, ptr)
