@@ -96,6 +96,7 @@ class Abi:
         # clone's argument order: tls before child_tid (CONFIG_CLONE_BACKWARDS) or after
         self.clone_backwards: bool = data.CLONE_BACKWARDS
         self.clone_sp_first: bool = data.CLONE_SP_FIRST
+        self.ipc_five_args: bool = data.IPC_FIVE_ARGS
         self.epoll_packed: bool = data.EPOLL_PACKED
         self.pair_align = data.PAIR_ALIGN
         self._word = {4: "I", 8: "Q"}[self.wordsize]

@@ -31,6 +31,7 @@ class S390xAbi(AbiData):
     OPEN_FLAGS = generic.OPEN_FLAGS
     CLONE_BACKWARDS = False  # clone(newsp, flags, ptid, ctid, tls): CLONE_SP_FIRST
     CLONE_SP_FIRST = True
+    IPC_FIVE_ARGS = True
     EPOLL_PACKED = False
 
 

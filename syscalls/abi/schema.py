@@ -14,6 +14,7 @@ class AbiData:
     OPEN_FLAGS: dict[str, int]  # the O_* values that differ between ABIs (generic.py)
     CLONE_BACKWARDS: bool  # clone(flags, newsp, ptid, tls, ctid) rather than (.., ctid, tls)
     CLONE_SP_FIRST = False  # s390: clone(newsp, flags, ...) (CONFIG_CLONE_BACKWARDS2)
+    IPC_FIVE_ARGS = False  # s390: ipc() has five arguments; SEMTIMEDOP's timeout is the third
     EPOLL_PACKED: bool  # struct epoll_event is 12 bytes
     PAIR_ALIGN = False  # 64-bit arguments start at an even register (or stack slot)
     STACK_ARGS: int | None = None  # mips o32: arguments 5.. are on the stack at sp + this

@@ -279,9 +279,21 @@ def sys_semctl(p: Process, semid: int, num: int, cmd: int, arg: int) -> int:
         hostsys.syscall(NR["semctl"], semid, 0, IPC_STAT, ctypes.addressof(raw))
         n = int(HOST.semid64.unpack_dict(raw.raw)["nsems"])
         need = PROT_W if cmd == GETALL else PROT_R
-        return hostsys.syscall(NR["semctl"], semid, 0, cmd, p.mem.host_ptr(arg, 2 * n, need))
+        if p.abi.little_endian:
+            return hostsys.syscall(NR["semctl"], semid, 0, cmd, p.mem.host_ptr(arg, 2 * n, need))
+        # a big-endian guest's unsigned shorts, turned around through a buffer of ours
+        guest = p.mem.view(arg, 2 * n, need)
+        buf = ctypes.create_string_buffer(2 * n)
+        if cmd == SETALL:
+            buf.raw = b"".join(bytes(guest[i:i + 2])[::-1] for i in range(0, 2 * n, 2))
+        r = hostsys.syscall(NR["semctl"], semid, 0, cmd, ctypes.addressof(buf))
+        if cmd == GETALL:
+            guest[:] = b"".join(buf.raw[i:i + 2][::-1] for i in range(0, 2 * n, 2))
+        return r
     if cmd == SETVAL:
-        return hostsys.syscall(NR["semctl"], semid, num, cmd, p.abi.s32(arg))
+        # union semun by value: on a 64-bit big-endian ABI its int is the word's high half
+        val = arg >> 32 if p.abi.wordsize == 8 and not p.abi.little_endian else arg
+        return hostsys.syscall(NR["semctl"], semid, num, cmd, p.abi.s32(val))
     return hostsys.syscall(NR["semctl"], semid, num, cmd, 0)  # IPC_RMID, GETVAL/PID/NCNT/ZCNT
 
 
@@ -344,7 +356,7 @@ def sys_msgctl(p: Process, msqid: int, cmd: int, buf: int) -> int:
     return hostsys.syscall(NR["msgctl"], msqid, cmd, 0)  # IPC_RMID
 
 
-# ---- the ipc multiplexer (i386, MIPS o32) -------------------------------------------------------
+# ---- the ipc multiplexer (i386, MIPS o32, s390x) -------------------------------------------------------
 SEMOP, SEMGET, SEMCTL, SEMTIMEDOP = 1, 2, 3, 4
 MSGSND, MSGRCV, MSGGET, MSGCTL = 11, 12, 13, 14
 SHMAT, SHMDT, SHMGET, SHMCTL = 21, 22, 23, 24
@@ -358,6 +370,8 @@ def sys_ipc(p: Process, call: int, first: int, second: int, third: int, ptr: int
     ws, bo = p.abi.wordsize, p.abi.byteorder
     result_ptr = third  # SHMAT's: a whole word (a 64-bit pointer on s390x)
     third = p.abi.s32(third)  # an int for every other call
+    if p.abi.ipc_five_args:  # no sixth register: SEMTIMEDOP's timeout comes in `third`
+        fifth = result_ptr
     if call in (SEMOP, SEMTIMEDOP):
         deadline = None
         if call == SEMTIMEDOP and fifth:
