@@ -356,7 +356,7 @@ def sys_msgctl(p: Process, msqid: int, cmd: int, buf: int) -> int:
     return hostsys.syscall(NR["msgctl"], msqid, cmd, 0)  # IPC_RMID
 
 
-# ---- the ipc multiplexer (i386, MIPS o32, s390x) -------------------------------------------------------
+# ---- the ipc multiplexer (i386, MIPS o32, s390x) ------------------------------------------------
 SEMOP, SEMGET, SEMCTL, SEMTIMEDOP = 1, 2, 3, 4
 MSGSND, MSGRCV, MSGGET, MSGCTL = 11, 12, 13, 14
 SHMAT, SHMDT, SHMGET, SHMCTL = 21, 22, 23, 24
