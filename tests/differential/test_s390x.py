@@ -30,10 +30,15 @@ from support import (
 S390X_CASES = ("hello", "exit0", "exit3", "exit255", "exit256", "abort", "args", "fileio",
                "memory", "calls", "wide", "sysinfo", "compute", "threads", "robust",
                "errorder", "sigs", "sigpipe", "morecalls", "ipc")
+# musl's semtimedop goes through ipc() with its timeout in the sixth argument, which s390's
+# five-argument ipc() never reads (Linux takes it from the third, as glibc passes it): ipc's
+# timed wait would block for ever under Linux too
+NOT_WITH = {("ipc", "musl")}
 
 
-@pytest.mark.parametrize("libc", ["musl", "glibc"])
-@pytest.mark.parametrize("case_id", S390X_CASES)
+@pytest.mark.parametrize(("case_id", "libc"),
+                         [(c, libc) for c in S390X_CASES for libc in ("musl", "glibc")
+                          if (c, libc) not in NOT_WITH])
 def test_s390x_program_prints_what_linux_does(guest: GuestFactory, case_id: str, libc: str,
                                               tmp_path: Path) -> None:
     case = CASES_BY_ID[case_id]
