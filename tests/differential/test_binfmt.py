@@ -71,7 +71,7 @@ def test_flags_and_default_arches() -> None:
     names = [fields(x)[1] for x in lines]
     if os.uname().machine == "x86_64":  # the host's own family is left to the host
         assert names == ["usermode-aarch64", "usermode-riscv64", "usermode-arm",
-                         "usermode-mipsel"]
+                         "usermode-mipsel", "usermode-s390x"]
     assert all(fields(x)[7] == "OCFP" for x in lines)
     assert all(fields(x)[6].endswith("/usermode-binfmt-P") for x in lines)
     p = binfmt("print", "--arch", "arm")
