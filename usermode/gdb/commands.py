@@ -10,7 +10,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from usermode.engine.core import Engine
     from usermode.gdb.stub import GdbStub
+    from usermode.gdb.target import Target
 
 SUPPORTED = (b"PacketSize=4000;qXfer:features:read+;qXfer:exec-file:read+;"
              b"qXfer:auxv:read+;vContSupported+;QStartNoAckMode+;QPassSignals+")
@@ -194,51 +196,44 @@ def _alive(stub: GdbStub, pkt: bytes) -> bytes:
 
 
 # ---- registers and memory
-def _read_registers(stub: GdbStub, _pkt: bytes) -> bytes:
+def _registers(stub: GdbStub, op: Callable[[Target, Engine], object],
+               write: bool = False) -> tuple[bool, object]:
+    """(whether the `Hg` thread exists, op(target, engine) run with its registers in the
+    engine)."""
     t, target = stub.thread(stub.g_tid), stub.target
     if t is None or target is None or stub.proc is None:
-        return ERROR
+        return False, None
     eng = stub.proc.engine
-    data = stub.with_registers(t, lambda: target.read_all(eng))
-    assert isinstance(data, bytes)
-    return data.hex().encode()
+    return True, stub.with_registers(t, lambda: op(target, eng), write=write)
+
+
+def _read_registers(stub: GdbStub, _pkt: bytes) -> bytes:
+    _, data = _registers(stub, lambda target, eng: target.read_all(eng))
+    return data.hex().encode() if isinstance(data, bytes) else ERROR
 
 
 def _write_registers(stub: GdbStub, pkt: bytes) -> bytes:
-    t, target = stub.thread(stub.g_tid), stub.target
-    if t is None or target is None or stub.proc is None:
-        return ERROR
-    eng = stub.proc.engine
     data = bytes.fromhex(pkt[1:].decode())
-    stub.with_registers(t, lambda: target.write_all(eng, data), write=True)
-    return b"OK"
+    done, _ = _registers(stub, lambda target, eng: target.write_all(eng, data), write=True)
+    return b"OK" if done else ERROR
 
 
 def _read_register(stub: GdbStub, pkt: bytes) -> bytes:
-    t, target = stub.thread(stub.g_tid), stub.target
-    if t is None or target is None or stub.proc is None:
-        return ERROR
-    reg = target.by_num.get(int(pkt[1:], 16))
-    if reg is None:
+    num = int(pkt[1:], 16)
+    if stub.target is None or num not in stub.target.by_num:
         return b"E00"
-    eng = stub.proc.engine
-    data = stub.with_registers(t, lambda: target.read(eng, reg))
-    assert isinstance(data, bytes)
-    return data.hex().encode()
+    _, data = _registers(stub, lambda target, eng: target.read(eng, target.by_num[num]))
+    return data.hex().encode() if isinstance(data, bytes) else ERROR
 
 
 def _write_register(stub: GdbStub, pkt: bytes) -> bytes:
-    t, target = stub.thread(stub.g_tid), stub.target
-    if t is None or target is None or stub.proc is None:
-        return ERROR
-    num, _, value = pkt[1:].partition(b"=")
-    reg = target.by_num.get(int(num, 16))
-    if reg is None:
+    num_text, _, value = pkt[1:].partition(b"=")
+    num, data = int(num_text, 16), bytes.fromhex(value.decode())
+    if stub.target is None or num not in stub.target.by_num:
         return b"E00"
-    eng = stub.proc.engine
-    data = bytes.fromhex(value.decode())
-    stub.with_registers(t, lambda: target.write(eng, reg, data), write=True)
-    return b"OK"
+    done, _ = _registers(stub, lambda target, eng: target.write(eng, target.by_num[num], data),
+                         write=True)
+    return b"OK" if done else ERROR
 
 
 def _read_memory(stub: GdbStub, pkt: bytes) -> bytes:

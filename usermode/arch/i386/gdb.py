@@ -21,6 +21,27 @@ TYPES = """
   <field name="DF" start="10" end="10"/><field name="OF" start="11" end="11"/></flags>
 """
 
+# what follows the instruction pointer in i386.core, on x86_64 too: eflags, the segment
+# selectors, the x87 stack and its control words
+FLAGS_SEGMENTS_X87 = (
+    ("eflags", 32, "i386_eflags", 25, None),
+    ("cs", 32, "int32", 11, None),
+    ("ss", 32, "int32", 49, None),
+    ("ds", 32, "int32", 17, None),
+    ("es", 32, "int32", 28, None),
+    ("fs", 32, "int32", 32, None),
+    ("gs", 32, "int32", 33, None),
+    *((f"st{i}", 80, "i387_ext", 114 + i, None) for i in range(8)),
+    ("fctrl", 32, "int", 246, None),
+    ("fstat", 32, "int", 31, None),
+    ("ftag", 32, "int", 247, None),
+    ("fiseg", 32, "int", 255, None),
+    ("fioff", 32, "int", 254, None),
+    ("foseg", 32, "int", 257, None),
+    ("fooff", 32, "int", 256, None),
+    ("fop", 32, "int", 258, None),
+)
+
 _GPRS = (("eax", 19), ("ecx", 22), ("edx", 24), ("ebx", 21), ("esp", 30), ("ebp", 20),
          ("esi", 29), ("edi", 23))
 
@@ -31,22 +52,7 @@ FEATURES = (
         *((name, 32, "data_ptr" if name in ("ebp", "esp") else "int32", uc, None)
           for name, uc in _GPRS),
         ("eip", 32, "code_ptr", 26, None),
-        ("eflags", 32, "i386_eflags", 25, None),
-        ("cs", 32, "int32", 11, None),
-        ("ss", 32, "int32", 49, None),
-        ("ds", 32, "int32", 17, None),
-        ("es", 32, "int32", 28, None),
-        ("fs", 32, "int32", 32, None),
-        ("gs", 32, "int32", 33, None),
-        *((f"st{i}", 80, "i387_ext", 114 + i, None) for i in range(8)),
-        ("fctrl", 32, "int", 246, None),
-        ("fstat", 32, "int", 31, None),
-        ("ftag", 32, "int", 247, None),
-        ("fiseg", 32, "int", 255, None),
-        ("fioff", 32, "int", 254, None),
-        ("foseg", 32, "int", 257, None),
-        ("fooff", 32, "int", 256, None),
-        ("fop", 32, "int", 258, None),
+        *FLAGS_SEGMENTS_X87,
     )),
     ("org.gnu.gdb.i386.sse", (
         *((f"xmm{i}", 128, "vec128", 122 + i, None) for i in range(8)),
